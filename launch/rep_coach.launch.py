@@ -1,0 +1,78 @@
+"""Start the rep_coach graph on a ROS 2 machine: ``ros2 launch rep_coach rep_coach.launch.py``.
+
+Arguments:
+  params_file  YAML in the ros__parameters layout (default: the installed config)
+  namespace    namespace of every node and topic, one per gym station (default: none)
+  source       IMU source overriding the YAML: sim, csv:PATH, bag:PATH, mpu6050
+  record       true to record the session with ``ros2 bag record -s mcap``
+  bag_dir      directory for session bags (created owner-only)
+"""
+
+from datetime import datetime
+import os
+
+from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, ExecuteProcess, OpaqueFunction
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+from rep_coach.topics import TOPIC_TYPES
+
+#: The coaching graph; the recorder node is for machines without ROS, here
+#: ``ros2 bag record`` records instead.
+NODES = ('imu_publisher', 'rep_segmenter', 'near_failure_classifier', 'audio_feedback')
+TRUE_VALUES = ('true', '1', 'yes', 'on')
+
+
+def _fully_qualified(namespace: str, topic: str) -> str:
+    namespace = namespace.strip('/')
+    return f'/{namespace}/{topic}' if namespace else f'/{topic}'
+
+
+def _launch_setup(context, *args, **kwargs):
+    params_file = LaunchConfiguration('params_file').perform(context)
+    namespace = LaunchConfiguration('namespace').perform(context)
+    source = LaunchConfiguration('source').perform(context)
+    record = LaunchConfiguration('record').perform(context).strip().lower() in TRUE_VALUES
+    bag_dir = LaunchConfiguration('bag_dir').perform(context)
+
+    actions = []
+    for name in NODES:
+        parameters = [params_file]
+        if name == 'imu_publisher' and source:
+            parameters.append({'source': source})
+        actions.append(Node(package='rep_coach', executable=name, name=name,
+                            namespace=namespace, parameters=parameters,
+                            output='screen', emulate_tty=True))
+    if record:
+        # Session bags hold personal training data: the parent directory is
+        # owner-only, so the bag inside is unreadable to other users.
+        os.makedirs(bag_dir, mode=0o700, exist_ok=True)
+        os.chmod(bag_dir, 0o700)
+        bag = os.path.join(bag_dir, datetime.now().strftime('rep_coach_%Y%m%d_%H%M%S'))
+        topics = [_fully_qualified(namespace, topic) for topic in TOPIC_TYPES]
+        actions.append(ExecuteProcess(
+            cmd=['ros2', 'bag', 'record', '-s', 'mcap', '-o', bag] + topics,
+            output='screen'))
+    return actions
+
+
+def generate_launch_description():
+    """Declare the arguments and build the nodes once they are known."""
+    default_params = os.path.join(get_package_share_directory('rep_coach'), 'config',
+                                  'rep_coach.yaml')
+    return LaunchDescription([
+        DeclareLaunchArgument('params_file', default_value=default_params,
+                              description='YAML parameter file (ros__parameters layout)'),
+        DeclareLaunchArgument('namespace', default_value='',
+                              description='namespace of the nodes and topics (gym station)'),
+        DeclareLaunchArgument('source', default_value='',
+                              description='IMU source overriding the YAML: sim, csv:PATH, '
+                                          'bag:PATH or mpu6050'),
+        DeclareLaunchArgument('record', default_value='true',
+                              description='record the session with ros2 bag record (mcap)'),
+        DeclareLaunchArgument('bag_dir', default_value='rep_coach_bags',
+                              description='directory for the session bags'),
+        OpaqueFunction(function=_launch_setup),
+    ])

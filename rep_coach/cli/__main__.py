@@ -1,0 +1,7 @@
+"""Allow ``python -m rep_coach.cli``."""
+
+import sys
+
+from rep_coach.cli import main
+
+sys.exit(main())

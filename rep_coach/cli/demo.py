@@ -1,0 +1,117 @@
+"""``rep-coach demo``: the whole graph on a simulated lifter doing one set to failure."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime
+import json
+import os
+from pathlib import Path
+import sys
+import time
+
+from rep_coach.bagio import BagError
+from rep_coach.launcher import LaunchError, Launcher, standard_graph
+from rep_coach.paths import default_params_file
+from rep_coach.session_summary import summarize_bag
+
+#: Seconds the graph gets after the last IMU sample to emit its final events.
+DRAIN_S = 2.0
+#: Readers of imu/data_raw in the demo graph: segmenter, classifier, audio clock, recorder.
+IMU_READERS = 4
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Register the ``demo`` subcommand."""
+    parser = subparsers.add_parser(
+        'demo', help='run the whole graph on a simulated set to failure and summarise it',
+        description='Start imu_publisher (simulated lifter, one set to failure), '
+                    'rep_segmenter, near_failure_classifier, audio_feedback and '
+                    'session_recorder as separate processes over DDS, print the cues, '
+                    'record the session as a rosbag2 and summarise it.')
+    parser.add_argument('--json', action='store_true',
+                        help='print one JSON object (reps_true, reps_detected, '
+                             'near_failure_rep, cues, bag) on stdout; logs go to stderr')
+    parser.add_argument('--seed', type=int, default=7, help='simulated lifter (default 7)')
+    parser.add_argument('--exercise', default='biceps_curl', help='simulated exercise')
+    parser.add_argument('--speed', type=float, default=4.0,
+                        help='simulation speed, multiples of real time (default 4)')
+    parser.add_argument('--audio', default='auto', metavar='SINK',
+                        help='auto, aplay, sounddevice, wav:DIR or null (default auto)')
+    parser.add_argument('--model', choices=['learned', 'baseline'], default=None,
+                        help='stage implementation (default: the parameter file\'s)')
+    parser.add_argument('--record', default='rep_coach_bags', metavar='DIR',
+                        help='directory for the session bag (default ./rep_coach_bags)')
+    parser.add_argument('--params', type=Path, default=None, metavar='FILE',
+                        help='parameter file (default: the installed config)')
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the demo graph until the simulated set is over; print the summary."""
+    if args.speed <= 0:
+        print('rep-coach demo: --speed must be > 0', file=sys.stderr)
+        return 2
+    bag_name = datetime.now().strftime('demo_%Y%m%d_%H%M%S_') + str(os.getpid())
+    overrides = {
+        'imu_publisher': {'sim_seed': args.seed, 'sim_exercise': args.exercise,
+                          'sim_sets': 1, 'playback_speed': args.speed,
+                          'shutdown_when_done': True, 'wait_for_subscribers': IMU_READERS,
+                          'start_delay_s': 20.0},
+        'audio_feedback': {'sink': args.audio},
+        'session_recorder': {'bag_name': bag_name},
+    }
+    if args.model:
+        overrides['rep_segmenter'] = {'model': args.model}
+        overrides['near_failure_classifier'] = {'model': args.model}
+    env = dict(os.environ)
+    # The demo is one machine's business: keep its traffic on loopback.
+    if 'ROS_LOCALHOST_ONLY' not in env and 'ROS_AUTOMATIC_DISCOVERY_RANGE' not in env:
+        env['ROS_LOCALHOST_ONLY'] = '1'
+    started = time.monotonic()
+    try:
+        nodes = standard_graph('sim:tail_s=10', args.record, overrides)
+        launcher = Launcher(nodes, params_file=args.params or default_params_file(),
+                            namespace='', env=env, output=sys.stderr)
+        code = launcher.run(until=_source_done(DRAIN_S))
+    except LaunchError as exc:
+        print(f'rep-coach demo: {exc}', file=sys.stderr)
+        return 2
+    bag = Path(args.record) / bag_name
+    try:
+        summary = summarize_bag(bag)
+    except BagError as exc:
+        print(f'rep-coach demo: the session was not recorded: {exc}', file=sys.stderr)
+        return 1
+    result = summary.to_dict()
+    result['seconds'] = round(time.monotonic() - started, 1)
+    result['exit_codes'] = launcher.exit_codes
+    if args.json:
+        print(json.dumps(result))
+    else:
+        _print_summary(result)
+    return code
+
+
+def _source_done(drain_s: float):
+    """Return an ``until`` predicate: true ``drain_s`` after imu_publisher has exited."""
+    done_at = []
+
+    def until(launcher: Launcher) -> bool:
+        if launcher.alive('imu_publisher'):
+            return False
+        if not done_at:
+            done_at.append(time.monotonic())
+        return time.monotonic() - done_at[0] >= drain_s
+    return until
+
+
+def _print_summary(result: dict) -> None:
+    print()
+    print('Session summary')
+    print(f'  reps (simulator)      {result["reps_true"]}')
+    print(f'  reps detected         {result["reps_detected"]}')
+    print(f'  near failure at rep   {result["near_failure_rep"]}')
+    print(f'  cues                  {", ".join(result["cues"]) or "-"}')
+    print(f'  recording             {result["bag"]}')
+    print(f'  took                  {result["seconds"]} s')

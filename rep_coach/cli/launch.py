@@ -1,0 +1,47 @@
+"""``rep-coach launch``: start the graph as separate processes, as ``ros2 launch`` would."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rep_coach.launcher import GRAPH, LaunchError, Launcher, standard_graph
+from rep_coach.paths import default_params_file
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Register the ``launch`` subcommand."""
+    parser = subparsers.add_parser(
+        'launch', help='start every node as its own process, as ros2 launch would',
+        description='Start imu_publisher, rep_segmenter, near_failure_classifier and '
+                    'audio_feedback (and session_recorder with --record) as separate '
+                    'processes from one parameter file. Ctrl-C stops them all cleanly and '
+                    'finalises the recording; a node that dies is reported with its exit '
+                    'code. On a ROS 2 machine use: ros2 launch rep_coach rep_coach.launch.py')
+    parser.add_argument('--params', type=Path, default=None, metavar='FILE',
+                        help='YAML in the ros__parameters layout (default: the installed '
+                             'config/rep_coach.yaml)')
+    parser.add_argument('--namespace', default='', metavar='NS',
+                        help='namespace of every node and topic, one per gym station')
+    parser.add_argument('--source', default=None, metavar='SPEC',
+                        help='IMU source overriding the YAML: sim, csv:PATH, bag:PATH, mpu6050')
+    parser.add_argument('--record', default=None, metavar='DIR',
+                        help='record the session as a rosbag2 (MCAP) under DIR')
+    parser.add_argument('--duration', type=float, default=None, metavar='SECONDS',
+                        help='stop everything after this many seconds')
+    parser.add_argument('--respawn', nargs='+', default=[], metavar='NODE',
+                        choices=list(GRAPH) + ['session_recorder'],
+                        help='restart these nodes if they die')
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the graph until Ctrl-C, --duration, or every node has exited."""
+    params = args.params or default_params_file()
+    try:
+        nodes = standard_graph(args.source, args.record, respawn=args.respawn)
+        return Launcher(nodes, params_file=params, namespace=args.namespace).run(
+            duration=args.duration)
+    except LaunchError as exc:
+        print(f'[ERROR] [launch]: {exc}')
+        return 2

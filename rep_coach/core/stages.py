@@ -1,0 +1,34 @@
+"""The two streaming stages every implementation (baseline, learned) provides.
+
+The nodes, the offline evaluation and the benchmarks all drive stages through
+these protocols, so one replay through ``push`` is exactly what runs live.
+"""
+
+from __future__ import annotations
+
+from typing import List, Protocol
+
+from rep_coach.core.types import ImuBlock, NearFailureState, RepEvent
+
+
+class RepSegmenter(Protocol):
+    """Stage 1: turns a causal stream of IMU samples into repetition events."""
+
+    def push(self, block: ImuBlock) -> List[RepEvent]:
+        """Consume new samples (any rate, SI units); return reps decided by them."""
+
+    def reset(self) -> None:
+        """Forget all state (a new session)."""
+
+
+class NearFailureClassifier(Protocol):
+    """Stage 2: decides after each repetition whether the set is near failure."""
+
+    def push(self, block: ImuBlock) -> None:
+        """Consume new raw samples (context for learned features)."""
+
+    def on_rep(self, rep: RepEvent) -> NearFailureState:
+        """Return the verdict for a repetition just emitted by stage 1."""
+
+    def reset(self) -> None:
+        """Forget all state (a new session)."""

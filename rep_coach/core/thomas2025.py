@@ -1,0 +1,213 @@
+"""Loader for the thomas2025 wrist-IMU biceps-curl layout.
+
+J. Thomas, J. Wahlstrom, "Estimation of Resistance Training RPE using Inertial
+Sensors and Electromyography", arXiv 2510.03197 (2025).  Layout::
+
+    Raw Data/<SUBJECT>_<LOAD>_<SET>.csv   Delsys Trigno export, g and deg/s
+    rep_indexes_corrected.txt             NAME, [b0..bN], [p1..pN], N, N
+    rpes.csv                              column-wise RPE per rep
+
+Any directory in this layout loads, so the same code evaluates data it has never
+seen.  Near-failure is reps in reserve <= 2, i.e. RPE >= 8 on the RIR-based RPE
+scale: that mapping is *our assumption*, not a statement of the dataset's authors.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+import logging
+from pathlib import Path
+import re
+from typing import Dict, Iterable, List, Optional, Tuple
+
+import numpy as np
+
+from rep_coach.core.types import ImuBlock, ImuRecording, RepLabel, SetLabels
+from rep_coach.core.units import DEG_TO_RAD, STANDARD_GRAVITY
+
+LOG = logging.getLogger(__name__)
+
+#: RPE at or above which a rep counts as near failure (RiR <= 2), our assumption.
+NEAR_FAILURE_RPE = 8.0
+RAW_DIR = 'Raw Data'
+REP_INDEX_FILE = 'rep_indexes_corrected.txt'
+RPE_FILE = 'rpes.csv'
+_IMU_COLUMNS = ('ACC X', 'ACC Y', 'ACC Z', 'GYRO X', 'GYRO Y', 'GYRO Z')
+_NAME_RE = re.compile(r'^(?P<subject>[A-Za-z0-9]+)_(?P<load>[0-9.]+)_(?P<set>[0-9]+)$')
+
+
+class DatasetError(ValueError):
+    """A file of the dataset that cannot be read; the message names it."""
+
+
+def rpe_to_rir(rpe: float) -> int:
+    """Return reps in reserve for an RIR-based RPE (10 -> 0, 9 -> 1, 8 -> 2, <=7 -> 3 = 3+)."""
+    return int(min(3, max(0, round(10.0 - float(rpe)))))
+
+
+def read_trigno_csv(path: Path) -> Tuple[ImuBlock, float]:
+    """Read the IMU rows of a Trigno set file; return (block in SI units, rate in Hz).
+
+    The header is found by content (the row naming ``ACC X``) because some files
+    were re-saved with an extra leading index column.  Rows whose ACC X is blank
+    (EMG-only tail) are skipped.  Time starts at 0 and advances by 1/rate.
+    """
+    path = Path(path)
+    try:
+        with path.open(newline='', encoding='utf-8', errors='replace') as handle:
+            rows = list(csv.reader(handle))
+    except OSError as exc:
+        raise DatasetError(f'{path}: cannot read ({exc.strerror or exc})') from exc
+    header_row = next((i for i, row in enumerate(rows[:40])
+                       if any(cell.strip().startswith('ACC X') for cell in row)), None)
+    if header_row is None:
+        raise DatasetError(f'{path}: no header row naming "ACC X" in the first 40 lines')
+    header = [cell.strip() for cell in rows[header_row]]
+    try:
+        cols = [next(i for i, c in enumerate(header) if c.startswith(name))
+                for name in _IMU_COLUMNS]
+    except StopIteration:
+        raise DatasetError(f'{path}: header lacks one of {", ".join(_IMU_COLUMNS)}') from None
+    rate = _rate_from_row(rows[header_row + 1] if header_row + 1 < len(rows) else [], cols[0])
+    values: List[List[float]] = []
+    for line_no, row in enumerate(rows[header_row + 2:], start=header_row + 3):
+        if len(row) <= cols[0] or not row[cols[0]].strip():
+            continue
+        try:
+            values.append([float(row[c]) for c in cols])
+        except (ValueError, IndexError) as exc:
+            raise DatasetError(f'{path}:{line_no}: malformed IMU row ({exc})') from exc
+    if not values:
+        raise DatasetError(f'{path}: no IMU rows')
+    data = np.asarray(values, dtype=np.float64)
+    n = data.shape[0]
+    block = ImuBlock(np.arange(n) / rate, data[:, 0:3] * STANDARD_GRAVITY,
+                     data[:, 3:6] * DEG_TO_RAD)
+    return block, rate
+
+
+def _rate_from_row(row: List[str], col: int) -> float:
+    match = re.search(r'([0-9.]+)\s*Hz', row[col]) if len(row) > col else None
+    if not match:
+        raise DatasetError('no sample-rate row ("370.3704 Hz") below the header')
+    return float(match.group(1))
+
+
+@dataclass
+class _IndexLine:
+    boundaries: List[int]
+    peaks: List[int]
+
+
+def read_rep_indexes(path: Path) -> Dict[str, _IndexLine]:
+    """Parse ``rep_indexes_corrected.txt`` into boundaries and peaks per set name."""
+    out: Dict[str, _IndexLine] = {}
+    try:
+        lines = Path(path).read_text(encoding='utf-8').splitlines()
+    except OSError as exc:
+        raise DatasetError(f'{path}: cannot read ({exc.strerror or exc})') from exc
+    for line_no, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        match = re.match(r'\s*([^,\[]+?)\s*,\s*\[([^\]]*)\]\s*,\s*\[([^\]]*)\]', line)
+        if not match:
+            raise DatasetError(f'{path}:{line_no}: expected "NAME, [b0, ...], [p1, ...], N, N"')
+        try:
+            bounds = [int(v) for v in match.group(2).split(',') if v.strip()]
+            peaks = [int(v) for v in match.group(3).split(',') if v.strip()]
+        except ValueError as exc:
+            raise DatasetError(f'{path}:{line_no}: non-integer index ({exc})') from exc
+        if len(bounds) < 2 or np.any(np.diff(bounds) <= 0):
+            raise DatasetError(f'{path}:{line_no}: boundaries must increase, at least two')
+        out[match.group(1)] = _IndexLine(bounds, peaks)
+    return out
+
+
+def read_rpes(path: Path) -> Dict[str, List[float]]:
+    """Parse the column-wise ``rpes.csv``: set name -> RPE of each rep in order."""
+    try:
+        with Path(path).open(newline='', encoding='utf-8') as handle:
+            rows = [row for row in csv.reader(handle)]
+    except OSError as exc:
+        raise DatasetError(f'{path}: cannot read ({exc.strerror or exc})') from exc
+    if len(rows) < 2:
+        raise DatasetError(f'{path}: expected a row of set names and a row of counts')
+    names = [n.strip() for n in rows[0]]
+    out: Dict[str, List[float]] = {name: [] for name in names if name}
+    for line_no, row in enumerate(rows[2:], start=3):
+        for col, cell in enumerate(row[:len(names)]):
+            if cell.strip() and names[col]:
+                try:
+                    out[names[col]].append(float(cell))
+                except ValueError as exc:
+                    raise DatasetError(f'{path}:{line_no}: bad RPE {cell!r}') from exc
+    return out
+
+
+def set_names(data_dir: Path) -> List[str]:
+    """Names of the sets that have both a raw file and rep boundaries, sorted."""
+    data_dir = Path(data_dir)
+    indexes = read_rep_indexes(data_dir / REP_INDEX_FILE)
+    return sorted(n for n in indexes if (data_dir / RAW_DIR / f'{n}.csv').is_file())
+
+
+def load_set(data_dir: Path, name: str,
+             indexes: Optional[Dict[str, _IndexLine]] = None,
+             rpes: Optional[Dict[str, List[float]]] = None) -> ImuRecording:
+    """Load one set of a thomas2025-layout directory with its labels."""
+    data_dir = Path(data_dir)
+    indexes = indexes if indexes is not None else read_rep_indexes(data_dir / REP_INDEX_FILE)
+    if rpes is None:
+        rpes = read_rpes(data_dir / RPE_FILE) if (data_dir / RPE_FILE).is_file() else {}
+    if name not in indexes:
+        raise DatasetError(f'{data_dir / REP_INDEX_FILE}: no line for set {name!r}')
+    block, rate = read_trigno_csv(data_dir / RAW_DIR / f'{name}.csv')
+    line = indexes[name]
+    n_reps = len(line.boundaries) - 1
+    if line.boundaries[-1] >= len(block):
+        raise DatasetError(f'{name}: boundary {line.boundaries[-1]} beyond the '
+                           f'{len(block)} IMU rows of its file')
+    rpe_values = rpes.get(name, [])
+    if rpe_values and len(rpe_values) != n_reps:
+        LOG.warning('%s: %d RPE values for %d reps; using the first %d', name,
+                    len(rpe_values), n_reps, min(n_reps, len(rpe_values)))
+    peaks = line.peaks if len(line.peaks) == n_reps else [None] * n_reps
+    if len(line.peaks) != n_reps:
+        LOG.warning('%s: %d peaks for %d reps; ignoring peaks', name, len(line.peaks), n_reps)
+    reps = []
+    for i in range(n_reps):
+        rpe = rpe_values[i] if i < len(rpe_values) else None
+        reps.append(RepLabel(start=float(block.t[line.boundaries[i]]),
+                             end=float(block.t[line.boundaries[i + 1]]),
+                             peak=None if peaks[i] is None else float(block.t[peaks[i]]),
+                             rpe=rpe, rir=None if rpe is None else rpe_to_rir(rpe)))
+    match = _NAME_RE.match(name)
+    meta = {'load': float(match.group('load')), 'set': int(match.group('set'))} if match else {}
+    return ImuRecording(name=name, imu=block, rate_hz=rate, sets=[SetLabels(reps)],
+                        subject=match.group('subject') if match else None, meta=meta)
+
+
+def load_dataset(data_dir: Path, subjects: Optional[Iterable[str]] = None) -> List[ImuRecording]:
+    """Load every labelled set of a thomas2025-layout directory (optionally some subjects).
+
+    Sets named in the index file whose raw file is absent are skipped with a warning.
+    """
+    data_dir = Path(data_dir)
+    if not (data_dir / REP_INDEX_FILE).is_file():
+        raise DatasetError(f'{data_dir}: not a thomas2025-layout directory '
+                           f'(no {REP_INDEX_FILE})')
+    indexes = read_rep_indexes(data_dir / REP_INDEX_FILE)
+    rpes = read_rpes(data_dir / RPE_FILE) if (data_dir / RPE_FILE).is_file() else {}
+    wanted = set(subjects) if subjects is not None else None
+    recordings = []
+    for name in sorted(indexes):
+        if not (data_dir / RAW_DIR / f'{name}.csv').is_file():
+            LOG.warning('%s: named in %s but %s/%s.csv is absent; skipped',
+                        name, REP_INDEX_FILE, RAW_DIR, name)
+            continue
+        match = _NAME_RE.match(name)
+        if wanted is not None and (not match or match.group('subject') not in wanted):
+            continue
+        recordings.append(load_set(data_dir, name, indexes, rpes))
+    return recordings

@@ -1,0 +1,228 @@
+"""Data exchanged between the stages of rep_coach, and their wire payloads.
+
+Every stage of the pipeline (IMU source, rep segmenter, near-failure classifier,
+coaching policy) speaks in these dataclasses.  Nodes carry the events over
+``std_msgs/String`` topics as JSON objects; ``to_json`` / ``from_json`` are the
+single place where that payload is defined, so the README's payload table, the
+nodes, the recorder and the evaluation all agree.
+
+Units follow REP-103: seconds, m/s^2, rad/s.  Times are absolute seconds on the
+IMU's timeline (the ``header.stamp`` of the samples).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+import json
+import math
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+#: Schema version carried in every JSON payload, bumped on incompatible change.
+PAYLOAD_VERSION = 1
+
+
+class PayloadError(ValueError):
+    """A JSON event payload that cannot be decoded."""
+
+
+@dataclass
+class ImuBlock:
+    """A block of consecutive IMU samples (N >= 0) in SI units.
+
+    ``t`` is (N,) seconds, strictly increasing; ``accel`` is (N, 3) m/s^2
+    including gravity; ``gyro`` is (N, 3) rad/s.
+    """
+
+    t: np.ndarray
+    accel: np.ndarray
+    gyro: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.t = np.asarray(self.t, dtype=np.float64).reshape(-1)
+        self.accel = np.asarray(self.accel, dtype=np.float64).reshape(-1, 3)
+        self.gyro = np.asarray(self.gyro, dtype=np.float64).reshape(-1, 3)
+        n = self.t.shape[0]
+        if self.accel.shape[0] != n or self.gyro.shape[0] != n:
+            raise ValueError(
+                f'ImuBlock: t has {n} samples but accel has {self.accel.shape[0]} '
+                f'and gyro {self.gyro.shape[0]}')
+
+    def __len__(self) -> int:
+        return int(self.t.shape[0])
+
+    @classmethod
+    def empty(cls) -> 'ImuBlock':
+        """Return a block with no samples."""
+        return cls(np.zeros(0), np.zeros((0, 3)), np.zeros((0, 3)))
+
+    @classmethod
+    def concat(cls, blocks: List['ImuBlock']) -> 'ImuBlock':
+        """Join blocks in order."""
+        blocks = [b for b in blocks if len(b)]
+        if not blocks:
+            return cls.empty()
+        return cls(np.concatenate([b.t for b in blocks]),
+                   np.concatenate([b.accel for b in blocks]),
+                   np.concatenate([b.gyro for b in blocks]))
+
+    def slice(self, start: int, stop: Optional[int] = None) -> 'ImuBlock':
+        """Return samples ``start:stop`` as a new block."""
+        return ImuBlock(self.t[start:stop], self.accel[start:stop], self.gyro[start:stop])
+
+
+@dataclass
+class RepLabel:
+    """Ground truth of one repetition (from a dataset or the simulator)."""
+
+    start: float
+    end: float
+    peak: Optional[float] = None  # end of the concentric (lifting) half
+    rpe: Optional[float] = None   # 1..10, RIR-based scale
+    rir: Optional[int] = None     # reps in reserve, when known directly
+
+
+@dataclass
+class SetLabels:
+    """Ground truth of one set: its reps in order."""
+
+    reps: List[RepLabel] = field(default_factory=list)
+
+
+@dataclass
+class ImuRecording:
+    """A whole recorded or simulated session: samples plus optional labels."""
+
+    name: str
+    imu: ImuBlock
+    rate_hz: float
+    sets: List[SetLabels] = field(default_factory=list)
+    subject: Optional[str] = None
+    meta: Dict[str, Any] = field(default_factory=dict)
+
+
+def _finite_or_none(value: Optional[float]) -> Optional[float]:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+@dataclass
+class RepEvent:
+    """A repetition detected by the segmenter.
+
+    ``stamp`` is the time of the IMU sample whose arrival produced the decision,
+    so ``stamp - end`` is the algorithmic cue delay.
+    """
+
+    set_index: int             # 1-based set counter since start-up
+    rep_index: int             # 1-based rep counter within the set
+    start: float
+    end: float
+    stamp: float
+    peak: Optional[float] = None
+    features: Dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        """Encode as the ``reps`` topic payload."""
+        payload = asdict(self)
+        payload['peak'] = _finite_or_none(self.peak)
+        payload['features'] = {k: _finite_or_none(v) for k, v in self.features.items()}
+        payload['v'] = PAYLOAD_VERSION
+        return json.dumps(payload, separators=(',', ':'))
+
+    @classmethod
+    def from_json(cls, text: str) -> 'RepEvent':
+        """Decode a ``reps`` payload; raises PayloadError naming what is wrong."""
+        data = _load(text, 'rep event')
+        try:
+            return cls(set_index=int(data['set_index']), rep_index=int(data['rep_index']),
+                       start=float(data['start']), end=float(data['end']),
+                       stamp=float(data['stamp']),
+                       peak=None if data.get('peak') is None else float(data['peak']),
+                       features={k: float('nan') if v is None else float(v)
+                                 for k, v in dict(data.get('features') or {}).items()})
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PayloadError(f'rep event payload: bad or missing field ({exc!r})') from exc
+
+
+@dataclass
+class NearFailureState:
+    """The classifier's verdict after a repetition.
+
+    ``rir`` is the estimated reps in reserve (0, 1, 2, or 3 meaning 3+), or None
+    when the classifier does not estimate it.
+    """
+
+    set_index: int
+    rep_index: int
+    stamp: float
+    probability: float
+    near_failure: bool
+    rir: Optional[int] = None
+
+    def to_json(self) -> str:
+        """Encode as the ``near_failure`` topic payload."""
+        payload = asdict(self)
+        payload['probability'] = _finite_or_none(self.probability)
+        payload['v'] = PAYLOAD_VERSION
+        return json.dumps(payload, separators=(',', ':'))
+
+    @classmethod
+    def from_json(cls, text: str) -> 'NearFailureState':
+        """Decode a ``near_failure`` payload; raises PayloadError naming what is wrong."""
+        data = _load(text, 'near-failure state')
+        try:
+            prob = data['probability']
+            return cls(set_index=int(data['set_index']), rep_index=int(data['rep_index']),
+                       stamp=float(data['stamp']),
+                       probability=float('nan') if prob is None else float(prob),
+                       near_failure=bool(data['near_failure']),
+                       rir=None if data.get('rir') is None else int(data['rir']))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PayloadError(
+                f'near-failure payload: bad or missing field ({exc!r})') from exc
+
+
+@dataclass
+class TrueRep:
+    """A ground-truth rep as published on ``labels/reps`` by a labelled source."""
+
+    set_index: int
+    rep_index: int
+    start: float
+    end: float
+    peak: Optional[float] = None
+    rpe: Optional[float] = None
+    rir: Optional[int] = None
+
+    def to_json(self) -> str:
+        """Encode as the ``labels/reps`` topic payload."""
+        payload = asdict(self)
+        payload['v'] = PAYLOAD_VERSION
+        return json.dumps(payload, separators=(',', ':'))
+
+    @classmethod
+    def from_json(cls, text: str) -> 'TrueRep':
+        """Decode a ``labels/reps`` payload."""
+        data = _load(text, 'true rep')
+        try:
+            return cls(set_index=int(data['set_index']), rep_index=int(data['rep_index']),
+                       start=float(data['start']), end=float(data['end']),
+                       peak=None if data.get('peak') is None else float(data['peak']),
+                       rpe=None if data.get('rpe') is None else float(data['rpe']),
+                       rir=None if data.get('rir') is None else int(data['rir']))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PayloadError(f'true rep payload: bad or missing field ({exc!r})') from exc
+
+
+def _load(text: str, what: str) -> Dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise PayloadError(f'{what} payload is not JSON: {exc}') from exc
+    if not isinstance(data, dict):
+        raise PayloadError(f'{what} payload is not a JSON object')
+    return data

@@ -1,0 +1,336 @@
+"""A small process launcher that plays the part of ``ros2 launch`` where ROS is absent.
+
+It starts every node as its own process with the same ``--ros-args`` a ROS launch
+would pass (``__node``, ``__ns``, ``--params-file``, ``-p``), prefixes their output
+like ``ros2 launch`` (``[imu_publisher-1] ...``), reports a node that dies with its
+exit code (and restarts it when ``respawn`` is set), and stops everything cleanly on
+SIGINT/SIGTERM: first the coaching nodes, then the recorder, so the recording holds
+the last cue and is finalised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+import json
+import logging
+import os
+from pathlib import Path
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import Any, Callable, Dict, IO, List, Optional
+
+import yaml
+
+from rep_coach.core.params import NODE_PARAMS, ParameterError, validate_all
+
+LOG = logging.getLogger('launch')
+#: Seconds a node gets to exit after SIGINT before SIGTERM, then SIGKILL (as ros2 launch).
+SIGINT_TIMEOUT_S = 5.0
+SIGTERM_TIMEOUT_S = 3.0
+#: The recorder stops last so the bag holds everything the other nodes said.
+LAST_TO_STOP = ('session_recorder',)
+
+
+class LaunchError(RuntimeError):
+    """A launch that cannot start; the message names the culprit."""
+
+
+@dataclass
+class NodeLaunch:
+    """How to start one node."""
+
+    executable: str
+    name: str = ''
+    overrides: Dict[str, Any] = field(default_factory=dict)
+    respawn: bool = False
+    respawn_delay_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        self.name = self.name or self.executable
+
+
+def _param_arg(name: str, value: Any) -> str:
+    # JSON is valid YAML, which is how rcl parses -p values: strings stay strings.
+    return f'{name}:={json.dumps(value)}'
+
+
+def node_command(node: NodeLaunch, params_file: Optional[Path], namespace: str) -> List[str]:
+    """Return the argv that starts ``node`` with ROS-style arguments."""
+    cmd = [sys.executable, '-m', f'rep_coach.nodes.{node.executable}', '--ros-args',
+           '-r', f'__node:={node.name}']
+    if namespace.strip('/'):
+        cmd += ['-r', f'__ns:=/{namespace.strip("/")}']
+    if params_file is not None:
+        cmd += ['--params-file', str(params_file)]
+    for key, value in node.overrides.items():
+        cmd += ['-p', _param_arg(key, value)]
+    return cmd
+
+
+def load_params_file(path: Path) -> Dict[str, Dict[str, Any]]:
+    """Read a ros__parameters YAML file into ``{node_key: {param: value}}``.
+
+    Raises LaunchError naming the file for a missing or malformed file.
+    """
+    try:
+        text = Path(path).read_text(encoding='utf-8')
+    except OSError as exc:
+        raise LaunchError(f'parameter file {path}: {exc.strerror or exc}') from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise LaunchError(f'parameter file {path}: malformed YAML: {exc}') from exc
+    if not isinstance(data, dict):
+        raise LaunchError(f'parameter file {path}: expected a mapping of node names')
+    out = {}
+    for key, section in data.items():
+        if not isinstance(section, dict) or not isinstance(section.get('ros__parameters'),
+                                                           dict):
+            raise LaunchError(f'parameter file {path}: section {key!r} lacks a '
+                              f'ros__parameters mapping')
+        out[str(key)] = section['ros__parameters']
+    return out
+
+
+def node_key_matches(key: str, node_name: str) -> bool:
+    """Whether a params-file key applies to ``node_name`` in any namespace.
+
+    Accepts the forms rcl accepts for a namespace-independent file: ``/**``,
+    ``/**/name``, ``name`` and ``/name``.
+    """
+    key = key.rstrip('/')
+    return key in ('/**', '**', f'/**/{node_name}', node_name, f'/{node_name}')
+
+
+def validate_params_file(path: Path, nodes: List[NodeLaunch]) -> None:
+    """Check every value meant for ``nodes`` against the parameter tables.
+
+    Catches unknown (mistyped) parameter names and bad values before any process
+    starts, naming the file, the node and the parameter.
+    """
+    sections = load_params_file(path)
+    for node in nodes:
+        if node.executable not in NODE_PARAMS:
+            continue
+        values: Dict[str, Any] = {}
+        for key, section in sections.items():
+            if node_key_matches(key, node.name):
+                values.update(section)
+        values.update(node.overrides)
+        try:
+            validate_all(node.executable, values)
+        except ParameterError as exc:
+            raise LaunchError(f'parameter file {path}: {exc}') from exc
+
+
+def _load_prctl() -> Optional[Callable[..., int]]:
+    try:
+        import ctypes
+        return ctypes.CDLL('libc.so.6', use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+# Loaded once in the parent: only the bare prctl call may run between fork and exec.
+_PRCTL = _load_prctl()
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Ask the kernel to SIGTERM this child if the launcher dies (Linux only)."""
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
+
+
+@dataclass
+class _Running:
+    node: NodeLaunch
+    number: int
+    proc: subprocess.Popen
+    pump: threading.Thread
+    stopping: bool = False
+    restarts: int = 0
+
+
+class Launcher:
+    """Start, watch and stop a set of node processes."""
+
+    def __init__(self, nodes: List[NodeLaunch], params_file: Optional[Path] = None,
+                 namespace: str = '', env: Optional[Dict[str, str]] = None,
+                 output: IO[str] = sys.stderr) -> None:
+        self.nodes = nodes
+        self.params_file = params_file
+        self.namespace = namespace
+        self.env = dict(os.environ if env is None else env)
+        self.output = output
+        self.exit_codes: Dict[str, List[int]] = {}
+        self._running: Dict[str, _Running] = {}
+        self._counter = 0
+        self._stop = threading.Event()
+        self._out_lock = threading.Lock()
+
+    # -- starting ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Validate the parameters, then start every node."""
+        if self.params_file is not None:
+            validate_params_file(self.params_file, self.nodes)
+        for node in self.nodes:
+            self._spawn(node)
+
+    def _spawn(self, node: NodeLaunch, restarts: int = 0) -> None:
+        self._counter += 1
+        cmd = node_command(node, self.params_file, self.namespace)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, env=self.env, text=True,
+                                bufsize=1, start_new_session=True,
+                                preexec_fn=_die_with_parent)
+        label = f'{node.name}-{self._counter}'
+        pump = threading.Thread(target=self._pump, args=(label, proc.stdout), daemon=True)
+        pump.start()
+        self._running[node.name] = _Running(node, self._counter, proc, pump,
+                                            restarts=restarts)
+        self._say(f'[INFO] [launch]: process started with pid [{proc.pid}]: {label}')
+
+    def _pump(self, label: str, stream: IO[str]) -> None:
+        for line in stream:
+            self._say(f'[{label}] {line.rstrip()}')
+
+    def _say(self, line: str) -> None:
+        with self._out_lock:
+            print(line, file=self.output, flush=True)
+
+    # -- watching ---------------------------------------------------------------------
+
+    def pids(self) -> Dict[str, int]:
+        """Return the pid of every running node."""
+        return {name: r.proc.pid for name, r in self._running.items()}
+
+    def alive(self, name: str) -> bool:
+        """Whether node ``name`` is running."""
+        run = self._running.get(name)
+        return run is not None and run.proc.poll() is None
+
+    def poll(self) -> None:
+        """Report nodes that exited; restart those with ``respawn``."""
+        for name, run in list(self._running.items()):
+            code = run.proc.poll()
+            if code is None or run.stopping:
+                continue
+            run.pump.join(timeout=1.0)
+            self.exit_codes.setdefault(name, []).append(code)
+            label = f'{name}-{run.number}'
+            if code == 0:
+                self._say(f'[INFO] [launch]: process[{label}]: process has finished cleanly '
+                          f'[pid {run.proc.pid}]')
+            else:
+                self._say(f'[ERROR] [launch]: process[{label}] process has died '
+                          f'[pid {run.proc.pid}, exit code {code}, cmd '
+                          f'\'{" ".join(run.proc.args)}\'].')
+            del self._running[name]
+            if run.node.respawn and not self._stop.is_set():
+                self._say(f'[INFO] [launch]: respawning {name} in '
+                          f'{run.node.respawn_delay_s:.1f} s')
+                time.sleep(run.node.respawn_delay_s)
+                self._spawn(run.node, run.restarts + 1)
+
+    def run(self, duration: Optional[float] = None,
+            until: Optional[Callable[['Launcher'], bool]] = None,
+            handle_signals: bool = True) -> int:
+        """Start the nodes, watch them until a signal, ``duration`` or ``until``; stop all.
+
+        Returns 0 when every node ended cleanly, 1 when one died with an error.
+        """
+        previous = {}
+        if handle_signals:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, lambda *_: self._stop.set())
+        try:
+            self.start()
+            deadline = None if duration is None else time.monotonic() + duration
+            while not self._stop.is_set():
+                self.poll()
+                if not self._running:
+                    break
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                if until is not None and until(self):
+                    break
+                self._stop.wait(0.1)
+        finally:
+            self.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        failed = any(code not in (0, -signal.SIGINT, 130)
+                     for codes in self.exit_codes.values() for code in codes)
+        return 1 if failed else 0
+
+    # -- stopping ---------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """Make ``run`` stop at its next check (thread- and signal-safe)."""
+        self._stop.set()
+
+    def stop(self) -> None:
+        """Stop every node: SIGINT, then SIGTERM, then SIGKILL; the recorder last."""
+        self._stop.set()
+        first = [r for n, r in self._running.items() if n not in LAST_TO_STOP]
+        last = [r for n, r in self._running.items() if n in LAST_TO_STOP]
+        for group in (first, last):
+            self._stop_group(group)
+        for name, run in list(self._running.items()):
+            run.pump.join(timeout=2.0)
+            code = run.proc.returncode
+            self.exit_codes.setdefault(name, []).append(code)
+            if code not in (0, None):
+                self._say(f'[WARN] [launch]: process[{name}-{run.number}] exited with '
+                          f'code {code} on shutdown')
+        self._running.clear()
+
+    def _stop_group(self, group: List[_Running]) -> None:
+        alive = [r for r in group if r.proc.poll() is None]
+        for sig, timeout in ((signal.SIGINT, SIGINT_TIMEOUT_S),
+                             (signal.SIGTERM, SIGTERM_TIMEOUT_S), (signal.SIGKILL, 5.0)):
+            for run in alive:
+                run.stopping = True
+                if run.proc.poll() is None:
+                    run.proc.send_signal(sig)
+            deadline = time.monotonic() + timeout
+            for run in alive:
+                try:
+                    run.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    pass
+            alive = [r for r in alive if r.proc.poll() is None]
+            if not alive:
+                return
+            self._say(f'[WARN] [launch]: {", ".join(r.node.name for r in alive)} did not '
+                      f'exit after {signal.Signals(sig).name}; escalating')
+
+
+#: The coaching graph, in start order (the same nodes the launch file starts).
+GRAPH = ('imu_publisher', 'rep_segmenter', 'near_failure_classifier', 'audio_feedback')
+
+
+def standard_graph(source: Optional[str] = None, record_dir: Optional[str] = None,
+                   overrides: Optional[Dict[str, Dict[str, Any]]] = None,
+                   respawn: Optional[List[str]] = None) -> List[NodeLaunch]:
+    """Return the coaching graph, plus the recorder when ``record_dir`` is given.
+
+    ``overrides`` maps node name -> parameters that win over the YAML (like ``-p``).
+    """
+    overrides = {k: dict(v) for k, v in (overrides or {}).items()}
+    if source:
+        overrides.setdefault('imu_publisher', {})['source'] = source
+    names = list(GRAPH)
+    if record_dir:
+        names.append('session_recorder')
+        overrides.setdefault('session_recorder', {})['bag_dir'] = str(record_dir)
+    unknown = set(respawn or []) - set(names)
+    if unknown:
+        raise LaunchError(f'--respawn names nodes that are not launched: {sorted(unknown)}')
+    return [NodeLaunch(name, overrides=overrides.get(name, {}),
+                       respawn=name in (respawn or [])) for name in names]

@@ -1,0 +1,97 @@
+"""What every node shares: parameter declaration, QoS profiles, the main() pattern."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Callable, Dict, List, Optional
+
+from rep_coach.core.params import ParameterError, specs_for
+from rep_coach.runtime import (DurabilityPolicy, ExternalShutdownException, HistoryPolicy,
+                               QoSProfile, ReliabilityPolicy, qos_profile_sensor_data, rclpy)
+from rep_coach.runtime.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rep_coach.topics import EVENT_DEPTH, SENSOR_TOPICS
+
+#: Exit code of a node that refused to start (bad parameter, unusable source...).
+EXIT_BAD_CONFIG = 2
+
+
+class StartupError(RuntimeError):
+    """A node cannot start; the message names the culprit (file, device, model)."""
+
+
+def event_qos(depth: int = EVENT_DEPTH) -> QoSProfile:
+    """Reliable, volatile, keep-last QoS of the event topics."""
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth,
+                      reliability=ReliabilityPolicy.RELIABLE,
+                      durability=DurabilityPolicy.VOLATILE)
+
+
+def qos_for(topic: str) -> QoSProfile:
+    """Sensor-data QoS for IMU samples, reliable QoS for everything else."""
+    return qos_profile_sensor_data if topic in SENSOR_TOPICS else event_qos()
+
+
+def declare_parameters(node: Any, table: str) -> Dict[str, Any]:
+    """Declare every parameter of ``table`` with its default; return validated values.
+
+    Raises ParameterError naming the first bad parameter.
+    """
+    values = {}
+    for spec in specs_for(table):
+        node.declare_parameter(spec.name, spec.default)
+        values[spec.name] = spec.validate(node.get_name(), node.get_parameter(spec.name).value)
+    return values
+
+
+def diagnostic(node: Any, level: bytes, message: str, values: Dict[str, Any]) -> Any:
+    """Build a DiagnosticArray with one status of this node."""
+    status = DiagnosticStatus()
+    status.level = level
+    status.name = f'{node.get_fully_qualified_name()}'
+    status.message = message
+    status.hardware_id = ''
+    status.values = [_key_value(k, v) for k, v in values.items()]
+    array = DiagnosticArray()
+    array.header.stamp = node.get_clock().now().to_msg()
+    array.status = [status]
+    return array
+
+
+def _key_value(key: str, value: Any) -> Any:
+    kv = KeyValue()
+    kv.key = str(key)
+    kv.value = str(value)
+    return kv
+
+
+WARN = bytes([1])
+ERROR = bytes([2])
+
+
+def run_node(factory: Callable[[], Any], args: Optional[List[str]] = None) -> None:
+    """Init, build the node, spin until Ctrl-C / SIGTERM, shut down cleanly.
+
+    A node that cannot start (bad parameter, unreadable source, missing model) logs
+    one FATAL line naming the culprit and exits with code 2 instead of a traceback.
+    """
+    rclpy.init(args=args)
+    node = None
+    code = 0
+    try:
+        node = factory()
+        rclpy.spin(node)
+    except (ParameterError, StartupError) as exc:
+        print(f'[FATAL] [{getattr(factory, "NODE_NAME", "rep_coach")}]: {exc}',
+              file=sys.stderr, flush=True)
+        code = EXIT_BAD_CONFIG
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            close = getattr(node, 'close', None)
+            if close is not None:
+                close()
+            node.destroy_node()
+        rclpy.try_shutdown()
+    if code:
+        sys.exit(code)

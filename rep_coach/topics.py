@@ -1,0 +1,29 @@
+"""Topic names (all relative, so a namespace per gym station works) and their types."""
+
+from typing import Dict
+
+IMU = 'imu/data_raw'
+TRUE_REPS = 'labels/reps'
+REPS = 'reps'
+NEAR_FAILURE = 'near_failure'
+FEEDBACK = 'feedback'
+DIAGNOSTICS = 'diagnostics'
+FORM_LANDMARKS = 'form/landmarks'
+FORM_EVENTS = 'form/events'
+
+#: ROS 2 type of every topic the graph uses (what a recorder needs to know).
+TOPIC_TYPES: Dict[str, str] = {
+    IMU: 'sensor_msgs/msg/Imu',
+    TRUE_REPS: 'std_msgs/msg/String',
+    REPS: 'std_msgs/msg/String',
+    NEAR_FAILURE: 'std_msgs/msg/String',
+    FEEDBACK: 'std_msgs/msg/String',
+    DIAGNOSTICS: 'diagnostic_msgs/msg/DiagnosticArray',
+}
+
+#: Topics whose QoS is sensor data (best effort); every other topic is reliable.
+SENSOR_TOPICS = frozenset({IMU})
+
+#: History depth of the reliable event topics: deep enough that a slow subscriber
+#: catches up after a hiccup instead of losing a rep.
+EVENT_DEPTH = 100

@@ -1,0 +1,59 @@
+"""ament_python package definition of rep_coach (also installs with pip, without ROS)."""
+
+from glob import glob
+import os
+
+from setuptools import find_packages, setup
+
+PACKAGE = 'rep_coach'
+NODES = ['imu_publisher', 'rep_segmenter', 'near_failure_classifier', 'audio_feedback',
+         'session_recorder', 'form_coach']
+
+
+def share(subdir: str, pattern: str):
+    """Return a data_files entry installing ``pattern`` under share/rep_coach/subdir."""
+    return (os.path.join('share', PACKAGE, subdir), sorted(glob(pattern)))
+
+
+setup(
+    name=PACKAGE,
+    version='0.1.0',
+    packages=find_packages(exclude=['test', 'test.*']),
+    data_files=[
+        ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
+        ('share/' + PACKAGE, ['package.xml']),
+        share('launch', 'launch/*.launch.py'),
+        share('config', 'config/*.yaml'),
+        share('models', 'models/*.onnx'),
+        share('models', 'models/*.md'),
+    ],
+    python_requires='>=3.10',
+    install_requires=[
+        'setuptools',
+        'numpy>=1.22',
+        'scipy>=1.8',
+        'pyyaml>=5.4',
+        'onnxruntime>=1.16',
+        'rosbags>=0.10.4',
+        'cyclonedds>=0.10.5; python_version>="3.10"',
+        'smbus2>=0.4',
+        'tqdm>=4.60',
+        'matplotlib>=3.5',
+    ],
+    extras_require={
+        'train': ['torch==2.13.0', 'onnx>=1.15'],
+        'pose': ['mediapipe==0.10.21', 'opencv-python-headless>=4.8'],
+        'audio': ['sounddevice>=0.4'],
+        'test': ['pytest>=7', 'hypothesis>=6', 'flake8>=6', 'pydocstyle>=6', 'mcap>=1.1'],
+    },
+    zip_safe=True,
+    maintainer='rep_coach developers',
+    maintainer_email='dev@rep-coach.local',
+    description='Wrist-IMU strength-training coach on a ROS 2 node graph',
+    license='Apache-2.0',
+    tests_require=['pytest'],
+    entry_points={
+        'console_scripts': [f'{node} = {PACKAGE}.nodes.{node}:main' for node in NODES]
+        + [f'rep-coach = {PACKAGE}.cli:main'],
+    },
+)

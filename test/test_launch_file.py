@@ -1,0 +1,141 @@
+"""The ROS launch file, checked without ROS against what the package really provides.
+
+launch and launch_ros cannot be installed here, so minimal stand-ins record the
+actions the launch file builds; the test then checks every node against the
+executables setup.py installs, the parameter file against the parameter tables,
+and the arguments the issue asks for.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+from pathlib import Path
+import sys
+import types
+from typing import Any, Dict, List
+
+import pytest
+import yaml
+
+from rep_coach.core.params import NODE_PARAMS
+from rep_coach.launcher import GRAPH, node_key_matches
+from rep_coach.topics import TOPIC_TYPES
+
+ROOT = Path(__file__).resolve().parents[1]
+LAUNCH_FILE = ROOT / 'launch' / 'rep_coach.launch.py'
+
+
+class _Action:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.args = args
+        self.kwargs = kwargs
+
+
+class _LaunchConfiguration:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def perform(self, context: '_Context') -> str:
+        return context.launch_configurations[self.name]
+
+
+class _Context:
+    def __init__(self, values: Dict[str, str]) -> None:
+        self.launch_configurations = values
+
+
+def _fake_modules(share: Path) -> Dict[str, types.ModuleType]:
+    launch = types.ModuleType('launch')
+    launch.LaunchDescription = lambda entities: list(entities)
+    actions = types.ModuleType('launch.actions')
+    for name in ('DeclareLaunchArgument', 'ExecuteProcess', 'OpaqueFunction'):
+        setattr(actions, name, type(name, (_Action,), {}))
+    substitutions = types.ModuleType('launch.substitutions')
+    substitutions.LaunchConfiguration = _LaunchConfiguration
+    launch_ros = types.ModuleType('launch_ros')
+    ros_actions = types.ModuleType('launch_ros.actions')
+    ros_actions.Node = type('Node', (_Action,), {})
+    ament = types.ModuleType('ament_index_python')
+    packages = types.ModuleType('ament_index_python.packages')
+    packages.get_package_share_directory = lambda pkg: str(share)
+    return {'launch': launch, 'launch.actions': actions, 'launch.substitutions': substitutions,
+            'launch_ros': launch_ros, 'launch_ros.actions': ros_actions,
+            'ament_index_python': ament, 'ament_index_python.packages': packages}
+
+
+@pytest.fixture()
+def launch_module(monkeypatch: pytest.MonkeyPatch):
+    for name, module in _fake_modules(ROOT).items():
+        monkeypatch.setitem(sys.modules, name, module)
+    spec = importlib.util.spec_from_file_location('rep_coach_launch', LAUNCH_FILE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _evaluate(module, **overrides: str) -> tuple:
+    description = module.generate_launch_description()
+    declared = {a.args[0]: a.kwargs.get('default_value') for a in description
+                if type(a).__name__ == 'DeclareLaunchArgument'}
+    values = dict(declared, **overrides)
+    opaque = [a for a in description if type(a).__name__ == 'OpaqueFunction']
+    assert len(opaque) == 1
+    actions = opaque[0].kwargs['function'](_Context(values))
+    return declared, actions
+
+
+def _console_scripts() -> List[str]:
+    tree = ast.parse((ROOT / 'setup.py').read_text())
+    nodes = next(n for n in ast.walk(tree) if isinstance(n, ast.Assign)
+                 and getattr(n.targets[0], 'id', '') == 'NODES')
+    return [elt.value for elt in nodes.value.elts]
+
+
+def test_declares_the_issue_arguments(launch_module) -> None:
+    declared, _ = _evaluate(launch_module)
+    assert set(declared) == {'params_file', 'namespace', 'source', 'record', 'bag_dir'}
+    assert declared['params_file'].endswith('config/rep_coach.yaml')
+
+
+def test_nodes_are_installed_executables_with_the_params_file(launch_module) -> None:
+    _, actions = _evaluate(launch_module, record='false')
+    nodes = [a.kwargs for a in actions if type(a).__name__ == 'Node']
+    assert [n['executable'] for n in nodes] == list(GRAPH)
+    scripts = _console_scripts()
+    for node in nodes:
+        assert node['package'] == 'rep_coach'
+        assert node['executable'] in scripts
+        assert node['executable'] in NODE_PARAMS
+        assert node['parameters'][0].endswith('rep_coach.yaml')
+    assert not [a for a in actions if type(a).__name__ == 'ExecuteProcess']
+
+
+def test_source_and_namespace_reach_the_nodes(launch_module) -> None:
+    _, actions = _evaluate(launch_module, record='false', namespace='station3',
+                           source='csv:/data/set.csv')
+    nodes = {a.kwargs['executable']: a.kwargs for a in actions if type(a).__name__ == 'Node'}
+    assert all(n['namespace'] == 'station3' for n in nodes.values())
+    assert nodes['imu_publisher']['parameters'][1] == {'source': 'csv:/data/set.csv'}
+    assert len(nodes['rep_segmenter']['parameters']) == 1
+
+
+def test_record_runs_ros2_bag_record_mcap_on_every_topic(launch_module, tmp_path) -> None:
+    bag_dir = tmp_path / 'bags'
+    _, actions = _evaluate(launch_module, record='true', namespace='station3',
+                           bag_dir=str(bag_dir))
+    records = [a.kwargs['cmd'] for a in actions if type(a).__name__ == 'ExecuteProcess']
+    assert len(records) == 1
+    cmd = records[0]
+    assert cmd[:6] == ['ros2', 'bag', 'record', '-s', 'mcap', '-o']
+    assert cmd[6].startswith(str(bag_dir))
+    assert cmd[7:] == [f'/station3/{topic}' for topic in TOPIC_TYPES]
+    assert (bag_dir.stat().st_mode & 0o777) == 0o700
+
+
+def test_params_file_sections_match_the_parameter_tables() -> None:
+    data = yaml.safe_load((ROOT / 'config' / 'rep_coach.yaml').read_text())
+    for node, specs in NODE_PARAMS.items():
+        sections = [v['ros__parameters'] for k, v in data.items() if node_key_matches(k, node)]
+        assert len(sections) == 1, node
+        assert sections[0] == {s.name: s.default for s in specs}, node
