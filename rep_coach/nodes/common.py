@@ -95,3 +95,26 @@ def run_node(factory: Callable[[], Any], args: Optional[List[str]] = None) -> No
         rclpy.try_shutdown()
     if code:
         sys.exit(code)
+
+
+def guarded(node: Any, what: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Wrap a callback so one bad message is logged and counted, never fatal.
+
+    rclpy lets a callback's exception end ``spin``; a coaching node must survive a
+    malformed message, so each callback catches, counts and logs (the first of a
+    kind, then every 100th).
+    """
+    def wrap(callback: Callable[..., None]) -> Callable[..., None]:
+        failures = [0]
+
+        def safe(*args: Any) -> None:
+            try:
+                callback(*args)
+            except Exception as exc:  # noqa: BLE001 - a node never dies on one message
+                failures[0] += 1
+                if failures[0] == 1 or failures[0] % 100 == 0:
+                    node.get_logger().error(
+                        f'{what}: {type(exc).__name__}: {exc} '
+                        f'({failures[0]} failure(s) so far; the node goes on)')
+        return safe
+    return wrap

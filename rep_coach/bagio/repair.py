@@ -1,0 +1,203 @@
+"""repair_bag: make the bag of a recorder that died readable again."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+import os
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple, Union
+
+from rosbags.interfaces import Qos
+from rosbags.typesys.store import Typestore
+
+from .chunkfile import chunk_name, ChunkFile, file_index, INPROGRESS_SUFFIX, remove_workdir
+from .errors import BagError, BagReadError, BagWriteError
+from .mcapscan import ScanError
+from .metadata import build_metadata, FileEntry, load_metadata, TopicEntry, write_metadata
+from .reader import open_mcap
+from .types import default_typestore, ensure_type, msgdef_and_hash
+
+
+@dataclass
+class RepairReport:
+    """What :func:`repair_bag` found and did."""
+
+    path: Path
+    files: List[str] = field(default_factory=list)         # storage files now listed
+    recovered: List[str] = field(default_factory=list)     # rewritten from damaged files
+    removed: List[str] = field(default_factory=list)       # nothing readable: deleted
+    message_count: int = 0
+    lost_bytes: int = 0
+    warnings: List[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line for logs and the CLI."""
+        text = (f'{self.path}: {len(self.files)} files, {self.message_count} messages; '
+                f'{len(self.recovered)} files recovered, {len(self.removed)} removed')
+        if self.lost_bytes:
+            text += f', {self.lost_bytes} bytes lost'
+        return text
+
+
+def _candidates(bag: Path) -> List[Tuple[int, Path, Optional[Path]]]:
+    """(index, mcap file, work dir or None) of every storage file, in recording order."""
+    found: List[Tuple[int, Path, Optional[Path]]] = []
+    for entry in bag.iterdir():
+        if entry.is_file() and entry.suffix == '.mcap':
+            found.append((file_index(entry.name) or 0, entry, None))
+        elif entry.is_dir() and entry.name.endswith(INPROGRESS_SUFFIX):
+            index = file_index(entry.name) or 0
+            mcaps = sorted(entry.glob('*.mcap'))
+            if mcaps:
+                found.append((index, mcaps[0], entry))
+            else:
+                remove_workdir(entry)  # killed before the file existed: nothing in it
+    return sorted(found, key=lambda item: (item[0], item[2] is not None, item[1].name))
+
+
+def repair_bag(path: Union[str, Path], typestore: Optional[Typestore] = None) -> RepairReport:
+    """Recover every readable message of a bag and rebuild its metadata.yaml.
+
+    Complete files (also those a SIGKILL left between closing and listing) are
+    kept; a truncated file (the chunk being written when the recorder died) is
+    salvaged record by record and rewritten as a complete file, or deleted when
+    nothing in it is readable.  Topic QoS comes from the files' channel metadata,
+    else from the old metadata.yaml when it is readable.  Safe to run twice.
+
+    Only for a bag whose recorder is dead: it deletes the chunk a live recorder
+    is writing.
+    """
+    bag = Path(path)
+    if not bag.is_dir():
+        raise BagReadError(bag, 'bag directory does not exist')
+    store = typestore or default_typestore()
+    report = RepairReport(bag)
+    old_topics: Dict[str, TopicEntry] = {}
+    custom: Dict[str, str] = {}
+    try:
+        old = load_metadata(bag)
+        old_topics = {t.name: t for t in old.topics}
+        custom = old.custom_data
+    except BagError as exc:
+        report.warnings.append(f'old metadata unusable, rebuilt from the files ({exc.message})')
+
+    topics: Dict[str, TopicEntry] = {}
+    files: List[FileEntry] = []
+    candidates = _candidates(bag)
+    used = {i for i, _, workdir in candidates if workdir is None}
+    next_free = max([i for i, _, _ in candidates], default=-1) + 1
+    for index, fpath, workdir in candidates:
+        try:
+            content = open_mcap(fpath)
+        except (ScanError, OSError) as exc:
+            what = 'unfinished chunk, nothing recoverable' if workdir else f'unreadable ({exc})'
+            report.warnings.append(f'{fpath.name}: {what}; deleted')
+            report.removed.append(fpath.name)
+            _remove(fpath, workdir)
+            continue
+        messages = list(content.messages)
+        if content.errors:
+            content.complete = False
+            report.warnings.extend(content.errors)
+        for topic, qos in content.qos.items():
+            _merge_topic(topics, old_topics, topic, qos)
+        if not messages:
+            report.removed.append(fpath.name)
+            _remove(fpath, workdir)
+            report.lost_bytes += content.lost_bytes
+            continue
+        for _, topic, msgtype, _ in messages:
+            if topic not in topics:
+                _merge_topic(topics, old_topics, topic, [], msgtype)
+            topics[topic].msgtype = topics[topic].msgtype or msgtype
+        if workdir is not None and (index in used or not content.complete):
+            # A fresh index: never collide with a listed file, and keep the damaged
+            # work directory until its content is safely rewritten.
+            index, next_free = next_free, next_free + 1
+        used.add(index)
+        if content.complete and workdir is None:
+            entry = _stats(fpath.name, messages)
+        elif content.complete:
+            # Closed but not yet moved into place when the recorder died.
+            dst = bag / chunk_name(bag, index)
+            os.replace(fpath, dst)
+            remove_workdir(workdir)  # type: ignore[arg-type]
+            entry = _stats(dst.name, messages)
+        else:
+            # A damaged listed file is replaced atomically by its recovered content.
+            entry = _rewrite(bag, index, messages, topics, content.msgdefs, store)
+            if workdir is not None:
+                remove_workdir(workdir)
+            report.recovered.append(entry.path)
+            report.lost_bytes += content.lost_bytes
+            report.warnings.append(f'{fpath.name}: truncated; recovered {len(messages)} '
+                                   f'messages into {entry.path}, lost {content.lost_bytes} '
+                                   'bytes')
+        for _, topic, _, _ in messages:
+            topics[topic].message_count += 1
+        files.append(entry)
+
+    files.sort(key=lambda f: (file_index(f.path) or 0, f.path))
+    for topic in topics.values():
+        if not topic.type_hash and ensure_type(store, topic.msgtype):
+            topic.type_hash = msgdef_and_hash(store, topic.msgtype)[1]
+    # Topics declared but never written are still part of the session.
+    for name, entry in old_topics.items():
+        if name not in topics:
+            topics[name] = TopicEntry(name, entry.msgtype, entry.qos, entry.type_hash)
+    write_metadata(bag, build_metadata(list(topics.values()), files, custom))
+    report.files = [f.path for f in files]
+    report.message_count = sum(f.message_count for f in files)
+    return report
+
+
+def _merge_topic(topics: Dict[str, TopicEntry], old: Dict[str, TopicEntry], name: str,
+                 qos: List[Qos], msgtype: str = '') -> None:
+    if name in topics:
+        if qos and not topics[name].qos:
+            topics[name].qos = qos
+        return
+    prior = old.get(name)
+    topics[name] = TopicEntry(name, msgtype or (prior.msgtype if prior else ''),
+                              qos or (prior.qos if prior else []),
+                              prior.type_hash if prior else '')
+
+
+def _stats(name: str, messages: List[Tuple[int, str, str, bytes]]) -> FileEntry:
+    stamps = [m[0] for m in messages]
+    return FileEntry(name, min(stamps), max(stamps), len(messages))
+
+
+def _remove(fpath: Path, workdir: Optional[Path]) -> None:
+    if workdir is not None:
+        remove_workdir(workdir)
+    else:
+        fpath.unlink(missing_ok=True)
+
+
+def _rewrite(bag: Path, index: int, messages: List[Tuple[int, str, str, bytes]],
+             topics: Dict[str, TopicEntry], msgdefs: Dict[str, str],
+             store: Typestore) -> FileEntry:
+    """Write salvaged messages as a complete chunk file ``<bag>_<index>.mcap``."""
+    try:
+        chunk = ChunkFile.open(bag, index)
+    except OSError as exc:
+        raise BagWriteError(bag, f'cannot write recovered file: {exc.strerror or exc}') \
+            from None
+    try:
+        for ts, topic, msgtype, data in messages:
+            if topic not in chunk.connections:
+                entry = topics[topic]
+                if ensure_type(store, msgtype, msgdefs.get(msgtype, '')):
+                    msgdef, type_hash = msgdef_and_hash(store, msgtype)
+                else:  # keep the bytes even if we cannot decode them
+                    msgdef, type_hash = msgdefs.get(msgtype, ''), entry.type_hash
+                entry.type_hash = entry.type_hash or type_hash
+                chunk.add_connection(topic, msgtype, msgdef, type_hash or 'RIHS01_' + '0' * 64,
+                                     entry.qos)
+            chunk.write(topic, ts, data)
+        return chunk.finish()
+    except OSError as exc:
+        chunk.abort()
+        raise BagWriteError(bag, f'cannot write recovered file: {exc.strerror or exc}') \
+            from None

@@ -1,0 +1,145 @@
+"""``rep-coach form``: judge lifting form in an image, a video or a camera stream."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any, Iterator, List, Optional, Tuple
+
+import numpy as np
+
+IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register the ``form`` subcommand on ``subparsers``."""
+    from rep_coach.pose.estimator import BACKENDS
+    from rep_coach.pose.exercises import EXERCISES
+    p = subparsers.add_parser('form', help='judge lifting form from video with BlazePose',
+                              description=__doc__)
+    p.add_argument('input', help='image file, video file or camera index (e.g. 0)')
+    p.add_argument('--exercise', default='front_squat', choices=sorted(EXERCISES))
+    p.add_argument('-o', '--output', help='annotated image/video to write')
+    p.add_argument('--json', action='store_true', help='print frames and reps as JSON')
+    p.add_argument('--backend', default=BACKENDS[0], choices=BACKENDS)
+    p.add_argument('--max-frames', type=int, default=0,
+                   help='stop after this many frames (0 = all; needed for cameras)')
+    p.set_defaults(func=run)
+    return p
+
+
+def _frames(cap: Any, is_camera: bool, limit: int) -> Iterator[Tuple[int, float, np.ndarray]]:
+    import time
+    import cv2
+    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    t0 = time.monotonic()
+    i = 0
+    while limit <= 0 or i < limit:
+        ok, frame = cap.read()
+        if not ok:
+            return
+        # Files: time from the frame index (exact, repeatable); cameras: wall clock.
+        t = time.monotonic() - t0 if is_camera else i / fps
+        yield i, t, frame
+        i += 1
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the subcommand; return the process exit status."""
+    try:
+        import cv2
+        from tqdm import tqdm
+        from rep_coach.pose import FormCoach, PoseBackendUnavailable
+        from rep_coach.pose.draw import annotate
+    except ImportError as exc:
+        print(f'rep-coach form: missing dependency ({exc}); install rep_coach[pose]',
+              file=sys.stderr)
+        return 2
+    src: str = args.input
+    is_camera = src.isdigit() and not os.path.exists(src)
+    is_image = not is_camera and src.lower().endswith(IMAGE_EXTS)
+    if not is_camera and not os.path.isfile(src):
+        print(f'rep-coach form: input not found: {src}', file=sys.stderr)
+        return 2
+    try:
+        coach = FormCoach(args.exercise, static_image=is_image, backend=args.backend)
+        frames: List[dict] = []
+        if is_image:
+            img = cv2.imread(src)
+            if img is None:
+                print(f'rep-coach form: cannot decode image {src}', file=sys.stderr)
+                return 2
+            v = coach.process(img, 0.0)
+            frames.append(v.to_dict())
+            if args.output and not cv2.imwrite(args.output, annotate(img, v)):
+                print(f'rep-coach form: cannot write {args.output}', file=sys.stderr)
+                return 2
+        else:
+            rc = _run_stream(args, coach, cv2, tqdm, annotate, frames, is_camera)
+            if rc:
+                return rc
+        coach.close()
+    except PoseBackendUnavailable as exc:
+        print(f'rep-coach form: {exc}', file=sys.stderr)
+        return 2
+    reps = [r.to_dict() for r in coach.reps]
+    if args.json:
+        json.dump({'exercise': args.exercise, 'frames': frames, 'reps': reps}, sys.stdout)
+        sys.stdout.write('\n')
+    else:
+        _summary(frames, reps)
+    return 0
+
+
+def _run_stream(args: argparse.Namespace, coach: Any, cv2: Any, tqdm: Any, annotate: Any,
+                frames: List[dict], is_camera: bool) -> int:
+    cap = cv2.VideoCapture(int(args.input) if is_camera else args.input)
+    if not cap.isOpened():
+        print(f'rep-coach form: cannot open {args.input}', file=sys.stderr)
+        return 2
+    if is_camera and args.max_frames <= 0 and args.output:
+        print('rep-coach form: a camera needs --max-frames to write an output', file=sys.stderr)
+        return 2
+    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
+    if args.max_frames > 0:
+        total = min(total or args.max_frames, args.max_frames)
+    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    writer: Optional[Any] = None
+    try:
+        for _, t, frame in tqdm(_frames(cap, is_camera, args.max_frames), total=total,
+                                unit='frame', file=sys.stderr, disable=None):
+            v = coach.process(frame, t)
+            frames.append(v.to_dict())
+            if args.output:
+                if writer is None:
+                    h, w = frame.shape[:2]
+                    writer = cv2.VideoWriter(args.output, cv2.VideoWriter_fourcc(*'mp4v'),
+                                             fps, (w, h))
+                    if not writer.isOpened():
+                        print(f'rep-coach form: cannot write {args.output}', file=sys.stderr)
+                        return 2
+                writer.write(annotate(frame, v))
+        last = coach.finish()
+        if last is not None and frames:
+            frames[-1]['rep'] = last.to_dict()
+    finally:
+        cap.release()
+        if writer is not None:
+            writer.release()
+    return 0
+
+
+def _summary(frames: List[dict], reps: List[dict]) -> None:
+    seen = sum(f['person'] for f in frames)
+    print(f'{len(frames)} frames, person in {seen}, {len(reps)} reps')
+    for r in reps:
+        print(f"rep {r['index']} ({r['t_start']:.1f}-{r['t_end']:.1f} s): "
+              f"{', '.join(r['faults']) or 'good'}")
+    if len(frames) == 1:
+        f = frames[0]
+        print(f"status {f['status']} {f['reason']}".rstrip())
+        print('faults: ' + (', '.join(f['faults']) or 'none'))
+        for fault, why in f['unjudged'].items():
+            print(f'not judged: {fault} ({why})')

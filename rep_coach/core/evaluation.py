@@ -1,0 +1,360 @@
+"""Offline evaluation of a (segmenter, classifier) pair by causal streaming replay.
+
+Every recording is replayed through fresh stages in ``block_s`` blocks, exactly
+as the nodes drive them (``seg.push``, ``clf.push``, ``clf.on_rep`` per event).
+Metrics (all times on the recording's timeline):
+
+Segmentation
+  * ``sample_f1`` - per 100 Hz sample of each set (first rep start - 1 s to last
+    rep end + 1 s): truth positive within +-0.4 s of a true rep end, prediction
+    positive within +-0.4 s of a detected rep end.
+  * ``event_f1`` - detected rep ends matched one-to-one (Hungarian, by distance)
+    to true rep ends within +-0.3 s.
+  * ``count_mae`` - mean |detected - true| reps per set (detections assigned to
+    the set whose time span, extended halfway to the neighbouring sets, holds
+    their end).
+  * ``cue_delay_p50_s`` / ``cue_delay_p90_s`` - ``stamp - true end`` of matched events.
+
+Near failure (ASSUMPTION: near failure = RPE >= 8, i.e. RIR <= 2)
+  * ``rep_*`` - per true rep with an RPE: true reps are matched one-to-one to
+    detected reps by interval overlap (IoU >= 0.5); the prediction is the state
+    returned by ``on_rep`` for that event; an unmatched true rep is predicted
+    negative (a positive one is a miss).  Detections matching no true rep are
+    not scored here (they are in ``window_*``).
+  * ``window_*`` - the set from first rep start to last rep end is tiled in
+    0.64 s windows; a window is positive when its centre lies in a true rep with
+    RPE >= 8; the prediction is the latest state with ``stamp`` <= the window end
+    (from this set: states stamped before its first rep start are ignored).
+  * ``rir_mae`` - over matched reps where both RIR are known.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+import math
+import sys
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from rep_coach.core.stages import NearFailureClassifier, RepSegmenter
+from rep_coach.core.types import ImuRecording, NearFailureState, RepEvent, RepLabel
+
+#: RPE at or above which a rep counts as near failure (RIR <= 2): our assumption.
+NEAR_FAILURE_RPE = 8.0
+ASSUMPTION = 'near failure = RPE >= 8 (RIR <= 2), an assumption of rep_coach'
+SAMPLE_RATE_HZ = 100.0
+SAMPLE_TOL_S = 0.4
+EVENT_TOL_S = 0.3
+WINDOW_S = 0.64
+REP_MIN_IOU = 0.5
+
+SegmenterFactory = Callable[[], RepSegmenter]
+ClassifierFactory = Callable[[], NearFailureClassifier]
+
+
+@dataclass
+class Counts:
+    """Confusion counts of a binary decision."""
+
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    tn: int = 0
+
+    def __iadd__(self, other: 'Counts') -> 'Counts':
+        self.tp += other.tp
+        self.fp += other.fp
+        self.fn += other.fn
+        self.tn += other.tn
+        return self
+
+    def prf(self) -> Tuple[float, float, float]:
+        """Return (precision, recall, F1); NaN where undefined."""
+        p = self.tp / (self.tp + self.fp) if self.tp + self.fp else float('nan')
+        r = self.tp / (self.tp + self.fn) if self.tp + self.fn else float('nan')
+        f = 2 * self.tp / (2 * self.tp + self.fp + self.fn) if self.tp else (
+            0.0 if self.fp + self.fn else float('nan'))
+        return p, r, f
+
+    @classmethod
+    def of(cls, truth: np.ndarray, pred: np.ndarray) -> 'Counts':
+        """Count from boolean arrays."""
+        truth, pred = np.asarray(truth, bool), np.asarray(pred, bool)
+        return cls(int(np.sum(truth & pred)), int(np.sum(~truth & pred)),
+                   int(np.sum(truth & ~pred)), int(np.sum(~truth & ~pred)))
+
+
+# -- metric primitives (pure functions, unit-tested on hand-made cases) ----------------------
+def match_events(true_t: Sequence[float], pred_t: Sequence[float],
+                 tol: float = EVENT_TOL_S) -> List[Tuple[int, int]]:
+    """Match times one-to-one within ``tol`` minimising total distance; return index pairs."""
+    a, b = np.asarray(true_t, float), np.asarray(pred_t, float)
+    if a.size == 0 or b.size == 0:
+        return []
+    dist = np.abs(a[:, None] - b[None, :])
+    big = 1e6
+    rows, cols = linear_sum_assignment(np.where(dist <= tol, dist, big))
+    return [(int(i), int(j)) for i, j in zip(rows, cols) if dist[i, j] <= tol]
+
+
+def event_counts(true_t: Sequence[float], pred_t: Sequence[float],
+                 tol: float = EVENT_TOL_S) -> Counts:
+    """Event-level counts: matched = TP, unmatched detections = FP, unmatched truth = FN."""
+    m = len(match_events(true_t, pred_t, tol))
+    return Counts(tp=m, fp=len(pred_t) - m, fn=len(true_t) - m)
+
+
+def near_mask(grid: np.ndarray, times: Sequence[float], tol: float) -> np.ndarray:
+    """Boolean mask of ``grid`` points within ``tol`` of any of ``times``."""
+    times = np.sort(np.asarray(times, float))
+    if times.size == 0:
+        return np.zeros(grid.shape, bool)
+    k = np.searchsorted(times, grid)
+    left = np.abs(grid - times[np.clip(k - 1, 0, times.size - 1)])
+    right = np.abs(times[np.clip(k, 0, times.size - 1)] - grid)
+    return np.minimum(left, right) <= tol + 1e-9
+
+
+def sample_counts(t0: float, t1: float, true_t: Sequence[float], pred_t: Sequence[float],
+                  tol: float = SAMPLE_TOL_S, rate_hz: float = SAMPLE_RATE_HZ) -> Counts:
+    """Per-sample counts on a ``rate_hz`` grid over [t0, t1]."""
+    grid = np.arange(t0, t1, 1.0 / rate_hz)
+    return Counts.of(near_mask(grid, true_t, tol), near_mask(grid, pred_t, tol))
+
+
+def match_intervals(true_iv: Sequence[Tuple[float, float]],
+                    pred_iv: Sequence[Tuple[float, float]],
+                    min_iou: float = REP_MIN_IOU) -> List[Tuple[int, int]]:
+    """Match intervals one-to-one maximising IoU, keeping pairs with IoU >= ``min_iou``."""
+    if not true_iv or not pred_iv:
+        return []
+    a, b = np.asarray(true_iv, float), np.asarray(pred_iv, float)
+    inter = np.clip(np.minimum(a[:, None, 1], b[None, :, 1])
+                    - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
+    union = (a[:, None, 1] - a[:, None, 0]) + (b[None, :, 1] - b[None, :, 0]) - inter
+    iou = inter / np.maximum(union, 1e-9)
+    rows, cols = linear_sum_assignment(-iou)
+    return [(int(i), int(j)) for i, j in zip(rows, cols) if iou[i, j] >= min_iou]
+
+
+# -- replay ---------------------------------------------------------------------------------
+@dataclass
+class Replay:
+    """What the stages emitted for one recording."""
+
+    events: List[RepEvent] = field(default_factory=list)
+    states: List[NearFailureState] = field(default_factory=list)
+
+
+def replay(recording: ImuRecording, segmenter: RepSegmenter,
+           classifier: Optional[NearFailureClassifier], block_s: float = 0.05) -> Replay:
+    """Stream ``recording`` through the stages in ``block_s`` blocks, as the nodes do."""
+    out = Replay()
+    imu = recording.imu
+    n = len(imu)
+    if n == 0:
+        return out
+    step = max(1, int(round(block_s * recording.rate_hz)))
+    for i in range(0, n, step):
+        block = imu.slice(i, i + step)
+        events = segmenter.push(block)
+        if classifier is not None:
+            classifier.push(block)
+        for event in events:
+            out.events.append(event)
+            if classifier is not None:
+                out.states.append(classifier.on_rep(event))
+    return out
+
+
+# -- per-set scoring ------------------------------------------------------------------------
+@dataclass
+class SetScore:
+    """Raw scores of one labelled set, pooled later."""
+
+    name: str
+    subject: Optional[str]
+    n_true: int
+    n_pred: int
+    sample: Counts
+    event: Counts
+    delays: List[float]
+    rep: Counts
+    window: Counts
+    rir_errors: List[float]
+    duration_s: float
+
+
+def _is_nf(rep: RepLabel) -> Optional[bool]:
+    return None if rep.rpe is None else bool(rep.rpe >= NEAR_FAILURE_RPE)
+
+
+def score_recording(recording: ImuRecording, result: Replay) -> List[SetScore]:
+    """Score one replay against every labelled set of its recording."""
+    sets = [s for s in recording.sets if s.reps]
+    spans = [(s.reps[0].start, s.reps[-1].end) for s in sets]
+    scores = []
+    for k, labels in enumerate(sets):
+        lo = -math.inf if k == 0 else (spans[k - 1][1] + spans[k][0]) / 2
+        hi = math.inf if k == len(sets) - 1 else (spans[k][1] + spans[k + 1][0]) / 2
+        idx = [i for i, e in enumerate(result.events) if lo <= e.end < hi]
+        events = [result.events[i] for i in idx]
+        states = ([result.states[i] for i in idx]
+                  if len(result.states) == len(result.events) else [])
+        scores.append(_score_set(recording, labels.reps, events, states,
+                                 [s for s in result.states if lo <= s.stamp < hi]))
+    return scores
+
+
+def _score_set(recording: ImuRecording, reps: List[RepLabel], events: List[RepEvent],
+               states: List[NearFailureState],
+               all_states: List[NearFailureState]) -> SetScore:
+    true_end = [r.end for r in reps]
+    pred_end = [e.end for e in events]
+    t0, t1 = reps[0].start - 1.0, reps[-1].end + 1.0
+    pairs = match_events(true_end, pred_end)
+    delays = [events[j].stamp - true_end[i] for i, j in pairs]
+    # Near failure per true rep.
+    rep_counts, rir_errors = Counts(), []
+    rep_pairs = dict(match_intervals([(r.start, r.end) for r in reps],
+                                     [(e.start, e.end) for e in events]))
+    for i, rep in enumerate(reps):
+        truth = _is_nf(rep)
+        if truth is None:
+            continue
+        state = states[rep_pairs[i]] if (i in rep_pairs and states) else None
+        pred = bool(state.near_failure) if state is not None else False
+        rep_counts += Counts.of(np.array([truth]), np.array([pred]))
+        if state is not None and state.rir is not None and rep.rir is not None:
+            rir_errors.append(abs(state.rir - rep.rir))
+    # Near failure per window.
+    edges = np.arange(reps[0].start, reps[-1].end - WINDOW_S / 2, WINDOW_S)
+    centers, ends = edges + WINDOW_S / 2, edges + WINDOW_S
+    win_truth = np.zeros(edges.size, bool)
+    has_label = np.zeros(edges.size, bool)
+    for rep in reps:
+        inside = (centers >= rep.start) & (centers < rep.end)
+        has_label |= inside & (rep.rpe is not None)
+        win_truth |= inside & bool(_is_nf(rep))
+    win_pred = np.zeros(edges.size, bool)
+    st = [s for s in all_states if s.stamp >= reps[0].start]
+    if st:
+        stamps = np.array([s.stamp for s in st])
+        flags = np.array([s.near_failure for s in st], bool)
+        k = np.searchsorted(stamps, ends, side='right') - 1
+        win_pred = np.where(k >= 0, flags[np.clip(k, 0, None)], False)
+    window = Counts.of(win_truth[has_label], win_pred[has_label])
+    return SetScore(name=recording.name, subject=recording.subject, n_true=len(reps),
+                    n_pred=len(events), sample=sample_counts(t0, t1, true_end, pred_end),
+                    event=event_counts(true_end, pred_end), delays=delays, rep=rep_counts,
+                    window=window, rir_errors=rir_errors, duration_s=t1 - t0)
+
+
+# -- aggregation ----------------------------------------------------------------------------
+def _r(x: float) -> Optional[float]:
+    return None if x is None or not math.isfinite(x) else round(float(x), 4)
+
+
+def aggregate(scores: Sequence[SetScore]) -> Dict[str, Any]:
+    """Pool set scores into the metrics dict (segmentation and near_failure)."""
+    sample, event, rep, window = Counts(), Counts(), Counts(), Counts()
+    delays: List[float] = []
+    rir: List[float] = []
+    for s in scores:
+        sample += s.sample
+        event += s.event
+        rep += s.rep
+        window += s.window
+        delays += s.delays
+        rir += s.rir_errors
+    sp, sr, sf = sample.prf()
+    ep, er, ef = event.prf()
+    rp, rr, rf = rep.prf()
+    wp, wr, wf = window.prf()
+    d = np.asarray(delays)
+    return {
+        'segmentation': {
+            'sample_f1': _r(sf), 'sample_precision': _r(sp), 'sample_recall': _r(sr),
+            'event_f1': _r(ef), 'event_precision': _r(ep), 'event_recall': _r(er),
+            'count_mae': _r(float(np.mean([abs(s.n_pred - s.n_true) for s in scores]))
+                            if scores else float('nan')),
+            'cue_delay_p50_s': _r(float(np.percentile(d, 50)) if d.size else float('nan')),
+            'cue_delay_p90_s': _r(float(np.percentile(d, 90)) if d.size else float('nan')),
+            'n_true_reps': int(sum(s.n_true for s in scores)),
+            'n_detected_reps': int(sum(s.n_pred for s in scores)),
+        },
+        'near_failure': {
+            'rep_f1': _r(rf), 'rep_precision': _r(rp), 'rep_recall': _r(rr),
+            'window_f1': _r(wf), 'window_precision': _r(wp), 'window_recall': _r(wr),
+            'rir_mae': _r(float(np.mean(rir)) if rir else float('nan')),
+            'n_positive_reps': int(rep.tp + rep.fn),
+            'assumption': ASSUMPTION,
+        },
+        'n_sets': len(scores),
+    }
+
+
+def evaluate(recordings: Iterable[ImuRecording], segmenter_factory: SegmenterFactory,
+             classifier_factory: Optional[ClassifierFactory] = None, *,
+             block_s: float = 0.05, progress: bool = False,
+             per_subject: bool = True) -> Dict[str, Any]:
+    """Replay every recording through fresh stages and return pooled metrics.
+
+    The result has ``segmentation`` and ``near_failure`` dicts, ``n_sets``,
+    ``per_subject`` (the same metrics per subject) and ``speed_x_realtime``.
+    """
+    import time
+    recordings = list(recordings)
+    iterator: Iterable[ImuRecording] = recordings
+    if progress:
+        from tqdm import tqdm
+        iterator = tqdm(recordings, desc='evaluate', unit='set', file=sys.stderr)
+    scores: List[SetScore] = []
+    seconds, busy = 0.0, 0.0
+    for rec in iterator:
+        seg = segmenter_factory()
+        clf = classifier_factory() if classifier_factory is not None else None
+        tic = time.perf_counter()
+        result = replay(rec, seg, clf, block_s)
+        busy += time.perf_counter() - tic
+        if len(rec.imu):
+            seconds += float(rec.imu.t[-1] - rec.imu.t[0])
+        scores.extend(score_recording(rec, result))
+    out = aggregate(scores)
+    out['speed_x_realtime'] = round(seconds / busy, 1) if busy > 0 else None
+    if per_subject:
+        subjects = sorted({s.subject or '?' for s in scores})
+        out['per_subject'] = {
+            sub: aggregate([s for s in scores if (s.subject or '?') == sub])
+            for sub in subjects}
+    return out
+
+
+def leave_one_subject_out(
+        recordings: Sequence[ImuRecording],
+        fit: Callable[[List[ImuRecording]], Tuple[SegmenterFactory, ClassifierFactory]],
+        block_s: float = 0.05, progress: bool = False) -> Dict[str, Any]:
+    """Fit on all subjects but one, evaluate on that one, pool the held-out scores.
+
+    ``fit(train_recordings) -> (segmenter_factory, classifier_factory)``.  Returns
+    the pooled metrics plus ``per_subject`` (each held-out subject's metrics).
+    """
+    subjects = sorted({r.subject or '?' for r in recordings})
+    pooled: List[SetScore] = []
+    per: Dict[str, Any] = {}
+    for sub in subjects:
+        train = [r for r in recordings if (r.subject or '?') != sub]
+        test = [r for r in recordings if (r.subject or '?') == sub]
+        seg_f, clf_f = fit(train)
+        scores: List[SetScore] = []
+        for rec in test:
+            scores.extend(score_recording(rec, replay(rec, seg_f(), clf_f(), block_s)))
+        per[sub] = aggregate(scores)
+        pooled.extend(scores)
+        if progress:
+            print(f'held out {sub}: {len(test)} sets', file=sys.stderr)
+    out = aggregate(pooled)
+    out['per_subject'] = per
+    return out

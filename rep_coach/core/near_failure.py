@@ -1,0 +1,90 @@
+"""Baseline near-failure classifier: loss of concentric velocity within the set.
+
+Velocity-based training (VBT) measures fatigue as the loss of mean concentric
+velocity against the set's fastest rep; the velocity loss grows almost linearly
+with the share of the possible reps already done (Gonzalez-Badillo et al. 2017,
+Int J Sports Med 38:217; Sanchez-Medina & Gonzalez-Badillo 2011, MSSE 43:1725).
+Practice stops sets at 20 % (far from failure) to 40 % (close to failure) loss
+(Pareja-Blanco et al. 2017, Scand J Med Sci Sports 27:724).  We therefore put
+the near-failure boundary (RIR <= 2, our RPE >= 8 assumption) at the middle of
+that band, 30 %, and map the loss to a probability with a logistic whose width
+makes 20 % -> 0.12 and 40 % -> 0.88.
+
+The velocity here is the forearm's mean *angular* velocity about its principal
+axis in the concentric (from :mod:`rep_coach.core.rep_features`), a proxy for
+the dumbbell's linear velocity (they are proportional for a fixed forearm
+length).  Single-rep losses are noisy, so the loss used is the mean of the
+last ``smooth_reps`` reps of the set.
+
+RIR is estimated from the same loss in 10 %-wide bands (< 20 % -> 3+, 20-30 %
+-> 2, 30-40 % -> 1, >= 40 % -> 0), a coarse reading of the same linear
+relationship; the evaluation reports its error, treat it as indicative.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+import math
+from typing import List, Optional
+
+from rep_coach.core.types import ImuBlock, NearFailureState, RepEvent
+
+
+@dataclass
+class BaselineNearFailureConfig:
+    """Parameters of :class:`BaselineNearFailure` (ROS parameters of the classifier node)."""
+
+    threshold: float = 0.5            # probability at or above which near_failure is True
+    loss_center: float = 0.30         # velocity loss giving probability 0.5
+    loss_width: float = 0.05          # logistic scale: +-2 widths -> 0.12 .. 0.88
+    smooth_reps: int = 2              # mean loss over the last reps of the set
+    min_reps: int = 2                 # never flag the first reps of a set (no reference)
+    rir_bands: List[float] = field(default_factory=lambda: [0.20, 0.30, 0.40])
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first bad parameter."""
+        if not 0.0 < self.threshold < 1.0:
+            raise ValueError(f'BaselineNearFailureConfig.threshold must be in (0, 1), '
+                             f'got {self.threshold!r}')
+        if not self.loss_width > 0:
+            raise ValueError('BaselineNearFailureConfig.loss_width must be > 0')
+        if self.smooth_reps < 1 or self.min_reps < 1:
+            raise ValueError('BaselineNearFailureConfig.smooth_reps and min_reps must be >= 1')
+        if sorted(self.rir_bands) != list(self.rir_bands) or len(self.rir_bands) != 3:
+            raise ValueError('BaselineNearFailureConfig.rir_bands must be 3 increasing losses')
+
+
+class BaselineNearFailure:
+    """Velocity-loss rule implementing the ``NearFailureClassifier`` protocol."""
+
+    def __init__(self, config: Optional[BaselineNearFailureConfig] = None) -> None:
+        """Create the classifier; ``config`` defaults to :class:`BaselineNearFailureConfig`."""
+        self.config = config or BaselineNearFailureConfig()
+        self.config.validate()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all state."""
+        self._set_index: Optional[int] = None
+        self._losses: List[float] = []
+
+    def push(self, block: ImuBlock) -> None:
+        """Raw samples are not needed: the segmenter's rep features carry the velocity."""
+
+    def on_rep(self, rep: RepEvent) -> NearFailureState:
+        """Return the verdict after ``rep`` (uses ``rep.features['velocity_loss']``)."""
+        c = self.config
+        if rep.set_index != self._set_index:
+            self._set_index, self._losses = rep.set_index, []
+        loss = rep.features.get('velocity_loss', float('nan'))
+        if math.isfinite(loss):
+            self._losses.append(float(loss))
+        recent = self._losses[-c.smooth_reps:]
+        if rep.rep_index < c.min_reps or not recent:
+            return NearFailureState(rep.set_index, rep.rep_index, rep.stamp, 0.0, False, 3)
+        mean_loss = sum(recent) / len(recent)
+        prob = 1.0 / (1.0 + math.exp(-(mean_loss - c.loss_center) / c.loss_width))
+        rir = 3 - sum(mean_loss >= b for b in c.rir_bands)
+        return NearFailureState(set_index=rep.set_index, rep_index=rep.rep_index,
+                                stamp=rep.stamp, probability=prob,
+                                near_failure=prob >= c.threshold, rir=int(rir))

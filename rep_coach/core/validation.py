@@ -1,0 +1,266 @@
+"""SampleGate: the one place incoming IMU samples are checked before any stage sees them.
+
+Drops (counted by reason):
+
+* ``non_finite``: NaN or Inf in the stamp, accel or gyro;
+* ``out_of_range``: physically absurd values (default |a| > 16 g per axis, the
+  MPU-6050's widest range, or |w| > 40 rad/s per axis, ~2300 deg/s);
+* ``duplicate``: stamp equal to the newest accepted one (re-sent sample);
+* ``out_of_order``: stamp older than the newest accepted one, by less than
+  ``jump_s`` (a late packet; the stream already moved on).
+
+Flags (counted, samples kept):
+
+* ``stall``: a gap between accepted samples longer than ``stall_s``;
+* ``clock_jump``: the source clock jumped forward or back by more than
+  ``jump_s``.  The gate *resyncs* to the new timeline instead of dropping every
+  later sample as out of order, and the result is split into ``parts`` at the
+  jump; consumers reset their stage state before feeding the part after it;
+* ``burst``: samples spaced closer than ``burst_factor`` of the sample period
+  (a driver catching up with bunched stamps);
+* ``rate_change``: the median spacing of the recent samples moved by more than
+  ``rate_tolerance`` from the rate in use (learned from the first samples
+  unless ``nominal_rate_hz`` is given); the new rate is adopted.
+
+Each :meth:`SampleGate.push` returns the clean samples plus a :class:`GateReport`
+of that block; :meth:`SampleGate.take_report` returns everything since the last
+call, so a node can log one counted warning and publish one diagnostics message
+per period instead of one per sample.  Work per block is vectorised; only
+backward stamp steps (rare) are handled in a Python loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from rep_coach.core.types import ImuBlock
+from rep_coach.core.units import STANDARD_GRAVITY
+
+DROP_REASONS = ('non_finite', 'out_of_range', 'duplicate', 'out_of_order')
+FLAG_REASONS = ('stall', 'clock_jump', 'burst', 'rate_change')
+_RATE_WINDOW = 64          # recent sample spacings used for the rate estimate
+_RATE_MIN_SAMPLES = 16
+
+
+@dataclass
+class GateConfig:
+    """Thresholds of the gate (SI units)."""
+
+    max_accel: float = 16.0 * STANDARD_GRAVITY
+    max_gyro: float = 40.0
+    stall_s: float = 0.25
+    jump_s: float = 2.0
+    nominal_rate_hz: Optional[float] = None
+    rate_tolerance: float = 0.25
+    burst_factor: float = 0.25
+
+    def __post_init__(self) -> None:
+        """Reject thresholds that cannot work, naming the field."""
+        for name in ('max_accel', 'max_gyro', 'stall_s', 'jump_s', 'rate_tolerance',
+                     'burst_factor'):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
+                raise ValueError(f'GateConfig.{name}={value!r}: must be a positive number')
+        if self.jump_s <= self.stall_s:
+            raise ValueError(f'GateConfig.jump_s={self.jump_s!r} must exceed '
+                             f'stall_s={self.stall_s!r}')
+        if self.nominal_rate_hz is not None and not self.nominal_rate_hz > 0:
+            raise ValueError(f'GateConfig.nominal_rate_hz={self.nominal_rate_hz!r}: '
+                             'must be > 0 or None')
+
+
+@dataclass
+class GateReport:
+    """What the gate did to a block, or since the last :meth:`SampleGate.take_report`."""
+
+    received: int = 0
+    accepted: int = 0
+    counts: Dict[str, int] = field(default_factory=dict)
+    resync: bool = False            # a clock jump happened: reset downstream state
+    max_gap_s: float = 0.0
+    rate_hz: Optional[float] = None
+
+    @property
+    def dropped(self) -> int:
+        """Number of samples dropped, all reasons."""
+        return sum(self.counts.get(r, 0) for r in DROP_REASONS)
+
+    @property
+    def clean(self) -> bool:
+        """True when nothing was dropped or flagged."""
+        return not any(self.counts.values())
+
+    def merge(self, other: 'GateReport') -> None:
+        """Add ``other`` (a later report) into this one."""
+        self.received += other.received
+        self.accepted += other.accepted
+        for key, value in other.counts.items():
+            self.counts[key] = self.counts.get(key, 0) + value
+        self.resync = self.resync or other.resync
+        self.max_gap_s = max(self.max_gap_s, other.max_gap_s)
+        self.rate_hz = other.rate_hz if other.rate_hz is not None else self.rate_hz
+
+    def summary(self) -> str:
+        """One log line, e.g. ``dropped 3 of 200 samples (non_finite: 2, duplicate: 1)``."""
+        drops = ', '.join(f'{r}: {self.counts[r]}' for r in DROP_REASONS if self.counts.get(r))
+        flags = ', '.join(f'{r}: {self.counts[r]}' for r in FLAG_REASONS if self.counts.get(r))
+        parts = [f'dropped {self.dropped} of {self.received} samples'
+                 + (f' ({drops})' if drops else '')]
+        if flags:
+            parts.append(f'events ({flags}), longest gap {self.max_gap_s:.3f} s')
+        return '; '.join(parts)
+
+    def as_key_values(self) -> Dict[str, str]:
+        """Flat string map for diagnostic_msgs/KeyValue."""
+        out = {'received': str(self.received), 'accepted': str(self.accepted),
+               'max_gap_s': f'{self.max_gap_s:.3f}',
+               'rate_hz': '' if self.rate_hz is None else f'{self.rate_hz:.2f}'}
+        out.update({r: str(self.counts.get(r, 0)) for r in DROP_REASONS + FLAG_REASONS})
+        return out
+
+
+@dataclass
+class GateResult:
+    """Clean samples of one push; ``parts`` split them at clock jumps (each increasing)."""
+
+    parts: List[ImuBlock]
+    report: GateReport
+
+    @property
+    def block(self) -> ImuBlock:
+        """All clean samples in arrival order (not increasing across a backward resync)."""
+        return self.parts[0] if len(self.parts) == 1 else ImuBlock.concat(self.parts)
+
+
+class SampleGate:
+    """Stateful filter over a stream of ImuBlocks; see the module docstring."""
+
+    def __init__(self, config: Optional[GateConfig] = None) -> None:
+        self.config = config or GateConfig()
+        self._pending = GateReport()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the stream (a new source); counts since the last report are kept."""
+        self._last_t: Optional[float] = None
+        nominal = self.config.nominal_rate_hz
+        self._period: Optional[float] = None if nominal is None else 1.0 / nominal
+        self._spacings = np.zeros(0)
+
+    @property
+    def rate_hz(self) -> Optional[float]:
+        """Sample rate in use (nominal, learned or adopted after a change)."""
+        return None if self._period is None else 1.0 / self._period
+
+    def take_report(self) -> GateReport:
+        """Return the counts since the previous call, and start counting afresh."""
+        report, self._pending = self._pending, GateReport()
+        report.rate_hz = self.rate_hz
+        return report
+
+    def push(self, block: ImuBlock) -> GateResult:
+        """Check one block; return its clean samples and what was dropped or flagged."""
+        cfg = self.config
+        counts = dict.fromkeys(DROP_REASONS + FLAG_REASONS, 0)
+        t, acc, gyr = block.t, block.accel, block.gyro
+        # a row sum is finite iff every value is (inf - inf is NaN): one pass, not three
+        finite = np.isfinite(t + acc.sum(axis=1) + gyr.sum(axis=1))
+        with np.errstate(invalid='ignore'):
+            sane = finite & (np.abs(acc).max(axis=1, initial=0.0) <= cfg.max_accel) \
+                & (np.abs(gyr).max(axis=1, initial=0.0) <= cfg.max_gyro)
+        counts['non_finite'] = int(len(t) - np.count_nonzero(finite))
+        counts['out_of_range'] = int(np.count_nonzero(finite) - np.count_nonzero(sane))
+        idx = np.flatnonzero(sane)
+        prev = self._last_t
+        keep, back = self._order(t[idx], counts)
+        idx = idx[keep]
+        report = GateReport(received=len(t), accepted=len(idx), counts=counts)
+        starts = self._timing(t[idx], prev, back, report)
+        if len(idx) == len(t) and not starts:
+            parts = [block]                # the common case: no copy
+        else:
+            bounds = [0] + starts + [len(idx)]
+            parts = [ImuBlock(t[idx[a:b]], acc[idx[a:b]], gyr[idx[a:b]])
+                     for a, b in zip(bounds[:-1], bounds[1:]) if b > a] or [ImuBlock.empty()]
+        report.resync = bool(counts['clock_jump'])
+        report.rate_hz = self.rate_hz
+        self._pending.merge(report)
+        return GateResult(parts, report)
+
+    def _order(self, ts: np.ndarray, counts: Dict[str, int]) -> Tuple[np.ndarray, List[int]]:
+        """Return (mask of kept stamps, positions among the kept where the clock went back).
+
+        Between backward steps the stamps increase, so each run is handled at once:
+        its head at or below the newest accepted stamp is dropped, unless the step
+        back exceeds ``jump_s`` (then the gate follows the new timeline).
+        """
+        keep = np.ones(len(ts), dtype=bool)
+        if not len(ts):
+            return keep, []
+        newest = -np.inf if self._last_t is None else self._last_t
+        prev = np.concatenate(([newest], ts[:-1]))
+        steps = np.flatnonzero(ts <= prev)
+        if not len(steps):
+            self._last_t = float(ts[-1])
+            return keep, []
+        back: List[int] = []
+        if steps[0] > 0:                         # the increasing run before the first step
+            newest = float(ts[steps[0] - 1])
+        bounds = list(steps) + [len(ts)]
+        for start, end in zip(bounds[:-1], bounds[1:]):
+            run = ts[start:end]
+            if np.isfinite(newest) and newest - run[0] > self.config.jump_s:
+                counts['clock_jump'] += 1
+                back.append(start)
+                newest = float(run[-1])
+                continue
+            k = int(np.searchsorted(run, newest, side='right'))
+            if k:
+                dup = int(np.count_nonzero(run[:k] == newest))
+                counts['duplicate'] += dup
+                counts['out_of_order'] += k - dup
+                keep[start:start + k] = False
+            if k < len(run):
+                newest = float(run[-1])
+        self._last_t = newest
+        kept_pos = np.cumsum(keep) - 1
+        return keep, [int(kept_pos[i]) for i in back]
+
+    def _timing(self, kept: np.ndarray, prev: Optional[float], back: List[int],
+                report: GateReport) -> List[int]:
+        """Flag stalls, forward jumps and bursts; track the rate; return the resync points."""
+        cfg, counts = self.config, report.counts
+        if not len(kept):
+            return []
+        before = np.nan if prev is None else prev
+        dt = np.diff(np.concatenate(([before], kept)))     # dt[j]: spacing before sample j
+        dt[back] = np.nan                                    # no spacing across a jump back
+        with np.errstate(invalid='ignore'):
+            forward = np.flatnonzero(dt > cfg.jump_s)
+            stall = (dt > cfg.stall_s) & (dt <= cfg.jump_s)
+            counts['clock_jump'] += len(forward)
+            counts['stall'] += int(stall.sum())
+            if stall.any():
+                report.max_gap_s = float(dt[stall].max())
+            if self._period is not None:
+                counts['burst'] += int(np.count_nonzero(dt < cfg.burst_factor * self._period))
+            normal = dt[(dt > 0) & (dt <= cfg.stall_s)]
+        self._track_rate(normal, counts)
+        return sorted((set(back) | {int(j) for j in forward}) - {0})
+
+    def _track_rate(self, dt: np.ndarray, counts: Dict[str, int]) -> None:
+        if not len(dt):
+            return
+        self._spacings = np.concatenate((self._spacings, dt))[-_RATE_WINDOW:]
+        if len(self._spacings) < _RATE_MIN_SAMPLES:
+            return
+        median = float(np.median(self._spacings))
+        if self._period is None:
+            self._period = median
+        elif abs(median / self._period - 1.0) > self.config.rate_tolerance:
+            counts['rate_change'] += 1
+            self._period = median
+            self._spacings = np.zeros(0)   # judge the new rate on fresh samples only

@@ -1,0 +1,76 @@
+"""Learned stages (ONNX, run with onnxruntime + numpy; no PyTorch at runtime).
+
+``load_stages(models_dir)`` loads ``segmenter.onnx`` and ``near_failure.onnx``,
+checks their interfaces, and returns factories of fresh stage instances that
+share the loaded sessions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Tuple, Union
+
+from rep_coach.learned.classifier import (CLASSIFIER_INPUTS, CLASSIFIER_OUTPUTS,
+                                          LearnedNearFailure)
+from rep_coach.learned.onnx_model import ModelLoadError, OnnxModel
+from rep_coach.learned.segmenter import LearnedSegmenter, SEGMENTER_INPUTS, SEGMENTER_OUTPUTS
+
+SEGMENTER_FILE = 'segmenter.onnx'
+CLASSIFIER_FILE = 'near_failure.onnx'
+
+__all__ = ['load_stages', 'load_segmenter_model', 'load_classifier_model', 'ModelLoadError',
+           'LearnedSegmenter', 'LearnedNearFailure', 'SEGMENTER_FILE', 'CLASSIFIER_FILE',
+           'default_models_dir']
+
+
+def default_models_dir() -> Path:
+    """``models/`` of a source checkout, else the installed ``share/rep_coach/models``."""
+    here = Path(__file__).resolve().parents[2] / 'models'
+    if (here / SEGMENTER_FILE).is_file():
+        return here
+    try:
+        from ament_index_python.packages import get_package_share_directory
+        return Path(get_package_share_directory('rep_coach')) / 'models'
+    except Exception:  # not installed through ament: the checkout path, errors name it
+        return here
+
+
+def load_segmenter_model(path: Union[str, Path]) -> OnnxModel:
+    """Load and check a segmenter ONNX file."""
+    model = OnnxModel(Path(path), SEGMENTER_INPUTS, SEGMENTER_OUTPUTS)
+    meta = model.meta_json('rep_coach')
+    for key in ('channels', 'state_len'):
+        if key not in meta:
+            raise ModelLoadError(f'{path}: metadata rep_coach lacks {key!r}')
+    return model
+
+
+def load_classifier_model(path: Union[str, Path]) -> OnnxModel:
+    """Load and check a near-failure ONNX file."""
+    model = OnnxModel(Path(path), CLASSIFIER_INPUTS, CLASSIFIER_OUTPUTS)
+    meta = model.meta_json('rep_coach')
+    for key in ('sig_len', 'hidden', 'feat_mean'):
+        if key not in meta:
+            raise ModelLoadError(f'{path}: metadata rep_coach lacks {key!r}')
+    return model
+
+
+def load_stages(models_dir: Union[str, Path, None] = None, set_rest_s: float = 15.0,
+                threshold: Union[float, None] = None
+                ) -> Tuple[Callable[[], LearnedSegmenter], Callable[[], LearnedNearFailure]]:
+    """Return ``(segmenter_factory, classifier_factory)`` for the models in ``models_dir``.
+
+    Raises :class:`ModelLoadError` naming the file when a model is missing,
+    corrupt or has the wrong inputs/outputs.
+    """
+    models_dir = Path(models_dir) if models_dir else default_models_dir()
+    seg_model = load_segmenter_model(models_dir / SEGMENTER_FILE)
+    clf_model = load_classifier_model(models_dir / CLASSIFIER_FILE)
+
+    def segmenter_factory() -> LearnedSegmenter:
+        return LearnedSegmenter(seg_model, set_rest_s=set_rest_s)
+
+    def classifier_factory() -> LearnedNearFailure:
+        return LearnedNearFailure(clf_model, threshold=threshold)
+
+    return segmenter_factory, classifier_factory

@@ -1,0 +1,117 @@
+"""Stage 1, learned: streaming causal TCN segmenter run with onnxruntime.
+
+Every ``hop`` samples of the 100 Hz grid (0.1 s by default: 10 updates/s) the
+ONNX model consumes exactly those new samples plus its packed state (the past
+inputs of every dilated causal conv) and returns their per-sample
+probabilities; the state makes the output identical to running the network
+over the whole recording at once.  Samples are processed in whole hops only,
+so how the stream is split into blocks changes nothing (events, stamps).
+
+Per-rep features come from :mod:`rep_coach.core.rep_features` on the forearm
+angle/rate of the baseline's signal chain (a :class:`BaselineSegmenter` is run
+alongside only for its ``signals()``; its own rep decisions are ignored).
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+import numpy as np
+
+from rep_coach.core.rep_features import rep_kinematics, SetFeatureTracker
+from rep_coach.core.resample import StreamResampler
+from rep_coach.core.segmentation import BaselineSegmenter, BaselineSegmenterConfig
+from rep_coach.core.types import ImuBlock, RepEvent
+from rep_coach.learned.events import EndPicker, PickerConfig
+from rep_coach.learned.onnx_model import OnnxModel, TensorSpec
+from rep_coach.learned.preprocess import RATE_HZ, scale, sigmoid
+
+#: ONNX interface of ``segmenter.onnx`` (state width comes from the metadata).
+SEGMENTER_INPUTS = (TensorSpec('imu', (1, 6, None)), TensorSpec('state', (1, None, None)))
+SEGMENTER_OUTPUTS = (TensorSpec('logits', (1, 2, None)), TensorSpec('state_out',
+                                                                      (1, None, None)))
+
+
+class LearnedSegmenter:
+    """:class:`~rep_coach.core.stages.RepSegmenter` backed by ``segmenter.onnx``."""
+
+    def __init__(self, model: OnnxModel, set_rest_s: float = 15.0, hop: int = 10,
+                 picker: Optional[PickerConfig] = None) -> None:
+        """Wrap a loaded model; ``hop`` samples per update (10 = 0.1 s at 100 Hz)."""
+        self.model = model
+        meta = model.meta_json('rep_coach')
+        self.state_shape = (1, int(meta['channels']), int(meta['state_len']))
+        self.picker_config = picker or PickerConfig(**meta.get('picker', {}))
+        self.set_rest_s = float(set_rest_s)
+        self.hop = int(hop)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all state (a new session)."""
+        self.resampler = StreamResampler(RATE_HZ)
+        self.picker = EndPicker(self.picker_config)
+        self.kin = BaselineSegmenter(BaselineSegmenterConfig(set_rest_s=self.set_rest_s))
+        self.features = SetFeatureTracker()
+        self.state = np.zeros(self.state_shape, dtype=np.float32)
+        self._pending_t = np.zeros(0)
+        self._pending_x = np.zeros((6, 0), dtype=np.float32)
+        self._active_since: Optional[float] = None  # start of the current "in a rep" run
+        self._rep_start: Optional[float] = None
+        self._last_end: Optional[float] = None
+        self.set_index = 0
+        self.rep_index = 0
+        #: Probabilities of the last update (for diagnostics/plots): (t, p_end, p_active).
+        self.last_output = (np.zeros(0), np.zeros(0), np.zeros(0))
+
+    def push(self, block: ImuBlock) -> List[RepEvent]:
+        """Consume raw IMU samples; return the reps decided by them."""
+        self.kin.push(block)
+        grid = self.resampler.push(block)
+        if len(grid) == 0:
+            return []
+        self._pending_t = np.concatenate([self._pending_t, grid.t])
+        self._pending_x = np.concatenate([self._pending_x, scale(grid.accel, grid.gyro)],
+                                         axis=1)
+        events: List[RepEvent] = []
+        while self._pending_t.size >= self.hop:
+            t, self._pending_t = self._pending_t[:self.hop], self._pending_t[self.hop:]
+            x, self._pending_x = self._pending_x[:, :self.hop], self._pending_x[:, self.hop:]
+            events.extend(self._update(t, x))
+        return events
+
+    def _update(self, t: np.ndarray, x: np.ndarray) -> List[RepEvent]:
+        logits, self.state = self.model.run(imu=x[None], state=self.state)
+        p = sigmoid(logits[0])
+        self.last_output = (t, p[0], p[1])
+        self._track_activity(t, p[1])
+        events = []
+        stamp = float(t[-1])
+        for end, _ in self.picker.update(t, p[0]):
+            events.append(self._event(end, stamp))
+        return events
+
+    def _track_activity(self, t: np.ndarray, active: np.ndarray) -> None:
+        # Remember where the current run of "inside a rep" began: the first rep of
+        # a set starts there (later reps start where the previous one ended).
+        for ti, ai in zip(t, active):
+            if ai >= 0.5 and self._active_since is None:
+                self._active_since = float(ti)
+            elif ai < 0.3:
+                self._active_since = None
+
+    def _event(self, end: float, stamp: float) -> RepEvent:
+        new_set = self._last_end is None or end - self._last_end > self.set_rest_s
+        if new_set:
+            self.set_index += 1
+            self.rep_index = 0
+            self.features.reset()
+            start = self._active_since if self._active_since is not None else end - 2.5
+            start = min(start, end - 0.5)
+        else:
+            start = self._last_end
+        self.rep_index += 1
+        self._last_end = end
+        t, theta, omega = self.kin.signals()
+        feats = self.features.add(rep_kinematics(t, theta, omega, start, end))
+        return RepEvent(set_index=self.set_index, rep_index=self.rep_index, start=start,
+                        end=end, stamp=stamp, peak=None, features=feats)

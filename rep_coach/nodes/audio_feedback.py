@@ -1,0 +1,98 @@
+"""audio_feedback: reps and near-failure verdicts in; spoken or tone cues and `feedback` out."""
+
+from __future__ import annotations
+
+import time
+from typing import List, Optional
+
+from rep_coach import topics
+from rep_coach.audio import build_player
+from rep_coach.core.coaching import CoachingConfig, CoachingPolicy, Cue
+from rep_coach.core.data_clock import DataClock
+from rep_coach.core.types import NearFailureState, RepEvent
+from rep_coach.imu_msg import stamp_to_seconds
+from rep_coach.nodes.common import declare_parameters, event_qos, guarded, run_node
+from rep_coach.runtime import Node, qos_profile_sensor_data
+from rep_coach.runtime.msg import Imu, String
+
+#: Period of the timer that ends rested sets and applies verdicts whose rep was lost.
+TICK_S = 0.1
+
+
+class AudioFeedbackNode(Node):
+    """Runs the coaching policy; publishes every cue as text and plays it without blocking."""
+
+    NODE_NAME = 'audio_feedback'
+
+    def __init__(self) -> None:
+        super().__init__(self.NODE_NAME)
+        params = declare_parameters(self, self.NODE_NAME)
+        self.policy = CoachingPolicy(CoachingConfig(
+            target_rir=params['target_rir'], set_rest_s=params['set_rest_s'],
+            rep_cue=params['rep_cue'], confidence=params['confidence']))
+        # Problems with the sound device or espeak-ng are warnings: text still flows.
+        self.player = build_player(sink=params['sink'], voice=params['voice'],
+                                   rate=params['speech_rate'], volume=params['volume'] / 100.0,
+                                   tone_hz=params['tone_hz'], logger=self.get_logger(),
+                                   phrases=self.policy.fixed_phrases())
+        self.clock = DataClock()
+        self.feedback_pub = self.create_publisher(String, topics.FEEDBACK, event_qos())
+        self.create_subscription(String, topics.REPS, guarded(self, 'rep event')(self.on_rep),
+                                 event_qos())
+        self.create_subscription(String, topics.NEAR_FAILURE,
+                                 guarded(self, 'near-failure state')(self.on_state), event_qos())
+        # The IMU stream is only the policy's clock (rests are measured in data time).
+        self.create_subscription(Imu, topics.IMU, guarded(self, 'IMU sample')(self.on_imu),
+                                 qos_profile_sensor_data)
+        self.create_timer(TICK_S, guarded(self, 'tick')(self.on_tick))
+        self.get_logger().info(f'coaching to {params["target_rir"]} rep(s) in reserve; '
+                               f'audio sink {params["sink"]!r}')
+
+    def _now(self, fallback: float) -> float:
+        now = self.clock.now(time.monotonic())
+        return fallback if now is None else now
+
+    def on_imu(self, msg: Imu) -> None:
+        """Advance the data clock."""
+        self.clock.observe(stamp_to_seconds(msg.header.stamp), time.monotonic())
+
+    def on_rep(self, msg: String) -> None:
+        """A rep was detected: count it."""
+        rep = RepEvent.from_json(msg.data)
+        self._emit(self.policy.on_rep(rep, max(rep.stamp, self._now(rep.stamp))))
+
+    def on_state(self, msg: String) -> None:
+        """A near-failure verdict arrived: warn or stop when due."""
+        state = NearFailureState.from_json(msg.data)
+        self._emit(self.policy.on_near_failure(state, max(state.stamp, self._now(state.stamp))))
+
+    def on_tick(self) -> None:
+        """End a rested set with its summary."""
+        now = self.clock.now(time.monotonic())
+        if now is not None:
+            self._emit(self.policy.tick(now))
+
+    def _emit(self, cues: List[Cue]) -> None:
+        for cue in cues:
+            out = String()
+            out.data = cue.text
+            self.feedback_pub.publish(out)
+            self.player.play(cue)
+            self.get_logger().info(f'cue [{cue.kind}]: {cue.text}')
+
+    def close(self) -> None:
+        """Summarise a set still in progress and let the last cue finish."""
+        now = self.clock.now(time.monotonic())
+        if now is not None:
+            for cue in self.policy.flush(now):
+                self.get_logger().info(f'cue [{cue.kind}]: {cue.text} (at shutdown)')
+        self.player.close()
+
+
+def main(args: Optional[List[str]] = None) -> None:
+    """Run the audio_feedback node."""
+    run_node(AudioFeedbackNode, args)
+
+
+if __name__ == '__main__':
+    main()

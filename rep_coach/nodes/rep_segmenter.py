@@ -1,0 +1,58 @@
+"""rep_segmenter: IMU samples in, repetition events out (stage 1)."""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+from rep_coach import topics
+from rep_coach.nodes.common import (declare_parameters, event_qos, guarded, run_node,
+                                    StartupError)
+from rep_coach.nodes.imu_intake import ImuIntake
+from rep_coach.pipeline import stage_factories, StageError
+from rep_coach.runtime import Node, qos_profile_sensor_data
+from rep_coach.runtime.msg import Imu, String
+
+
+class RepSegmenterNode(Node):
+    """Feeds ``imu/data_raw`` to the segmenter core and publishes ``reps``."""
+
+    NODE_NAME = 'rep_segmenter'
+
+    def __init__(self) -> None:
+        super().__init__(self.NODE_NAME)
+        params = declare_parameters(self, self.NODE_NAME)
+        try:
+            make_segmenter, _ = stage_factories(params['model'], params['models_dir'],
+                                                set_rest_s=params['set_rest_s'])
+        except StageError as exc:
+            raise StartupError(f"parameter 'model' = {params['model']!r}: {exc}") from exc
+        self.segmenter = make_segmenter()
+        self.reps_pub = self.create_publisher(String, topics.REPS, event_qos())
+        self.intake = ImuIntake(self)
+        self.create_subscription(Imu, topics.IMU, guarded(self, 'IMU sample')(self.on_imu),
+                                 qos_profile_sensor_data)
+        self.reps = 0
+        self.get_logger().info(f'segmenting reps with the {params["model"]} model')
+
+    def on_imu(self, msg: Imu) -> None:
+        """Push one sample through the gate and the segmenter; publish decided reps."""
+        self.intake.accept([msg], self._segment, self.segmenter.reset)
+
+    def _segment(self, block) -> None:
+        for rep in self.segmenter.push(block):
+            out = String()
+            out.data = rep.to_json()
+            self.reps_pub.publish(out)
+            self.reps += 1
+            self.get_logger().info(
+                f'set {rep.set_index} rep {rep.rep_index}: {rep.end - rep.start:.2f} s, '
+                f'cue delay {rep.stamp - rep.end:.2f} s')
+
+
+def main(args: Optional[List[str]] = None) -> None:
+    """Run the rep_segmenter node."""
+    run_node(RepSegmenterNode, args)
+
+
+if __name__ == '__main__':
+    main()

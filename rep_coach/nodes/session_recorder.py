@@ -1,0 +1,123 @@
+"""session_recorder: records the session's topics as a rosbag2 (MCAP) where ROS is absent.
+
+With ROS 2 the launch file runs ``ros2 bag record -s mcap`` instead.  The bag is
+owner-only (0700 directory, 0600 files) and crash-safe: it is flushed every
+``flush_interval_s`` and a killed recorder loses at most that much.  A recorder
+that cannot write (unwritable directory, disk full) says so clearly; the other
+nodes, and so the coaching, go on.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from rep_coach import topics as topic_names
+from rep_coach.bagio import BagError, BagRecorder, PRESETS
+from rep_coach.core.params import ParameterError
+from rep_coach.nodes.common import (declare_parameters, diagnostic, ERROR, event_qos, guarded,
+                                    qos_for, run_node, StartupError)
+from rep_coach.nodes.serialization import serialize_message
+from rep_coach.runtime import HistoryPolicy, Node, QoSProfile
+from rep_coach.runtime.msg import DiagnosticArray, Imu, String
+
+#: Reader history of the recorder: a flush (file close + fsync) may stall it for tens of
+#: milliseconds, which a keep-last-5 sensor queue would not survive at 100 Hz and above.
+RECORDER_DEPTH = 1000
+
+MESSAGE_CLASSES: Dict[str, Any] = {
+    'sensor_msgs/msg/Imu': Imu,
+    'std_msgs/msg/String': String,
+    'diagnostic_msgs/msg/DiagnosticArray': DiagnosticArray,
+}
+
+
+def recorder_qos(topic: str) -> QoSProfile:
+    """The topic's own reliability (so it matches its writer), with a deep history."""
+    qos = qos_for(topic)
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=RECORDER_DEPTH,
+                      reliability=qos.reliability, durability=qos.durability)
+
+
+class SessionRecorderNode(Node):
+    """Subscribes to the session topics and writes every message to the bag."""
+
+    NODE_NAME = 'session_recorder'
+
+    def __init__(self) -> None:
+        super().__init__(self.NODE_NAME)
+        params = declare_parameters(self, self.NODE_NAME)
+        unknown = [t for t in params['topics'] if t not in topic_names.TOPIC_TYPES]
+        if unknown:
+            raise ParameterError(self.get_name(), 'topics', params['topics'],
+                                 f'unknown topics {unknown}; known: '
+                                 f'{sorted(topic_names.TOPIC_TYPES)}')
+        name = params['bag_name'] or datetime.now().strftime('rep_coach_%Y%m%d_%H%M%S')
+        self.path = Path(params['bag_dir']).expanduser() / name
+        namespace = self.get_namespace().rstrip('/')
+        specs = {f'{namespace}/{topic}': (topic_names.TOPIC_TYPES[topic],
+                                          PRESETS['sensor_data']
+                                          if topic in topic_names.SENSOR_TOPICS
+                                          else PRESETS['events'])
+                 for topic in params['topics']}
+        try:
+            # The namespace lets `rep-coach play --namespace` replay onto another station.
+            self.recorder = BagRecorder(self.path, specs, params['flush_interval_s'],
+                                        serialize=serialize_message,
+                                        custom_data={'namespace': namespace or '/'})
+        except (BagError, OSError) as exc:
+            raise StartupError(f'cannot record the session: {exc}') from exc
+        self.failed_reported = False
+        self.diag_pub = self.create_publisher(DiagnosticArray, topic_names.DIAGNOSTICS,
+                                              event_qos())
+        for topic in params['topics']:
+            full = f'{namespace}/{topic}'
+            msg_class = MESSAGE_CLASSES[topic_names.TOPIC_TYPES[topic]]
+            self.create_subscription(
+                msg_class, topic,
+                guarded(self, f'recording {topic}')(lambda msg, full=full: self.on_msg(full,
+                                                                                       msg)),
+                recorder_qos(topic))
+        self.create_timer(params['flush_interval_s'] / 2,
+                          guarded(self, 'flush')(self.recorder.flush_if_due))
+        self.get_logger().info(f'recording {len(specs)} topics to {self.path} '
+                               f'(flush every {params["flush_interval_s"]:.1f} s)')
+
+    def on_msg(self, topic: str, msg: Any) -> None:
+        """Write one message stamped with its reception time, as ros2 bag record does."""
+        stamp_ns = self.get_clock().now().nanoseconds
+        try:
+            written = self.recorder.write(topic, stamp_ns, msg)
+        except BagError:  # raised once, at the failure itself (e.g. disk full)
+            written = False
+        if not written and not self.failed_reported:
+            self._report_failure()
+
+    def _report_failure(self) -> None:
+        self.failed_reported = True
+        error = self.recorder.failed
+        text = f'recording stopped: {error}' if error else 'recording stopped'
+        self.get_logger().error(f'{text}; everything flushed before is kept in {self.path}; '
+                                'coaching goes on')
+        self.diag_pub.publish(diagnostic(self, ERROR, text, {'bag': str(self.path)}))
+
+    def close(self) -> None:
+        """Flush and finalise the bag."""
+        try:
+            self.recorder.close()
+        except BagError as exc:
+            self.get_logger().error(f'closing {self.path}: {exc}')
+            return
+        stats = self.recorder.stats
+        self.get_logger().info(f'bag closed: {self.path} ({stats.flushed} messages in '
+                               f'{stats.files} file(s), {stats.dropped} dropped)')
+
+
+def main(args: Optional[List[str]] = None) -> None:
+    """Run the session_recorder node."""
+    run_node(SessionRecorderNode, args)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,140 @@
+"""ROS 2 name validation, expansion and remapping (the rcl rules, reimplemented).
+
+Expansion follows ``rcl_expand_topic_name``: ``~`` is the node's fully qualified name, ``{node}``
+and ``{ns}`` substitute, relative names are joined to the node namespace. Remapping follows
+``rcl_remap_topic_name``: both sides of a rule are expanded against the node first, the first
+matching rule wins, node-specific rules (``node:from:=to``) only apply to that node.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable, Optional
+
+_NODE_NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
+_TOKEN = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
+
+TOPIC_PREFIX = 'rt'
+
+
+class InvalidNodeNameException(ValueError):
+    """Raised for a node name that breaks the ROS naming rules."""
+
+
+class InvalidNamespaceException(ValueError):
+    """Raised for a namespace that breaks the ROS naming rules."""
+
+
+class InvalidTopicNameException(ValueError):
+    """Raised for a topic name that breaks the ROS naming rules."""
+
+
+@dataclass(frozen=True)
+class RemapRule:
+    """One ``-r [node:]from:=to`` rule."""
+
+    from_name: str
+    to_name: str
+    node_name: Optional[str] = None
+
+
+def validate_node_name(name: str) -> str:
+    """Return ``name`` or raise ``InvalidNodeNameException``."""
+    if not _NODE_NAME.match(name or ''):
+        raise InvalidNodeNameException(
+            f'invalid node name {name!r}: must be alphanumerics and underscores, '
+            'not starting with a digit')
+    return name
+
+
+def normalize_namespace(namespace: Optional[str]) -> str:
+    """Return an absolute namespace (rclpy prepends ``/`` to relative ones)."""
+    namespace = namespace or ''
+    if not namespace.startswith('/'):
+        namespace = '/' + namespace
+    # A trailing slash is harmless ("/station1/" means "/station1"); strip it before checks.
+    namespace = namespace.rstrip('/') or '/'
+    if namespace != '/':
+        _validate_tokens(namespace, InvalidNamespaceException, 'namespace')
+    return namespace
+
+
+def fully_qualified_name(namespace: str, node_name: str) -> str:
+    """Join a namespace and a node name (``/`` + ``node`` -> ``/node``)."""
+    return (namespace.rstrip('/') or '') + '/' + node_name
+
+
+def _validate_tokens(name: str, exc: type, what: str) -> None:
+    if '//' in name or (len(name) > 1 and name.endswith('/')):
+        raise exc(f'invalid {what} {name!r}: empty token')
+    for token in name.strip('/').split('/'):
+        if token and not _TOKEN.match(token):
+            raise exc(f'invalid {what} {name!r}: token {token!r} must be alphanumerics and '
+                      'underscores, not starting with a digit')
+    if '__' in name:
+        raise exc(f'invalid {what} {name!r}: repeated underscores are reserved')
+
+
+def expand_topic_name(name: str, node_name: str, namespace: str) -> str:
+    """Expand ``name`` to an absolute topic name for a node, validating it."""
+    if not name:
+        raise InvalidTopicNameException('topic name must not be empty')
+    fqn = fully_qualified_name(namespace, node_name)
+    expanded = name.replace('{node}', node_name).replace('{ns}', namespace)
+    expanded = expanded.replace('{namespace}', namespace)
+    if expanded.startswith('~'):
+        rest = expanded[1:]
+        if rest and not rest.startswith('/'):
+            raise InvalidTopicNameException(f'invalid topic name {name!r}: "~" must be '
+                                            'followed by "/"')
+        expanded = fqn + rest
+    elif not expanded.startswith('/'):
+        expanded = namespace.rstrip('/') + '/' + expanded
+    if '~' in expanded or '{' in expanded or '}' in expanded:
+        raise InvalidTopicNameException(f'invalid topic name {name!r}')
+    _validate_tokens(expanded, InvalidTopicNameException, 'topic name')
+    return expanded
+
+
+def remap_topic_name(expanded: str, node_name: str, namespace: str,
+                     rules: Iterable[RemapRule]) -> str:
+    """Apply the first matching remap rule to an already expanded topic name."""
+    for rule in rules:
+        if rule.from_name.startswith('__'):
+            continue
+        if rule.node_name is not None and rule.node_name != node_name:
+            continue
+        try:
+            source = expand_topic_name(rule.from_name, node_name, namespace)
+        except InvalidTopicNameException:
+            continue
+        if source == expanded:
+            return expand_topic_name(rule.to_name, node_name, namespace)
+    return expanded
+
+
+def resolve_topic_name(name: str, node_name: str, namespace: str,
+                       rules: Iterable[RemapRule] = ()) -> str:
+    """Expand then remap ``name`` (what ``Node.resolve_topic_name`` returns in rclpy)."""
+    return remap_topic_name(expand_topic_name(name, node_name, namespace), node_name, namespace,
+                            rules)
+
+
+def dds_topic_name(resolved: str) -> str:
+    """Return the DDS topic for a resolved ROS topic: ``/a/b`` -> ``rt/a/b``."""
+    return TOPIC_PREFIX + resolved
+
+
+def remapped_node_identity(node_name: str, namespace: str,
+                           rules: Iterable[RemapRule]) -> tuple:
+    """Apply ``__node``/``__name`` and ``__ns`` rules; return ``(name, namespace)``."""
+    new_name, new_ns = node_name, namespace
+    for rule in rules:
+        if rule.node_name is not None and rule.node_name != node_name:
+            continue
+        if rule.from_name in ('__node', '__name') and new_name == node_name:
+            new_name = validate_node_name(rule.to_name)
+        elif rule.from_name == '__ns' and new_ns == namespace:
+            new_ns = normalize_namespace(rule.to_name)
+    return new_name, new_ns

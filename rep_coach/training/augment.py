@@ -1,0 +1,59 @@
+"""Augmentations of scaled (6, N) IMU signals: frame rotation, time-warp, noise, gain.
+
+Rotation applies one random rotation to the accelerometer and gyroscope
+triplets together (a sensor strapped at another angle); time-warp is done by the
+crop sampler (it must move the labels too); gain and noise are per triplet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class AugmentConfig:
+    """Ranges of the random augmentations (all off = identity)."""
+
+    rotation_deg: float = 30.0
+    warp: float = 0.15          # speed factor in [1 - warp, 1 + warp]
+    noise: float = 0.01         # std of additive noise in scaled units
+    gain: float = 0.1           # multiplicative gain in [1 - gain, 1 + gain] per triplet
+
+
+def random_rotation(rng: np.random.Generator, max_deg: float) -> np.ndarray:
+    """Rotation matrix about a uniformly random axis by up to ``max_deg``."""
+    axis = rng.normal(size=3)
+    axis /= np.linalg.norm(axis) + 1e-12
+    angle = np.deg2rad(rng.uniform(-max_deg, max_deg))
+    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    return np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * (k @ k)
+
+
+def augment(x: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
+    """Rotate, scale and add noise to a (6, N) unclipped scaled signal; clip to [-1, 1]."""
+    x = x.astype(np.float64, copy=True)
+    if cfg.rotation_deg > 0:
+        rot = random_rotation(rng, cfg.rotation_deg)
+        x[0:3] = rot @ x[0:3]
+        x[3:6] = rot @ x[3:6]
+    if cfg.gain > 0:
+        x[0:3] *= rng.uniform(1 - cfg.gain, 1 + cfg.gain)
+        x[3:6] *= rng.uniform(1 - cfg.gain, 1 + cfg.gain)
+    if cfg.noise > 0:
+        x += rng.normal(scale=cfg.noise, size=x.shape)
+    return np.clip(x, -1.0, 1.0).astype(np.float32)
+
+
+def warp_positions(start: float, length: int, factor: float) -> np.ndarray:
+    """Fractional source indices of a crop played ``factor`` times faster."""
+    return start + np.arange(length) * factor
+
+
+def interp_channels(x: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Linear interpolation of (C, N) at fractional positions inside [0, N - 1]."""
+    i0 = np.clip(np.floor(pos).astype(int), 0, x.shape[1] - 1)
+    i1 = np.minimum(i0 + 1, x.shape[1] - 1)
+    w = (pos - i0)[None, :]
+    return x[:, i0] * (1 - w) + x[:, i1] * w

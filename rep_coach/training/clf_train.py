@@ -1,0 +1,144 @@
+"""Training of the stage-2 classifier (:class:`RepClassifier`) on the reps of whole sets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+import math
+from typing import List, Optional, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from rep_coach.core.rep_features import FEATURE_NAMES, set_features
+from rep_coach.core.segmentation import BaselineSegmenter, BaselineSegmenterConfig
+from rep_coach.core.thomas2025 import NEAR_FAILURE_RPE
+from rep_coach.learned.preprocess import RATE_HZ, resample_fixed
+from rep_coach.training.augment import augment, AugmentConfig
+from rep_coach.training.data import Session
+from rep_coach.training.models import RepClassifier
+
+
+@dataclass
+class ClfTrainConfig:
+    """Hyper-parameters, fixed a priori (never tuned on a held-out subject)."""
+
+    sig_len: int = 64
+    hidden: int = 32
+    steps: int = 400
+    batch: int = 16
+    lr: float = 3e-3
+    rir_weight: float = 0.5
+    pos_weight: float = 2.0      # ~ negatives / positives of the training data
+    jitter_s: float = 0.12       # rep boundary noise: stage 1 is never exact
+    threshold: float = 0.5
+    augment: AugmentConfig = field(default_factory=lambda: AugmentConfig(warp=0.0))
+
+
+@dataclass
+class SetSample:
+    """One labelled set for the classifier."""
+
+    session: Session
+    reps: list
+    feats: np.ndarray       # (R, F), NaN where undefined
+    nf: np.ndarray          # (R,) 1/0, NaN = unknown
+    rir: np.ndarray         # (R,) 0..3, -1 = unknown
+
+
+def set_samples(sessions: Sequence[Session]) -> List[SetSample]:
+    """Per-set features at the true boundaries, on the baseline's angle/rate signals."""
+    out = []
+    for sess in sessions:
+        if sess.recording is None:
+            raise ValueError(f'{sess.name}: session kept no recording for features')
+        seg = BaselineSegmenter(BaselineSegmenterConfig(history_s=1e5))
+        seg.push(sess.recording.imu)
+        t, theta, omega = seg.signals()
+        for reps in sess.sets:
+            if not reps:
+                continue
+            feats = set_features(t, theta, omega, [(r.start, r.end, None) for r in reps])
+            f = np.array([[d[n] for n in FEATURE_NAMES] for d in feats], dtype=np.float32)
+            nf = np.array([math.nan if r.rpe is None else float(r.rpe >= NEAR_FAILURE_RPE)
+                           for r in reps], dtype=np.float32)
+            rir = np.array([-1 if r.rir is None else int(r.rir) for r in reps])
+            out.append(SetSample(sess, reps, f, nf, rir))
+    return out
+
+
+def _signal(sample: SetSample, i: int, cfg: ClfTrainConfig, rng: Optional[np.random.Generator]):
+    sess, r = sample.session, sample.reps[i]
+    s, e = r.start, r.end
+    if rng is not None:
+        s += rng.normal(scale=cfg.jitter_s)
+        e += rng.normal(scale=cfg.jitter_s)
+    i0, i1 = (int(round((v - sess.t0) * RATE_HZ)) for v in (s, e))
+    i0, i1 = max(i0, 0), min(max(i1, i0 + 2), sess.x.shape[1])
+    x = resample_fixed(sess.x[:, i0:i1], cfg.sig_len)
+    return augment(x, rng, cfg.augment) if rng is not None else np.clip(x, -1, 1)
+
+
+def _batch(samples: Sequence[SetSample], cfg: ClfTrainConfig, mean: np.ndarray,
+           rng: Optional[np.random.Generator]):
+    r_max = max(len(s.reps) for s in samples)
+    b, nf_dim = len(samples), len(FEATURE_NAMES)
+    feats = np.zeros((b, r_max, nf_dim), dtype=np.float32)
+    sig = np.zeros((b, r_max, 6, cfg.sig_len), dtype=np.float32)
+    nf = np.full((b, r_max), np.nan, dtype=np.float32)
+    rir = np.full((b, r_max), -1, dtype=np.int64)
+    for k, s in enumerate(samples):
+        n = len(s.reps)
+        f = s.feats.copy()
+        if rng is not None:
+            # Features computed from detected (not true) boundaries are noisier.
+            f = f * rng.normal(1.0, 0.05, size=f.shape).astype(np.float32)
+        bad = ~np.isfinite(f)
+        f[bad] = np.broadcast_to(mean, f.shape)[bad]
+        feats[k, :n] = f
+        nf[k, :n] = s.nf
+        rir[k, :n] = s.rir
+        for i in range(n):
+            sig[k, i] = _signal(s, i, cfg, rng)
+    return (torch.from_numpy(feats), torch.from_numpy(sig), torch.from_numpy(nf),
+            torch.from_numpy(rir))
+
+
+def train_classifier(samples: List[SetSample], cfg: ClfTrainConfig, seed: int,
+                     desc: str = 'classifier', progress: bool = True) -> RepClassifier:
+    """Train on labelled sets (deterministic for ``seed``)."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    all_f = np.concatenate([s.feats for s in samples])
+    mean = np.nanmean(all_f, axis=0)
+    std = np.nanstd(all_f, axis=0)
+    mean = np.where(np.isfinite(mean), mean, 0.0).astype(np.float32)
+    std = np.where(np.isfinite(std) & (std > 1e-6), std, 1.0).astype(np.float32)
+    model = RepClassifier(len(FEATURE_NAMES), cfg.sig_len, hidden=cfg.hidden)
+    model.feat_mean.copy_(torch.from_numpy(mean))
+    model.feat_std.copy_(torch.from_numpy(std))
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-3)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps,
+                                                pct_start=0.15)
+    model.train()
+    bar = tqdm(range(cfg.steps), desc=desc, disable=not progress, leave=False)
+    for _ in bar:
+        idx = rng.choice(len(samples), size=min(cfg.batch, len(samples)), replace=False)
+        feats, sig, nf, rir = _batch([samples[i] for i in idx], cfg, mean, rng)
+        h0 = torch.zeros(1, feats.shape[0], cfg.hidden)
+        nf_logit, rir_logit, _ = model(feats, sig, h0)
+        known = torch.isfinite(nf)
+        loss = F.binary_cross_entropy_with_logits(
+            nf_logit[known], nf[known], pos_weight=torch.tensor(cfg.pos_weight))
+        has_rir = rir >= 0
+        if has_rir.any():
+            loss = loss + cfg.rir_weight * F.cross_entropy(rir_logit[has_rir], rir[has_rir])
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        bar.set_postfix(loss=f'{loss.item():.3f}')
+    model.eval()
+    return model

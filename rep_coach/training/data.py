@@ -1,0 +1,113 @@
+"""Training data: recordings on the 100 Hz model grid with their targets.
+
+A :class:`Session` is one recording (a dataset set, or a simulated session of
+several sets) resampled with the pipeline's own :class:`StreamResampler`, so
+training sees the samples the live stage sees.  Arrays are cached under a
+directory outside the repository (default ``~/.cache/rep_coach``) because
+parsing the Trigno CSVs takes seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+import hashlib
+import os
+from pathlib import Path
+import pickle
+from typing import List, Optional, Sequence
+
+import numpy as np
+
+from rep_coach.core.resample import StreamResampler
+from rep_coach.core.types import ImuRecording
+from rep_coach.learned.preprocess import RATE_HZ, scale
+
+#: Half-width of the segmentation target around every rep end, s (published design).
+END_HALF_WIDTH_S = 0.4
+#: Bump when the cached representation changes.
+_CACHE_VERSION = 1
+
+
+@dataclass
+class Rep:
+    """A labelled rep on the session timeline (s)."""
+
+    start: float
+    end: float
+    peak: Optional[float]
+    rpe: Optional[float]
+    rir: Optional[int]
+
+
+@dataclass
+class Session:
+    """One recording on the model grid: ``x`` (6, N) scaled but *unclipped*."""
+
+    name: str
+    subject: Optional[str]
+    t0: float
+    x: np.ndarray
+    sets: List[List[Rep]] = field(default_factory=list)
+    recording: Optional[ImuRecording] = None
+
+    @property
+    def t(self) -> np.ndarray:
+        """Sample times, s."""
+        return self.t0 + np.arange(self.x.shape[1]) / RATE_HZ
+
+
+def session_from_recording(rec: ImuRecording, keep_recording: bool = True) -> Session:
+    """Resample and scale one recording; labels carried over."""
+    block = StreamResampler(RATE_HZ).push(rec.imu)
+    x = scale(block.accel, block.gyro, clip=False)
+    sets = [[Rep(r.start, r.end, r.peak, r.rpe, r.rir) for r in s.reps] for s in rec.sets]
+    return Session(rec.name, rec.subject, float(block.t[0]) if len(block) else 0.0, x, sets,
+                   rec if keep_recording else None)
+
+
+def default_cache_dir() -> Path:
+    """Cache directory outside the repository (``REP_COACH_CACHE`` overrides)."""
+    return Path(os.environ.get('REP_COACH_CACHE', Path.home() / '.cache' / 'rep_coach'))
+
+
+def load_thomas2025(data_dir: Path, cache_dir: Optional[Path] = None) -> List[Session]:
+    """Load (or read the cache of) every set of a thomas2025-layout directory."""
+    from rep_coach.core.thomas2025 import load_dataset
+    data_dir = Path(data_dir).resolve()
+    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    key = hashlib.sha1(f'{_CACHE_VERSION}:{data_dir}'.encode()).hexdigest()[:12]
+    path = cache_dir / f'thomas2025_{key}.pkl'
+    if path.is_file():
+        with path.open('rb') as handle:
+            return pickle.load(handle)
+    sessions = [session_from_recording(r) for r in load_dataset(data_dir)]
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix('.tmp')
+    with tmp.open('wb') as handle:
+        pickle.dump(sessions, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    tmp.replace(path)
+    return sessions
+
+
+def segment_targets(n: int, t0: float, ends: Sequence[float], spans: Sequence[tuple],
+                    half_width: float = END_HALF_WIDTH_S) -> np.ndarray:
+    """(2, n) float32 targets: 0 = within +-half_width of a rep end, 1 = inside a rep."""
+    t = t0 + np.arange(n) / RATE_HZ
+    y = np.zeros((2, n), dtype=np.float32)
+    for e in ends:
+        y[0, np.abs(t - e) <= half_width] = 1.0
+    for s, e in spans:
+        y[1, (t >= s) & (t < e)] = 1.0
+    return y
+
+
+def session_targets(sess: Session) -> np.ndarray:
+    """Segmentation targets of a whole session."""
+    reps = [r for s in sess.sets for r in s]
+    return segment_targets(sess.x.shape[1], sess.t0, [r.end for r in reps],
+                           [(r.start, r.end) for r in reps])
+
+
+def subjects_of(sessions: Sequence[Session]) -> List[str]:
+    """Distinct subjects, sorted."""
+    return sorted({s.subject for s in sessions if s.subject})

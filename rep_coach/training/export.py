@@ -1,0 +1,65 @@
+"""ONNX export (opset 17) of the trained stages, with their runtime metadata."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any, Dict, Sequence, Tuple
+import warnings
+
+import onnx
+import torch
+
+from rep_coach.training.models import (CausalTCN, RepClassifier, RepClassifierStep,
+                                       StreamingTCN)
+
+OPSET = 17
+
+
+def _export(module: torch.nn.Module, args: Tuple[torch.Tensor, ...], path: Path,
+            input_names: Sequence[str], output_names: Sequence[str],
+            dynamic_axes: Dict[str, Dict[int, str]], meta: Dict[str, Any]) -> Path:
+    buf = io.BytesIO()
+    module.eval()
+    with warnings.catch_warnings():
+        # The TorchScript exporter is the one that needs no onnxscript; it warns it is legacy.
+        warnings.simplefilter('ignore')
+        torch.onnx.export(module, args, buf, dynamo=False, opset_version=OPSET,
+                          input_names=list(input_names), output_names=list(output_names),
+                          dynamic_axes=dynamic_axes, do_constant_folding=True)
+    model = onnx.load_from_string(buf.getvalue())
+    entry = model.metadata_props.add()
+    entry.key, entry.value = 'rep_coach', json.dumps(meta)
+    model.producer_name = 'rep_coach'
+    onnx.checker.check_model(model)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+    return path
+
+
+def export_segmenter(tcn: CausalTCN, path: Path, picker: Dict[str, float],
+                     extra: Dict[str, Any] = None) -> Path:
+    """Write the streaming form of ``tcn``: (imu, state) -> (logits, state_out)."""
+    stream = StreamingTCN(tcn)
+    state = stream.initial_state()
+    x = torch.zeros(1, 6, 10)
+    meta = {'kind': 'segmenter', 'channels': int(state.shape[1]),
+            'state_len': int(state.shape[2]), 'rate_hz': 100.0,
+            'receptive_field': tcn.receptive_field, 'picker': picker, **(extra or {})}
+    return _export(stream, (x, state), path, ['imu', 'state'], ['logits', 'state_out'],
+                   {'imu': {2: 'n'}, 'logits': {2: 'n'}}, meta)
+
+
+def export_classifier(model: RepClassifier, path: Path, threshold: float,
+                      extra: Dict[str, Any] = None) -> Path:
+    """Write the one-rep step: (features, signal, h) -> (probability, rir_probs, h_out)."""
+    step = RepClassifierStep(model)
+    args = (torch.zeros(1, model.n_features), torch.zeros(1, 6, model.sig_len),
+            torch.zeros(1, 1, model.hidden))
+    meta = {'kind': 'near_failure', 'sig_len': model.sig_len, 'hidden': model.hidden,
+            'feat_mean': [float(v) for v in model.feat_mean], 'threshold': threshold,
+            **(extra or {})}
+    return _export(step, args, path, ['features', 'signal', 'h'],
+                   ['probability', 'rir_probs', 'h_out'], {}, meta)

@@ -1,0 +1,94 @@
+"""Training of the stage-1 segmenter (:class:`CausalTCN`) on random warped crops."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import List, Optional, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from rep_coach.learned.preprocess import RATE_HZ
+from rep_coach.training.augment import augment, AugmentConfig, interp_channels
+from rep_coach.training.data import END_HALF_WIDTH_S, Session
+from rep_coach.training.models import CausalTCN
+
+
+@dataclass
+class SegTrainConfig:
+    """Hyper-parameters, fixed a priori (never tuned on a held-out subject)."""
+
+    channels: int = 32
+    dilations: Sequence[int] = (1, 2, 4, 8, 16, 32, 64)
+    steps: int = 300
+    batch: int = 16
+    crop: int = 896
+    lr: float = 3e-3
+    start_prob: float = 0.15     # share of crops at the stream start (exact zero state)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+
+def _crop(sess: Session, cfg: SegTrainConfig, warm: int, rng: np.random.Generator,
+          aug: bool):
+    n = sess.x.shape[1]
+    factor = rng.uniform(1 - cfg.augment.warp, 1 + cfg.augment.warp) if aug else 1.0
+    span = (cfg.crop - 1) * factor
+    hi = max(n - 1 - span, 0.0)
+    start = 0.0 if rng.random() < cfg.start_prob else rng.uniform(0.0, hi)
+    pos = start + np.arange(cfg.crop) * factor
+    pos = np.minimum(pos, n - 1)
+    x = interp_channels(sess.x, pos)
+    x = augment(x, rng, cfg.augment) if aug else np.clip(x, -1, 1).astype(np.float32)
+    # Labels follow the warp: a +-0.4 s target in played time is +-0.4 s * factor in
+    # source time.
+    tau = sess.t0 + pos / RATE_HZ
+    y = np.zeros((2, cfg.crop), dtype=np.float32)
+    for reps in sess.sets:
+        for r in reps:
+            y[0, np.abs(tau - r.end) <= END_HALF_WIDTH_S * factor] = 1.0
+            y[1, (tau >= r.start) & (tau < r.end)] = 1.0
+    mask = np.ones(cfg.crop, dtype=np.float32)
+    if start > 0:
+        mask[:warm] = 0.0  # the net has not seen its receptive field yet
+    return x, y, mask
+
+
+def train_segmenter(sessions: List[Session], cfg: SegTrainConfig, seed: int,
+                    init: Optional[CausalTCN] = None, desc: str = 'segmenter',
+                    progress: bool = True) -> CausalTCN:
+    """Train a segmenter on ``sessions`` (deterministic for ``seed``)."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    model = init if init is not None else CausalTCN(cfg.channels, cfg.dilations)
+    warm = min(model.receptive_field, cfg.crop // 2)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps,
+                                                pct_start=0.15)
+    weights = np.array([s.x.shape[1] for s in sessions], dtype=float)
+    weights /= weights.sum()
+    model.train()
+    bar = tqdm(range(cfg.steps), desc=desc, disable=not progress, leave=False)
+    for _ in bar:
+        idx = rng.choice(len(sessions), size=cfg.batch, p=weights)
+        xs, ys, ms = zip(*(_crop(sessions[i], cfg, warm, rng, True) for i in idx))
+        x, y, m = (torch.from_numpy(np.stack(a)) for a in (xs, ys, ms))
+        logits = model(x)
+        loss = F.binary_cross_entropy_with_logits(logits, y, reduction='none')
+        loss = (loss * m[:, None, :]).sum() / (m.sum() * 2)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        bar.set_postfix(loss=f'{loss.item():.3f}')
+    model.eval()
+    return model
+
+
+@torch.no_grad()
+def predict_session(model: CausalTCN, sess: Session) -> np.ndarray:
+    """(2, N) probabilities over a whole session (stream from its first sample)."""
+    x = torch.from_numpy(np.clip(sess.x, -1, 1).astype(np.float32))[None]
+    return torch.sigmoid(model(x))[0].numpy()

@@ -1,0 +1,332 @@
+"""Tests of rep_coach.bagio: recording, reading, permissions, errors, crash recovery."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+from typing import Any, List
+
+import numpy as np
+import pytest
+from rosbags.highlevel import AnyReader
+from ruamel.yaml import YAML
+
+from rep_coach.bagio import (BagError, BagExistsError, BagReadError, BagRecorder,
+                             BagRecoveryWarning, BagWriteError, load_metadata, QosSpec,
+                             read_bag, repair_bag)
+from rep_coach.bagio.types import default_typestore
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+IMU = 'sensor_msgs/msg/Imu'
+STRING = 'std_msgs/msg/String'
+TOPICS = {'/imu/data_raw': (IMU, 'sensor_data'), '/reps': (STRING, 'events')}
+
+
+def imu_msg(i: int) -> Any:
+    """Return a rosbags Imu message whose values encode ``i``."""
+    t = default_typestore().types
+    return t[IMU](t['std_msgs/msg/Header'](t['builtin_interfaces/msg/Time'](i, 0), 'wrist'),
+                  t['geometry_msgs/msg/Quaternion'](0.0, 0.0, 0.0, 1.0),
+                  np.array([-1.0] + [0.0] * 8),
+                  t['geometry_msgs/msg/Vector3'](0.1 * i, 0.0, 0.0), np.zeros(9),
+                  t['geometry_msgs/msg/Vector3'](0.0, 0.0, 9.81), np.zeros(9))
+
+
+def string_cdr(text: str) -> bytes:
+    """Return CDR bytes of a std_msgs/String."""
+    store = default_typestore()
+    return bytes(store.serialize_cdr(store.types[STRING](text), STRING))
+
+
+def record_sample(path: Path, **kwargs: Any) -> BagRecorder:
+    """Record 10 IMU messages, flush, 3 rep strings and a late topic; close."""
+    rec = BagRecorder(path, TOPICS, flush_interval_s=3600, **kwargs)
+    for i in range(10):
+        rec.write('/imu/data_raw', 1_000_000_000 + i * 10_000_000, imu_msg(i))
+    rec.flush()
+    for i in range(3):
+        rec.write('/reps', 1_050_000_000 + i, string_cdr(f'rep {i}'))
+    rec.write('/feedback', 1_200_000_000, string_cdr('stop'), msgtype=STRING, qos='events')
+    rec.close()
+    return rec
+
+
+def anyreader_messages(path: Path) -> List[Any]:
+    """All messages of a bag through rosbags' AnyReader, as (topic, ts, message)."""
+    with AnyReader([path]) as reader:
+        return [(c.topic, ts, reader.deserialize(raw, c.msgtype))
+                for c, ts, raw in reader.messages()]
+
+
+def test_roundtrip_anyreader_counts_content_qos(tmp_path: Path) -> None:
+    bag = tmp_path / 'session'
+    rec = record_sample(bag)
+    assert rec.stats.flushed == 14 and rec.stats.files == 2
+    msgs = anyreader_messages(bag)
+    assert len(msgs) == 14
+    imu = [m for t, _, m in msgs if t == '/imu/data_raw']
+    assert [m.header.stamp.sec for m in imu] == list(range(10))
+    assert imu[3].angular_velocity.x == pytest.approx(0.3)
+    assert [m.data for t, _, m in msgs if t == '/reps'] == ['rep 0', 'rep 1', 'rep 2']
+    with AnyReader([bag]) as reader:
+        by_topic = {c.topic: c for c in reader.connections}
+        assert by_topic['/imu/data_raw'].msgcount == 10
+        assert by_topic['/feedback'].msgcount == 1
+        qos = by_topic['/imu/data_raw'].ext.offered_qos_profiles
+        assert QosSpec.from_rosbags(qos[0]) == QosSpec('best_effort', 'volatile',
+                                                       'keep_last', 5)
+        reps_qos = by_topic['/reps'].ext.offered_qos_profiles[0]
+        assert QosSpec.from_rosbags(reps_qos).depth == 100
+    # Our own reader agrees, merged in timestamp order across files (AnyReader reads a
+    # split bag file after file).
+    ours = list(read_bag(bag))
+    assert sorted((m.topic, m.timestamp_ns) for m in ours) == \
+        sorted((t, ts) for t, ts, _ in msgs)
+    stamps = [m.timestamp_ns for m in ours]
+    assert stamps == sorted(stamps)
+    topic, msgtype, ts, message = ours[-1]
+    assert (topic, msgtype, ts, message.data) == ('/feedback', STRING, 1_200_000_000, 'stop')
+    assert [m.message.data for m in read_bag(bag, topics=['/reps'])] == \
+        ['rep 0', 'rep 1', 'rep 2']
+
+
+def test_serialize_function_and_rejects_unserialisable(tmp_path: Path) -> None:
+    calls = []
+
+    def serialize(obj: Any) -> bytes:
+        calls.append(obj)
+        return string_cdr(obj['text'])
+
+    rec = BagRecorder(tmp_path / 'b', {'/feedback': (STRING, 'events')}, serialize=serialize)
+    rec.write('/feedback', 5, {'text': 'two left'})
+    with pytest.raises(TypeError, match="topic '/x'"):
+        BagRecorder(tmp_path / 'c', {'/x': (STRING, None)}).write('/x', 1, object())
+    with pytest.raises(BagError, match='not declared'):
+        rec.write('/nope', 7, b'\x00\x01\x00\x00')
+    rec.close()
+    assert calls and [m.message.data for m in read_bag(tmp_path / 'b')] == ['two left']
+
+
+def test_metadata_is_version_8_humble_readable(tmp_path: Path) -> None:
+    bag = tmp_path / 'session'
+    record_sample(bag, custom_data={'namespace': 'station1'})
+    info = YAML(typ='safe').load((bag / 'metadata.yaml').read_text())[
+        'rosbag2_bagfile_information']
+    assert info['version'] == 8
+    assert info['storage_identifier'] == 'mcap'
+    assert info['relative_file_paths'] == ['session_0.mcap', 'session_1.mcap']
+    assert [f['path'] for f in info['files']] == info['relative_file_paths']
+    assert [f['message_count'] for f in info['files']] == [10, 4]
+    assert info['message_count'] == 14
+    assert info['starting_time']['nanoseconds_since_epoch'] == 1_000_000_000
+    assert info['duration']['nanoseconds'] == 200_000_000
+    assert info['compression_format'] == '' and info['compression_mode'] == ''
+    assert info['custom_data'] == {'namespace': 'station1'}
+    assert isinstance(info['ros_distro'], str)
+    topics = {t['topic_metadata']['name']: t for t in info['topics_with_message_count']}
+    assert set(topics) == {'/imu/data_raw', '/reps', '/feedback'}
+    meta = topics['/imu/data_raw']['topic_metadata']
+    assert meta['type'] == IMU and meta['serialization_format'] == 'cdr'
+    assert meta['type_description_hash'].startswith('RIHS01_')
+    # Humble decodes offered_qos_profiles with as<std::string>(): it must be a string
+    # holding a YAML list with rmw's integer enums (version 9 writes a list: Humble fails).
+    assert isinstance(meta['offered_qos_profiles'], str)
+    (profile,) = YAML(typ='safe').load(meta['offered_qos_profiles'])
+    assert profile['reliability'] == 2 and profile['durability'] == 2  # best effort, volatile
+    assert profile['history'] == 1 and profile['depth'] == 5             # keep last 5
+    assert set(profile) == {'history', 'depth', 'reliability', 'durability', 'deadline',
+                            'lifespan', 'liveliness', 'liveliness_lease_duration',
+                            'avoid_ros_namespace_conventions'}
+    loaded = load_metadata(bag)
+    assert loaded.version == 8 and loaded.custom_data == {'namespace': 'station1'}
+
+
+@pytest.mark.parametrize('umask', [0o000, 0o022])
+def test_permissions_private_whatever_the_umask(tmp_path: Path, umask: int) -> None:
+    old = os.umask(umask)
+    try:
+        bag = tmp_path / 'new_parent' / 'session'
+        record_sample(bag)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(bag.stat().st_mode) == 0o700
+    assert stat.S_IMODE(bag.parent.stat().st_mode) == 0o700
+    entries = list(bag.iterdir())
+    assert entries and all(p.is_file() for p in entries)  # no work directories left
+    for entry in entries:
+        assert stat.S_IMODE(entry.stat().st_mode) == 0o600, entry
+
+
+def test_existing_or_unwritable_directory_is_one_clear_error(tmp_path: Path) -> None:
+    bag = tmp_path / 'session'
+    bag.mkdir()
+    with pytest.raises(BagExistsError, match=str(bag)):
+        BagRecorder(bag, TOPICS)
+    blocker = tmp_path / 'a_file'
+    blocker.write_text('x')
+    with pytest.raises(BagWriteError, match=str(blocker / 'bag')) as info:
+        BagRecorder(blocker / 'bag', TOPICS)
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+    with pytest.raises(BagError, match='no/such'):
+        BagRecorder(tmp_path / 'x', {'/t': ('no/such/Type', None)})
+    assert not (tmp_path / 'x').exists()  # a bad topic leaves no bag behind
+
+
+def test_disk_full_reports_once_and_keeps_flushed_data(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    bag = tmp_path / 'session'
+    rec = BagRecorder(bag, TOPICS, flush_interval_s=3600)
+    for i in range(5):
+        rec.write('/imu/data_raw', i, imu_msg(i))
+    rec.flush()
+    from rep_coach.bagio import chunkfile
+
+    def full(self: Any, fsync: bool = True) -> None:
+        raise OSError(errno.ENOSPC, 'No space left on device')
+
+    monkeypatch.setattr(chunkfile.ChunkFile, 'finish', full)
+    for i in range(5, 8):
+        assert rec.write('/imu/data_raw', i, imu_msg(i))
+    with pytest.raises(BagWriteError, match='No space left') as info:
+        rec.flush()
+    assert str(bag) in str(info.value)
+    # Afterwards: no more exceptions, messages counted as dropped.
+    assert rec.write('/imu/data_raw', 9, imu_msg(9)) is False
+    rec.flush()
+    rec.close()
+    assert rec.stats.dropped == 4 and rec.stats.flushed == 5
+    assert len(anyreader_messages(bag)) == 5
+    assert not [p for p in bag.iterdir() if p.name.endswith('.inprogress')]
+
+
+def test_read_errors_name_the_path(tmp_path: Path) -> None:
+    with pytest.raises(BagReadError, match='does not exist'):
+        read_bag(tmp_path / 'missing')
+    bag = tmp_path / 'session'
+    record_sample(bag)
+    good = (bag / 'metadata.yaml').read_text()
+    (bag / 'metadata.yaml').write_text('rosbag2_bagfile_information: [unclosed\n')
+    with pytest.raises(BagReadError, match=f'{bag}.*not valid YAML'):
+        read_bag(bag)
+    (bag / 'metadata.yaml').write_text(good.replace('storage_identifier', 'storage_id'))
+    with pytest.raises(BagReadError, match="'storage_identifier'"):
+        read_bag(bag)
+    (bag / 'metadata.yaml').write_text('just a string\n')
+    with pytest.raises(BagReadError, match='rosbag2_bagfile_information'):
+        read_bag(bag)
+    (bag / 'metadata.yaml').unlink()
+    with pytest.raises(BagReadError, match=f'{bag}.*metadata.yaml is missing'):
+        read_bag(bag)
+
+
+def test_truncated_file_recovers_what_is_readable(tmp_path: Path) -> None:
+    bag = tmp_path / 'session'
+    rec = BagRecorder(bag, {'/image': ('sensor_msgs/msg/CompressedImage', 'reliable')},
+                      flush_interval_s=3600)
+    store = default_typestore()
+    types = store.types
+    for i in range(5):
+        # ~600 kB each: rosbags closes an MCAP chunk every ~1 MiB, giving several chunks.
+        msg = types['sensor_msgs/msg/CompressedImage'](
+            types['std_msgs/msg/Header'](types['builtin_interfaces/msg/Time'](i, 0), 'cam'),
+            'jpeg', np.full(600_000, i, dtype=np.uint8))
+        rec.write('/image', i, msg)
+    rec.close()
+    mcap = bag / 'session_0.mcap'
+    data = mcap.read_bytes()
+    mcap.write_bytes(data[:len(data) - 300_000])  # cut inside the last chunk
+    with pytest.warns(BagRecoveryWarning, match='truncated; recovered 4 messages'):
+        got = list(read_bag(bag))
+    assert [m.timestamp_ns for m in got] == [0, 1, 2, 3]
+    assert int(got[2].message.data[0]) == 2
+    report = repair_bag(bag)
+    assert report.recovered == ['session_0.mcap'] and report.message_count == 4
+    assert [ts for _, ts, _ in anyreader_messages(bag)] == [0, 1, 2, 3]
+    (bag / 'session_0.mcap').write_bytes(b'garbage')
+    with pytest.raises(BagReadError, match='none of the storage files'):
+        with pytest.warns(BagRecoveryWarning, match='unreadable'):
+            read_bag(bag)
+
+
+def test_repair_lists_a_file_closed_but_not_yet_listed(tmp_path: Path) -> None:
+    bag = tmp_path / 'session'
+    rec = BagRecorder(bag, TOPICS, flush_interval_s=3600)
+    rec.write('/reps', 1, string_cdr('a'))
+    rec.flush()
+    listed_one = (bag / 'metadata.yaml').read_bytes()
+    rec.write('/reps', 2, string_cdr('b'))
+    rec.flush()
+    rec.close()
+    (bag / 'metadata.yaml').write_bytes(listed_one)  # as if killed before the rewrite
+    with pytest.warns(BagRecoveryWarning, match='not closed cleanly'):
+        assert len(list(read_bag(bag))) == 1
+    report = repair_bag(bag)
+    assert report.files == ['session_0.mcap', 'session_1.mcap']
+    assert [m.data for _, _, m in anyreader_messages(bag)] == ['a', 'b']
+    assert repair_bag(bag).message_count == 2  # idempotent
+
+
+_CHILD = textwrap.dedent('''
+    import sys, time
+    sys.path.insert(0, sys.argv[2])
+    from rep_coach.bagio import BagRecorder
+    from rep_coach.bagio.types import default_typestore
+    store = default_typestore()
+    cdr = lambda text: bytes(store.serialize_cdr(store.types['std_msgs/msg/String'](text),
+                                                 'std_msgs/msg/String'))
+    rec = BagRecorder(sys.argv[1], {'/reps': ('std_msgs/msg/String', 'events')},
+                      flush_interval_s=0.05)
+    for i in range(40):
+        rec.write('/reps', i, cdr(f'm{i}'))
+        time.sleep(0.003)  # spans several flush intervals: several files
+    rec.flush()
+    print('flushed', rec.stats.flushed, rec.stats.files, flush=True)
+    rec.flush_interval_s = 3600
+    for i in range(40, 60):
+        rec.write('/reps', i, cdr(f'm{i}'))
+    print('pending', rec.stats.pending, flush=True)
+    time.sleep(60)
+''')
+
+
+def test_sigkill_loses_only_the_unflushed_chunk(tmp_path: Path) -> None:
+    bag = tmp_path / 'killed'
+    script = tmp_path / 'child.py'
+    script.write_text(_CHILD)
+    proc = subprocess.Popen([sys.executable, str(script), str(bag), str(REPO_ROOT)],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        flushed_line = proc.stdout.readline().split()
+        assert proc.stdout.readline().split() == ['pending', '20']
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        proc.stdout.close()
+    assert proc.returncode == -signal.SIGKILL
+    assert flushed_line[:2] == ['flushed', '40'] and int(flushed_line[2]) >= 2
+    expected = [f'm{i}' for i in range(40)]
+    # Independent reader 1: rosbags AnyReader, straight from the dead recorder's bag.
+    assert [m.data for _, _, m in anyreader_messages(bag)] == expected
+    # Independent reader 2: the mcap package, file by file as metadata.yaml lists them.
+    mcap_reader = pytest.importorskip('mcap.reader')
+    names = load_metadata(bag).relative_file_paths
+    count = 0
+    for name in names:
+        with open(bag / name, 'rb') as stream:
+            reader = mcap_reader.make_reader(stream)
+            count += sum(1 for _ in reader.iter_messages())
+            assert reader.get_summary() is not None  # indexed, complete file
+    assert count == 40
+    # The dead chunk is reported, then repaired away.
+    with pytest.warns(BagRecoveryWarning, match='not closed cleanly'):
+        assert len(list(read_bag(bag))) == 40
+    report = repair_bag(bag)
+    assert report.message_count == 40
+    assert not [p for p in bag.iterdir() if p.name.startswith('.')]
+    assert [m.data for _, _, m in anyreader_messages(bag)] == expected

@@ -1,0 +1,173 @@
+"""Tests of ``rep-coach play``: timing core with a fake clock, QoS, wiring to the runtime."""
+
+from __future__ import annotations
+
+import argparse
+from enum import IntEnum
+from pathlib import Path
+import sys
+import types
+from typing import Any, List, Tuple
+
+import pytest
+
+from rep_coach.bagio import BagRecorder, load_metadata, QosSpec
+from rep_coach.bagio.types import default_typestore
+from rep_coach.cli import play
+
+STRING = 'std_msgs/msg/String'
+
+
+class FakeClock:
+    """A monotonic clock that only advances when slept on."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.sleeps: List[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def run_player(msgs: List[Tuple[str, int, Any]], **kwargs: Any) -> Tuple[list, Any]:
+    clock = FakeClock()
+    published: list = []
+    player = play.Player(lambda: iter(msgs),
+                         lambda topic, payload: published.append((clock(), topic, payload)),
+                         clock=clock, sleep=clock.sleep, **kwargs)
+    return published, player
+
+
+def test_player_respects_recorded_timing_scaled_by_rate() -> None:
+    msgs = [('a', 5_000_000_000, 1), ('b', 5_500_000_000, 2), ('a', 7_000_000_000, 3)]
+    published, player = run_player(msgs, rate=2.0)
+    stats = player.run()
+    assert stats.published == 3 and stats.loops == 1
+    assert [t - 100.0 for t, _, _ in published] == pytest.approx([0.0, 0.25, 1.0])
+    assert [p for _, _, p in published] == [1, 2, 3]
+    assert max(player.sleep.__self__.sleeps) <= play._MAX_SLEEP_S
+
+
+def test_player_loops_and_stops() -> None:
+    msgs = [('a', 0, 1), ('a', 1_000_000_000, 2)]
+    published, player = run_player(msgs, loop=True)
+    original = player.publish
+
+    def publish(topic: str, payload: Any) -> None:
+        original(topic, payload)
+        if len(published) == 5:
+            player.stop()
+
+    player.publish = publish
+    stats = player.run()
+    assert stats.published == 5 and stats.loops == 2
+    # Each pass restarts at once after the previous one: 0, 1, 1, 2, 2 seconds.
+    assert [t - 100.0 for t, _, _ in published] == pytest.approx([0, 1, 1, 2, 2])
+
+
+def test_player_backwards_timestamps_and_bad_rate() -> None:
+    published, player = run_player([('a', 10, 1), ('a', 5, 2)])
+    player.run()
+    assert [t for t, _, _ in published] == [100.0, 100.0]
+    with pytest.raises(ValueError, match='rate'):
+        play.Player(lambda: [], lambda t, p: None, rate=0)
+
+
+def test_playback_qos_and_namespace(tmp_path: Path) -> None:
+    bag = tmp_path / 'b'
+    rec = BagRecorder(bag, {'/s1/imu/data_raw': ('sensor_msgs/msg/Imu', 'sensor_data'),
+                            '/s1/reps': (STRING, ['events', QosSpec('best_effort', depth=3)]),
+                            '/s1/raw': (STRING, None)},
+                      custom_data={'namespace': '/s1'})
+    rec.close()
+    meta = load_metadata(bag)
+    assert play.playback_qos(meta, '/s1/imu/data_raw') == QosSpec('best_effort', 'volatile',
+                                                                  'keep_last', 5)
+    assert play.playback_qos(meta, '/s1/reps') == QosSpec('best_effort', 'volatile',
+                                                          'keep_last', 100)
+    assert play.playback_qos(meta, '/s1/raw') == QosSpec()
+    assert play.output_topic('/s1/reps', '', '/s1') == '/s1/reps'
+    assert play.output_topic('/s1/reps', 'station2', '/s1') == 'reps'
+    assert play.output_topic('/other/x', 'station2', '/s1') == 'other/x'
+
+
+def _fake_runtime(published: list) -> types.ModuleType:
+    """A stand-in for rep_coach.runtime (DDS backend) that records publishes."""
+    import rep_coach
+    runtime = types.ModuleType('rep_coach.runtime')
+    runtime.__path__ = [str(Path(rep_coach.__file__).parent / 'runtime')]
+    runtime.BACKEND = 'dds'
+
+    class Policy(IntEnum):
+        SYSTEM_DEFAULT = 0
+        RELIABLE = 1
+        BEST_EFFORT = 2
+        KEEP_LAST = 1
+        KEEP_ALL = 2
+        TRANSIENT_LOCAL = 1
+        VOLATILE = 2
+
+    runtime.HistoryPolicy = runtime.ReliabilityPolicy = runtime.DurabilityPolicy = Policy
+    runtime.QoSProfile = lambda **kw: kw
+
+    class Publisher:
+        def __init__(self, cls: type, topic: str, qos: Any) -> None:
+            self.cls, self.topic, self.qos = cls, topic, qos
+
+        def publish(self, msg: Any) -> None:
+            published.append((self.topic, self.qos, msg))
+
+    class Node:
+        def __init__(self, name: str, namespace: Any = None) -> None:
+            self.namespace = namespace
+
+        def create_publisher(self, cls: type, topic: str, qos: Any) -> Publisher:
+            return Publisher(cls, topic, qos)
+
+        def get_logger(self) -> Any:
+            return types.SimpleNamespace(warning=print)
+
+        def destroy_node(self) -> None:
+            pass
+
+    runtime.Node = Node
+    runtime.rclpy = types.SimpleNamespace(init=lambda: None, ok=lambda: True,
+                                          try_shutdown=lambda: None)
+    runtime.ExternalShutdownException = type('ExternalShutdownException', (Exception,), {})
+    return runtime
+
+
+def test_run_publishes_runtime_messages_with_recorded_qos(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip('cyclonedds')
+    bag = tmp_path / 'b'
+    store = default_typestore()
+    rec = BagRecorder(bag, {'/feedback': (STRING, 'events')})
+    for i, text in enumerate(['three', 'two left', 'stop']):
+        rec.write('/feedback', i * 1_000_000, store.types[STRING](text))
+    rec.close()
+    published: list = []
+    monkeypatch.setitem(sys.modules, 'rep_coach.runtime', _fake_runtime(published))
+    monkeypatch.setitem(sys.modules, 'rep_coach.runtime.msg', types.ModuleType('msg'))
+    args = argparse.Namespace(bag=bag, rate=10.0, loop=False, topics=None, namespace='')
+    assert play.run(args) == 0
+    assert [(t, m.data) for t, _, m in published] == \
+        [('/feedback', 'three'), ('/feedback', 'two left'), ('/feedback', 'stop')]
+    qos = published[0][1]
+    assert qos['depth'] == 100 and qos['reliability'] == 1
+    assert play.run(argparse.Namespace(bag=bag, rate=1.0, loop=False, topics=['/nope'],
+                                       namespace='')) == 2
+    assert play.run(argparse.Namespace(bag=tmp_path / 'missing', rate=1.0, loop=False,
+                                       topics=None, namespace='')) == 2
+
+
+def test_parser() -> None:
+    parser = argparse.ArgumentParser()
+    play.add_parser(parser.add_subparsers(dest='command'))
+    args = parser.parse_args(['play', 'BAG', '--rate', '2', '--loop', '--topics', 'a', 'b',
+                              '--namespace', 'ns'])
+    assert (args.rate, args.loop, args.topics, args.namespace) == (2.0, True, ['a', 'b'], 'ns')
