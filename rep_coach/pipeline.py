@@ -35,11 +35,11 @@ def baseline_factories(set_rest_s: float = 8.0,
 def learned_factories(models_dir: str = '', set_rest_s: float = 8.0,
                       threshold: float = 0.5) -> Tuple[SegmenterFactory, ClassifierFactory]:
     """Factories of the learned (ONNX) stages; StageError names a bad model file."""
-    from rep_coach.learned import load_stages, ModelError
+    from rep_coach.learned import load_stages, ModelLoadError
     try:
         return load_stages(resolve_models_dir(models_dir), set_rest_s=set_rest_s,
                            threshold=threshold)
-    except ModelError as exc:
+    except ModelLoadError as exc:
         raise StageError(str(exc)) from exc
 
 

@@ -8,8 +8,11 @@ REPS = 'reps'
 NEAR_FAILURE = 'near_failure'
 FEEDBACK = 'feedback'
 DIAGNOSTICS = 'diagnostics'
+IMAGE = 'image_raw'
+IMAGE_COMPRESSED = 'image_raw/compressed'
 FORM_LANDMARKS = 'form/landmarks'
 FORM_EVENTS = 'form/events'
+FORM_CUES = 'form/cues'
 
 #: ROS 2 type of every topic the graph uses (what a recorder needs to know).
 TOPIC_TYPES: Dict[str, str] = {
@@ -19,6 +22,8 @@ TOPIC_TYPES: Dict[str, str] = {
     NEAR_FAILURE: 'std_msgs/msg/String',
     FEEDBACK: 'std_msgs/msg/String',
     DIAGNOSTICS: 'diagnostic_msgs/msg/DiagnosticArray',
+    FORM_EVENTS: 'std_msgs/msg/String',
+    FORM_CUES: 'std_msgs/msg/String',
 }
 
 #: Topics whose QoS is sensor data (best effort); every other topic is reliable.

@@ -93,15 +93,19 @@ def test_thomas2025_csv_replay_with_labels(thomas2025_dir: Path):
 def test_trigno_csv_outside_the_layout_has_no_labels(thomas2025_dir: Path, tmp_path):
     src_file = sorted((thomas2025_dir / 'Raw Data').glob('*.csv'))[0]
     copy = tmp_path / src_file.name
-    copy.write_bytes(src_file.read_bytes()[:200_000])
+    data = src_file.read_bytes()[:200_000]
+    copy.write_bytes(data[:data.rindex(b'\n') + 1])
     src = open_source(f'csv:{copy}')
     assert src.labels() is None and len(_drain(src)) > 0
+    copy.write_bytes(data[:data.rindex(b',')])          # cut inside a row
+    with pytest.raises(SourceError, match=rf'{copy.name}:\d+: malformed'):
+        open_source(f'csv:{copy}')
 
 
 def _labelled_recording():
     t = np.arange(1000) / 100.0
-    reps = [RepLabel(1.0, 3.0, 2.0, 8.0, 2), RepLabel(3.5, 6.0, 4.5, 9.0, 1),
-            RepLabel(6.5, 9.0, 7.5, 10.0, 0)]
+    reps = [RepLabel(101.0, 103.0, 102.0, 8.0, 2), RepLabel(103.5, 106.0, 104.5, 9.0, 1),
+            RepLabel(106.5, 109.0, 107.5, 10.0, 0)]
     return ImuRecording('r', ImuBlock(100 + t, np.zeros((1000, 3)), np.zeros((1000, 3))),
                         100.0, [SetLabels(reps)])
 
@@ -151,7 +155,7 @@ def test_pacer_loop_continues_the_timeline_and_set_numbers():
         assert not due.done
     t = ImuBlock.concat(blocks).t
     assert len(t) == 2500 and np.allclose(np.diff(t), 0.01)
-    assert [r.set_index for r in reps] == [1, 1, 1, 2, 2, 2]
+    assert [r.set_index for r in reps] == [1, 1, 1, 2, 2, 2, 3]
     assert reps[3].start == pytest.approx(10.0 + 1.0)
 
 
@@ -190,8 +194,8 @@ def test_bag_replay(tmp_path):
                                     typestore=store)
         for i in range(200):
             ns = 10_000_000_000 + i * 10_000_000
-            msg = Imu(Header(Time(ns // 10**9, ns % 10**9), 'imu_link'), Quat(0, 0, 0, 1),
-                      np.zeros(9), Vec(0.0, 0.0, 9.81), np.zeros(9), Vec(0.1 * i, 0, 0),
+            msg = Imu(Header(Time(ns // 10**9, ns % 10**9), 'imu_link'),
+                      Quat(0.0, 0.0, 0.0, 1.0), np.zeros(9), Vec(0.1 * i, 0.0, 0.0),
                       np.zeros(9), Vec(0.0, 0.0, 9.81), np.zeros(9))
             writer.write(imu, ns, store.serialize_cdr(msg, Imu.__msgtype__))
         label = ('{"set_index":1,"rep_index":1,"start":10.2,"end":11.5,"peak":10.8,'

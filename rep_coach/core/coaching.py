@@ -40,11 +40,13 @@ KIND_REP = 'rep'
 KIND_RIR = 'rir'
 KIND_STOP = 'stop'
 KIND_SUMMARY = 'summary'
-CUE_KINDS = (KIND_REP, KIND_RIR, KIND_STOP, KIND_SUMMARY)
+#: A form cue from the camera coach ("elbows up"), played through the same path.
+KIND_FORM = 'form'
+CUE_KINDS = (KIND_REP, KIND_RIR, KIND_STOP, KIND_SUMMARY, KIND_FORM)
 
 #: Priorities: a pending cue is replaced only by one of equal or higher priority,
 #: so a "stop" waiting to be played is never dropped for a count.
-PRIORITY = {KIND_REP: 0, KIND_SUMMARY: 1, KIND_RIR: 2, KIND_STOP: 3}
+PRIORITY = {KIND_REP: 0, KIND_SUMMARY: 1, KIND_FORM: 1, KIND_RIR: 2, KIND_STOP: 3}
 
 #: How a cue should sound.
 AUDIO_SPEECH = 'speech'

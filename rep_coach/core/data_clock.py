@@ -24,7 +24,7 @@ class DataClock:
             self._stamp, self._wall = stamp, wall
 
     def now(self, wall: float) -> Optional[float]:
-        """Current time on the data timeline, or None before the first sample."""
+        """Return the time on the data timeline, or None before the first sample."""
         if self._stamp is None:
             return None
         return self._stamp + max(0.0, wall - self._wall)

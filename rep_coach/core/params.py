@@ -172,9 +172,19 @@ NODE_PARAMS: Dict[str, Tuple[ParamSpec, ...]] = {
                   'created (owner-only permissions)', non_empty),
         ParamSpec('bag_name', '', 'bag directory name; empty = rep_coach_<date>_<time>'),
         ParamSpec('topics', ['imu/data_raw', 'labels/reps', 'reps', 'near_failure', 'feedback',
-                             'diagnostics'], 'relative topics to record', topic_list),
+                             'diagnostics', 'form/events', 'form/cues'],
+                  'relative topics to record', topic_list),
         ParamSpec('flush_interval_s', 1.0, 'seconds between flushes; a killed recorder '
                   'loses at most this much', in_range(0.1, 60.0)),
+    ),
+    'form_coach': (
+        ParamSpec('exercise', 'front_squat', 'lift to judge: front_squat, back_squat, '
+                  'deadlift, bench_press or biceps_curl',
+                  one_of('front_squat', 'back_squat', 'deadlift', 'bench_press',
+                         'biceps_curl')),
+        ParamSpec('backend', 'mediapipe', 'pose backend: mediapipe (Tasks, with presence) or '
+                  'mediapipe-legacy', one_of('mediapipe', 'mediapipe-legacy')),
+        ParamSpec('publish_landmarks', True, 'publish the 33 smoothed landmarks of every frame'),
     ),
 }
 

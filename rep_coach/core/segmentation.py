@@ -114,8 +114,8 @@ class _History:
         self.rate = np.concatenate([self.rate, rate])
         # Trim in chunks so the copy cost is amortised over many small blocks.
         if self.t.size > self.span + self.span // 4:
-            self.t, self.rot, self.rate = (a[-self.span:] for a in (self.t, self.rot,
-                                                                     self.rate))
+            keep = -self.span
+            self.t, self.rot, self.rate = self.t[keep:], self.rot[keep:], self.rate[keep:]
 
 
 class BaselineSegmenter:

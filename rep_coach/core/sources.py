@@ -36,7 +36,8 @@ import numpy as np
 
 from rep_coach.core import thomas2025
 from rep_coach.core.sim import SimConfig, SimConfigError, SimStream
-from rep_coach.core.types import ImuBlock, ImuRecording, PayloadError, SetLabels, TrueRep
+from rep_coach.core.types import ImuBlock, ImuRecording, PayloadError, RepLabel, SetLabels, \
+    TrueRep
 
 CSV_HEADER = ('t', 'ax', 'ay', 'az', 'gx', 'gy', 'gz')
 IMU_MSGTYPE = 'sensor_msgs/msg/Imu'
@@ -61,7 +62,7 @@ class ImuSource:
         raise NotImplementedError
 
     def labels(self) -> Optional[List[SetLabels]]:
-        """True sets of reps on the source timeline (known so far), or None."""
+        """Return the true sets of reps on the source timeline (known so far), or None."""
         return None
 
     def close(self) -> None:
@@ -90,7 +91,7 @@ class RecordingSource(ImuSource):
             yield imu.slice(i, i + self._block)
 
     def labels(self) -> Optional[List[SetLabels]]:
-        """The recording's sets, or None when it has none."""
+        """Return the recording's sets, or None when it has none."""
         return self.recording.sets or None
 
 
@@ -109,7 +110,7 @@ class SimSource(ImuSource):
         return self._stream.blocks(max(1, int(round(REPLAY_BLOCK_S * self.rate_hz))))
 
     def labels(self) -> Optional[List[SetLabels]]:
-        """Sets planned so far (a set's labels appear before its first sample)."""
+        """Return the sets planned so far (a set's labels appear before its first sample)."""
         return self._stream.labels
 
 
@@ -358,7 +359,6 @@ def read_imu_bag(path: Path) -> ImuRecording:
 
 
 def _group_reps(reps: List[TrueRep]) -> List[SetLabels]:
-    from rep_coach.core.types import RepLabel
     by_set: Dict[int, List[TrueRep]] = {}
     for rep in reps:
         by_set.setdefault(rep.set_index, []).append(rep)

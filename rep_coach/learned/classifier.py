@@ -29,7 +29,7 @@ CLASSIFIER_OUTPUTS = (TensorSpec('probability', (1, 1)), TensorSpec('rir_probs',
 
 
 def feature_vector(features: Dict[str, float]) -> np.ndarray:
-    """(1, F) float32 in FEATURE_NAMES order; missing/NaN -> the training mean (0 after scaling)."""
+    """(1, F) float32 in FEATURE_NAMES order; missing values stay NaN (filled later)."""
     return np.array([[float(features.get(name, math.nan)) for name in FEATURE_NAMES]],
                     dtype=np.float32)
 

@@ -53,7 +53,8 @@ class EndPicker:
                 if pi >= cfg.on and ti - self._last_end >= cfg.refractory_s:
                     self._run_start, self._fired = ti, False
                 continue
-            if not self._fired and ti - self._run_start >= cfg.end_offset_s:
+            # 1e-9: grid times are k / 100 in floating point.
+            if not self._fired and ti - self._run_start >= cfg.end_offset_s - 1e-9:
                 out.append(self._fire(self._run_start + cfg.end_offset_s, ti))
             if pi < cfg.off:
                 if not self._fired and ti - self._run_start >= cfg.min_run_s:

@@ -28,8 +28,8 @@ from rep_coach.learned.preprocess import RATE_HZ, scale, sigmoid
 
 #: ONNX interface of ``segmenter.onnx`` (state width comes from the metadata).
 SEGMENTER_INPUTS = (TensorSpec('imu', (1, 6, None)), TensorSpec('state', (1, None, None)))
-SEGMENTER_OUTPUTS = (TensorSpec('logits', (1, 2, None)), TensorSpec('state_out',
-                                                                      (1, None, None)))
+SEGMENTER_OUTPUTS = (TensorSpec('logits', (1, 2, None)),
+                     TensorSpec('state_out', (1, None, None)))
 
 
 class LearnedSegmenter:

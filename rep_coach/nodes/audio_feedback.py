@@ -7,7 +7,7 @@ from typing import List, Optional
 
 from rep_coach import topics
 from rep_coach.audio import build_player
-from rep_coach.core.coaching import CoachingConfig, CoachingPolicy, Cue
+from rep_coach.core.coaching import CoachingConfig, CoachingPolicy, Cue, KIND_FORM, PRIORITY
 from rep_coach.core.data_clock import DataClock
 from rep_coach.core.types import NearFailureState, RepEvent
 from rep_coach.imu_msg import stamp_to_seconds
@@ -41,6 +41,8 @@ class AudioFeedbackNode(Node):
                                  event_qos())
         self.create_subscription(String, topics.NEAR_FAILURE,
                                  guarded(self, 'near-failure state')(self.on_state), event_qos())
+        self.create_subscription(String, topics.FORM_CUES,
+                                 guarded(self, 'form cue')(self.on_form_cue), event_qos())
         # The IMU stream is only the policy's clock (rests are measured in data time).
         self.create_subscription(Imu, topics.IMU, guarded(self, 'IMU sample')(self.on_imu),
                                  qos_profile_sensor_data)
@@ -57,14 +59,20 @@ class AudioFeedbackNode(Node):
         self.clock.observe(stamp_to_seconds(msg.header.stamp), time.monotonic())
 
     def on_rep(self, msg: String) -> None:
-        """A rep was detected: count it."""
+        """Count a detected rep."""
         rep = RepEvent.from_json(msg.data)
         self._emit(self.policy.on_rep(rep, max(rep.stamp, self._now(rep.stamp))))
 
     def on_state(self, msg: String) -> None:
-        """A near-failure verdict arrived: warn or stop when due."""
+        """Warn or stop when a near-failure verdict makes it due."""
         state = NearFailureState.from_json(msg.data)
         self._emit(self.policy.on_near_failure(state, max(state.stamp, self._now(state.stamp))))
+
+    def on_form_cue(self, msg: String) -> None:
+        """Speak a camera form cue ("elbows up") through the same path as the IMU cues."""
+        now = self._now(self.get_clock().now().nanoseconds * 1e-9)
+        self._emit([Cue(text=msg.data, kind=KIND_FORM, priority=PRIORITY[KIND_FORM],
+                        stamp=now, set_index=self.policy.set_index, rep_index=0)])
 
     def on_tick(self) -> None:
         """End a rested set with its summary."""

@@ -93,7 +93,7 @@ class ImuPublisherNode(Node):
             self._finish()
 
     def _device_error(self, exc: Exception) -> None:
-        """A live device failed mid-session: report, then reopen after a pause."""
+        """Report a live device that failed mid-session, then reopen it after a pause."""
         self.get_logger().error(f'{self.source.name}: {exc}; retrying in {REOPEN_S:.0f} s')
         self.diag_pub.publish(diagnostic(self, ERROR, str(exc), {'source': self.source.name}))
         self.pacer = None

@@ -34,7 +34,7 @@ MESSAGE_CLASSES: Dict[str, Any] = {
 
 
 def recorder_qos(topic: str) -> QoSProfile:
-    """The topic's own reliability (so it matches its writer), with a deep history."""
+    """Return the topic's own reliability (so it matches its writer) with a deep history."""
     qos = qos_for(topic)
     return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=RECORDER_DEPTH,
                       reliability=qos.reliability, durability=qos.durability)

@@ -79,10 +79,11 @@ def world_landmarks(p: Posture) -> np.ndarray:
     mid_hip = 0.5 * (w[Lm.LEFT_HIP] + w[Lm.RIGHT_HIP])
     lam = math.radians(p.trunk_deg)
     sh_mid = mid_hip + TRUNK * np.array([0.0, -math.cos(lam), -math.sin(lam)])
-    for sgn, (sh, el, wr, idx) in ((1, (Lm.LEFT_SHOULDER, Lm.LEFT_ELBOW, Lm.LEFT_WRIST,
-                                         (Lm.LEFT_PINKY, Lm.LEFT_INDEX, Lm.LEFT_THUMB))),
-                                   (-1, (Lm.RIGHT_SHOULDER, Lm.RIGHT_ELBOW, Lm.RIGHT_WRIST,
-                                         (Lm.RIGHT_PINKY, Lm.RIGHT_INDEX, Lm.RIGHT_THUMB)))):
+    arms = ((1, (Lm.LEFT_SHOULDER, Lm.LEFT_ELBOW, Lm.LEFT_WRIST,
+                 (Lm.LEFT_PINKY, Lm.LEFT_INDEX, Lm.LEFT_THUMB))),
+            (-1, (Lm.RIGHT_SHOULDER, Lm.RIGHT_ELBOW, Lm.RIGHT_WRIST,
+                  (Lm.RIGHT_PINKY, Lm.RIGHT_INDEX, Lm.RIGHT_THUMB))))
+    for sgn, (sh, el, wr, idx) in arms:
         s = sh_mid + np.array([sgn * p.shoulder_m / 2, 0, 0])
         e = s + UPPER * _fwd(p.arm_deg)
         if p.rack:
@@ -91,7 +92,7 @@ def world_landmarks(p: Posture) -> np.ndarray:
             wrist = e + FORE * _fwd(p.arm_deg + 180.0 - p.elbow_deg)
         w[sh], w[el], w[wr] = s, e, wrist
         for i in idx:
-            w[i] = wrist + 0.3 * (wrist - e) * 0.3
+            w[i] = wrist + 0.1 * (wrist - e)  # the hand continues the forearm
     head = sh_mid + np.array([0, -0.20, -0.06])
     for i, off in ((Lm.NOSE, (0, 0, -0.08)), (Lm.LEFT_EYE, (0.03, -0.03, -0.07)),
                    (Lm.RIGHT_EYE, (-0.03, -0.03, -0.07)), (Lm.LEFT_EAR, (0.07, -0.02, 0)),

@@ -26,7 +26,7 @@ class ClfTrainConfig:
 
     sig_len: int = 64
     hidden: int = 32
-    steps: int = 400
+    steps: int = 300
     batch: int = 16
     lr: float = 3e-3
     rir_weight: float = 0.5
@@ -63,7 +63,7 @@ def set_samples(sessions: Sequence[Session]) -> List[SetSample]:
             f = np.array([[d[n] for n in FEATURE_NAMES] for d in feats], dtype=np.float32)
             nf = np.array([math.nan if r.rpe is None else float(r.rpe >= NEAR_FAILURE_RPE)
                            for r in reps], dtype=np.float32)
-            rir = np.array([-1 if r.rir is None else int(r.rir) for r in reps])
+            rir = np.array([-1 if r.rir is None else min(3, int(r.rir)) for r in reps])
             out.append(SetSample(sess, reps, f, nf, rir))
     return out
 

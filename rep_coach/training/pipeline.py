@@ -12,7 +12,7 @@ import json
 import logging
 from pathlib import Path
 import time
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Sequence
 
 import torch
 
@@ -84,7 +84,7 @@ def run_loso(sessions: List[Session], cfg: TrainConfig, work_dir: Path) -> Dict[
 
 
 def evaluate_baseline(sessions: List[Session]) -> Dict[str, Any]:
-    """The signal-processing baseline through the same harness (it has no training)."""
+    """Score the signal-processing baseline through the same harness (no training)."""
     from rep_coach.core.near_failure import BaselineNearFailure
     from rep_coach.core.segmentation import BaselineSegmenter
     return evaluate([s.recording for s in sessions], BaselineSegmenter, BaselineNearFailure)

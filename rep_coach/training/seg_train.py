@@ -22,7 +22,7 @@ class SegTrainConfig:
 
     channels: int = 32
     dilations: Sequence[int] = (1, 2, 4, 8, 16, 32, 64)
-    steps: int = 300
+    steps: int = 600
     batch: int = 16
     crop: int = 896
     lr: float = 3e-3

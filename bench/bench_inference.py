@@ -1,0 +1,153 @@
+"""Per-update inference latency: ours vs the published-size reference, ORT vs PyTorch.
+
+One intra-op thread everywhere (the pipeline's budget is one core).  "Update"
+means one call a stage makes live:
+
+* ours, segmenter: one 0.1 s hop (10 samples + state) of the streaming TCN;
+* ours, classifier: one rep (features + 64-sample signal + GRU state);
+* reference segmenter: one 256-sample window (every 0.64 s);
+* reference classifier: one window step of the conv encoder + 2 x 1024 LSTM.
+
+The reference is exported untrained (latency does not depend on the weights).
+Run: ``python bench/bench_inference.py [--json] [--models models] [--n 300]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+import sys
+import tempfile
+import time
+from typing import Callable, Dict
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def _timeit(fn: Callable[[], object], n: int) -> Dict[str, float]:
+    for _ in range(min(20, n)):
+        fn()
+    times = []
+    for _ in range(n):
+        tic = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - tic)
+    ms = np.array(times) * 1e3
+    return {'p50_ms': round(float(np.percentile(ms, 50)), 4),
+            'p99_ms': round(float(np.percentile(ms, 99)), 4),
+            'updates_per_s': round(float(1e3 / ms.mean()), 1)}
+
+
+def _ort(path: Path):
+    import onnxruntime as ort
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), sess_options=opts,
+                                providers=['CPUExecutionProvider'])
+
+
+def main() -> int:
+    """Run the benchmark; print a table or JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--json', action='store_true', help='print JSON only')
+    parser.add_argument('--models', type=Path, default=REPO / 'models')
+    parser.add_argument('--n', type=int, default=300, help='timed calls per case')
+    args = parser.parse_args()
+
+    import torch
+    torch.set_num_threads(1)
+    from rep_coach.learned import load_classifier_model, load_segmenter_model
+    from rep_coach.training.models import (CausalTCN, n_params, RefClassifier, RefResNet,
+                                           RepClassifier, RepClassifierStep, StreamingTCN)
+    from rep_coach.core.rep_features import FEATURE_NAMES
+
+    out: Dict[str, Dict] = {}
+    seg_path, clf_path = args.models / 'segmenter.onnx', args.models / 'near_failure.onnx'
+    seg, clf = load_segmenter_model(seg_path), load_classifier_model(clf_path)
+    smeta, cmeta = seg.meta_json('rep_coach'), clf.meta_json('rep_coach')
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 6, 10)).astype(np.float32)
+    state = np.zeros((1, smeta['channels'], smeta['state_len']), np.float32)
+    out['ours_segmenter_ort'] = _timeit(lambda: seg.run(imu=x, state=state), args.n)
+    feats = np.zeros((1, len(FEATURE_NAMES)), np.float32)
+    sig = np.zeros((1, 6, cmeta['sig_len']), np.float32)
+    h = np.zeros((1, 1, cmeta['hidden']), np.float32)
+    out['ours_classifier_ort'] = _timeit(lambda: clf.run(features=feats, signal=sig, h=h),
+                                         args.n)
+    tcn = CausalTCN(channels=smeta['channels'] // 1)
+    stream = StreamingTCN(tcn).eval()
+    rc = RepClassifierStep(RepClassifier(len(FEATURE_NAMES), cmeta['sig_len'],
+                                         hidden=cmeta['hidden'])).eval()
+    tx, ts = torch.from_numpy(x), stream.initial_state()
+    tf, tsig, th = torch.from_numpy(feats), torch.from_numpy(sig), torch.from_numpy(h)
+    with torch.no_grad():
+        out['ours_segmenter_torch'] = _timeit(lambda: stream(tx, ts), args.n)
+        out['ours_classifier_torch'] = _timeit(lambda: rc(tf, tsig, th), args.n)
+    out['ours_segmenter_ort'].update(params=n_params(tcn),
+                                     onnx_bytes=seg_path.stat().st_size)
+    out['ours_classifier_ort'].update(params=n_params(rc),
+                                      onnx_bytes=clf_path.stat().st_size)
+
+    ref_seg, ref_clf = RefResNet().eval(), RefClassifier().eval()
+    w = torch.zeros(1, 6, 256)
+    rw, rs = torch.zeros(1, 1, 7, 256), torch.zeros(1, 1, 8)
+    rh = torch.zeros(2, 1, 1024)
+    with tempfile.TemporaryDirectory() as tmp, torch.no_grad():
+        import warnings
+        warnings.simplefilter('ignore')
+        p1, p2 = Path(tmp) / 'ref_seg.onnx', Path(tmp) / 'ref_clf.onnx'
+        torch.onnx.export(ref_seg, (w,), str(p1), dynamo=False, opset_version=17,
+                          input_names=['window'], output_names=['logits'])
+        torch.onnx.export(ref_clf, (rw, rs, rh, rh), str(p2), dynamo=False, opset_version=17,
+                          input_names=['window', 'seg', 'h', 'c'],
+                          output_names=['logits', 'h_out', 'c_out'])
+        s1, s2 = _ort(p1), _ort(p2)
+        wn, rwn, rsn, rhn = w.numpy(), rw.numpy(), rs.numpy(), rh.numpy()
+        out['reference_segmenter_ort'] = _timeit(lambda: s1.run(None, {'window': wn}), args.n)
+        out['reference_classifier_ort'] = _timeit(
+            lambda: s2.run(None, {'window': rwn, 'seg': rsn, 'h': rhn, 'c': rhn}),
+            max(50, args.n // 3))
+        out['reference_segmenter_ort'].update(params=n_params(ref_seg),
+                                              onnx_bytes=p1.stat().st_size)
+        out['reference_classifier_ort'].update(params=n_params(ref_clf),
+                                               onnx_bytes=p2.stat().st_size)
+        out['reference_segmenter_torch'] = _timeit(lambda: ref_seg(w), args.n)
+        out['reference_classifier_torch'] = _timeit(
+            lambda: ref_clf(rw, rs, rh, rh), max(50, args.n // 3))
+    ours_bytes = (out['ours_segmenter_ort']['onnx_bytes']
+                  + out['ours_classifier_ort']['onnx_bytes'])
+    ref_bytes = (out['reference_segmenter_ort']['onnx_bytes']
+                 + out['reference_classifier_ort']['onnx_bytes'])
+    summary = {
+        'ours_total_onnx_bytes': ours_bytes,
+        'reference_total_onnx_bytes': ref_bytes,
+        'size_ratio_reference_over_ours': round(ref_bytes / ours_bytes, 1),
+        'segmenter_p50_ratio_reference_over_ours': round(
+            out['reference_segmenter_ort']['p50_ms'] / out['ours_segmenter_ort']['p50_ms'], 1),
+        # Per second of stream: 10 hops for ours, 1 / 0.64 windows for the reference.
+        'segmenter_ms_per_stream_s_ours': round(10 * out['ours_segmenter_ort']['p50_ms'], 3),
+        'segmenter_ms_per_stream_s_reference': round(
+            out['reference_segmenter_ort']['p50_ms'] / 0.64, 3),
+        'ours_updates_per_s_sustained': out['ours_segmenter_ort']['updates_per_s'],
+    }
+    result = {'cases': out, 'summary': summary, 'threads': 1}
+    if args.json:
+        print(json.dumps(result, indent=1))
+        return 0
+    print(f'{"case":32s} {"p50 ms":>9s} {"p99 ms":>9s} {"upd/s":>9s} {"params":>10s} '
+          f'{"onnx KB":>9s}')
+    for name, r in out.items():
+        print(f'{name:32s} {r["p50_ms"]:9.3f} {r["p99_ms"]:9.3f} {r["updates_per_s"]:9.1f} '
+              f'{r.get("params", ""):>10} '
+              f'{(r["onnx_bytes"] / 1024) if "onnx_bytes" in r else "":>9}')
+    for k, v in summary.items():
+        print(f'{k}: {v}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

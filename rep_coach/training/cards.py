@@ -1,0 +1,90 @@
+"""Model cards (``models/*.md``) rendered from a training report and a benchmark.
+
+Usage: ``python -m rep_coach.training.cards REPORT.json BENCH.json models/``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+import sys
+from typing import Any, Dict
+
+_SEG_KEYS = ('sample_f1', 'event_f1', 'count_mae', 'cue_delay_p50_s', 'cue_delay_p90_s')
+_NF_KEYS = ('rep_f1', 'rep_precision', 'rep_recall', 'window_f1', 'rir_mae')
+
+
+def _table(report: Dict[str, Any], part: str, keys) -> str:
+    loso, base = report['loso'], report['baseline']
+    lines = ['| held out | ' + ' | '.join(keys) + ' |', '|---' * (len(keys) + 1) + '|']
+    for sub, res in sorted(loso['per_subject'].items()):
+        lines.append(f'| {sub} | ' + ' | '.join(str(res[part].get(k)) for k in keys) + ' |')
+    lines.append('| **pooled (learned)** | ' + ' | '.join(
+        f'**{loso[part].get(k)}**' for k in keys) + ' |')
+    lines.append('| baseline (all sets) | ' + ' | '.join(
+        str(base[part].get(k)) for k in keys) + ' |')
+    return '\n'.join(lines)
+
+
+def render(report: Dict[str, Any], bench: Dict[str, Any], name: str) -> str:
+    """Markdown card of ``segmenter`` or ``near_failure``."""
+    cases = bench['cases']
+    seg = name == 'segmenter'
+    case = cases['ours_segmenter_ort' if seg else 'ours_classifier_ort']
+    title = ('Stage 1: streaming causal TCN rep segmenter' if seg
+             else 'Stage 2: near-failure / reps-in-reserve classifier')
+    what = (
+        'Causal dilated residual TCN (32 channels, 7 blocks x 2 convs, dilations 1..64, '
+        'receptive field 5.09 s) over the 100 Hz IMU (accel / 2 g, gyro / 250 deg/s, '
+        'clipped). Streaming form: every 0.1 s it takes the 10 new samples and its packed '
+        'state (past inputs of every conv) and returns per-sample logits of "within '
+        '+-0.4 s of a rep end" and "inside a rep"; identical to offline inference. '
+        'Rep ends by hysteresis on the first output (`rep_coach/learned/events.py`).'
+        if seg else
+        'Per rep: the 11 features of `rep_coach/core/rep_features.py` (computed by stage 1), '
+        'a small conv encoder of the rep\'s raw 6-axis signal resampled to 64 samples, a '
+        'GRU (32 units) over the reps of the set (state carried between reps, reset per '
+        'set); heads: near-failure probability and reps in reserve 0/1/2/3+.')
+    final = report.get('final', {})
+    parts = [
+        f'# {name}.onnx - {title}', '', what, '',
+        '## Data', '',
+        'thomas2025 wrist-IMU biceps curls (Thomas & Wahlstrom, arXiv 2510.03197): 44 sets, '
+        '4 subjects (A321 34 sets, G998 4, T417 3, T456 3), 507 reps, 139 with RPE >= 8. '
+        '**Assumption: near failure = RPE >= 8 (RIR <= 2) on the RIR-based RPE scale; '
+        'not the dataset authors\' statement.** RIR classes from RPE (10 -> 0, 9 -> 1, '
+        '8 -> 2, <= 7 -> 3+).', '',
+        f'The committed model is trained on all 4 subjects ({final.get("subjects")}), seed '
+        f'{report.get("seed")}, command: `{report.get("command")}`.', '',
+        '## Protocol', '',
+        'Leave-one-subject-out (4 folds); each fold\'s models never see the held-out '
+        'subject. Hyper-parameters are fixed a priori in code (no search, no tuning on '
+        'held-out subjects). Scores come from `rep_coach/core/evaluation.py` (causal '
+        'streaming replay in 0.05 s blocks). The baseline is the signal-processing '
+        'pipeline (no training), scored on all sets. A321 contributes 34 of 44 sets, so '
+        'pooled numbers are dominated by it; the other folds have 3-4 sets each.', '',
+        '## Held-out metrics', '',
+        _table(report, 'segmentation', _SEG_KEYS), '']
+    parts += ['', _table(report, 'near_failure', _NF_KEYS), '']
+    parts += [
+        '## Size and latency', '',
+        f'- parameters: {case.get("params")}; ONNX: {case.get("onnx_bytes")} bytes',
+        f'- onnxruntime, 1 thread, per update ({"0.1 s hop" if seg else "one rep"}): '
+        f'p50 {case["p50_ms"]} ms, p99 {case["p99_ms"]} ms '
+        f'(from `bench/bench_inference.py` on the training machine)', '']
+    return '\n'.join(parts)
+
+
+def main(argv=None) -> int:
+    """Write ``segmenter.md`` and ``near_failure.md``."""
+    argv = sys.argv[1:] if argv is None else argv
+    report = json.loads(Path(argv[0]).read_text())
+    bench = json.loads(Path(argv[1]).read_text())
+    out = Path(argv[2])
+    for name in ('segmenter', 'near_failure'):
+        (out / f'{name}.md').write_text(render(report, bench, name))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""Tests of the baseline segmenter, rep features and near-failure rule."""
+
+import numpy as np
+import pytest
+
+from rep_coach.core.near_failure import BaselineNearFailure
+from rep_coach.core.rep_features import rep_kinematics, set_features
+from rep_coach.core.segmentation import BaselineSegmenter, BaselineSegmenterConfig
+from rep_coach.core.types import ImuBlock, RepEvent
+
+
+def synthetic_curls(n_reps: int = 8, rate: float = 200.0, sign: float = 1.0,
+                    slow_from: int = 100, seed: int = 0):
+    """Wrist gyro of curls: 2 rad about a tilted axis, raised-cosine reps with rests.
+
+    Returns (block, true rep ends).  Reps from ``slow_from`` on have a 40 % slower
+    concentric.
+    """
+    rng = np.random.default_rng(seed)
+    axis = np.array([0.2, -0.9, 0.3])
+    axis /= np.linalg.norm(axis)
+    t_knots, omega_parts, ends, t = [], [], [], 1.5
+    dt = 1.0 / rate
+    omega_parts.append(np.zeros(int(1.5 * rate)))
+    for k in range(n_reps):
+        conc = 1.0 * (1.4 if k >= slow_from else 1.0)
+        ecc = 1.3
+        for dur, direction in ((conc, 1.0), (ecc, -1.0)):
+            n = int(dur * rate)
+            phase = np.arange(n) / n
+            # Raised cosine rate profile integrating to 2 rad.
+            omega_parts.append(direction * 2.0 / dur * (1 - np.cos(2 * np.pi * phase)))
+            t += n * dt
+        ends.append(t)
+        pause = int(0.4 * rate)
+        omega_parts.append(np.zeros(pause))
+        t += pause * dt
+    omega_parts.append(np.zeros(int(3.0 * rate)))
+    omega = np.concatenate(omega_parts) * sign
+    n = omega.size
+    gyro = omega[:, None] * axis[None, :] + 0.01 * rng.standard_normal((n, 3)) + 0.01
+    accel = np.tile([0.0, 0.0, 9.81], (n, 1))
+    del t_knots
+    return ImuBlock(np.arange(n) * dt + 100.0, accel, gyro), np.array(ends) + 100.0
+
+
+def _run(block: ImuBlock, config=None, block_s: float = 0.05):
+    seg = BaselineSegmenter(config)
+    step = int(round(block_s / (block.t[1] - block.t[0])))
+    events = []
+    for i in range(0, len(block), step):
+        events += seg.push(block.slice(i, i + step))
+    return events
+
+
+@pytest.mark.parametrize('sign', [1.0, -1.0])
+def test_counts_synthetic_curls_either_mounting(sign: float) -> None:
+    block, ends = synthetic_curls(sign=sign)
+    events = _run(block)
+    assert len(events) == len(ends)
+    got = np.array([e.end for e in events])
+    assert np.max(np.abs(got - ends)) < 0.45  # the valley lies in the 0.4 s pause
+    for k, e in enumerate(events, start=1):
+        assert e.set_index == 1 and e.rep_index == k
+        assert e.start < e.peak < e.end <= e.stamp
+        assert e.stamp - e.end < 1.0
+        assert abs(e.features['rom_rad'] - 2.0) < 0.4
+
+
+def test_events_do_not_depend_on_block_size() -> None:
+    block, _ = synthetic_curls()
+    a = [(e.end, e.rep_index) for e in _run(block, block_s=0.02)]
+    b = [(e.end, e.rep_index) for e in _run(block, block_s=0.1)]
+    assert a == b
+
+
+def test_new_set_after_rest() -> None:
+    block, ends = synthetic_curls(n_reps=4)
+    later = ImuBlock(block.t + (block.t[-1] - block.t[0]) + 20.0, block.accel, block.gyro)
+    events = _run(ImuBlock.concat([block, later]),
+                  BaselineSegmenterConfig(set_rest_s=10.0))
+    assert [(e.set_index, e.rep_index) for e in events] == \
+        [(1, 1), (1, 2), (1, 3), (1, 4), (2, 1), (2, 2), (2, 3), (2, 4)]
+
+
+def test_velocity_loss_and_near_failure() -> None:
+    block, ends = synthetic_curls(n_reps=8, slow_from=5)
+    events = _run(block)
+    assert len(events) == 8
+    losses = [e.features['velocity_loss'] for e in events]
+    assert max(losses[:5]) < 0.1 and min(losses[5:]) > 0.2
+    clf = BaselineNearFailure()
+    states = [clf.on_rep(e) for e in events]
+    assert not any(s.near_failure for s in states[:5])
+    assert all(s.near_failure for s in states[6:])
+    assert states[-1].rir is not None and states[-1].rir <= 1
+
+
+def test_rep_kinematics_and_set_features() -> None:
+    t = np.arange(0, 3, 0.01)
+    omega = np.where(t < 1, 2.0, np.where(t < 2, -2.0, 0.0))
+    angle = np.cumsum(omega) * 0.01
+    kin = rep_kinematics(t, angle, omega, 0.0, 2.0)
+    assert abs(kin.concentric_s - 1.0) < 0.02 and abs(kin.rom_rad - 2.0) < 0.05
+    assert abs(kin.mean_conc_vel - 2.0) < 0.05
+    feats = set_features(t, angle, omega, [(0.0, 2.0, 1.0), (0.0, 2.0, 0.5)])
+    assert feats[0]['velocity_loss'] == 0.0 and feats[1]['rep_in_set'] == 2.0
+
+
+def test_classifier_resets_per_set() -> None:
+    clf = BaselineNearFailure()
+
+    def rep(s: int, k: int, loss: float) -> RepEvent:
+        return RepEvent(s, k, 0.0, 1.0, 1.0, 0.5, {'velocity_loss': loss})
+    assert clf.on_rep(rep(1, 1, 0.0)).near_failure is False
+    assert clf.on_rep(rep(1, 2, 0.5)).near_failure is True
+    assert clf.on_rep(rep(2, 1, 0.0)).near_failure is False
+
+
+def test_simulated_curls_if_available() -> None:
+    sim = pytest.importorskip('rep_coach.core.sim')
+    rec = sim.simulate(sim.SimConfig(seed=3, exercise='biceps_curl', sets=1))
+    events = _run(rec.imu)
+    n_true = len(rec.sets[0].reps)
+    assert abs(len(events) - n_true) <= max(2, n_true // 5)

@@ -1,0 +1,85 @@
+"""Tests of the evaluation metrics, the harness and the evaluate CLI."""
+
+import argparse
+import json
+
+import numpy as np
+
+from rep_coach.cli import evaluate as evaluate_cli
+from rep_coach.core.evaluation import (Counts, evaluate, event_counts, match_events,
+                                       match_intervals, sample_counts)
+from rep_coach.core.near_failure import BaselineNearFailure
+from rep_coach.core.segmentation import BaselineSegmenter
+from rep_coach.core.types import ImuRecording, RepLabel, SetLabels
+
+TRUE = [2.0, 5.0, 8.0, 11.0]
+
+
+def test_event_metrics_perfect_shifted_missed_extra() -> None:
+    assert event_counts(TRUE, TRUE) == Counts(tp=4, fp=0, fn=0)
+    assert event_counts(TRUE, [t + 0.2 for t in TRUE]).tp == 4
+    shifted = event_counts(TRUE, [t + 0.5 for t in TRUE])
+    assert (shifted.tp, shifted.fp, shifted.fn) == (0, 4, 4)
+    missed = event_counts(TRUE, TRUE[:3])
+    assert (missed.tp, missed.fp, missed.fn) == (3, 0, 1)
+    extra = event_counts(TRUE, sorted(TRUE + [6.5]))
+    assert (extra.tp, extra.fp, extra.fn) == (4, 1, 0)
+    assert abs(extra.prf()[2] - 8 / 9) < 1e-9
+
+
+def test_matching_is_one_to_one() -> None:
+    assert match_events([1.0], [0.9, 1.1]) in ([(0, 0)], [(0, 1)])
+    assert sorted(match_events([1.0, 1.2], [1.1])) in ([(0, 0)], [(1, 0)])
+
+
+def test_sample_metrics() -> None:
+    perfect = sample_counts(0, 14, TRUE, TRUE)
+    assert perfect.fp == 0 and perfect.fn == 0 and perfect.prf()[2] == 1.0
+    half = sample_counts(0, 14, TRUE, [t + 0.4 for t in TRUE])
+    assert 0.45 < half.prf()[2] < 0.55  # windows of 0.8 s overlapping by 0.4 s
+    none = sample_counts(0, 14, TRUE, [])
+    assert none.tp == 0 and none.prf()[2] == 0.0
+
+
+def test_interval_matching() -> None:
+    assert match_intervals([(0, 2), (2, 4)], [(0.1, 2.1), (2.1, 4)]) == [(0, 0), (1, 1)]
+    assert match_intervals([(0, 2)], [(1.5, 4)]) == []
+
+
+def _synthetic_recording() -> ImuRecording:
+    from test_baseline import synthetic_curls
+    block, ends = synthetic_curls(n_reps=6, slow_from=4)
+    starts = np.concatenate([[ends[0] - 2.7], ends[:-1]])
+    reps = [RepLabel(s, e, None, 9.0 if k >= 4 else 6.0) for k, (s, e) in
+            enumerate(zip(starts, ends))]
+    return ImuRecording('synthetic', block, 200.0, [SetLabels(reps)], subject='S1')
+
+
+def test_evaluate_keys_and_values_on_synthetic() -> None:
+    out = evaluate([_synthetic_recording()], BaselineSegmenter, BaselineNearFailure)
+    seg, nf = out['segmentation'], out['near_failure']
+    for key in ('sample_f1', 'event_f1', 'count_mae', 'cue_delay_p50_s', 'cue_delay_p90_s',
+                'sample_precision', 'sample_recall', 'event_precision', 'event_recall'):
+        assert key in seg
+    for key in ('rep_f1', 'window_f1', 'rep_precision', 'rep_recall', 'window_precision',
+                'window_recall', 'assumption'):
+        assert key in nf
+    assert seg['count_mae'] == 0.0
+    assert 'RPE >= 8' in nf['assumption']
+    assert set(out['per_subject']) == {'S1'}
+
+
+def test_cli_json_on_two_real_sets(thomas2025_dir, capsys) -> None:
+    parser = argparse.ArgumentParser()
+    evaluate_cli.add_parser(parser.add_subparsers())
+    args = parser.parse_args(['evaluate', str(thomas2025_dir), '--json', '--limit', '2',
+                              '--subjects', 'A321', '--no-progress'])
+    assert evaluate_cli.run(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) >= {'learned', 'baseline'}
+    for part in [out['baseline']] + ([out['learned']] if out['learned'] else []):
+        assert {'segmentation', 'near_failure'} <= set(part)
+        assert part['segmentation']['event_f1'] is not None
+    assert out['baseline']['segmentation']['event_f1'] > 0.6
+    if out['learned'] is None:
+        assert out['learned_reason']

