@@ -409,6 +409,9 @@ class Pacer:
         self.max_block = max_block or max(1, int(round(source.rate_hz or 100.0)))
         self._it = iter(source.blocks())
         self._buf = ImuBlock.empty()
+        self._sched = np.zeros(0)          # schedule time of each buffered sample
+        self._shift = 0.0                  # schedule - source time, after backward steps
+        self._t_read: Optional[float] = None   # source time of the newest sample read
         self._t_first: Optional[float] = None
         self._offset = 0.0               # added to (t - t_first): previous passes' length
         self._set_base = 0                # sets of previous passes
@@ -419,7 +422,7 @@ class Pacer:
 
     def _fill(self, until: float) -> None:
         """Read blocks until the buffer holds a sample after ``until`` or the source ends."""
-        while not self._exhausted and (not len(self._buf) or self._buf.t[-1] <= until):
+        while not self._exhausted and (not len(self._buf) or self._sched[-1] <= until):
             try:
                 block = next(self._it)
             except StopIteration:
@@ -428,6 +431,7 @@ class Pacer:
             if self._t_first is None and len(block):
                 self._t_first = float(block.t[0])
             self._buf = ImuBlock.concat([self._buf, block])
+            self._sched = np.concatenate((self._sched, self._schedule(block.t)))
             if self.source.live:
                 return
 
@@ -449,11 +453,12 @@ class Pacer:
                     base = self._t_first if self._t_first is not None else 0.0
                 target = base + elapsed * self.speed - self._offset
                 self._fill(target)
-            n = int(np.searchsorted(self._buf.t, target, side='right')) if len(self._buf) \
+            n = int(np.searchsorted(self._sched, target, side='right')) if len(self._buf) \
                 else 0
             n = min(n, self.max_block)
         out = self._buf.slice(0, n)
         self._buf = self._buf.slice(n)
+        self._sched = self._sched[n:]
         if len(out):
             self._t_sent = float(out.t[-1])
         reps = self._due_labels()
@@ -463,6 +468,22 @@ class Pacer:
             self._restart()
             done = False
         return Due(stamped, reps, done)
+
+    def _schedule(self, t: np.ndarray) -> np.ndarray:
+        """Return when samples ``t`` are due, on a timeline that never goes back.
+
+        A recording whose clock stepped back (a device reset) keeps its stamps, but
+        is paced as if one sample period had passed, not released in one burst.
+        """
+        if not len(t):
+            return np.zeros(0)
+        period = 1.0 / self.source.rate_hz if self.source.rate_hz else 0.0
+        prev = np.concatenate(([t[0] if self._t_read is None else self._t_read], t[:-1]))
+        step = np.where(t < prev, prev - t + period, 0.0)
+        shift = self._shift + np.cumsum(step)
+        self._shift = float(shift[-1])
+        self._t_read = float(t[-1])
+        return t + shift
 
     def _stamp(self, t: np.ndarray) -> np.ndarray:
         if self._t_first is None:
@@ -503,5 +524,7 @@ class Pacer:
         self._label_pos = (0, 0)
         self._t_first = None
         self._t_sent = None
+        self._t_read = None
+        self._shift = 0.0
         self._exhausted = False
         self._it = iter(self.source.blocks())

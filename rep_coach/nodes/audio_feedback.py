@@ -11,8 +11,9 @@ from rep_coach.core.coaching import CoachingConfig, CoachingPolicy, Cue, KIND_FO
 from rep_coach.core.data_clock import DataClock
 from rep_coach.core.types import NearFailureState, RepEvent
 from rep_coach.imu_msg import stamp_to_seconds
-from rep_coach.nodes.common import declare_parameters, event_qos, guarded, run_node
-from rep_coach.runtime import Node, qos_profile_sensor_data
+from rep_coach.nodes.common import (declare_parameters, event_qos, guarded, imu_reader_qos,
+                                    run_node)
+from rep_coach.runtime import Node
 from rep_coach.runtime.msg import Imu, String
 
 #: Period of the timer that ends rested sets and applies verdicts whose rep was lost.
@@ -45,7 +46,7 @@ class AudioFeedbackNode(Node):
                                  guarded(self, 'form cue')(self.on_form_cue), event_qos())
         # The IMU stream is only the policy's clock (rests are measured in data time).
         self.create_subscription(Imu, topics.IMU, guarded(self, 'IMU sample')(self.on_imu),
-                                 qos_profile_sensor_data)
+                                 imu_reader_qos())
         self.create_timer(TICK_S, guarded(self, 'tick')(self.on_tick))
         self.get_logger().info(f'coaching to {params["target_rir"]} rep(s) in reserve; '
                                f'audio sink {params["sink"]!r}')

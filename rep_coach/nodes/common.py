@@ -26,6 +26,19 @@ def event_qos(depth: int = EVENT_DEPTH) -> QoSProfile:
                       durability=DurabilityPolicy.VOLATILE)
 
 
+#: Reader history of IMU consumers.  The writer offers sensor-data QoS (best effort,
+#: keep last 5); a reader may keep more, and should: a replay faster than real time or
+#: a driver catching up delivers samples in bursts that a queue of 5 would cut short.
+IMU_READER_DEPTH = 100
+
+
+def imu_reader_qos() -> QoSProfile:
+    """Best effort (matches the sensor-data writer) with a burst-proof queue."""
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=IMU_READER_DEPTH,
+                      reliability=ReliabilityPolicy.BEST_EFFORT,
+                      durability=DurabilityPolicy.VOLATILE)
+
+
 def qos_for(topic: str) -> QoSProfile:
     """Sensor-data QoS for IMU samples, reliable QoS for everything else."""
     return qos_profile_sensor_data if topic in SENSOR_TOPICS else event_qos()

@@ -1,9 +1,19 @@
-"""Incoming IMU messages -> clean ImuBlocks, with counted warnings and diagnostics."""
+"""Incoming IMU messages -> clean ImuBlocks, with counted warnings and diagnostics.
+
+Reporting: the first problem is reported at once (one counted warning in the log
+and one ``diagnostics`` message); later ones are summed and reported at most every
+``report_period_s``, from a timer as well, so counts are not held back when samples
+stop arriving; :meth:`ImuIntake.close` reports what is still pending at shutdown.
+
+Frame ids: any ``header.frame_id`` is accepted (a wrist IMU has no TF tree to check
+against); a change of frame id mid-stream is warned about once, with the old and new
+ids, since it usually means two publishers share the topic.
+"""
 
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, List, Optional
 
 from rep_coach import topics
 from rep_coach.core.types import ImuBlock
@@ -23,8 +33,14 @@ class ImuIntake:
         self.node = node
         self.gate = SampleGate()
         self.report_period_s = report_period_s
-        self._next_report = time.monotonic() + report_period_s
+        self._last_report = -float('inf')
+        self.reports = 0
+        self.frame_id: Optional[str] = None
+        self.frame_changes = 0
+        self._dirty = False
         self._diag_pub = node.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, event_qos())
+        # Counts held back by the rate limit go out even if no sample follows.
+        node.create_timer(min(1.0, report_period_s), self._report_if_due)
 
     def accept(self, msgs: Iterable[Any], feed: Callable[[ImuBlock], None],
                reset: Callable[[], None]) -> int:
@@ -32,6 +48,8 @@ class ImuIntake:
 
         Returns the number of samples fed.
         """
+        msgs = list(msgs)
+        self._check_frames(msgs)
         result = self.gate.push(msgs_to_block(msgs))
         parts = result.parts
         fed = 0
@@ -44,16 +62,43 @@ class ImuIntake:
             if len(part):
                 feed(part)
                 fed += len(part)
-        now = time.monotonic()
-        if now >= self._next_report:
-            self._next_report = now + self.report_period_s
-            self._report()
+        if not result.report.clean:
+            self._dirty = True
+            self._report_if_due()
         return fed
 
-    def _report(self) -> None:
+    def _check_frames(self, msgs: List[Any]) -> None:
+        for msg in msgs:
+            frame = str(msg.header.frame_id)
+            if self.frame_id is not None and frame != self.frame_id:
+                self.frame_changes += 1
+                if self.frame_changes == 1:
+                    self.node.get_logger().warn(
+                        f'imu/data_raw: frame_id changed from {self.frame_id!r} to {frame!r} '
+                        'mid-stream (two publishers on one topic?); samples are accepted, '
+                        'further changes are not reported')
+            self.frame_id = frame
+
+    def _report_if_due(self) -> None:
+        now = time.monotonic()
+        if self._dirty and now - self._last_report >= self.report_period_s:
+            self._last_report = now
+            self._report()
+
+    def _report(self) -> bool:
+        """Log and publish the counts since the last report; False if there were none."""
+        if not self._dirty:
+            return False
+        self._dirty = False
         report = self.gate.take_report()
         if report.clean:
-            return
+            return False
         text = report.summary()
+        self.reports += 1
         self.node.get_logger().warn(f'imu/data_raw: {text}')
         self._diag_pub.publish(diagnostic(self.node, WARN, text, report.as_key_values()))
+        return True
+
+    def close(self) -> None:
+        """Report what the rate limit still holds (call at shutdown)."""
+        self._report()

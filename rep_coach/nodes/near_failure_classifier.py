@@ -6,11 +6,11 @@ from typing import List, Optional
 
 from rep_coach import topics
 from rep_coach.core.types import RepEvent
-from rep_coach.nodes.common import (declare_parameters, event_qos, guarded, run_node,
-                                    StartupError)
+from rep_coach.nodes.common import (declare_parameters, event_qos, guarded, imu_reader_qos,
+                                    run_node, StartupError)
 from rep_coach.nodes.imu_intake import ImuIntake
 from rep_coach.pipeline import stage_factories, StageError
-from rep_coach.runtime import Node, qos_profile_sensor_data
+from rep_coach.runtime import Node
 from rep_coach.runtime.msg import Imu, String
 
 
@@ -31,7 +31,7 @@ class NearFailureClassifierNode(Node):
         self.state_pub = self.create_publisher(String, topics.NEAR_FAILURE, event_qos())
         self.intake = ImuIntake(self)
         self.create_subscription(Imu, topics.IMU, guarded(self, 'IMU sample')(self.on_imu),
-                                 qos_profile_sensor_data)
+                                 imu_reader_qos())
         self.create_subscription(String, topics.REPS, guarded(self, 'rep event')(self.on_rep),
                                  event_qos())
         self.get_logger().info(f'classifying near-failure with the {params["model"]} model, '
@@ -52,6 +52,10 @@ class NearFailureClassifierNode(Node):
             rir = '' if state.rir is None else f', about {state.rir} in reserve'
             self.get_logger().info(f'set {state.set_index} rep {state.rep_index}: near failure '
                                    f'(p={state.probability:.2f}{rir})')
+
+    def close(self) -> None:
+        """Report the IMU problems still held back by the rate limit."""
+        self.intake.close()
 
 
 def main(args: Optional[List[str]] = None) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import List, Optional
 
 from rep_coach import topics
-from rep_coach.nodes.common import (declare_parameters, event_qos, guarded, run_node,
-                                    StartupError)
+from rep_coach.nodes.common import (declare_parameters, event_qos, guarded, imu_reader_qos,
+                                    run_node, StartupError)
 from rep_coach.nodes.imu_intake import ImuIntake
 from rep_coach.pipeline import stage_factories, StageError
-from rep_coach.runtime import Node, qos_profile_sensor_data
+from rep_coach.runtime import Node
 from rep_coach.runtime.msg import Imu, String
 
 
@@ -30,7 +30,7 @@ class RepSegmenterNode(Node):
         self.reps_pub = self.create_publisher(String, topics.REPS, event_qos())
         self.intake = ImuIntake(self)
         self.create_subscription(Imu, topics.IMU, guarded(self, 'IMU sample')(self.on_imu),
-                                 qos_profile_sensor_data)
+                                 imu_reader_qos())
         self.reps = 0
         self.get_logger().info(f'segmenting reps with the {params["model"]} model')
 
@@ -47,6 +47,10 @@ class RepSegmenterNode(Node):
             self.get_logger().info(
                 f'set {rep.set_index} rep {rep.rep_index}: {rep.end - rep.start:.2f} s, '
                 f'cue delay {rep.stamp - rep.end:.2f} s')
+
+    def close(self) -> None:
+        """Report the IMU problems still held back by the rate limit."""
+        self.intake.close()
 
 
 def main(args: Optional[List[str]] = None) -> None:

@@ -1,8 +1,13 @@
 """Augmentations of scaled (6, N) IMU signals: frame rotation, time-warp, noise, gain.
 
 Rotation applies one random rotation to the accelerometer and gyroscope
-triplets together (a sensor strapped at another angle); time-warp is done by the
-crop sampler (it must move the labels too); gain and noise are per triplet.
+triplets together (a sensor strapped at another angle).  Besides a small tilt,
+half of the samples are turned by 180 deg about a random sensor axis: the same
+watch or strap is worn either way round on either wrist (thomas2025 subjects do
+differ by such a turn: the resting arm reads +x gravity for some, -x for
+others), and a model that never saw it mistakes the top of a curl for its
+bottom.  Time-warp is done by the crop sampler (it must move the labels too);
+gain and noise are per triplet.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ class AugmentConfig:
     """Ranges of the random augmentations (all off = identity)."""
 
     rotation_deg: float = 30.0
+    flip_prob: float = 0.5      # chance of a 180 deg turn about a random sensor axis
     warp: float = 0.15          # speed factor in [1 - warp, 1 + warp]
     noise: float = 0.01         # std of additive noise in scaled units
     gain: float = 0.1           # multiplicative gain in [1 - gain, 1 + gain] per triplet
@@ -34,8 +40,12 @@ def random_rotation(rng: np.random.Generator, max_deg: float) -> np.ndarray:
 def augment(x: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
     """Rotate, scale and add noise to a (6, N) unclipped scaled signal; clip to [-1, 1]."""
     x = x.astype(np.float64, copy=True)
-    if cfg.rotation_deg > 0:
+    if cfg.rotation_deg > 0 or cfg.flip_prob > 0:
         rot = random_rotation(rng, cfg.rotation_deg)
+        if rng.random() < cfg.flip_prob:
+            flip = -np.eye(3)
+            flip[rng.integers(3)] *= -1.0  # diag(1,-1,-1) etc.: 180 deg about one axis
+            rot = rot @ flip
         x[0:3] = rot @ x[0:3]
         x[3:6] = rot @ x[3:6]
     if cfg.gain > 0:

@@ -1,0 +1,123 @@
+"""The node classes in one process, through the runtime (the same classes `ros2 run` starts)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+import random
+import time
+from typing import Callable, List
+
+import numpy as np
+import pytest
+
+from rep_coach import topics
+from rep_coach.core.sim import simulate, SimConfig
+from rep_coach.core.types import NearFailureState, RepEvent
+from rep_coach.imu_msg import block_to_msgs
+from rep_coach.nodes.audio_feedback import AudioFeedbackNode
+from rep_coach.nodes.near_failure_classifier import NearFailureClassifierNode
+from rep_coach.nodes.rep_segmenter import RepSegmenterNode
+from rep_coach.runtime import (Node, qos_profile_sensor_data, QoSProfile, rclpy,
+                               ReliabilityPolicy, SingleThreadedExecutor)
+from rep_coach.runtime.msg import CompressedImage, Imu, String
+
+RELIABLE = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+
+
+@pytest.fixture
+def ros(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    monkeypatch.setenv('ROS_LOCALHOST_ONLY', '1')
+    args = ['test', '--ros-args', '-p', 'model:=baseline', '-p', f'sink:="wav:{tmp_path}"']
+    rclpy.init(args=args, domain_id=random.randint(1, 200))
+    executor = SingleThreadedExecutor()
+    yield executor
+    for node in list(executor.get_nodes()):
+        close = getattr(node, 'close', None)
+        if close is not None:
+            close()
+        node.destroy_node()
+    executor.shutdown()
+    rclpy.try_shutdown()
+
+
+def spin_until(executor, done: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not done() and time.monotonic() < deadline:
+        executor.spin_once(timeout_sec=0.02)
+    return done()
+
+
+def test_imu_to_reps_to_verdicts_to_cues(ros) -> None:
+    for node_class in (RepSegmenterNode, NearFailureClassifierNode, AudioFeedbackNode):
+        ros.add_node(node_class())
+    probe = Node('probe')
+    ros.add_node(probe)
+    got = {topics.REPS: [], topics.NEAR_FAILURE: [], topics.FEEDBACK: []}
+    for name, store in got.items():
+        probe.create_subscription(String, name, lambda msg, s=store: s.append(msg.data),
+                                  RELIABLE)
+    imu_pub = probe.create_publisher(Imu, topics.IMU, qos_profile_sensor_data)
+    recording = simulate(SimConfig(seed=3, sets=1, tail_s=10.0))
+    msgs = block_to_msgs(recording.imu, 'imu_link', Imu)
+    assert spin_until(ros, lambda: imu_pub.get_subscription_count() >= 3, 10)
+    # A tenth of a second of samples per spin: faster than real time, yet well within the
+    # readers' queues even on a loaded machine.
+    for start in range(0, len(msgs), 10):
+        for msg in msgs[start:start + 10]:
+            imu_pub.publish(msg)
+        spin_until(ros, lambda: False, 0.01)
+    true_reps = len(recording.sets[0].reps)
+    assert spin_until(ros, lambda: any('reps' in c for c in got[topics.FEEDBACK]), 20), got
+    reps = [RepEvent.from_json(text) for text in got[topics.REPS]]
+    states = [NearFailureState.from_json(text) for text in got[topics.NEAR_FAILURE]]
+    assert abs(len(reps) - true_reps) <= 1
+    assert [s.rep_index for s in states] == [r.rep_index for r in reps]
+    assert got[topics.FEEDBACK][0] == 'one'
+    assert any(state.near_failure for state in states)
+
+
+def test_a_malformed_rep_message_does_not_stop_the_classifier(ros) -> None:
+    classifier = NearFailureClassifierNode()
+    ros.add_node(classifier)
+    probe = Node('probe')
+    ros.add_node(probe)
+    verdicts: List[str] = []
+    probe.create_subscription(String, topics.NEAR_FAILURE, lambda m: verdicts.append(m.data),
+                              RELIABLE)
+    pub = probe.create_publisher(String, topics.REPS, RELIABLE)
+    assert spin_until(ros, lambda: pub.get_subscription_count() >= 1, 10)
+    good = RepEvent(set_index=1, rep_index=1, start=0.0, end=2.0, stamp=2.3,
+                    features={'velocity_loss': 0.0}).to_json()
+    for text in ('not json', '{"rep_index": "x"}', json.dumps([1, 2]), good):
+        pub.publish(String(data=text))
+    assert spin_until(ros, lambda: len(verdicts) == 1, 10)
+    assert NearFailureState.from_json(verdicts[0]).rep_index == 1
+
+
+def test_form_coach_flags_low_elbows_from_a_compressed_image(ros, shared_data: Path) -> None:
+    pytest.importorskip('mediapipe')
+    cv2 = pytest.importorskip('cv2')
+    from rep_coach.nodes.form_coach import FormCoachNode
+    photo = shared_data / 'pose' / '715_low_elbows.jpg'
+    if not photo.is_file():
+        pytest.skip(f'{photo} absent')
+    ros.add_node(FormCoachNode())
+    probe = Node('probe')
+    ros.add_node(probe)
+    events: List[dict] = []
+    probe.create_subscription(String, topics.FORM_EVENTS,
+                              lambda m: events.append(json.loads(m.data)), RELIABLE)
+    pub = probe.create_publisher(CompressedImage, topics.IMAGE_COMPRESSED,
+                                 qos_profile_sensor_data)
+    ok, jpeg = cv2.imencode('.jpg', cv2.imread(str(photo)))
+    assert ok
+    assert spin_until(ros, lambda: pub.get_subscription_count() >= 1, 10)
+    for i in range(8):
+        msg = CompressedImage()
+        msg.header.stamp.sec = 100 + i
+        msg.format = 'jpeg'
+        msg.data = np.asarray(jpeg).tobytes()
+        pub.publish(msg)
+        spin_until(ros, lambda: False, 0.4)
+    assert spin_until(ros, lambda: any('elbows_low' in e['faults'] for e in events), 20), events
