@@ -5,6 +5,8 @@ means one call a stage makes live:
 
 * ours, segmenter: one 0.1 s hop (10 samples + state) of the streaming TCN;
 * ours, classifier: one rep (features + 64-sample signal + GRU state);
+* ours, pipeline push: both stages' Python ``push``/``on_rep`` per 0.1 s block
+  (resampling, features, event logic included);
 * reference segmenter: one 256-sample window (every 0.64 s);
 * reference classifier: one window step of the conv encoder + 2 x 1024 LSTM.
 
@@ -51,6 +53,28 @@ def _ort(path: Path):
                                 providers=['CPUExecutionProvider'])
 
 
+def _pipeline_push(models: Path, n: int) -> Dict[str, float]:
+    """Whole stage 1 + stage 2 per 0.1 s block of a simulated set (Python included)."""
+    from rep_coach.core.sim import simulate
+    from rep_coach.core.sim.config import SimConfig
+    from rep_coach.learned import load_stages
+    seg_f, clf_f = load_stages(models)
+    rec = simulate(SimConfig(seed=7, sets=1))
+    seg, clf = seg_f(), clf_f()
+    blocks = [rec.imu.slice(i, i + 10) for i in range(0, len(rec.imu), 10)]
+    times = []
+    for block in blocks:
+        tic = time.perf_counter()
+        for event in seg.push(block):
+            clf.on_rep(event)
+        clf.push(block)
+        times.append(time.perf_counter() - tic)
+    ms = np.array(times[50:]) * 1e3
+    return {'p50_ms': round(float(np.percentile(ms, 50)), 4),
+            'p99_ms': round(float(np.percentile(ms, 99)), 4),
+            'updates_per_s': round(float(1e3 / ms.mean()), 1)}
+
+
 def main() -> int:
     """Run the benchmark; print a table or JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -78,7 +102,8 @@ def main() -> int:
     h = np.zeros((1, 1, cmeta['hidden']), np.float32)
     out['ours_classifier_ort'] = _timeit(lambda: clf.run(features=feats, signal=sig, h=h),
                                          args.n)
-    tcn = CausalTCN(channels=smeta['channels'] // 1)
+    out['ours_pipeline_push'] = _pipeline_push(args.models, args.n)
+    tcn = CausalTCN(channels=smeta['channels'])
     stream = StreamingTCN(tcn).eval()
     rc = RepClassifierStep(RepClassifier(len(FEATURE_NAMES), cmeta['sig_len'],
                                          hidden=cmeta['hidden'])).eval()
@@ -143,7 +168,7 @@ def main() -> int:
     for name, r in out.items():
         print(f'{name:32s} {r["p50_ms"]:9.3f} {r["p99_ms"]:9.3f} {r["updates_per_s"]:9.1f} '
               f'{r.get("params", ""):>10} '
-              f'{(r["onnx_bytes"] / 1024) if "onnx_bytes" in r else "":>9}')
+              f'{format(r["onnx_bytes"] / 1024, ".1f") if "onnx_bytes" in r else "":>9}')
     for k, v in summary.items():
         print(f'{k}: {v}')
     return 0

@@ -113,13 +113,14 @@ def faulty_session() -> FaultySession:
     return FaultySession(ImuBlock.concat([set1, set2]), expected, RESET_TO, len(second.reps))
 
 
-def test_faulty_session_is_counted_exactly_by_the_gate() -> None:
+@pytest.mark.parametrize('step', [1, 8])
+def test_faulty_session_is_counted_exactly_by_the_gate(step: int) -> None:
     from rep_coach.core.validation import SampleGate
     session = faulty_session()
     gate = SampleGate()
     block = session.block
-    for i in range(0, len(block), 8):   # the publisher's ~8-sample ticks
-        gate.push(block.slice(i, i + 8))
+    for i in range(0, len(block), step):   # 1: as the nodes push; 8: a publisher tick
+        gate.push(block.slice(i, i + step))
     counts = gate.take_report().counts
     assert {k: counts.get(k, 0) for k in session.expected} == session.expected
 

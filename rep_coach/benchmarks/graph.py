@@ -5,15 +5,21 @@ audio_feedback`` plus ``session_recorder`` with :class:`rep_coach.launcher.Launc
 on loopback in a domain of its own, plays a simulated session, samples every
 node's CPU time and RSS from ``/proc``, then reads the recorded bag.
 
+The latencies are measured by a listener in the benchmark process itself (a
+node of :mod:`rep_coach.runtime` subscribed to ``reps``, ``near_failure`` and
+``feedback``), not from the bag: the recorder's own reception lags by up to a
+flush (it closes and syncs a file every second), which is the recorder's
+business, not the coaching path's; that lag is reported separately.
+
 Latency definitions (one machine, one clock: ``imu_publisher`` stamps with the
-node clock, which is the system time, and the recorder stamps each message with
-its reception time on the same clock):
+node clock, which is the system time, and the listener takes its reception
+time on the same clock):
 
 * the *source time* of an IMU stamp ``s`` is when the sample was due to go out:
   ``s`` itself at real-time playback; at speed ``k`` the publisher keeps the
   recording's spacing in the stamps, so it is ``e + (s - e) / k`` with ``e`` the
   first sample's stamp;
-* *rep event latency* = reception of the ``reps`` message at the recorder -
+* *rep event latency* = reception of the ``reps`` message by the listener -
   source time of the event's ``stamp`` (the sample whose arrival decided the
   rep): transport + processing, beyond the algorithmic delay;
 * *algorithmic cue delay* = ``stamp - end`` (data time the segmenter waits after
@@ -55,6 +61,10 @@ IMU_READERS = 4
 #: A cue is attributed to the rep received closest to it, at most this much after it
 #: (reps are >= ~1 s apart, cues follow their rep within milliseconds).
 CUE_MATCH_S = 0.5
+#: Event topics read from the bag (labels/reps before reps: both end with "reps").
+EVENT_TOPICS = ('labels/reps', 'reps', 'near_failure', 'feedback')
+#: Topics the in-process listener hears.
+HEARD_TOPICS = ('reps', 'near_failure', 'feedback')
 #: Cue kinds that a rep (or its verdict) causes; summaries follow a rest timeout.
 REP_TRIGGERED = ('rep', 'rir', 'stop')
 
@@ -141,6 +151,7 @@ class GraphRun:
     imu_stamps: List[float]                  # header stamps of the IMU samples recorded
     imu_recv: List[float]
     topics: Dict[str, List[Received]]        # reps, near_failure, feedback, labels/reps
+    heard: Dict[str, List[Received]]         # reps, near_failure, feedback at the listener
     cues: List[Dict[str, Any]]               # index.jsonl of the wav sink, by cue number
     logs: LogCapture
     exit_codes: Dict[str, List[int]]
@@ -157,6 +168,57 @@ class GraphRun:
             return stamp
         first = self.imu_stamps[0]
         return first + (stamp - first) / self.config.speed
+
+
+class Listener:
+    """A node in this process that notes when each event message arrives.
+
+    Its callbacks only append (reception time, payload), so they add next to
+    nothing to the time they measure; it spins in a daemon thread.
+    """
+
+    def __init__(self, domain_id: int) -> None:
+        from rep_coach.nodes.common import event_qos
+        from rep_coach.runtime import Node, rclpy
+        from rep_coach.runtime.msg import String
+        self._rclpy = rclpy
+        # The listener must find the nodes: same domain, same discovery range.
+        os.environ['ROS_LOCALHOST_ONLY'] = '1'
+        os.environ.pop('ROS_AUTOMATIC_DISCOVERY_RANGE', None)
+        self._owns_context = not rclpy.ok()
+        if self._owns_context:
+            rclpy.init(args=['rep_coach_bench'], domain_id=domain_id)
+        self.node = Node(f'bench_listener_{os.getpid()}')
+        self.heard: Dict[str, List[Received]] = {name: [] for name in HEARD_TOPICS}
+        for name in HEARD_TOPICS:
+            self.node.create_subscription(String, name, self._callback(name), event_qos())
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._spin, name='bench-listener', daemon=True)
+        self._thread.start()
+
+    def _callback(self, name: str) -> Any:
+        heard = self.heard[name]
+
+        def on_msg(msg: Any) -> None:
+            heard.append(Received(time.time(), msg.data))
+        return on_msg
+
+    def _spin(self) -> None:
+        while not self._stop.is_set() and self._rclpy.ok():
+            try:
+                self._rclpy.spin_once(self.node, timeout_sec=0.1)
+            except Exception:  # noqa: B902 - shutdown races end the listener, not the run
+                return
+
+    def close(self) -> Dict[str, List[Received]]:
+        """Stop listening; return what was heard, JSON payloads parsed."""
+        self._stop.set()
+        self._thread.join(timeout=2.0)
+        self.node.destroy_node()
+        if self._owns_context:
+            self._rclpy.try_shutdown()
+        return {name: [Received(m.recv, m.data if name == 'feedback' else json.loads(m.data))
+                       for m in msgs] for name, msgs in self.heard.items()}
 
 
 def graph_env() -> Dict[str, str]:
@@ -209,7 +271,9 @@ def run_graph(config: GraphConfig) -> GraphRun:
     from rep_coach.launcher import Launcher, LaunchError, standard_graph
     from rep_coach.paths import default_params_file
 
+    from rep_coach.runtime import rclpy as runtime
     say = config.progress or (lambda text: None)
+    listener_ok = runtime.ok
     workdir = Path(config.keep_dir) if config.keep_dir else Path(
         tempfile.mkdtemp(prefix='rep_coach_bench_graph_'))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -234,8 +298,9 @@ def run_graph(config: GraphConfig) -> GraphRun:
         nodes = standard_graph(config.source, str(bag_dir), overrides)
     except LaunchError as exc:
         raise GraphBenchError(str(exc)) from exc
-    launcher = Launcher(nodes, params_file=default_params_file(), env=graph_env(),
-                        output=logs)
+    env = graph_env()
+    listener = Listener(int(env['ROS_DOMAIN_ID']))
+    launcher = Launcher(nodes, params_file=default_params_file(), env=env, output=logs)
     mono_to_wall = time.time() - time.monotonic()
     launched_wall = time.time()
     sampler = ProcessSampler({}, interval_s=config.sample_interval_s)
@@ -255,6 +320,8 @@ def run_graph(config: GraphConfig) -> GraphRun:
                 done_at = done_at or time.monotonic()
                 if time.monotonic() - done_at >= config.drain_s:
                     break
+            if not listener_ok():
+                raise GraphBenchError('interrupted')
             if any(not launcher.alive(n) for n in pids if n != 'imu_publisher') \
                     and done_at is None:
                 raise GraphBenchError(f'a node died: exit codes {launcher.exit_codes}; '
@@ -268,11 +335,12 @@ def run_graph(config: GraphConfig) -> GraphRun:
     finally:
         sampler.stop()
         launcher.stop()
+        heard = listener.close()
     bag = bag_dir / 'bench'
     imu_stamps, imu_recv, topics = read_session_bag(bag)
     return GraphRun(config=config, launched_wall=launched_wall, mono_to_wall=mono_to_wall,
                     pids=pids, sampler=sampler, imu_stamps=imu_stamps, imu_recv=imu_recv,
-                    topics=topics, cues=read_cue_index(wav_dir / 'index.jsonl'), logs=logs,
+                    topics=topics, heard=heard, cues=read_cue_index(wav_dir / 'index.jsonl'), logs=logs,
                     exit_codes=dict(launcher.exit_codes), expected_labels=expected_labels,
                     sim_duration_s=sim_duration, bag=bag, workdir=workdir, model=model,
                     model_note=note)
@@ -294,6 +362,15 @@ def _cdr_stamp(raw: bytes) -> float:
     return sec + nsec * 1e-9
 
 
+def _event_topic(name: str) -> Optional[str]:
+    """Return which event topic a (possibly namespaced) topic name is, or None."""
+    # labels/reps first: it also ends with "reps".
+    for key in EVENT_TOPICS:
+        if name == key or name.endswith('/' + key):
+            return key
+    return None
+
+
 def read_session_bag(bag: Path) -> Tuple[List[float], List[float], Dict[str, List[Received]]]:
     """Return IMU stamps, IMU receptions and the event topics of a recorded session.
 
@@ -301,8 +378,7 @@ def read_session_bag(bag: Path) -> Tuple[List[float], List[float], Dict[str, Lis
     IMU messages, which full deserialisation would take minutes to read.
     """
     from rep_coach.bagio import BagError, read_bag
-    wanted = ('reps', 'near_failure', 'feedback', 'labels/reps')
-    topics: Dict[str, List[Received]] = {name: [] for name in wanted}
+    topics: Dict[str, List[Received]] = {name: [] for name in EVENT_TOPICS}
     stamps: List[float] = []
     recv: List[float] = []
     try:
@@ -313,11 +389,11 @@ def read_session_bag(bag: Path) -> Tuple[List[float], List[float], Dict[str, Lis
                 stamps.append(_cdr_stamp(raw))
                 recv.append(ts_ns * 1e-9)
                 continue
-            for key in wanted:
-                if name == key or name.endswith('/' + key):
-                    text = _cdr_string(raw)
-                    data = text if key == 'feedback' else json.loads(text)
-                    topics[key].append(Received(ts_ns * 1e-9, data))
+            key = _event_topic(name)
+            if key is not None:
+                text = _cdr_string(raw)
+                data = text if key == 'feedback' else json.loads(text)
+                topics[key].append(Received(ts_ns * 1e-9, data))
     except BagError as exc:
         raise GraphBenchError(f'the session was not recorded: {exc}') from exc
     order = sorted(range(len(stamps)), key=stamps.__getitem__)

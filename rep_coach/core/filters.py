@@ -7,10 +7,44 @@ blocks) and the offline evaluation (any block size) compute the same numbers.
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 from scipy import signal
+
+_Filter = Callable[[np.ndarray, np.ndarray, np.ndarray, int, np.ndarray],
+                   Tuple[np.ndarray, np.ndarray]]
+
+
+def _public_lfilter(b: np.ndarray, a: np.ndarray, x: np.ndarray, axis: int,
+                    zi: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    return signal.lfilter(b, a, x, axis=axis, zi=zi)
+
+
+def _pick_lfilter() -> _Filter:
+    """Return scipy's compiled lfilter core when it matches ``lfilter`` exactly.
+
+    ``scipy.signal.lfilter`` spends most of a 10-sample call validating its
+    arguments; for float64 IIR coefficients it ends in the private
+    ``_sigtools._linear_filter``.  That core is used directly when it exists and
+    gives bit-identical output and state on a probe, else the public function.
+    """
+    try:
+        from scipy.signal import _sigtools  # type: ignore[attr-defined]
+        core = _sigtools._linear_filter
+        b, a = signal.butter(2, 0.1, output='ba')
+        x = np.sin(np.arange(40.0))[:, None] * np.array([[1.0, -2.0, 0.5]])
+        zi = signal.lfilter_zi(b, a)[:, None] * x[0][None, :]
+        want = signal.lfilter(b, a, x, axis=0, zi=zi)
+        got = core(b, a, x, 0, zi)
+        if all(np.array_equal(u, v) for u, v in zip(want, got)):
+            return core
+    except Exception:  # noqa: BLE001 - any mismatch or API change: use the public path
+        pass
+    return _public_lfilter
+
+
+_LFILTER = _pick_lfilter()
 
 
 class StreamingSos:
@@ -49,7 +83,7 @@ class StreamingSos:
                 self._zi.append(unit[:, None] * level[None, :])
                 level = level * (b.sum() / a.sum())
         for k, (b, a) in enumerate(self._ba):
-            y, self._zi[k] = signal.lfilter(b, a, y, axis=0, zi=self._zi[k])
+            y, self._zi[k] = _LFILTER(b, a, y, 0, self._zi[k])
         return y.reshape(-1) if squeeze else y
 
 
@@ -90,14 +124,27 @@ class PrincipalAxis:
         self.moment = np.zeros((3, 3))
         self.weight = 0.0
         self.axis: Optional[np.ndarray] = None
-        self.strength = 0.0  # share of the rotation energy about the axis, 0..1
+        self._decay: Dict[Tuple[float, int], float] = {}
+
+    @property
+    def strength(self) -> float:
+        """Share of the rotation energy about the axis, 0..1 (0 before the first update)."""
+        if self.axis is None:
+            return 0.0
+        axis = self.axis
+        return float(axis @ self.moment @ axis / max(np.trace(self.moment), 1e-12))
 
     def update(self, gyro: np.ndarray, dt: float) -> Optional[np.ndarray]:
         """Account for a block of ``(N, 3)`` rates sampled every ``dt``; return the axis."""
         n = gyro.shape[0]
-        if n == 0 or np.sqrt(np.mean(np.sum(gyro ** 2, axis=1))) < self.min_rate:
+        if n == 0:
             return self.axis
-        decay = np.exp(-dt * n / self.tau_s)
+        # RMS rate: np.sqrt(np.mean(np.sum(gyro ** 2, axis=1))) without the wrappers.
+        if np.sqrt(np.add.reduce(np.add.reduce(gyro * gyro, axis=1)) / n) < self.min_rate:
+            return self.axis
+        decay = self._decay.get((dt, n))
+        if decay is None:
+            decay = self._decay[(dt, n)] = np.exp(-dt * n / self.tau_s)
         self.moment = decay * self.moment + (gyro.T @ gyro) * dt
         self.weight = decay * self.weight + n * dt
         if self.axis is None:
@@ -110,5 +157,4 @@ class PrincipalAxis:
                 axis = self.moment @ axis
                 axis = axis / max(float(np.sqrt(axis @ axis)), 1e-12)
         self.axis = axis
-        self.strength = float(axis @ self.moment @ axis / max(np.trace(self.moment), 1e-12))
         return self.axis

@@ -21,7 +21,7 @@ period; ``gap_count`` counts them for diagnostics.
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -58,7 +58,7 @@ class StreamResampler:
     def reset(self) -> None:
         """Forget the stream (a new session)."""
         self._last_t: Optional[float] = None
-        self._last_x = np.zeros(6)
+        self._last_x = np.zeros(0)
         # Index of the next grid point to emit: its time is _next_k / rate_hz.
         self._next_k: Optional[int] = None
         self.gap_count = 0
@@ -68,8 +68,21 @@ class StreamResampler:
         """Consume input samples; return the newly computable grid samples."""
         if len(block) == 0:
             return ImuBlock.empty()
-        t = block.t
-        x = np.concatenate([block.accel, block.gyro], axis=1)
+        grid, out = self.push_arrays(block.t, np.concatenate([block.accel, block.gyro], axis=1))
+        return ImuBlock(grid, out[:, :3], out[:, 3:])
+
+    def push_arrays(self, t: np.ndarray, x: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """Resample ``(N, C)`` channels ``x`` sampled at ``t``; return ``(grid_t, grid_x)``.
+
+        The array form of :meth:`push` for consumers that need only some channels
+        (the baseline segmenter resamples the gyro alone): every channel is
+        interpolated independently, so the values are those :meth:`push` gives.
+        One resampler must always be fed the same number of channels.
+        """
+        t = np.asarray(t, dtype=np.float64)
+        x = np.asarray(x, dtype=np.float64)
+        if t.size == 0:
+            return np.zeros(0), np.zeros((0, x.shape[1] if x.ndim == 2 else 0))
         # Keep only samples strictly after everything seen so far (monotone input).
         prev = -math.inf if self._last_t is None else self._last_t
         if t[0] > prev and (t.size == 1 or (t[1:] > t[:-1]).all()):
@@ -80,41 +93,41 @@ class StreamResampler:
             self.dropped_count += int((~keep).sum())
             t, x = t[keep], x[keep]
             if t.size == 0:
-                return ImuBlock.empty()
+                return np.zeros(0), np.zeros((0, x.shape[1]))
         if self._last_t is None:
             # First sample of the stream: the grid starts at the first point >= it.
             self._next_k = int(math.ceil(t[0] * self.rate_hz - 1e-9))
         else:
-            t = np.concatenate([[self._last_t], t])
-            x = np.concatenate([self._last_x[None, :], x], axis=0)
+            t = np.concatenate(([self._last_t], t))
+            x = np.concatenate((self._last_x[None, :], x), axis=0)
         self._last_t = float(t[-1])
         self._last_x = x[-1].copy()
-        last_k = int(math.floor(t[-1] * self.rate_hz + 1e-9))
+        last_k = int(math.floor(self._last_t * self.rate_hz + 1e-9))
         assert self._next_k is not None
         if last_k < self._next_k:
-            return ImuBlock.empty()
+            return np.zeros(0), np.zeros((0, x.shape[1]))
         grid = np.arange(self._next_k, last_k + 1) / self.rate_hz
         self._next_k = last_k + 1
-        # Segment i spans input samples i and i+1; grid point g lies in segment idx.
-        idx = np.searchsorted(t, grid, side='right') - 1
-        idx = np.clip(idx, 0, max(t.size - 2, 0))
         if t.size == 1:
             # Only possible for the very first sample landing exactly on the grid.
-            out = np.repeat(x, grid.size, axis=0)
-            return ImuBlock(grid, out[:, :3], out[:, 3:])
+            return grid, np.repeat(x, grid.size, axis=0)
+        # Segment i spans input samples i and i+1; grid point g lies in segment idx
+        # (clamped to the first/last segment: the same as np.clip, cheaper per call).
+        idx = np.searchsorted(t, grid, side='right') - 1
+        np.minimum(idx, t.size - 2, out=idx)
+        np.maximum(idx, 0, out=idx)
         t0, t1 = t[idx], t[idx + 1]
         span = t1 - t0
         ok = span <= self.max_gap_s
+        x0 = x[idx]
         if ok.all():
             w = ((grid - t0) / span)[:, None]
-            out = x[idx] + (x[idx + 1] - x[idx]) * w
-            return ImuBlock(grid, out[:, :3], out[:, 3:])
+            return grid, x0 + (x[idx + 1] - x0) * w
         # Grid points exactly on an input sample are always fine (no bridging needed).
         ok |= (np.abs(grid - t0) <= 1e-9) | (np.abs(grid - t1) <= 1e-9)
         if not ok.all():
             # Count stalls, not grid points: one per distinct bridged segment.
             self.gap_count += int(np.unique(idx[~ok]).size)
         w = np.clip((grid - t0) / np.where(span > 0, span, 1.0), 0.0, 1.0)[:, None]
-        out = x[idx] * (1.0 - w) + x[idx + 1] * w
-        grid, out = grid[ok], out[ok]
-        return ImuBlock(grid, out[:, :3], out[:, 3:])
+        out = x0 * (1.0 - w) + x[idx + 1] * w
+        return grid[ok], out[ok]

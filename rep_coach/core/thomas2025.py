@@ -201,11 +201,11 @@ def load_dataset(data_dir: Path, subjects: Optional[Iterable[str]] = None) -> Li
     rpes = read_rpes(data_dir / RPE_FILE) if (data_dir / RPE_FILE).is_file() else {}
     wanted = set(subjects) if subjects is not None else None
     recordings = []
-    for name in sorted(indexes):
-        if not (data_dir / RAW_DIR / f'{name}.csv').is_file():
-            LOG.warning('%s: named in %s but %s/%s.csv is absent; skipped',
-                        name, REP_INDEX_FILE, RAW_DIR, name)
-            continue
+    absent = [n for n in sorted(indexes) if not (data_dir / RAW_DIR / f'{n}.csv').is_file()]
+    if absent:
+        LOG.warning('%d set(s) named in %s have no file in %s/ and are skipped: %s',
+                    len(absent), REP_INDEX_FILE, RAW_DIR, ', '.join(absent))
+    for name in sorted(set(indexes) - set(absent)):
         match = _NAME_RE.match(name)
         if wanted is not None and (not match or match.group('subject') not in wanted):
             continue

@@ -262,5 +262,8 @@ class SampleGate:
             self._period = median
         elif abs(median / self._period - 1.0) > self.config.rate_tolerance:
             counts['rate_change'] += 1
-            self._period = median
+            # Fed one sample at a time, the window median first moves when half the
+            # window is new, halfway between the two rates: adopt the median of the
+            # newest spacings instead, or one change would be counted twice.
+            self._period = float(np.median(self._spacings[-_RATE_MIN_SAMPLES:]))
             self._spacings = np.zeros(0)   # judge the new rate on fresh samples only

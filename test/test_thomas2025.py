@@ -1,0 +1,79 @@
+"""The thomas2025 loader: counts, units, header detection and clear errors."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rep_coach.core.thomas2025 import (DatasetError, load_dataset, load_set, NEAR_FAILURE_RPE,
+                                       read_rep_indexes, read_trigno_csv, rpe_to_rir)
+
+HEADER = ['Application:, Trigno Discover (1.6.5)', 'Date/Time:, 29/01/2025 10:22:21',
+          'Collection Length (seconds):, 1.0', 'wrist (81457), , , , , , bicep (81139)',
+          'sensor mode: 609, , , , , , sensor mode: 40',
+          'ACC X (G), ACC Y (G), ACC Z (G), GYRO X (deg/s), GYRO Y (deg/s), GYRO Z (deg/s), '
+          'EMG 1 (mV)',
+          '370.3704 Hz, 370.3704 Hz, 370.3704 Hz, 370.3704 Hz, 370.3704 Hz, 370.3704 Hz, '
+          '2148.1481 Hz']
+
+
+def _write_layout(root: Path, rows: int = 400) -> None:
+    (root / 'Raw Data').mkdir(parents=True)
+    lines = list(HEADER)
+    for i in range(rows):
+        lines.append(f'1.0, 0.0, 0.0, 0.0, {57.29578 * np.sin(i / 50):.6f}, 0.0, 0.01')
+    lines += [', , , , , , 0.02'] * 10  # EMG-only tail
+    (root / 'Raw Data' / 'X001_5_1.csv').write_text('\n'.join(lines) + '\n')
+    (root / 'rep_indexes_corrected.txt').write_text(
+        'X001_5_1, [10, 150, 300], [80, 220], 2, 2\nX001_5_2, [1, 2], [1], 1, 1\n')
+    (root / 'rpes.csv').write_text('X001_5_1\n2\n6\n9\n')
+
+
+def test_rpe_mapping_is_the_rir_scale() -> None:
+    assert [rpe_to_rir(r) for r in (10, 9, 8, 7, 5)] == [0, 1, 2, 3, 3]
+    assert NEAR_FAILURE_RPE == 8
+
+
+def test_a_directory_in_the_layout_loads_with_si_units(tmp_path: Path) -> None:
+    _write_layout(tmp_path)
+    sets = load_dataset(tmp_path)
+    assert [s.name for s in sets] == ['X001_5_1']  # X001_5_2 has no raw file: skipped
+    rec = sets[0]
+    assert rec.subject == 'X001' and rec.meta == {'load': 5.0, 'set': 1}
+    assert len(rec.imu) == 400
+    assert rec.rate_hz == pytest.approx(370.3704)
+    assert rec.imu.accel[0, 0] == pytest.approx(9.80665)
+    assert np.max(np.abs(rec.imu.gyro[:, 1])) == pytest.approx(1.0, abs=1e-3)  # rad/s
+    reps = rec.sets[0].reps
+    assert [r.rir for r in reps] == [3, 1]
+    assert reps[0].start == pytest.approx(10 / 370.3704)
+    assert reps[1].peak == pytest.approx(220 / 370.3704)
+
+
+def test_malformed_rows_and_indexes_name_file_and_line(tmp_path: Path) -> None:
+    _write_layout(tmp_path)
+    csv_path = tmp_path / 'Raw Data' / 'X001_5_1.csv'
+    lines = csv_path.read_text().splitlines()
+    lines[20] = '1.0, zero, 0.0, 0.0, 0.0, 0.0, 0.0'
+    csv_path.write_text('\n'.join(lines))
+    with pytest.raises(DatasetError, match=r'X001_5_1.csv:21: malformed IMU row'):
+        read_trigno_csv(csv_path)
+    (tmp_path / 'rep_indexes_corrected.txt').write_text('X001_5_1, [10, 5], [3], 1, 1\n')
+    with pytest.raises(DatasetError, match=r'rep_indexes_corrected.txt:1: boundaries'):
+        read_rep_indexes(tmp_path / 'rep_indexes_corrected.txt')
+    with pytest.raises(DatasetError, match='no header row'):
+        (tmp_path / 'bad.csv').write_text('a,b\n1,2\n')
+        read_trigno_csv(tmp_path / 'bad.csv')
+    with pytest.raises(DatasetError, match='not a thomas2025-layout directory'):
+        load_dataset(tmp_path / 'Raw Data')
+
+
+def test_the_shared_dataset_matches_its_readme(thomas2025_dir: Path) -> None:
+    sets = load_dataset(thomas2025_dir)
+    reps = [r for s in sets for r in s.sets[0].reps]
+    assert len(sets) == 44 and len(reps) == 507
+    assert sum(r.rpe >= NEAR_FAILURE_RPE for r in reps) == 139
+    assert {s.subject for s in sets} == {'A321', 'G998', 'T417', 'T456'}
+    shifted = load_set(thomas2025_dir, 'T417_15_2')  # re-saved with a leading index column
+    gravity = np.linalg.norm(shifted.imu.accel[:200], axis=1).mean()
+    assert 9.0 < gravity < 10.6
