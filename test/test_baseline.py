@@ -123,3 +123,40 @@ def test_simulated_curls_if_available() -> None:
     events = _run(rec.imu)
     n_true = len(rec.sets[0].reps)
     assert abs(len(events) - n_true) <= max(2, n_true // 5)
+
+
+def _push_sizes(block: ImuBlock, sizes) -> list:
+    seg, events, i = BaselineSegmenter(), [], 0
+    for size in sizes:
+        events += seg.push(block.slice(i, i + size))
+        i += size
+    return [e.to_json() for e in events + seg.push(block.slice(i))]
+
+
+def _with_stall(block: ImuBlock, t0: float, t1: float) -> ImuBlock:
+    keep = (block.t < t0) | (block.t > t1)
+    return ImuBlock(block.t[keep], block.accel[keep], block.gyro[keep])
+
+
+@pytest.mark.parametrize('stall', [False, True])
+def test_one_sample_pushes_give_the_same_events_as_blocks(stall: bool) -> None:
+    """Nodes push one message at a time, the evaluation 0.05 s blocks: same events, bit for bit."""
+    block, _ = synthetic_curls(n_reps=6, rate=370.37)
+    if stall:
+        block = _with_stall(block, 104.2, 104.9)   # 0.7 s without samples inside rep 1
+    n = len(block)
+    step = int(round(0.05 * 370.37))
+    one = _push_sizes(block, [1] * n)
+    assert one, 'no reps detected'
+    assert one == _push_sizes(block, [step] * (n // step))
+    rng = np.random.default_rng(7)
+    assert one == _push_sizes(block, rng.integers(0, 60, size=n // 20))
+
+
+def test_one_sample_pushes_real_set(thomas2025_dir) -> None:
+    from rep_coach.core.thomas2025 import load_set
+    rec = load_set(thomas2025_dir, 'A321_10_1')
+    step = int(round(0.05 * rec.rate_hz))
+    blocks = _push_sizes(rec.imu, [step] * (len(rec.imu) // step))
+    assert len(blocks) >= 5
+    assert _push_sizes(rec.imu, [1] * len(rec.imu)) == blocks

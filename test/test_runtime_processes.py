@@ -117,3 +117,41 @@ def test_signal_stops_spinning_process_cleanly(env: dict, signum: int, raised: s
     assert child.returncode == 0, err
     assert f'STOPPED {raised}' in out and 'CLEAN' in out, out + err
     assert 'Traceback' not in err, err
+
+
+# A timer callback that takes a while, like a bag flush.
+SLOW_CALLBACK = textwrap.dedent('''
+    import sys, time
+    from rep_coach.runtime import ExternalShutdownException, Node, rclpy
+
+    rclpy.init(args=sys.argv)
+    node = Node('slow')
+
+    def slow():
+        print('BEGIN', flush=True)
+        time.sleep(0.6)
+        print('END', flush=True)
+
+    node.create_timer(0.05, slow)
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException) as exc:
+        print('STOPPED', type(exc).__name__, flush=True)
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+''')
+
+
+def test_sigint_during_a_callback_lets_it_finish(env: dict) -> None:
+    child = subprocess.Popen([sys.executable, '-c', SLOW_CALLBACK], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == 'BEGIN'
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 0, err
+    assert out.split() == ['END', 'STOPPED', 'KeyboardInterrupt'], out + err

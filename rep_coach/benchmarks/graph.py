@@ -162,6 +162,15 @@ class GraphRun:
     model: str = ''
     model_note: Optional[str] = None
 
+    def events(self, name: str) -> List[Received]:
+        """Return ``name``'s messages as the listener heard them (the bag's if it heard none)."""
+        return self.heard.get(name) or self.topics[name]
+
+    @property
+    def latency_source(self) -> str:
+        """Say where reception times come from: 'listener' or 'recorder' (fallback)."""
+        return 'listener' if self.heard.get('reps') else 'recorder'
+
     def source_time(self, stamp: float) -> float:
         """Return the wall time at which the sample stamped ``stamp`` was due."""
         if not self.imu_stamps:
@@ -179,7 +188,7 @@ class Listener:
 
     def __init__(self, domain_id: int) -> None:
         from rep_coach.nodes.common import event_qos
-        from rep_coach.runtime import Node, rclpy
+        from rep_coach.runtime import Node, rclpy, SingleThreadedExecutor
         from rep_coach.runtime.msg import String
         self._rclpy = rclpy
         # The listener must find the nodes: same domain, same discovery range.
@@ -192,6 +201,11 @@ class Listener:
         self.heard: Dict[str, List[Received]] = {name: [] for name in HEARD_TOPICS}
         for name in HEARD_TOPICS:
             self.node.create_subscription(String, name, self._callback(name), event_qos())
+        # An executor of its own holding the node throughout: the DDS runtime's
+        # rclpy.spin_once(node) adds and removes the node per call, which drops the
+        # samples it had already taken (seen: 4 of 9 feedback messages heard).
+        self._executor = SingleThreadedExecutor()
+        self._executor.add_node(self.node)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._spin, name='bench-listener', daemon=True)
         self._thread.start()
@@ -206,7 +220,7 @@ class Listener:
     def _spin(self) -> None:
         while not self._stop.is_set() and self._rclpy.ok():
             try:
-                self._rclpy.spin_once(self.node, timeout_sec=0.1)
+                self._executor.spin_once(timeout_sec=0.1)
             except Exception:  # noqa: B902 - shutdown races end the listener, not the run
                 return
 
@@ -214,6 +228,7 @@ class Listener:
         """Stop listening; return what was heard, JSON payloads parsed."""
         self._stop.set()
         self._thread.join(timeout=2.0)
+        self._executor.shutdown()
         self.node.destroy_node()
         if self._owns_context:
             self._rclpy.try_shutdown()
@@ -340,7 +355,8 @@ def run_graph(config: GraphConfig) -> GraphRun:
     imu_stamps, imu_recv, topics = read_session_bag(bag)
     return GraphRun(config=config, launched_wall=launched_wall, mono_to_wall=mono_to_wall,
                     pids=pids, sampler=sampler, imu_stamps=imu_stamps, imu_recv=imu_recv,
-                    topics=topics, heard=heard, cues=read_cue_index(wav_dir / 'index.jsonl'), logs=logs,
+                    topics=topics, heard=heard, cues=read_cue_index(wav_dir / 'index.jsonl'),
+                    logs=logs,
                     exit_codes=dict(launcher.exit_codes), expected_labels=expected_labels,
                     sim_duration_s=sim_duration, bag=bag, workdir=workdir, model=model,
                     model_note=note)
@@ -371,7 +387,8 @@ def _event_topic(name: str) -> Optional[str]:
     return None
 
 
-def read_session_bag(bag: Path) -> Tuple[List[float], List[float], Dict[str, List[Received]]]:
+def read_session_bag(bag: Path
+                     ) -> Tuple[List[float], List[float], Dict[str, List[Received]]]:
     """Return IMU stamps, IMU receptions and the event topics of a recorded session.
 
     Messages are decoded straight from CDR (raw mode): an hour at 100 Hz is 360 000
@@ -415,7 +432,7 @@ def rep_latencies(run: GraphRun, t0: float = float('-inf'),
                   t1: float = float('inf')) -> List[float]:
     """Return rep event latencies (s) of reps whose source time is in ``[t0, t1]``."""
     out = []
-    for msg in run.topics['reps']:
+    for msg in run.events('reps'):
         due = run.source_time(msg.data['stamp'])
         if t0 <= due <= t1:
             out.append(msg.recv - due)
@@ -430,10 +447,10 @@ def cue_triggers(run: GraphRun) -> List[Dict[str, Any]]:
     rep is the one the recorder received closest before it (or just after, as the
     recorder and the audio node receive independently).
     """
-    reps = run.topics['reps']
+    reps = run.events('reps')
     out = []
     index = {e.get('cue'): e for e in run.cues}
-    for n, msg in enumerate(run.topics['feedback'], start=1):
+    for n, msg in enumerate(run.events('feedback'), start=1):
         entry = index.get(n)
         if entry is not None and entry.get('text') != msg.data:
             entry = None     # misaligned (a cue lost somewhere): do not guess the kind
@@ -455,6 +472,15 @@ def cue_triggers(run: GraphRun) -> List[Dict[str, Any]]:
     return out
 
 
+def recorder_lag(run: GraphRun) -> List[float]:
+    """Return, per rep heard by both, recorder reception - listener reception (s)."""
+    heard = {(m.data['set_index'], m.data['rep_index'], m.data['stamp']): m.recv
+             for m in run.heard.get('reps', [])}
+    return [m.recv - heard[key] for m in run.topics['reps']
+            if (key := (m.data['set_index'], m.data['rep_index'], m.data.get('stamp')))
+            in heard]
+
+
 def reliable_counts(run: GraphRun) -> Dict[str, Any]:
     """Compare what each node says it published with what arrived; return the counts.
 
@@ -465,6 +491,9 @@ def reliable_counts(run: GraphRun) -> Dict[str, Any]:
     * ``feedback``: cues audio_feedback logged as published vs ``feedback`` in the bag
       (cues logged "at shutdown" are not published);
     * ``labels``: true reps of the simulated session vs ``labels/reps`` in the bag.
+
+    ``reps``, ``near_failure`` and ``feedback`` are also checked at the listener
+    (``heard``), a second reliable reader; ``lost`` counts shortfalls at either.
     """
     published_reps = len(run.logs.matching(_LOG_REP))
     cues = [m for m in run.logs.matching(_LOG_CUE) if not m.group(2).endswith('(at shutdown)')]
@@ -476,8 +505,11 @@ def reliable_counts(run: GraphRun) -> Dict[str, Any]:
     }
     if run.expected_labels is not None:
         pairs['labels'] = (run.expected_labels, bag['labels/reps'])
-    counts = {k: {'sent': s, 'recorded': r, 'lost': max(0, s - r)} for k, (s, r) in
-              pairs.items()}
+    counts: Dict[str, Dict[str, Optional[int]]] = {}
+    for key, (sent, recorded) in pairs.items():
+        heard = len(run.heard[key]) if key in run.heard else None
+        lost = max(0, sent - recorded) + (max(0, sent - heard) if heard is not None else 0)
+        counts[key] = {'sent': sent, 'recorded': recorded, 'heard': heard, 'lost': lost}
     published_imu = [int(m.group(1)) for m in run.logs.matching(_LOG_PUBLISHED)]
     closed = run.logs.matching(_LOG_BAG)
     return {
@@ -508,16 +540,17 @@ def summarize(run: GraphRun) -> Dict[str, Any]:
     cpu_coaching, rss_coaching = total(usages, COACHING)
     rep_lat = latency_stats(rep_latencies(run))
     nf_lat = latency_stats(m.recv - run.source_time(m.data['stamp'])
-                           for m in run.topics['near_failure'])
+                           for m in run.events('near_failure'))
     triggers = cue_triggers(run)
     fb_lat = latency_stats(t['feedback_s'] for t in triggers)
     play_lat = latency_stats(t['playback_s'] for t in triggers)
     sink_lat = latency_stats(t['sink_s'] for t in triggers)
-    algo = latency_stats(m.data['stamp'] - m.data['end'] for m in run.topics['reps'])
+    algo = latency_stats(m.data['stamp'] - m.data['end'] for m in run.events('reps'))
     counts = reliable_counts(run)
+    lag = latency_stats(recorder_lag(run))
     first_sample = run.source_time(run.imu_stamps[0]) if run.imu_stamps else None
-    first_rep = min((m.recv for m in run.topics['reps']), default=None)
-    first_rep_due = min((run.source_time(m.data['stamp']) for m in run.topics['reps']),
+    first_rep = min((m.recv for m in run.events('reps')), default=None)
+    first_rep_due = min((run.source_time(m.data['stamp']) for m in run.events('reps')),
                         default=None)
     span = (run.imu_stamps[-1] - run.imu_stamps[0]) if len(run.imu_stamps) > 1 else None
     return {
@@ -543,7 +576,10 @@ def summarize(run: GraphRun) -> Dict[str, Any]:
             'feedback': fb_lat.to_dict(),
             'playback_start': play_lat.to_dict(),
             'sink_enqueue_to_start': sink_lat.to_dict(),
+            # the recorder hears the same reps later (flushes); not on the coaching path
+            'recorder_lag': lag.to_dict(),
         },
+        'latency_source': run.latency_source,
         'algorithmic_cue_delay': algo.to_dict(),
         'event_latency_p99_ms': rep_lat.p99_ms,
         'feedback_latency_p99_ms': fb_lat.p99_ms,
@@ -574,4 +610,3 @@ def measure_graph(config: GraphConfig) -> Dict[str, Any]:
     finally:
         if config.keep_dir is None:
             shutil.rmtree(run.workdir, ignore_errors=True)
-

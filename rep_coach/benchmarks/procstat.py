@@ -117,9 +117,10 @@ class ProcessSampler:
         with self._lock:
             for name, pid in list(self.pids.items()):
                 try:
-                    self.series.setdefault(name, []).append(sample(pid))
+                    reading = sample(pid)
                 except (ProcError, ValueError, IndexError):
                     continue
+                self.series.setdefault(name, []).append(reading)
         return now
 
     def start(self) -> 'ProcessSampler':

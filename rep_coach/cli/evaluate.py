@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Optional
 from rep_coach.core.evaluation import ASSUMPTION, evaluate
 from rep_coach.core.near_failure import BaselineNearFailure
 from rep_coach.core.segmentation import BaselineSegmenter
-from rep_coach.core.types import ImuBlock, ImuRecording, RepLabel, SetLabels, TrueRep
+from rep_coach.core.types import ImuRecording
 
 LOG = logging.getLogger(__name__)
 
@@ -56,38 +56,17 @@ def load_recordings(path: Path, subjects: Optional[List[str]] = None) -> List[Im
 
 
 def read_labelled_bag(path: Path) -> ImuRecording:
-    """Read ``imu/data_raw`` and ``labels/reps`` of a bag into one labelled recording."""
-    try:
-        from rep_coach import bagio  # type: ignore[attr-defined]
-        return bagio.read_bag(path)
-    except ImportError:
-        pass
-    import numpy as np
-    from rosbags.highlevel import AnyReader
-    t, acc, gyr, labels = [], [], [], []
-    with AnyReader([Path(path)]) as reader:
-        conns = [c for c in reader.connections
-                 if c.topic.lstrip('/').endswith(('imu/data_raw', 'labels/reps'))]
-        for conn, _, raw in reader.messages(connections=conns):
-            msg = reader.deserialize(raw, conn.msgtype)
-            if conn.topic.lstrip('/').endswith('imu/data_raw'):
-                t.append(msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec)
-                a, w = msg.linear_acceleration, msg.angular_velocity
-                acc.append((a.x, a.y, a.z))
-                gyr.append((w.x, w.y, w.z))
-            else:
-                labels.append(TrueRep.from_json(msg.data))
-    if not t:
-        raise ValueError(f'{path}: no imu/data_raw messages')
-    order = np.argsort(t, kind='stable')
-    imu = ImuBlock(np.asarray(t)[order], np.asarray(acc)[order], np.asarray(gyr)[order])
-    sets: Dict[int, List[RepLabel]] = {}
-    for rep in sorted(labels, key=lambda r: (r.set_index, r.rep_index)):
-        sets.setdefault(rep.set_index, []).append(
-            RepLabel(rep.start, rep.end, rep.peak, rep.rpe, rep.rir))
-    rate = (len(imu) - 1) / float(imu.t[-1] - imu.t[0]) if len(imu) > 1 else 100.0
-    return ImuRecording(name=Path(path).name, imu=imu, rate_hz=rate,
-                        sets=[SetLabels(sets[k]) for k in sorted(sets)], subject=None)
+    """Read ``imu/data_raw`` and ``labels/reps`` of a bag into one labelled recording.
+
+    Topics may carry a namespace (``/station3/imu/data_raw``); the one bag reader
+    of the package, :func:`rep_coach.core.sources.read_imu_bag`, does the work.
+    Raises ``ValueError`` (naming the bag) when it is unreadable or has no labels.
+    """
+    from rep_coach.core.sources import read_imu_bag
+    recording = read_imu_bag(Path(path))
+    if not any(s.reps for s in recording.sets):
+        raise ValueError(f'{path}: no labels/reps (TrueRep JSON) messages to score against')
+    return recording
 
 
 def _learned(models: Optional[Path], recordings: List[ImuRecording],

@@ -128,6 +128,13 @@ class StreamResampler:
         if not ok.all():
             # Count stalls, not grid points: one per distinct bridged segment.
             self.gap_count += int(np.unique(idx[~ok]).size)
+        # Same formula as above, so a grid point's value never depends on whether a
+        # stall happens to share its block (the output is independent of the split).
         w = np.clip((grid - t0) / np.where(span > 0, span, 1.0), 0.0, 1.0)[:, None]
-        out = x0 * (1.0 - w) + x[idx + 1] * w
+        out = x0 + (x[idx + 1] - x0) * w
         return grid[ok], out[ok]
+
+    @property
+    def next_k(self) -> Optional[int]:
+        """Grid index of the next point to emit (its time is ``next_k / rate_hz``)."""
+        return self._next_k

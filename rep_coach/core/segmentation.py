@@ -27,9 +27,11 @@ Signal chain (all causal, state kept across ``push`` calls, 100 Hz grid):
 7. Sets: a rep starting ``set_rest_s`` or more after the previous rep's end
    opens a new set.
 
-Decisions are taken per pushed block (the nodes push every IMU message, the
-evaluation pushes 0.05 s blocks), i.e. at >= 10 Hz; the event's ``stamp`` is
-the grid sample at which the confirming condition first held.
+Decisions are taken once per hop of ``hop_s`` (0.1 s) on the absolute 100 Hz
+grid, however the input is split into ``push`` calls (the nodes push every IMU
+message, the evaluation pushes 0.05 s blocks; both give identical events); the
+event's ``stamp`` is the grid sample at which the confirming condition first
+held, or the hop's last grid sample if later.
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ class BaselineSegmenterConfig:
     max_rep_s: float = 10.0       # longest rep, s
     set_rest_s: float = 15.0      # a rest this long without reps starts a new set, s
     history_s: float = 30.0       # signal kept for features and late direction decision, s
-    hop_s: float = 0.1            # decision period: input is processed once per hop, s
+    hop_s: float = 0.1            # decision period: the grid is processed in hops of this, s
 
     def validate(self) -> None:
         """Raise ValueError naming the first inconsistent parameter."""
@@ -100,22 +102,44 @@ class BaselineSegmenterConfig:
 
 
 class _History:
-    """Fixed-span ring of the processed 100 Hz signals (t, rotation vector, rate)."""
+    """Fixed-span history of the processed 100 Hz signals (t, rotation vector, rate).
+
+    One preallocated ``(capacity, 7)`` buffer instead of growing arrays: ``append``
+    copies the new rows in place.  When more than 1.25 spans are held, the last
+    span is moved to the front (the copy cost is amortised over many small
+    blocks); the buffer grows geometrically when a block does not fit.  ``t``,
+    ``rot`` and ``rate`` are views of the held rows.
+    """
 
     def __init__(self, span_samples: int) -> None:
         self.span = span_samples
-        self.t = np.zeros(0)
-        self.rot = np.zeros((0, 3))
-        self.rate = np.zeros((0, 3))
+        self._limit = self.span + self.span // 4
+        self._buf = np.zeros((min(self._limit, 4096) + 64, 7))
+        self._n = 0
+        self._views()
+
+    def _views(self) -> None:
+        rows = self._buf[:self._n]
+        self.t = rows[:, 0]
+        self.rot = rows[:, 1:4]
+        self.rate = rows[:, 4:7]
 
     def append(self, t: np.ndarray, rot: np.ndarray, rate: np.ndarray) -> None:
-        self.t = np.concatenate([self.t, t])
-        self.rot = np.concatenate([self.rot, rot])
-        self.rate = np.concatenate([self.rate, rate])
-        # Trim in chunks so the copy cost is amortised over many small blocks.
-        if self.t.size > self.span + self.span // 4:
-            keep = -self.span
-            self.t, self.rot, self.rate = self.t[keep:], self.rot[keep:], self.rate[keep:]
+        n, m = self._n, t.size
+        if n + m > self._buf.shape[0]:
+            grown = np.zeros((max(2 * self._buf.shape[0], n + m), 7))
+            grown[:n] = self._buf[:n]
+            self._buf = grown
+        rows = self._buf[n:n + m]
+        rows[:, 0] = t
+        rows[:, 1:4] = rot
+        rows[:, 4:7] = rate
+        n += m
+        if n > self._limit:
+            self._buf[:self.span] = self._buf[n - self.span:n]
+            n = self.span
+        self._n = n
+        self._views()
 
 
 class BaselineSegmenter:
@@ -140,8 +164,15 @@ class BaselineSegmenter:
         self._rep_in_set = 0
         self._last_rep_end: Optional[float] = None
         self._features = SetFeatureTracker()
-        self._pending: List[ImuBlock] = []
-        self._hop_end: Optional[float] = None
+        self._rate = float(c.rate_hz)
+        self._hop = max(1, int(round(c.hop_s * c.rate_hz)))  # grid samples per hop
+        self._pending_t: List[np.ndarray] = []
+        self._pending_gyro: List[np.ndarray] = []
+        self._due_k: Optional[int] = None  # last grid index of the hop being filled
+        self._grid_t = np.zeros(0)
+        self._grid_gyro = np.zeros((0, 3))
+        self._grid_k = np.zeros(0, dtype=np.int64)
+        self._last_k: Optional[int] = None  # last grid index processed
         self._stamp_floor = -math.inf
         self._restart()
 
@@ -162,37 +193,58 @@ class BaselineSegmenter:
     def push(self, block: ImuBlock) -> List[RepEvent]:
         """Consume IMU samples (any rate); return the reps they confirm.
 
-        Input is buffered and processed once ``hop_s`` of it has arrived (10 Hz
-        decisions by default): per-call numpy overhead then no longer depends on
-        how finely the source splits the stream.  An event's ``stamp`` is never
-        earlier than the last sample of the hop that decided it.
+        The 100 Hz grid is processed in hops of ``round(hop_s * rate_hz)`` grid
+        samples aligned on the absolute grid (hop ``m`` holds grid indices
+        ``m * H .. m * H + H - 1``), plus a shorter chunk before a stall.  A hop is
+        processed as soon as its last grid sample is computable, so the chunks -
+        and hence every event, stamp included - do not depend on how the source
+        splits the stream (one sample per message in the nodes, 0.05 s blocks in
+        the evaluation), and per-call numpy overhead is paid once per hop.  An
+        event's ``stamp`` is never earlier than the last grid sample of the hop
+        that decided it.
         """
         if len(block) == 0:
             return []
-        self._pending.append(block)
-        last = float(block.t[-1])
-        if self._hop_end is None:
-            self._hop_end = float(block.t[0]) + self.config.hop_s
-        if last < self._hop_end:
+        self._pending_t.append(block.t)
+        self._pending_gyro.append(block.gyro)
+        due = self._due_k
+        if due is not None and math.floor(float(block.t[-1]) * self._rate + 1e-9) < due:
+            return []  # the current hop cannot be complete yet: the resampler would stall
+        if len(self._pending_t) > 1:
+            t_in = np.concatenate(self._pending_t)
+            gyro_in = np.concatenate(self._pending_gyro)
+        else:
+            t_in, gyro_in = self._pending_t[0], self._pending_gyro[0]
+        self._pending_t, self._pending_gyro = [], []
+        grid_t, grid_gyro = self._resampler.push_arrays(t_in, gyro_in)
+        next_k = self._resampler.next_k
+        if next_k is not None:
+            self._due_k = (next_k // self._hop) * self._hop + self._hop - 1
+        if grid_t.size == 0:
             return []
-        self._hop_end = last + self.config.hop_s
-        block = ImuBlock.concat(self._pending) if len(self._pending) > 1 else self._pending[0]
-        self._pending = []
-        self._stamp_floor = last
-        grid = self._resampler.push(block)
-        if len(grid) == 0:
-            return []
+        grid_k = np.rint(grid_t * self._rate).astype(np.int64)
+        if self._grid_t.size:
+            grid_t = np.concatenate((self._grid_t, grid_t))
+            grid_gyro = np.concatenate((self._grid_gyro, grid_gyro))
+            grid_k = np.concatenate((self._grid_k, grid_k))
+        # Chunk boundaries: a new hop starts, or a hole left by the resampler (a stall).
+        hop = grid_k // self._hop
+        cuts = np.flatnonzero((hop[1:] != hop[:-1]) | (grid_k[1:] - grid_k[:-1] > 1)) + 1
+        ends = cuts.tolist()
+        if (int(grid_k[-1]) + 1) % self._hop == 0:
+            ends.append(grid_k.size)  # the last hop is complete too
         events: List[RepEvent] = []
-        # Split at holes left by the resampler (stalls): filters restart after each.
-        breaks = np.flatnonzero(np.diff(grid.t) > 1.5 * self._dt) + 1
-        if self._last_t is not None and grid.t[0] - self._last_t > 1.5 * self._dt:
-            self._restart()
-        if breaks.size == 0:
-            return self._process(grid.t, grid.gyro)
-        for k, part in enumerate(np.split(np.arange(len(grid)), breaks)):
-            if k > 0:
-                self._restart()
-            events.extend(self._process(grid.t[part], grid.gyro[part]))
+        start = 0
+        for end in ends:
+            first_k = int(grid_k[start])
+            if self._last_k is not None and first_k - self._last_k > 1:
+                self._restart()  # filters restart after a stall
+            self._last_k = int(grid_k[end - 1])
+            self._stamp_floor = float(grid_t[end - 1])
+            events.extend(self._process(grid_t[start:end], grid_gyro[start:end]))
+            start = end
+        self._grid_t, self._grid_gyro = grid_t[start:], grid_gyro[start:]
+        self._grid_k = grid_k[start:]
         return events
 
     # -- internals ----------------------------------------------------------------------------
@@ -202,7 +254,6 @@ class BaselineSegmenter:
         self._lp = butter_lowpass(c.lowpass_hz, c.rate_hz, 2, channels=3)
         self._hp = butter_highpass(c.highpass_hz, c.rate_hz, 1, channels=3)
         self._rot = np.zeros(3)
-        self._last_t: Optional[float] = None
         self._mode = _SEEK_VALLEY
         self._ext_val = math.inf
         self._ext_t = math.nan
@@ -217,7 +268,6 @@ class BaselineSegmenter:
         self._rot = rot_raw[-1].copy()
         rot = self._hp(rot_raw)
         self._history.append(t, rot, rate)
-        self._last_t = float(t[-1])
         axis = self._axis.axis
         if axis is None:
             return []
@@ -251,6 +301,8 @@ class BaselineSegmenter:
                stamp_floor: float) -> List[RepEvent]:
         """Run the hysteresis extremum tracker over new samples (vectorised per event)."""
         c = self.config
+        if self._no_decision(t, theta):
+            return []
         events: List[RepEvent] = []
         i, n = 0, t.size
         idx = np.arange(n)
@@ -289,6 +341,37 @@ class BaselineSegmenter:
             self._ext_val, self._ext_t = float(seg[j]), float(ts[j])
             i += j + 1
         return events
+
+    def _no_decision(self, t: np.ndarray, theta: np.ndarray) -> bool:
+        """Advance the running extremum if no valley/peak can be confirmed in ``theta``.
+
+        The usual hop decides nothing: then only the extremum (value and time of
+        its first occurrence) moves, exactly as the full tracker would move it.
+        Rounding is monotone, so ``max - min < hysteresis`` bounds every sample's
+        rise above (fall below) the running extremum.  Returns False (nothing
+        changed) when a decision is possible or the block holds a NaN.
+        """
+        c = self.config
+        if self._mode == _SEEK_VALLEY:
+            k = int(np.argmin(theta))
+            low, high = float(theta[k]), float(theta.max())
+            ext = low if low < self._ext_val else self._ext_val
+            if not high - ext < c.hysteresis_rad:
+                return False
+            if self._peak is not None and not float(t[-1]) - self._ext_t < c.flat_s:
+                if not (math.isnan(self._ext_t) and low >= self._ext_val):
+                    return False
+            if low < self._ext_val:
+                self._ext_val, self._ext_t = low, float(t[k])
+            return True
+        k = int(np.argmax(theta))
+        low, high = float(theta.min()), float(theta[k])
+        ext = high if high > self._ext_val else self._ext_val
+        if not ext - low < c.hysteresis_rad:
+            return False
+        if high > self._ext_val:
+            self._ext_val, self._ext_t = high, float(t[k])
+        return True
 
     def _launch(self, valley_t: float, peak_t: float) -> float:
         """Start of the lift: last still sample before the concentric's fastest point.

@@ -51,7 +51,11 @@ def declare_parameters(node: Any, table: str) -> Dict[str, Any]:
     """
     values = {}
     for spec in specs_for(table):
-        node.declare_parameter(spec.name, spec.default)
+        try:
+            node.declare_parameter(spec.name, spec.default)
+        except Exception as exc:  # rclpy: InvalidParameterTypeException and kin
+            # A value of the wrong type (-p threshold:=high) names the parameter, too.
+            raise ParameterError(node.get_name(), spec.name, '?', str(exc)) from exc
         values[spec.name] = spec.validate(node.get_name(), node.get_parameter(spec.name).value)
     return values
 
@@ -87,14 +91,19 @@ def run_node(factory: Callable[[], Any], args: Optional[List[str]] = None) -> No
     A node that cannot start (bad parameter, unreadable source, missing model) logs
     one FATAL line naming the culprit and exits with code 2 instead of a traceback.
     """
-    rclpy.init(args=args)
+    name = getattr(factory, 'NODE_NAME', 'rep_coach')
+    try:
+        rclpy.init(args=args)
+    except Exception as exc:  # noqa: BLE001 - bad --ros-args or params file (names it)
+        print(f'[FATAL] [{name}]: cannot start: {exc}', file=sys.stderr, flush=True)
+        sys.exit(EXIT_BAD_CONFIG)
     node = None
     code = 0
     try:
         node = factory()
         rclpy.spin(node)
     except (ParameterError, StartupError) as exc:
-        print(f'[FATAL] [{getattr(factory, "NODE_NAME", "rep_coach")}]: {exc}',
+        print(f'[FATAL] [{name}]: {exc}',
               file=sys.stderr, flush=True)
         code = EXIT_BAD_CONFIG
     except (KeyboardInterrupt, ExternalShutdownException):

@@ -7,12 +7,13 @@ fold's models (training data, feature statistics, thresholds).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import copy
+from dataclasses import asdict, dataclass, field, replace
 import json
 import logging
 from pathlib import Path
 import time
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 
@@ -22,7 +23,7 @@ from rep_coach.learned.events import PickerConfig
 from rep_coach.training.clf_train import ClfTrainConfig, set_samples, train_classifier
 from rep_coach.training.data import Session
 from rep_coach.training.export import export_classifier, export_segmenter
-from rep_coach.training.models import n_params
+from rep_coach.training.models import CausalTCN, n_params
 from rep_coach.training.seg_train import SegTrainConfig, train_segmenter
 
 LOG = logging.getLogger(__name__)
@@ -39,6 +40,24 @@ class TrainConfig:
     pretrain: Sequence[Session] = ()
     pretrain_steps: int = 0
     progress: bool = True
+    _pretrained: Optional[Dict[str, Any]] = None  # state dict, computed once per run
+
+
+def pretrained_init(cfg: TrainConfig) -> Optional[CausalTCN]:
+    """Segmenter pretrained on simulated sessions (once per run, shared by all folds).
+
+    The simulator knows no dataset subject, so sharing it across folds leaks nothing.
+    """
+    if not cfg.pretrain or cfg.pretrain_steps <= 0:
+        return None
+    if cfg._pretrained is None:
+        pre_cfg = replace(cfg.seg, steps=cfg.pretrain_steps)
+        model = train_segmenter(list(cfg.pretrain), pre_cfg, cfg.seed + 100,
+                                desc='pretrain (sim)', progress=cfg.progress)
+        cfg._pretrained = copy.deepcopy(model.state_dict())
+    model = CausalTCN(cfg.seg.channels, cfg.seg.dilations)
+    model.load_state_dict(cfg._pretrained)
+    return model
 
 
 def fit_and_export(train: List[Session], cfg: TrainConfig, out_dir: Path,
@@ -46,18 +65,14 @@ def fit_and_export(train: List[Session], cfg: TrainConfig, out_dir: Path,
     """Train both stages on ``train`` and write the two ONNX files to ``out_dir``."""
     torch.set_num_threads(1)
     tic = time.perf_counter()
-    init = None
-    if cfg.pretrain and cfg.pretrain_steps > 0:
-        pre_cfg = SegTrainConfig(**{**asdict(cfg.seg), 'steps': cfg.pretrain_steps,
-                                    'augment': cfg.seg.augment})
-        init = train_segmenter(list(cfg.pretrain), pre_cfg, cfg.seed,
-                               desc=f'{tag} pretrain (sim)', progress=cfg.progress)
+    init = pretrained_init(cfg)
     tcn = train_segmenter(train, cfg.seg, cfg.seed + 1, init=init, desc=f'{tag} segmenter',
                           progress=cfg.progress)
     clf = train_classifier(set_samples(train), cfg.clf, cfg.seed + 2,
                            desc=f'{tag} classifier', progress=cfg.progress)
     subjects = sorted({s.subject or '?' for s in train})
-    extra = {'trained_on_subjects': subjects, 'seed': cfg.seed}
+    extra = {'trained_on_subjects': subjects, 'seed': cfg.seed,
+             'sim_pretrain_steps': cfg.pretrain_steps if cfg.pretrain else 0}
     export_segmenter(tcn, out_dir / 'segmenter.onnx', asdict(cfg.picker), extra)
     export_classifier(clf, out_dir / 'near_failure.onnx', cfg.clf.threshold, extra)
     return {'segmenter_params': n_params(tcn), 'classifier_params': n_params(clf),

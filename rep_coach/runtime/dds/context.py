@@ -75,6 +75,9 @@ class Context:
         self.domain_id = 0
         self._waker_callbacks: List[Callable[[], None]] = []
         self._old_handlers: dict = {}
+        #: Callbacks running now (the executor counts); a SIGINT then defers its raise.
+        self.callback_depth = 0
+        self.interrupt_pending = False
 
     # -- lifecycle ------------------------------------------------------------------------
     def init(self, args: Optional[Sequence[str]] = None, domain_id: Optional[int] = None) -> None:
@@ -87,6 +90,7 @@ class Context:
             ros_logging.reset()
             ros_logging.configure(parsed.log_level, parsed.logger_levels)
             self.args = parsed
+            self.interrupt_pending = False
             if domain_id is None:
                 domain_id = int(os.environ.get('ROS_DOMAIN_ID', '0') or 0)
             self.domain_id = domain_id
@@ -156,11 +160,22 @@ class Context:
 
     def _on_sigint(self, signum: int, frame: object) -> None:
         # Shut down (so ok() turns False everywhere) and raise like Python's default handler,
-        # which lets "except KeyboardInterrupt" in main() run its cleanup.
+        # which lets "except KeyboardInterrupt" in main() run its cleanup.  Inside a callback
+        # the raise waits until the callback returns: an interrupt in the middle of, say, a
+        # bag flush would leave half-written state behind.
         if self.ok():
             self._shutdown_reason = 'SIGINT'
             self.wake()
+        if self.callback_depth:
+            self.interrupt_pending = True
+            return
         raise KeyboardInterrupt
+
+    def raise_pending_interrupt(self) -> None:
+        """Raise the KeyboardInterrupt that a SIGINT during a callback deferred."""
+        if self.interrupt_pending and not self.callback_depth:
+            self.interrupt_pending = False
+            raise KeyboardInterrupt
 
     def _on_sigterm(self, signum: int, frame: object) -> None:
         # Like rclpy (Jazzy): SIGTERM shuts the context down; spin raises

@@ -187,6 +187,14 @@ class Executor:
             self._guard.take()
 
     def _run(self, item: Tuple[str, Any, Any]) -> None:
+        self._context.callback_depth += 1
+        try:
+            self._run_callback(item)
+        finally:
+            self._context.callback_depth -= 1
+        self._context.raise_pending_interrupt()
+
+    def _run_callback(self, item: Tuple[str, Any, Any]) -> None:
         kind, payload, node = item
         try:
             if kind == 'timer':

@@ -1,0 +1,97 @@
+"""``rep-coach bench``: inference, graph latency, CPU, memory, evaluation and pose side by side.
+
+Sections (``--only``): ``inference`` (bench/bench_inference.py: ours vs the
+published-size reference, ORT vs PyTorch, one thread), ``graph`` (the nodes as
+separate processes over DDS at 100 Hz: latency sample -> rep event -> feedback
+-> playback start, CPU % and RSS per node, reliable-topic losses, start-up),
+``evaluation`` (offline evaluation speed in multiples of real time), ``pose``
+(bench/bench_pose.py) and ``audio`` (bench/bench_audio_latency.py).  A table on
+stdout, or one JSON object with ``--json``; progress goes to stderr.  ``--soak``
+runs the long session instead (memory flat, counts match, latency stable).
+Timings depend on the machine and its load; both are printed with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+import sys
+from typing import Any, List
+
+from rep_coach.benchmarks.suite import SECTIONS
+
+
+def _sections(text: str) -> List[str]:
+    names = [n.strip() for n in text.split(',') if n.strip()]
+    unknown = [n for n in names if n not in SECTIONS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f'unknown section(s) {unknown or text!r}; choose from '
+                                         f'{",".join(SECTIONS)}')
+    return names
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register the ``bench`` subcommand."""
+    parser = subparsers.add_parser(
+        'bench', help='measure inference, graph latency, CPU and memory side by side',
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--json', action='store_true',
+                        help='print one JSON object on stdout (progress stays on stderr)')
+    parser.add_argument('--quick', action='store_true',
+                        help='short runs (a CI smoke test; figures are rough)')
+    parser.add_argument('--only', type=_sections, default=list(SECTIONS), metavar='LIST',
+                        help=f'comma-separated sections (default all: {",".join(SECTIONS)})')
+    parser.add_argument('--keep', type=Path, default=None, metavar='DIR',
+                        help='keep the graph run\'s bag and cue WAVs in DIR')
+    parser.add_argument('--logs', action='store_true', help='echo node output to stderr')
+    parser.add_argument('--soak', action='store_true',
+                        help='run the soak (a long simulated session) instead')
+    parser.add_argument('--soak-minutes', type=float, default=60.0, metavar='N',
+                        help='simulated minutes of the soak (default 60)')
+    parser.add_argument('--soak-speed', type=float, default=4.0, metavar='X',
+                        help='soak playback speed, multiples of real time (default 4)')
+    parser.set_defaults(func=run)
+    return parser
+
+
+def _progress(text: str) -> None:
+    print(f'[bench] {text}', file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the benchmarks (or the soak); print a table or JSON; return the exit code."""
+    if getattr(args, 'soak', False):
+        return _soak(args)
+    from rep_coach.benchmarks.suite import run_suite, table
+    result = run_suite(only=args.only, quick=args.quick, progress=_progress,
+                       keep=getattr(args, 'keep', None), echo_logs=getattr(args, 'logs', False))
+    if args.json:
+        print(json.dumps(result, allow_nan=False, default=str))
+    else:
+        print(table(result))
+    return 0
+
+
+def _soak(args: argparse.Namespace) -> int:
+    from rep_coach.benchmarks.graph import GraphBenchError
+    from rep_coach.benchmarks.machine import describe
+    from rep_coach.benchmarks.soak import run_soak, soak_table, SoakConfig
+    if args.soak_minutes <= 0 or args.soak_speed <= 0:
+        print('rep-coach bench: --soak-minutes and --soak-speed must be > 0', file=sys.stderr)
+        return 2
+    info = describe()
+    _progress(f'soak: {args.soak_minutes:g} simulated minutes at x{args.soak_speed:g} '
+              f'(~{args.soak_minutes * 60 / args.soak_speed:.0f} s)')
+    try:
+        result = run_soak(SoakConfig(minutes=args.soak_minutes, speed=args.soak_speed,
+                                     progress=_progress))
+    except GraphBenchError as exc:
+        print(f'rep-coach bench --soak: {exc}', file=sys.stderr)
+        return 1
+    result['machine'] = info
+    if args.json:
+        print(json.dumps(result, allow_nan=False, default=str))
+    else:
+        print(soak_table(result))
+    return 0 if result['passed'] else 1

@@ -1,0 +1,234 @@
+"""Bad IMU and event messages fed to the real node classes: counted, reported, never fatal.
+
+Frame ids: any ``header.frame_id`` is accepted (a wrist IMU has no TF tree to check
+against); a change mid-stream is warned about once (see rep_coach/nodes/imu_intake.py).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from typing import Any, Callable, Dict, List
+
+from hypothesis import given, HealthCheck, settings, strategies as st
+import numpy as np
+import pytest
+
+from rep_coach.core.near_failure import BaselineNearFailure
+from rep_coach.core.segmentation import BaselineSegmenter
+from rep_coach.core.sim import SimConfig, simulate
+from rep_coach.core.types import ImuBlock
+from rep_coach.core.units import STANDARD_GRAVITY
+from rep_coach.core.validation import DROP_REASONS
+from rep_coach.imu_msg import block_to_msgs
+from rep_coach.nodes.imu_intake import ImuIntake
+from rep_coach.runtime import Node, qos_profile_sensor_data, rclpy, SingleThreadedExecutor
+from rep_coach.runtime.msg import DiagnosticArray, Imu, String
+
+SIM = simulate(SimConfig(seed=3, sets=1, rate_hz=100.0))
+
+
+def sim_msgs(start: int, n: int, frame_id: str = 'imu_link') -> List[Any]:
+    """``n`` simulated Imu messages from sample ``start`` on."""
+    return block_to_msgs(SIM.imu.slice(start, start + n), frame_id, Imu)
+
+
+def crafted_stream() -> tuple:
+    """300 messages with every kind of bad sample; return (msgs, expected counts)."""
+    msgs = sim_msgs(0, 300)
+    msgs[50].linear_acceleration.x = math.nan
+    msgs[60].angular_velocity.z = math.inf
+    msgs[70].linear_acceleration.y = 1e4                     # absurd
+    msgs[80].angular_velocity.x = -100.0                     # absurd (rad/s)
+    msgs[90].linear_acceleration.z = 16 * STANDARD_GRAVITY   # saturated: plausible, kept
+    for msg in msgs[200:]:
+        msg.header.frame_id = 'other_link'                  # a second publisher?
+    resent = sim_msgs(100, 1)[0]                             # same stamp as #100
+    late = sim_msgs(115, 1)[0]                               # older than #120
+    stream = msgs[:101] + [resent] + msgs[101:121] + [late] + msgs[121:]
+    expected = {'non_finite': 2, 'out_of_range': 2, 'duplicate': 1, 'out_of_order': 1}
+    return stream, expected
+
+
+@pytest.fixture
+def graph(monkeypatch: pytest.MonkeyPatch):
+    """rclpy on a random loopback domain with the segmenter and classifier node classes."""
+    from rep_coach.nodes.near_failure_classifier import NearFailureClassifierNode
+    from rep_coach.nodes.rep_segmenter import RepSegmenterNode
+    monkeypatch.setenv('ROS_LOCALHOST_ONLY', '1')
+    rclpy.init(args=['test', '--ros-args', '-p', 'model:=baseline'],
+               domain_id=random.randint(1, 200))
+    nodes = {'segmenter': RepSegmenterNode(), 'classifier': NearFailureClassifierNode(),
+             'test': Node(f'bad_input_{random.randint(0, 10 ** 6)}')}
+    executor = SingleThreadedExecutor()
+    for node in nodes.values():
+        executor.add_node(node)
+    nodes['executor'] = executor
+    yield nodes
+    executor.shutdown()
+    for key in ('segmenter', 'classifier', 'test'):
+        nodes[key].destroy_node()
+    rclpy.try_shutdown()
+
+
+def spin_until(executor: Any, done: Callable[[], bool], timeout: float = 3.0) -> bool:
+    """Spin until ``done`` or ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not done() and time.monotonic() < deadline:
+        executor.spin_once(timeout_sec=0.01)
+    return done()
+
+
+def counting(intake: ImuIntake) -> List[int]:
+    """Count the messages reaching ``intake`` (wraps its accept)."""
+    seen = [0]
+    accept = intake.accept
+
+    def wrapped(msgs: Any, *args: Any) -> int:
+        seen[0] += 1
+        return accept(msgs, *args)
+    intake.accept = wrapped  # type: ignore[method-assign]
+    return seen
+
+
+def test_bad_imu_messages_are_dropped_counted_and_reported_once(graph, capfd) -> None:
+    seg, clf, test, executor = (graph['segmenter'], graph['classifier'], graph['test'],
+                                graph['executor'])
+    imu_pub = test.create_publisher(Imu, 'imu/data_raw', qos_profile_sensor_data)
+    diags: List[Any] = []
+    test.create_subscription(DiagnosticArray, 'diagnostics', diags.append, 100)
+    seen = {'seg': counting(seg.intake), 'clf': counting(clf.intake)}
+    assert spin_until(executor, lambda: imu_pub.get_subscription_count() >= 2), 'no match'
+    stream, expected = crafted_stream()
+    for i, msg in enumerate(stream, start=1):
+        # One at a time: the sensor QoS keeps only 5, and this test is about content.
+        imu_pub.publish(msg)
+        assert spin_until(executor, lambda: min(s[0] for s in seen.values()) >= i), i
+    seg.close()
+    clf.close()
+    assert spin_until(executor, lambda: len({d.status[0].name for d in diags}) >= 2)
+    spin_until(executor, lambda: False, timeout=0.2)
+    for who in ('rep_segmenter', 'near_failure_classifier'):
+        mine = [d.status[0] for d in diags if d.status[0].name.endswith(who)]
+        totals = {reason: sum(int(kv.value) for s in mine for kv in s.values
+                              if kv.key == reason) for reason in DROP_REASONS}
+        assert totals == expected, (who, totals)
+        received = sum(int(kv.value) for s in mine for kv in s.values if kv.key == 'received')
+        assert received == len(stream)
+    err = capfd.readouterr().err
+    # The rate limit: the first problem at once, the rest summed at close -> 2 per node.
+    for who in ('rep_segmenter', 'near_failure_classifier'):
+        warnings = [line for line in err.splitlines()
+                    if f'[{who}]' in line and 'imu/data_raw: dropped' in line]
+        assert 1 <= len(warnings) <= 2, warnings
+        frame = [line for line in err.splitlines()
+                 if f'[{who}]' in line and 'frame_id changed' in line]
+        assert len(frame) == 1 and "'other_link'" in frame[0], frame
+    assert seg.intake.frame_changes == 1 and seg.intake.frame_id == 'other_link'
+    assert 'Traceback' not in err
+
+
+def test_garbled_event_payloads_are_logged_counted_and_survived(graph, capfd) -> None:
+    test, executor = graph['test'], graph['executor']
+    reps_pub = test.create_publisher(String, 'reps', 100)
+    states: List[str] = []
+    test.create_subscription(String, 'near_failure', lambda m: states.append(m.data), 100)
+    assert spin_until(executor, lambda: reps_pub.get_subscription_count() >= 1)
+    for bad in ('not json', '{"set_index": 1}', '[1, 2]', '{"set_index": "x", "rep_index": 1, '
+                '"start": 0, "end": 1, "stamp": 1}', ''):
+        reps_pub.publish(String(data=bad))
+    good = ('{"set_index": 1, "rep_index": 1, "start": 0.0, "end": 2.0, "stamp": 2.1, '
+            '"peak": 1.0, "features": {}, "v": 1}')
+    reps_pub.publish(String(data=good))
+    assert spin_until(executor, lambda: len(states) >= 1), 'the node died on bad payloads'
+    err = capfd.readouterr().err
+    failures = [line for line in err.splitlines() if 'rep event:' in line]
+    assert len(failures) == 1 and '1 failure(s) so far; the node goes on' in failures[0]
+    assert 'Traceback' not in err
+    assert graph['classifier'].state_pub is not None      # the node object is intact
+
+
+class FakeNode:
+    """The little of a Node that ImuIntake uses, recording what it logs and publishes."""
+
+    def __init__(self) -> None:
+        self.logged: List[str] = []
+        self.published: List[Any] = []
+
+    def create_publisher(self, *_: Any) -> Any:
+        """Return a publisher that keeps messages."""
+        return type('Pub', (), {'publish': lambda _, msg: self.published.append(msg)})()
+
+    def create_timer(self, *_: Any) -> None:
+        """Timers are not needed: the test calls close()."""
+
+    def get_logger(self) -> Any:
+        """Return a logger that keeps warnings."""
+        return type('Log', (), {'warn': lambda _, text: self.logged.append(text)})()
+
+    def get_fully_qualified_name(self) -> str:
+        """Return a fixed name."""
+        return '/fake'
+
+    def get_clock(self) -> Any:
+        """Return a clock good enough for a diagnostics stamp."""
+        from rep_coach.runtime.msg import Header
+        stamp = Header().stamp
+        return type('Clock', (), {'now': lambda _: type('T', (), {
+            'to_msg': lambda _: stamp})()})()
+
+
+BAD_VALUES = st.sampled_from([math.nan, math.inf, -math.inf, 1e6, -1e9, 1e300])
+
+
+@st.composite
+def corrupted_streams(draw: Any) -> tuple:
+    """A simulated stream with random bad values, re-sent and late samples."""
+    start = draw(st.integers(0, len(SIM.imu) - 400))
+    block = SIM.imu.slice(start, start + 300)
+    t, acc, gyr = block.t.copy(), block.accel.copy(), block.gyro.copy()
+    for _ in range(draw(st.integers(0, 20))):
+        i, axis = draw(st.integers(0, 299)), draw(st.integers(0, 5))
+        (acc if axis < 3 else gyr)[i, axis % 3] = draw(BAD_VALUES)
+    order = list(range(300))
+    for _ in range(draw(st.integers(0, 10))):
+        i = draw(st.integers(1, 299))
+        order.insert(i + draw(st.integers(0, 3)), draw(st.integers(max(0, i - 50), i)))
+    return ImuBlock(t[order], acc[order], gyr[order])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(corrupted_streams(), st.sampled_from([1, 7]))
+def test_intake_and_stages_survive_any_corruption(block: ImuBlock, step: int) -> None:
+    node = FakeNode()
+    intake = ImuIntake(node)
+    segmenter, classifier = BaselineSegmenter(), BaselineNearFailure()
+    fed: List[ImuBlock] = []
+
+    def feed(part: ImuBlock) -> None:
+        fed.append(part)
+        for rep in segmenter.push(part):
+            classifier.on_rep(rep)
+        classifier.push(part)
+
+    def reset() -> None:
+        segmenter.reset()
+        classifier.reset()
+
+    msgs = block_to_msgs(block, 'imu_link', Imu)
+    total = 0
+    for i in range(0, len(msgs), step):
+        total += intake.accept(msgs[i:i + step], feed, reset)
+    intake.close()
+    clean = ImuBlock.concat(fed) if fed else ImuBlock.empty()
+    assert total == len(clean)
+    assert np.isfinite(clean.accel).all() and np.isfinite(clean.gyro).all()
+    assert (np.diff(clean.t) > 0).all()      # no clock jump here: strictly increasing
+    counts: Dict[str, int] = {}
+    for diag in node.published:
+        for kv in diag.status[0].values:
+            counts[kv.key] = counts.get(kv.key, 0) + int(float(kv.value or 0))
+    dropped = sum(counts.get(r, 0) for r in DROP_REASONS)
+    assert dropped + total == len(block)
+    assert len(node.logged) == len(node.published) <= 2

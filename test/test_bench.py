@@ -1,0 +1,130 @@
+"""The benchmark tools: statistics, /proc sampling, and `rep-coach bench` output keys.
+
+No timing is asserted here: timings depend on the machine and its load and are
+benchmarks (``rep-coach bench``), not tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+import struct
+import subprocess
+import sys
+import time
+
+import pytest
+
+from rep_coach.benchmarks import machine, procstat
+from rep_coach.benchmarks.graph import _cdr_stamp, _cdr_string, _event_topic
+from rep_coach.benchmarks.stats import latency_stats, linear_slope
+from rep_coach.benchmarks.suite import Target
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_latency_stats_percentiles_in_ms() -> None:
+    stats = latency_stats([i / 1000.0 for i in range(1, 101)])  # 1..100 ms
+    assert stats.n == 100
+    assert stats.p50_ms == pytest.approx(50.5)
+    assert stats.p99_ms == pytest.approx(99.01)
+    assert stats.max_ms == pytest.approx(100.0)
+    assert stats.mean_ms == pytest.approx(50.5)
+
+
+def test_latency_stats_ignores_missing_and_handles_empty() -> None:
+    assert latency_stats([None, float('nan'), 0.002]).n == 1
+    empty = latency_stats([])
+    assert empty.n == 0 and empty.p99_ms is None
+    assert set(empty.to_dict()) == {'n', 'p50_ms', 'p99_ms', 'max_ms', 'mean_ms'}
+
+
+def test_linear_slope() -> None:
+    assert linear_slope([0, 1, 2, 3], [1, 3, 5, 7]) == pytest.approx(2.0)
+    assert linear_slope([1], [1]) is None
+
+
+def test_proc_sampling_of_this_process() -> None:
+    pid = os.getpid()
+    if not Path(f'/proc/{pid}/stat').exists():
+        pytest.skip('no /proc here')
+    before = procstat.sample(pid)
+    deadline = time.process_time() + 0.2
+    while time.process_time() < deadline:  # burn some CPU so the counter moves
+        pass
+    after = procstat.sample(pid)
+    assert after.cpu_s > before.cpu_s
+    assert after.rss_mb > 1.0
+    usage = procstat.usage([before, after])
+    assert usage.cpu_percent is not None and usage.cpu_percent > 0
+    assert usage.samples == 2
+
+
+def test_sampler_skips_processes_that_are_gone() -> None:
+    proc = subprocess.Popen([sys.executable, '-c', 'pass'])
+    proc.wait()
+    sampler = procstat.ProcessSampler({'self': os.getpid(), 'gone': proc.pid},
+                                      interval_s=0.05).start()
+    time.sleep(0.2)
+    sampler.stop()
+    usages = sampler.usage()
+    assert usages['self'].samples >= 2
+    assert 'gone' not in usages
+    assert procstat.total(usages)[1] > 0
+
+
+def test_missing_pid_raises_proc_error() -> None:
+    with pytest.raises(procstat.ProcError):
+        procstat.read_rss_mb(2 ** 22 + 12345)
+
+
+def test_cdr_decoding_of_string_and_stamp() -> None:
+    text = 'two left'.encode()
+    raw = b'\x00\x01\x00\x00' + struct.pack('<I', len(text) + 1) + text + b'\x00'
+    assert _cdr_string(raw) == 'two left'
+    stamped = b'\x00\x01\x00\x00' + struct.pack('<iI', 12, 500_000_000) + b'imu_link'
+    assert _cdr_stamp(stamped) == pytest.approx(12.5)
+
+
+def test_event_topic_names() -> None:
+    assert _event_topic('labels/reps') == 'labels/reps'
+    assert _event_topic('station3/labels/reps') == 'labels/reps'
+    assert _event_topic('station3/reps') == 'reps'
+    assert _event_topic('feedback') == 'feedback'
+    assert _event_topic('imu/data_raw') is None
+
+
+def test_target_check() -> None:
+    target = Target('x', ('graph', 'cpu'), 15.0)
+    assert target.check({'graph': {'cpu': 10.0}})['met'] is True
+    assert target.check({'graph': {'cpu': 20.0}})['met'] is False
+    assert target.check({'graph': {}})['met'] is None
+    assert Target('y', ('v',), 500.0, at_most=False).check({'v': 600})['met'] is True
+
+
+def test_machine_description_has_the_readme_fields() -> None:
+    info = machine.describe(measure_busy=False)
+    assert info['cpu_model'] and info['cores'] >= 1 and info['python']
+    assert isinstance(machine.load_note(info), str)
+
+
+def test_cli_quick_evaluation_json_has_the_documented_keys() -> None:
+    proc = subprocess.run([sys.executable, '-m', 'rep_coach.cli', 'bench', '--quick', '--only',
+                           'evaluation', '--json'], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout)
+    assert 'evaluation_x_realtime' in result
+    assert result['evaluation']['sets'] >= 1
+    assert result['machine']['cores'] >= 1
+    names = {t['name'] for t in result['targets']}
+    assert any('evaluation' in n for n in names)
+    assert '[bench]' in proc.stderr  # progress on stderr, not mixed into the JSON
+
+
+def test_cli_rejects_unknown_sections() -> None:
+    proc = subprocess.run([sys.executable, '-m', 'rep_coach.cli', 'bench', '--only', 'nope'],
+                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert proc.returncode == 2
+    assert 'nope' in proc.stderr
