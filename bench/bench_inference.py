@@ -94,7 +94,8 @@ def main() -> int:
     seg_path, clf_path = args.models / 'segmenter.onnx', args.models / 'near_failure.onnx'
     seg, clf = load_segmenter_model(seg_path), load_classifier_model(clf_path)
     smeta, cmeta = seg.meta_json('rep_coach'), clf.meta_json('rep_coach')
-    x = np.random.default_rng(0).uniform(-1, 1, (1, 6, 10)).astype(np.float32)
+    x = np.random.default_rng(0).uniform(-1, 1, (1, smeta.get('in_channels', 8), 10))
+    x = x.astype(np.float32)
     state = np.zeros((1, smeta['channels'], smeta['state_len']), np.float32)
     out['ours_segmenter_ort'] = _timeit(lambda: seg.run(imu=x, state=state), args.n)
     feats = np.zeros((1, len(FEATURE_NAMES)), np.float32)

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 from pathlib import Path
+import random
 import signal
 import subprocess
 import sys
@@ -32,6 +33,20 @@ SIGINT_TIMEOUT_S = 5.0
 SIGTERM_TIMEOUT_S = 3.0
 #: The recorder stops last so the bag holds everything the other nodes said.
 LAST_TO_STOP = ('session_recorder',)
+
+
+def isolated_env(base: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+    """Return ``base`` (default: this process's) with loopback-only discovery on a random domain.
+
+    For tests, benchmarks and demos that must neither reach nor hear another graph:
+    ``ROS_LOCALHOST_ONLY=1`` keeps traffic on loopback and a domain of its own (1..200)
+    keeps parallel runs on one machine apart.
+    """
+    env = dict(os.environ if base is None else base)
+    env['ROS_LOCALHOST_ONLY'] = '1'
+    env['ROS_DOMAIN_ID'] = str(random.randint(1, 200))
+    env.pop('ROS_AUTOMATIC_DISCOVERY_RANGE', None)
+    return env
 
 
 class LaunchError(RuntimeError):

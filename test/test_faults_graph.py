@@ -20,10 +20,10 @@ import warnings
 import pytest
 
 from rep_coach.bagio import BagRecoveryWarning, load_metadata, read_bag, repair_bag
-from rep_coach.launcher import Launcher, NodeLaunch
+from rep_coach.launcher import isolated_env, Launcher, NodeLaunch
 from rep_coach.paths import default_params_file
 
-from test_faults_imu import graph_env, Lines
+from graph_helpers import Lines
 
 REP_LINE = re.compile(r'\[rep_segmenter-\d+\].*: set \d+ rep \d+: ')
 
@@ -64,7 +64,7 @@ def rep_lines(out: Lines) -> int:
 @contextmanager
 def launched(nodes: List[NodeLaunch], out: Lines) -> Iterator[Launcher]:
     """Start ``nodes``; poll the launcher in the test; always stop everything."""
-    launcher = Launcher(nodes, params_file=default_params_file(), env=graph_env(), output=out)
+    launcher = Launcher(nodes, params_file=default_params_file(), env=isolated_env(), output=out)
     launcher.start()
     try:
         yield launcher

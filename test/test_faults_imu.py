@@ -12,9 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 import json
-import os
 from pathlib import Path
-import random
 import time
 from typing import Dict, List
 
@@ -25,40 +23,15 @@ from rep_coach.bagio import read_bag
 from rep_coach.core.sim import SimConfig, simulate
 from rep_coach.core.sources import write_our_csv
 from rep_coach.core.types import ImuBlock
-from rep_coach.launcher import Launcher, NodeLaunch
+from rep_coach.launcher import isolated_env, Launcher, NodeLaunch
 from rep_coach.paths import default_params_file
+
+from graph_helpers import Lines
 
 #: Replay speed: fast enough for the test budget, slow enough for a keep-last-5 reader.
 SPEED = 6.0
 #: Where set 2 starts on the source clock: far before set 1 (a clock reset).
 RESET_TO = -200.0
-
-
-def graph_env() -> Dict[str, str]:
-    """Loopback only, on a domain of its own so parallel runs never cross."""
-    env = dict(os.environ)
-    env['ROS_LOCALHOST_ONLY'] = '1'
-    env['ROS_DOMAIN_ID'] = str(random.randint(1, 200))
-    env.pop('ROS_AUTOMATIC_DISCOVERY_RANGE', None)
-    return env
-
-
-class Lines:
-    """A text sink that keeps what the launcher printed."""
-
-    def __init__(self) -> None:
-        self.lines: List[str] = []
-
-    def write(self, text: str) -> None:
-        """Keep ``text``."""
-        self.lines.append(text)
-
-    def flush(self) -> None:
-        """Do nothing (the sink is memory)."""
-
-    def text(self) -> str:
-        """Return everything written."""
-        return ''.join(self.lines)
 
 
 @dataclass
@@ -142,7 +115,7 @@ def faulty_run(tmp_path_factory) -> dict:
             'source': f'csv:{csv_path}', 'playback_speed': SPEED, 'publish_labels': False,
             'wait_for_subscribers': 2, 'start_delay_s': 15.0, 'shutdown_when_done': True}),
     ]
-    launcher = Launcher(nodes, params_file=default_params_file(), env=graph_env(), output=out)
+    launcher = Launcher(nodes, params_file=default_params_file(), env=isolated_env(), output=out)
     started = time.monotonic()
     # Stop once the publisher finished and the segmenter's last report had its chance.
     finished: List[float] = []

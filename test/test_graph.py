@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-import random
 import signal
 import subprocess
 import sys
@@ -21,19 +20,13 @@ from typing import Dict
 import pytest
 import yaml
 
-from rep_coach.launcher import LaunchError, Launcher, NodeLaunch, validate_params_file
+from rep_coach.launcher import (isolated_env, LaunchError, Launcher, NodeLaunch,
+                                validate_params_file)
 from rep_coach.paths import default_params_file
 
+from graph_helpers import Lines
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def graph_env() -> Dict[str, str]:
-    """Loopback only, on a domain of its own so parallel runs never cross."""
-    env = dict(os.environ)
-    env['ROS_LOCALHOST_ONLY'] = '1'
-    env['ROS_DOMAIN_ID'] = str(random.randint(1, 200))
-    env.pop('ROS_AUTOMATIC_DISCOVERY_RANGE', None)
-    return env
 
 
 @pytest.fixture(scope='module')
@@ -43,7 +36,7 @@ def demo_run(tmp_path_factory) -> dict:
     cmd = [sys.executable, '-m', 'rep_coach.cli', 'demo', '--json', '--speed', '8',
            '--record', str(out / 'bags'), '--audio', f'wav:{out / "wav"}']
     started = time.monotonic()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=graph_env(),
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=isolated_env(),
                           cwd=out)
     elapsed = time.monotonic() - started
     assert proc.returncode == 0, proc.stderr[-4000:]
@@ -129,28 +122,12 @@ def _wait_for(predicate, timeout: float) -> bool:
     return False
 
 
-class _Lines:
-    """A text sink that keeps what the launcher printed."""
-
-    def __init__(self) -> None:
-        self.lines = []
-
-    def write(self, text: str) -> None:
-        self.lines.append(text)
-
-    def flush(self) -> None:
-        pass
-
-    def text(self) -> str:
-        return ''.join(self.lines)
-
-
 def test_launcher_reports_a_killed_node_and_respawns_it(tmp_path) -> None:
-    out = _Lines()
+    out = Lines()
     nodes = [NodeLaunch('imu_publisher', overrides={'start_delay_s': 0.0}),
              NodeLaunch('rep_segmenter', overrides={'model': 'baseline'}, respawn=True,
                         respawn_delay_s=0.2)]
-    launcher = Launcher(nodes, params_file=default_params_file(), env=graph_env(), output=out)
+    launcher = Launcher(nodes, params_file=default_params_file(), env=isolated_env(), output=out)
     launcher.start()
     try:
         assert _wait_for(lambda: 'segmenting reps' in out.text(), 30), out.text()
@@ -172,7 +149,7 @@ def test_launch_cli_stops_every_node_cleanly_on_sigint(tmp_path) -> None:
     cmd = [sys.executable, '-m', 'rep_coach.cli', 'launch', '--record', str(tmp_path),
            '--source', 'sim']
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=graph_env(), cwd=tmp_path)
+                            env=isolated_env(), cwd=tmp_path)
     try:
         assert _wait_for(lambda: any(tmp_path.glob('*/*.mcap')), 60)
     finally:
@@ -188,7 +165,7 @@ def test_launch_cli_stops_every_node_cleanly_on_sigint(tmp_path) -> None:
 def test_bad_parameter_stops_the_node_naming_it() -> None:
     proc = subprocess.run([sys.executable, '-m', 'rep_coach.nodes.rep_segmenter', '--ros-args',
                            '-p', 'model:=resnet'], capture_output=True, text=True, timeout=60,
-                          env=graph_env())
+                          env=isolated_env())
     assert proc.returncode == 2
     assert "parameter 'model'" in proc.stderr and 'resnet' in proc.stderr
     assert 'Traceback' not in proc.stderr
@@ -198,7 +175,7 @@ def test_unknown_source_file_is_a_clear_error(tmp_path) -> None:
     missing = tmp_path / 'nope.csv'
     proc = subprocess.run([sys.executable, '-m', 'rep_coach.nodes.imu_publisher', '--ros-args',
                            '-p', f'source:=csv:{missing}'], capture_output=True, text=True,
-                          timeout=60, env=graph_env())
+                          timeout=60, env=isolated_env())
     assert proc.returncode == 2
     assert str(missing) in proc.stderr and 'Traceback' not in proc.stderr
 

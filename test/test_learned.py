@@ -35,7 +35,7 @@ def test_segmenter_onnx_matches_torch_streaming(exported):
     out, tcn, _ = exported
     model = load_segmenter_model(out / 'segmenter.onnx')
     meta = model.meta_json('rep_coach')
-    x = np.random.default_rng(1).uniform(-1, 1, (1, 6, 200)).astype(np.float32)
+    x = np.random.default_rng(1).uniform(-1, 1, (1, 8, 200)).astype(np.float32)
     with torch.no_grad():
         ref = tcn(torch.from_numpy(x)).numpy()
     state = np.zeros((1, meta['channels'], meta['state_len']), np.float32)

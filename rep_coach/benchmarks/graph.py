@@ -264,7 +264,18 @@ def learned_models_missing() -> Optional[str]:
     from rep_coach.paths import models_dir
     folder = models_dir()
     missing = [n for n in ('segmenter.onnx', 'near_failure.onnx') if not (folder / n).is_file()]
-    return f'{", ".join(missing)} not found in {folder}' if missing else None
+    if missing:
+        return f'{", ".join(missing)} not found in {folder}'
+    # Present is not enough: a model being retrained may not fit the code (seen: input
+    # shapes), and the nodes would then refuse to start.  Load them as the nodes do.
+    try:
+        import rep_coach.learned as learned
+        make_segmenter, make_classifier = learned.load_stages(None)
+        make_segmenter()
+        make_classifier()
+    except Exception as exc:  # noqa: B902 - any failure means "not usable here"
+        return f'the models in {folder} do not load: {exc}'
+    return None
 
 
 def resolve_model(requested: Optional[str]) -> Tuple[str, Optional[str]]:
@@ -283,12 +294,7 @@ def resolve_model(requested: Optional[str]) -> Tuple[str, Optional[str]]:
 
 def run_graph(config: GraphConfig) -> GraphRun:
     """Run the graph on the simulated session and collect the raw measurements."""
-    from rep_coach.launcher import Launcher, LaunchError, standard_graph
-    from rep_coach.paths import default_params_file
-
-    from rep_coach.runtime import rclpy as runtime
     say = config.progress or (lambda text: None)
-    listener_ok = runtime.ok
     workdir = Path(config.keep_dir) if config.keep_dir else Path(
         tempfile.mkdtemp(prefix='rep_coach_bench_graph_'))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -309,6 +315,25 @@ def run_graph(config: GraphConfig) -> GraphRun:
     overrides['rep_segmenter'] = {'model': model}
     overrides['near_failure_classifier'] = {'model': model}
     logs = LogCapture(sys.stderr if config.echo_logs else None)
+    try:
+        return _run(config, overrides, logs, workdir, expected_labels, sim_duration, model,
+                    note)
+    except BaseException:
+        if config.keep_dir is None:   # a failed run leaves no temporary bag behind
+            shutil.rmtree(workdir, ignore_errors=True)
+        raise
+
+
+def _run(config: GraphConfig, overrides: Dict[str, Dict[str, Any]], logs: LogCapture,
+         workdir: Path, expected_labels: Optional[int], sim_duration: Optional[float],
+         model: str, note: Optional[str]) -> GraphRun:
+    """Launch, watch, stop and read back (the body of :func:`run_graph`)."""
+    from rep_coach.launcher import Launcher, LaunchError, standard_graph
+    from rep_coach.paths import default_params_file
+    from rep_coach.runtime import rclpy as runtime
+    say = config.progress or (lambda text: None)
+    listener_ok = runtime.ok
+    bag_dir, wav_dir = workdir / 'bags', workdir / 'cues'
     try:
         nodes = standard_graph(config.source, str(bag_dir), overrides)
     except LaunchError as exc:

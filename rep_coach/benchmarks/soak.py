@@ -49,9 +49,19 @@ class SoakConfig:
 def sets_for(minutes: float, rest_s: float, seed: int) -> int:
     """Return how many simulated sets fill ``minutes`` (simulating is cheap: < 1 s/hour)."""
     from rep_coach.core.sim import SimConfig, simulate
-    probe = simulate(SimConfig(seed=seed, sets=4, rest_s=rest_s, tail_s=10))
-    per_set = float(probe.imu.t[-1] - probe.imu.t[0]) / 4
-    return max(1, int(math.ceil(minutes * 60.0 / per_set)))
+
+    def duration(sets: int) -> float:
+        rec = simulate(SimConfig(seed=seed, sets=sets, rest_s=rest_s, tail_s=10))
+        return float(rec.imu.t[-1] - rec.imu.t[0])
+    target = minutes * 60.0
+    sets = max(1, int(math.ceil(target / (duration(4) / 4))))
+    # Sets differ in length (reps to failure drawn per subject, fatigue): top up.
+    for _ in range(20):
+        got = duration(sets)
+        if got >= target:
+            break
+        sets += max(1, int(math.ceil((target - got) / (got / sets))))
+    return sets
 
 
 def _median(values: List[float]) -> Optional[float]:

@@ -11,7 +11,7 @@ import sys
 import time
 
 from rep_coach.bagio import BagError
-from rep_coach.launcher import LaunchError, Launcher, standard_graph
+from rep_coach.launcher import isolated_env, LaunchError, Launcher, standard_graph
 from rep_coach.paths import default_params_file
 from rep_coach.session_summary import summarize_bag
 
@@ -64,10 +64,10 @@ def run(args: argparse.Namespace) -> int:
     if args.model:
         overrides['rep_segmenter'] = {'model': args.model}
         overrides['near_failure_classifier'] = {'model': args.model}
-    env = dict(os.environ)
-    # The demo is one machine's business: keep its traffic on loopback.
-    if 'ROS_LOCALHOST_ONLY' not in env and 'ROS_AUTOMATIC_DISCOVERY_RANGE' not in env:
-        env['ROS_LOCALHOST_ONLY'] = '1'
+    # The demo is one machine's business: unless the user chose a domain or a discovery
+    # range, keep its traffic on loopback and on a domain no other graph uses.
+    chosen = {'ROS_DOMAIN_ID', 'ROS_LOCALHOST_ONLY', 'ROS_AUTOMATIC_DISCOVERY_RANGE'}
+    env = dict(os.environ) if chosen & set(os.environ) else isolated_env()
     started = time.monotonic()
     try:
         nodes = standard_graph('sim:tail_s=10', args.record, overrides)

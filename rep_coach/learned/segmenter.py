@@ -7,9 +7,10 @@ probabilities; the state makes the output identical to running the network
 over the whole recording at once.  Samples are processed in whole hops only,
 so how the stream is split into blocks changes nothing (events, stamps).
 
-Per-rep features come from :mod:`rep_coach.core.rep_features` on the forearm
-angle/rate of the baseline's signal chain (a :class:`BaselineSegmenter` is run
-alongside only for its ``signals()``; its own rep decisions are ignored).
+Input: the 6 scaled raw axes plus the mounting-invariant forearm angle and
+rate of :mod:`rep_coach.learned.kinematic_input` (8 channels).  Hops lie on the
+absolute 100 Hz grid (indices ``10 m .. 10 m + 9``), as in training.  Per-rep
+features come from :mod:`rep_coach.core.rep_features` on the same angle/rate.
 """
 
 from __future__ import annotations
@@ -20,14 +21,15 @@ import numpy as np
 
 from rep_coach.core.rep_features import rep_kinematics, SetFeatureTracker
 from rep_coach.core.resample import StreamResampler
-from rep_coach.core.segmentation import BaselineSegmenter, BaselineSegmenterConfig
 from rep_coach.core.types import ImuBlock, RepEvent
 from rep_coach.learned.events import EndPicker, PickerConfig
+from rep_coach.learned.kinematic_input import hop_slices, KinematicInput, N_INPUTS
 from rep_coach.learned.onnx_model import OnnxModel, TensorSpec
 from rep_coach.learned.preprocess import RATE_HZ, scale, sigmoid
 
 #: ONNX interface of ``segmenter.onnx`` (state width comes from the metadata).
-SEGMENTER_INPUTS = (TensorSpec('imu', (1, 6, None)), TensorSpec('state', (1, None, None)))
+SEGMENTER_INPUTS = (TensorSpec('imu', (1, N_INPUTS, None)),
+                    TensorSpec('state', (1, None, None)))
 SEGMENTER_OUTPUTS = (TensorSpec('logits', (1, 2, None)),
                      TensorSpec('state_out', (1, None, None)))
 
@@ -35,26 +37,24 @@ SEGMENTER_OUTPUTS = (TensorSpec('logits', (1, 2, None)),
 class LearnedSegmenter:
     """:class:`~rep_coach.core.stages.RepSegmenter` backed by ``segmenter.onnx``."""
 
-    def __init__(self, model: OnnxModel, set_rest_s: float = 15.0, hop: int = 10,
+    def __init__(self, model: OnnxModel, set_rest_s: float = 15.0,
                  picker: Optional[PickerConfig] = None) -> None:
-        """Wrap a loaded model; ``hop`` samples per update (10 = 0.1 s at 100 Hz)."""
+        """Wrap a loaded model; one update per 0.1 s hop of the 100 Hz grid."""
         self.model = model
         meta = model.meta_json('rep_coach')
         self.state_shape = (1, int(meta['channels']), int(meta['state_len']))
         self.picker_config = picker or PickerConfig(**meta.get('picker', {}))
         self.set_rest_s = float(set_rest_s)
-        self.hop = int(hop)
         self.reset()
 
     def reset(self) -> None:
         """Forget all state (a new session)."""
         self.resampler = StreamResampler(RATE_HZ)
         self.picker = EndPicker(self.picker_config)
-        self.kin = BaselineSegmenter(BaselineSegmenterConfig(set_rest_s=self.set_rest_s))
+        self.kin = KinematicInput(set_rest_s=self.set_rest_s)
         self.features = SetFeatureTracker()
         self.state = np.zeros(self.state_shape, dtype=np.float32)
-        self._pending_t = np.zeros(0)
-        self._pending_x = np.zeros((6, 0), dtype=np.float32)
+        self._pending = ImuBlock.empty()
         self._active_since: Optional[float] = None  # start of the current "in a rep" run
         self._rep_start: Optional[float] = None
         self._last_end: Optional[float] = None
@@ -65,21 +65,22 @@ class LearnedSegmenter:
 
     def push(self, block: ImuBlock) -> List[RepEvent]:
         """Consume raw IMU samples; return the reps decided by them."""
-        self.kin.push(block)
         grid = self.resampler.push(block)
         if len(grid) == 0:
             return []
-        self._pending_t = np.concatenate([self._pending_t, grid.t])
-        self._pending_x = np.concatenate([self._pending_x, scale(grid.accel, grid.gyro)],
-                                         axis=1)
+        pending = ImuBlock.concat([self._pending, grid])
+        k = np.rint(pending.t * RATE_HZ).astype(np.int64)
         events: List[RepEvent] = []
-        while self._pending_t.size >= self.hop:
-            t, self._pending_t = self._pending_t[:self.hop], self._pending_t[self.hop:]
-            x, self._pending_x = self._pending_x[:, :self.hop], self._pending_x[:, self.hop:]
-            events.extend(self._update(t, x))
+        last = 0
+        for i0, i1 in hop_slices(k):
+            events.extend(self._update(pending.slice(i0, i1)))
+            last = i1
+        self._pending = pending.slice(last, None)
         return events
 
-    def _update(self, t: np.ndarray, x: np.ndarray) -> List[RepEvent]:
+    def _update(self, hop: ImuBlock) -> List[RepEvent]:
+        t = hop.t
+        x = np.concatenate([scale(hop.accel, hop.gyro), self.kin.push_hop(hop)], axis=0)
         logits, self.state = self.model.run(imu=x[None], state=self.state)
         p = sigmoid(logits[0])
         self.last_output = (t, p[0], p[1])

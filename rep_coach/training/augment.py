@@ -1,13 +1,14 @@
 """Augmentations of scaled (6, N) IMU signals: frame rotation, time-warp, noise, gain.
 
 Rotation applies one random rotation to the accelerometer and gyroscope
-triplets together (a sensor strapped at another angle).  Besides a small tilt,
-half of the samples are turned by 180 deg about a random sensor axis: the same
-watch or strap is worn either way round on either wrist (thomas2025 subjects do
-differ by such a turn: the resting arm reads +x gravity for some, -x for
-others), and a model that never saw it mistakes the top of a curl for its
-bottom.  Time-warp is done by the crop sampler (it must move the labels too);
-gain and noise are per triplet.
+triplets together: any axis, any angle up to ``rotation_deg`` (default 180, i.e.
+any mounting).  A strap or watch is worn either way round, on either wrist, at
+any angle (thomas2025 subjects differ by more than 90 deg: the resting arm reads
+about +x gravity for some, -x for others), and a model that has only seen one
+mounting mistakes the top of a curl for its bottom on another.  The segmenter
+also gets mounting-invariant angle/rate channels, which rotations leave as they
+are.  Time-warp is done by the crop sampler (it must move the labels too); gain
+and noise are per triplet.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ import numpy as np
 class AugmentConfig:
     """Ranges of the random augmentations (all off = identity)."""
 
-    rotation_deg: float = 30.0
-    flip_prob: float = 0.5      # chance of a 180 deg turn about a random sensor axis
+    rotation_deg: float = 180.0
+    flip_prob: float = 0.0      # extra chance of a 180 deg turn about a random sensor axis
     warp: float = 0.15          # speed factor in [1 - warp, 1 + warp]
     noise: float = 0.01         # std of additive noise in scaled units
     gain: float = 0.1           # multiplicative gain in [1 - gain, 1 + gain] per triplet
@@ -38,7 +39,11 @@ def random_rotation(rng: np.random.Generator, max_deg: float) -> np.ndarray:
 
 
 def augment(x: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
-    """Rotate, scale and add noise to a (6, N) unclipped scaled signal; clip to [-1, 1]."""
+    """Rotate, scale and add noise to the raw axes (rows 0-5) of a (C, N) signal; clip.
+
+    Rows 6+ (the mounting-invariant angle/rate) are left as they are: a rotation of
+    the sensor does not change them, and noise/gain there is not what a sensor does.
+    """
     x = x.astype(np.float64, copy=True)
     if cfg.rotation_deg > 0 or cfg.flip_prob > 0:
         rot = random_rotation(rng, cfg.rotation_deg)
@@ -52,7 +57,7 @@ def augment(x: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.n
         x[0:3] *= rng.uniform(1 - cfg.gain, 1 + cfg.gain)
         x[3:6] *= rng.uniform(1 - cfg.gain, 1 + cfg.gain)
     if cfg.noise > 0:
-        x += rng.normal(scale=cfg.noise, size=x.shape)
+        x[0:6] += rng.normal(scale=cfg.noise, size=(6, x.shape[1]))
     return np.clip(x, -1.0, 1.0).astype(np.float32)
 
 

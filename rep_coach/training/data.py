@@ -20,12 +20,13 @@ import numpy as np
 
 from rep_coach.core.resample import StreamResampler
 from rep_coach.core.types import ImuRecording
+from rep_coach.learned.kinematic_input import replay_channels
 from rep_coach.learned.preprocess import RATE_HZ, scale
 
 #: Half-width of the segmentation target around every rep end, s (published design).
 END_HALF_WIDTH_S = 0.4
 #: Bump when the cached representation changes.
-_CACHE_VERSION = 1
+_CACHE_VERSION = 3
 
 
 @dataclass
@@ -41,12 +42,17 @@ class Rep:
 
 @dataclass
 class Session:
-    """One recording on the model grid: ``x`` (6, N) scaled but *unclipped*."""
+    """One recording on the model grid.
+
+    ``x`` (6, N) scaled but *unclipped* raw axes; ``kin`` (2, N) the
+    mounting-invariant angle/rate channels exactly as the live segmenter computes them.
+    """
 
     name: str
     subject: Optional[str]
     t0: float
     x: np.ndarray
+    kin: np.ndarray
     sets: List[List[Rep]] = field(default_factory=list)
     recording: Optional[ImuRecording] = None
 
@@ -61,8 +67,33 @@ def session_from_recording(rec: ImuRecording, keep_recording: bool = True) -> Se
     block = StreamResampler(RATE_HZ).push(rec.imu)
     x = scale(block.accel, block.gyro, clip=False)
     sets = [[Rep(r.start, r.end, r.peak, r.rpe, r.rir) for r in s.reps] for s in rec.sets]
-    return Session(rec.name, rec.subject, float(block.t[0]) if len(block) else 0.0, x, sets,
-                   rec if keep_recording else None)
+    t0 = float(block.t[0]) if len(block) else 0.0
+    kin = label_consistent_sign(replay_channels(block), t0, sets)
+    return Session(rec.name, rec.subject, t0, x, kin, sets, rec if keep_recording else None)
+
+
+def label_consistent_sign(kin: np.ndarray, t0: float, sets: List[List[Rep]]) -> np.ndarray:
+    """Flip the angle/rate channels when the chain's lifting sign contradicts the labels.
+
+    The baseline chain decides the lifting direction from the first large
+    excursion; in a few recordings (pre-set movements) it picks the wrong one, and
+    its angle then peaks at the labelled rep *ends*.  Training on such inputs
+    teaches the network that the angle means nothing, so training sessions are
+    made consistent with their own labels (the top of a rep is higher than its
+    end).  Only training labels are used; live, the chain's sign is taken as is.
+    """
+    top, bottom = [], []
+    n = kin.shape[1]
+    for reps in sets:
+        for r in reps:
+            peak = r.peak if r.peak is not None else 0.5 * (r.start + r.end)
+            ip, ie = (int(round((v - t0) * RATE_HZ)) for v in (peak, r.end))
+            if 0 <= ip < n and 0 <= ie < n:
+                top.append(kin[0, ip])
+                bottom.append(kin[0, ie])
+    if top and float(np.median(bottom)) > float(np.median(top)):
+        return -kin
+    return kin
 
 
 def default_cache_dir() -> Path:

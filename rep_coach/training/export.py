@@ -44,8 +44,9 @@ def export_segmenter(tcn: CausalTCN, path: Path, picker: Dict[str, float],
     """Write the streaming form of ``tcn``: (imu, state) -> (logits, state_out)."""
     stream = StreamingTCN(tcn)
     state = stream.initial_state()
-    x = torch.zeros(1, 6, 10)
+    x = torch.zeros(1, tcn.stem.in_channels, 10)
     meta = {'kind': 'segmenter', 'channels': int(state.shape[1]),
+            'in_channels': int(tcn.stem.in_channels),
             'state_len': int(state.shape[2]), 'rate_hz': 100.0,
             'receptive_field': tcn.receptive_field, 'picker': picker, **(extra or {})}
     return _export(stream, (x, state), path, ['imu', 'state'], ['logits', 'state_out'],

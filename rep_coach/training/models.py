@@ -24,12 +24,14 @@ import torch.nn.functional as F
 class CausalTCN(nn.Module):
     """Stage-1 segmenter: causal dilated residual TCN, per-sample logits.
 
+    Input: 6 scaled raw axes + forearm angle + rate (:mod:`rep_coach.learned.kinematic_input`).
+
     Outputs 2 channels: 0 = within +-0.4 s of a rep end (the published target),
     1 = inside a rep (gives the first rep's start of a set).
     """
 
     def __init__(self, channels: int = 32, dilations: Sequence[int] = (1, 2, 4, 8, 16, 32, 64),
-                 kernel: int = 3, in_channels: int = 6, out_channels: int = 2) -> None:
+                 kernel: int = 3, in_channels: int = 8, out_channels: int = 2) -> None:
         """Build the network."""
         super().__init__()
         self.kernel = kernel
@@ -56,7 +58,7 @@ class CausalTCN(nn.Module):
         return F.conv1d(h, conv.weight, conv.bias, dilation=dilation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 6, T) -> (B, 2, T) logits; zero left padding (a stream's initial state)."""
+        """(B, 8, T) -> (B, 2, T) logits; zero left padding (a stream's initial state)."""
         h = self.stem(x)
         pads = self.pads
         for b, d in enumerate(self.dilations):
@@ -87,7 +89,7 @@ class StreamingTCN(nn.Module):
         self.total = sum(pads)
 
     def forward(self, x: torch.Tensor, state: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """(1, 6, n), (1, C, S) -> (1, 2, n) logits, new state."""
+        """(1, 8, n), (1, C, S) -> (1, 2, n) logits, new state."""
         tcn = self.tcn
         pads = tcn.pads
         h = tcn.stem(x)

@@ -51,7 +51,9 @@ def train_ref_segmenter(sessions: List[Session], steps: int, seed: int, batch: i
     for _ in tqdm(range(steps), desc='reference segmenter', disable=not progress, leave=False):
         idx = rng.choice(len(sessions), size=batch, p=weights)
         xs, ys, _ = zip(*(_crop(sessions[i], cfg, 0, rng, True) for i in idx))
-        x, y = torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ys))[:, :1]
+        # The reference sees the raw axes only, as published.
+        x = torch.from_numpy(np.stack(xs)[:, :6])
+        y = torch.from_numpy(np.stack(ys))[:, :1]
         loss = F.binary_cross_entropy_with_logits(model(x), y)
         opt.zero_grad()
         loss.backward()

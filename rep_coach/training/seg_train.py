@@ -39,7 +39,7 @@ def _crop(sess: Session, cfg: SegTrainConfig, warm: int, rng: np.random.Generato
     start = 0.0 if rng.random() < cfg.start_prob else rng.uniform(0.0, hi)
     pos = start + np.arange(cfg.crop) * factor
     pos = np.minimum(pos, n - 1)
-    x = interp_channels(sess.x, pos)
+    x = interp_channels(np.concatenate([sess.x, sess.kin], axis=0), pos)
     x = augment(x, rng, cfg.augment) if aug else np.clip(x, -1, 1).astype(np.float32)
     # Labels follow the warp: a +-0.4 s target in played time is +-0.4 s * factor in
     # source time.
@@ -90,5 +90,6 @@ def train_segmenter(sessions: List[Session], cfg: SegTrainConfig, seed: int,
 @torch.no_grad()
 def predict_session(model: CausalTCN, sess: Session) -> np.ndarray:
     """(2, N) probabilities over a whole session (stream from its first sample)."""
-    x = torch.from_numpy(np.clip(sess.x, -1, 1).astype(np.float32))[None]
+    x = np.concatenate([np.clip(sess.x, -1, 1), sess.kin], axis=0).astype(np.float32)
+    x = torch.from_numpy(x)[None]
     return torch.sigmoid(model(x))[0].numpy()
