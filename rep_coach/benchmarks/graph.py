@@ -40,7 +40,6 @@ from dataclasses import asdict, dataclass
 import json
 import os
 from pathlib import Path
-import random
 import re
 import shutil
 import struct
@@ -238,11 +237,8 @@ class Listener:
 
 def graph_env() -> Dict[str, str]:
     """Loopback only, on a DDS domain of its own so parallel runs never cross."""
-    env = dict(os.environ)
-    env['ROS_LOCALHOST_ONLY'] = '1'
-    env['ROS_DOMAIN_ID'] = str(random.randint(1, 200))
-    env.pop('ROS_AUTOMATIC_DISCOVERY_RANGE', None)
-    return env
+    from rep_coach.launcher import isolated_env
+    return isolated_env()
 
 
 def expected_session(config: GraphConfig) -> Tuple[Optional[int], Optional[float]]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import math
+import shutil
 import statistics
 from typing import Any, Callable, Dict, List, Optional
 
@@ -81,6 +82,14 @@ def run_soak(config: SoakConfig) -> Dict[str, Any]:
                                timeout_s=config.minutes * 60.0 / config.speed * 3 + 300,
                                progress=say)
     run = run_graph(graph_config)
+    try:
+        return _summarize_soak(config, run, sets)
+    finally:
+        shutil.rmtree(run.workdir, ignore_errors=True)   # an hour's bag is ~100 MB
+
+
+def _summarize_soak(config: SoakConfig, run: Any, sets: int) -> Dict[str, Any]:
+    """Return the soak figures of a finished run."""
     summary = summarize(run)
     speed = config.speed
     first_wall = run.source_time(run.imu_stamps[0]) if run.imu_stamps else run.launched_wall

@@ -64,14 +64,15 @@ def spin(node: Any, executor: Optional[Executor] = None) -> None:
 
 def spin_once(node: Any, *, executor: Optional[Executor] = None,
               timeout_sec: Optional[float] = None) -> None:
-    """Run at most one callback of ``node``."""
+    """Run at most one callback of ``node``.
+
+    Unlike ``spin`` the node stays on the executor afterwards (``destroy_node``
+    detaches it): the executor takes samples from the middleware in batches, and
+    removing the node after each call would drop the ones taken but not yet run.
+    """
     executor = executor or get_global_executor()
-    added = executor.add_node(node)
-    try:
-        executor.spin_once(timeout_sec=timeout_sec)
-    finally:
-        if added:
-            executor.remove_node(node)
+    executor.add_node(node)
+    executor.spin_once(timeout_sec=timeout_sec)
 
 
 def spin_until_future_complete(node: Any, future: Any, executor: Optional[Executor] = None,

@@ -158,6 +158,10 @@ class Executor:
                 wait = timer._next_call_ns - now
                 next_due = wait if next_due is None else min(next_due, wait)
             for subscription in list(node._subscriptions):
+                # A read condition is one cheap check; a take on an empty reader is not,
+                # and every wake-up would pay it for every subscription of every node.
+                if not subscription.has_data():
+                    continue
                 for msg in subscription.take(_TAKE_BATCH):
                     self._ready.append(('subscription', (subscription, msg), node))
         return next_due

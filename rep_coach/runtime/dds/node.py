@@ -96,6 +96,10 @@ class Subscription:
         """Return the resolved topic name."""
         return self.topic_name
 
+    def has_data(self) -> bool:
+        """Return whether the reader holds samples (its read condition is triggered)."""
+        return self._reader is not None and bool(self.condition.triggered)
+
     def take(self, limit: int) -> List[Any]:
         """Take up to ``limit`` valid samples (drops unregister/dispose notifications)."""
         if self._reader is None:
