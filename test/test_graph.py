@@ -190,3 +190,26 @@ def test_mistyped_parameter_in_a_params_file_is_caught_before_start(tmp_path) ->
         validate_params_file(params, [NodeLaunch('imu_publisher')])
     with pytest.raises(LaunchError, match='nope.yaml'):
         validate_params_file(tmp_path / 'nope.yaml', [NodeLaunch('imu_publisher')])
+
+
+@pytest.mark.parametrize('node', ['rep_segmenter', 'near_failure_classifier'])
+def test_nodes_start_with_the_committed_learned_models(node: str) -> None:
+    if not (ROOT / 'models' / 'segmenter.onnx').is_file():
+        pytest.skip('no trained models in models/')
+    proc = subprocess.Popen([sys.executable, '-m', f'rep_coach.nodes.{node}', '--ros-args',
+                             '-p', 'model:=learned'], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=isolated_env())
+    try:
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if 'learned model' in line or 'FATAL' in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    output = ''.join(lines) + rest
+    assert 'with the learned model' in output, output
+    assert proc.returncode == 0, output

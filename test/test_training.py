@@ -45,3 +45,26 @@ def test_label_consistent_sign_flips_only_contradicting_sessions():
     reps = [[Rep(0.0, 1.5, 0.5, None, None), Rep(1.5, 3.5, 2.5, None, None)]]
     assert np.array_equal(label_consistent_sign(kin, 0.0, reps), kin)
     assert np.array_equal(label_consistent_sign(-kin, 0.0, reps), kin)
+
+
+def test_reference_driver_runs_one_window_per_hop_whatever_the_blocks():
+    import numpy as np
+    from rep_coach.core.types import ImuBlock
+    from rep_coach.training.reference import HOP, RefSegmenter, WINDOW
+
+    class Counting:
+        def __init__(self):
+            self.calls = 0
+
+        def run(self, _names, feeds):
+            self.calls += 1
+            return [np.full((1, 1, WINDOW), -5.0, dtype=np.float32)]
+
+    n = 2000
+    block = ImuBlock(np.arange(n) / 100.0, np.tile([0.0, 0.0, 9.81], (n, 1)), np.zeros((n, 3)))
+    for step in (1, 7, 150, n):
+        model = Counting()
+        seg = RefSegmenter(model)
+        for i in range(0, n, step):
+            seg.push(block.slice(i, i + step))
+        assert model.calls == (n - WINDOW) // HOP + 1

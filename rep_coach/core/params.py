@@ -134,16 +134,18 @@ NODE_PARAMS: Dict[str, Tuple[ParamSpec, ...]] = {
                   'diagonal; 0 = unknown', in_range(0.0)),
     ),
     'rep_segmenter': (
-        ParamSpec('model', 'learned', 'stage-1 implementation: learned (ONNX) or baseline '
-                  '(signal processing)', one_of(*MODEL_KINDS)),
+        # The default is whichever stage measures better held out (docs/models.md):
+        # today the signal-processing baseline.
+        ParamSpec('model', 'baseline', 'stage-1 implementation: baseline (signal processing) '
+                  'or learned (ONNX)', one_of(*MODEL_KINDS)),
         ParamSpec('models_dir', '', 'directory of the ONNX models; empty = the installed '
                   'share/rep_coach/models'),
         ParamSpec('set_rest_s', 8.0, 'rest without reps after which a new set starts',
                   in_range(1.0, 600.0)),
     ),
     'near_failure_classifier': (
-        ParamSpec('model', 'learned', 'stage-2 implementation: learned (ONNX) or baseline '
-                  '(velocity loss)', one_of(*MODEL_KINDS)),
+        ParamSpec('model', 'baseline', 'stage-2 implementation: baseline (velocity loss) or '
+                  'learned (ONNX)', one_of(*MODEL_KINDS)),
         ParamSpec('models_dir', '', 'directory of the ONNX models; empty = the installed '
                   'share/rep_coach/models'),
         ParamSpec('threshold', 0.5, 'probability at or above which a rep is near failure',

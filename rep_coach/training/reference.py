@@ -98,24 +98,25 @@ class RefSegmenter:
     def push(self, block: ImuBlock) -> List[RepEvent]:
         """Consume samples; decide once per 64 new samples."""
         grid = self.resampler.push(block)
-        self.t = np.concatenate([self.t, grid.t])[-WINDOW:]
-        self.x = np.concatenate([self.x, scale(grid.accel, grid.gyro)], axis=1)[:, -WINDOW:]
+        self.t = np.concatenate([self.t, grid.t])
+        self.x = np.concatenate([self.x, scale(grid.accel, grid.gyro)], axis=1)
         self.new += len(grid)
         events = []
-        while self.new >= HOP and self.t.size >= WINDOW:
+        while self.new >= HOP:
             # Decisions happen at window boundaries only, like the published system.
-            lag = self.new - HOP
-            end_i = self.t.size - lag
+            end_i = self.t.size - (self.new - HOP)
+            self.new -= HOP
             if end_i < WINDOW:
-                self.new -= HOP
-                continue
+                continue  # start of the stream: no full window yet
             x = self.x[:, end_i - WINDOW:end_i][None]
             p = sigmoid(self.session.run(None, {'window': x})[0][0, 0])
             t = self.t[end_i - WINDOW:end_i]
             stamp = float(t[-1])
             for end, _ in self.picker.update(t[CENTRE], p[CENTRE]):
                 events.append(self._event(end, stamp))
-            self.new -= HOP
+        # Trim only now: a big block may have completed several hops at once.
+        keep = WINDOW + self.new
+        self.t, self.x = self.t[-keep:], self.x[:, -keep:]
         return events
 
     def _event(self, end: float, stamp: float) -> RepEvent:
