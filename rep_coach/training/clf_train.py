@@ -18,6 +18,7 @@ from rep_coach.learned.preprocess import RATE_HZ, resample_fixed
 from rep_coach.training.augment import augment, AugmentConfig
 from rep_coach.training.data import Session
 from rep_coach.training.models import RepClassifier
+from rep_coach.training.steps import apply_step
 
 
 @dataclass
@@ -134,11 +135,6 @@ def train_classifier(samples: List[SetSample], cfg: ClfTrainConfig, seed: int,
         has_rir = rir >= 0
         if has_rir.any():
             loss = loss + cfg.rir_weight * F.cross_entropy(rir_logit[has_rir], rir[has_rir])
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        bar.set_postfix(loss=f'{loss.item():.3f}')
+        apply_step(model, opt, sched, loss, bar)
     model.eval()
     return model

@@ -14,6 +14,7 @@ from rep_coach.learned.preprocess import RATE_HZ
 from rep_coach.training.augment import augment, AugmentConfig, interp_channels
 from rep_coach.training.data import END_HALF_WIDTH_S, Session
 from rep_coach.training.models import CausalTCN
+from rep_coach.training.steps import apply_step
 
 
 @dataclass
@@ -77,12 +78,7 @@ def train_segmenter(sessions: List[Session], cfg: SegTrainConfig, seed: int,
         logits = model(x)
         loss = F.binary_cross_entropy_with_logits(logits, y, reduction='none')
         loss = (loss * m[:, None, :]).sum() / (m.sum() * 2)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        bar.set_postfix(loss=f'{loss.item():.3f}')
+        apply_step(model, opt, sched, loss, bar)
     model.eval()
     return model
 
