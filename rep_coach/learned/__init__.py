@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Tuple, Union
 
+from rep_coach import paths
 from rep_coach.learned.classifier import (CLASSIFIER_INPUTS, CLASSIFIER_OUTPUTS,
                                           LearnedNearFailure)
 from rep_coach.learned.onnx_model import ModelLoadError, OnnxModel
@@ -19,20 +20,7 @@ SEGMENTER_FILE = 'segmenter.onnx'
 CLASSIFIER_FILE = 'near_failure.onnx'
 
 __all__ = ['load_stages', 'load_segmenter_model', 'load_classifier_model', 'ModelLoadError',
-           'LearnedSegmenter', 'LearnedNearFailure', 'SEGMENTER_FILE', 'CLASSIFIER_FILE',
-           'default_models_dir']
-
-
-def default_models_dir() -> Path:
-    """``models/`` of a source checkout, else the installed ``share/rep_coach/models``."""
-    here = Path(__file__).resolve().parents[2] / 'models'
-    if (here / SEGMENTER_FILE).is_file():
-        return here
-    try:
-        from ament_index_python.packages import get_package_share_directory
-        return Path(get_package_share_directory('rep_coach')) / 'models'
-    except Exception:  # not installed through ament: the checkout path, errors name it
-        return here
+           'LearnedSegmenter', 'LearnedNearFailure', 'SEGMENTER_FILE', 'CLASSIFIER_FILE']
 
 
 def load_segmenter_model(path: Union[str, Path]) -> OnnxModel:
@@ -63,7 +51,8 @@ def load_stages(models_dir: Union[str, Path, None] = None, set_rest_s: float = 1
     Raises :class:`ModelLoadError` naming the file when a model is missing,
     corrupt or has the wrong inputs/outputs.
     """
-    models_dir = Path(models_dir) if models_dir else default_models_dir()
+    # One rule for where installed models live (ament share, pip prefix, checkout).
+    models_dir = Path(models_dir) if models_dir else paths.models_dir()
     seg_model = load_segmenter_model(models_dir / SEGMENTER_FILE)
     clf_model = load_classifier_model(models_dir / CLASSIFIER_FILE)
 
