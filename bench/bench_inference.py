@@ -88,17 +88,18 @@ def main() -> int:
     from rep_coach.learned import load_classifier_model, load_segmenter_model
     from rep_coach.training.models import (CausalTCN, n_params, RefClassifier, RefResNet,
                                            RepClassifier, RepClassifierStep, StreamingTCN)
-    from rep_coach.core.rep_features import FEATURE_NAMES
+    from rep_coach.core.rep_features import RELATIVE_FEATURES
+    from rep_coach.learned.kinematic_input import N_INPUTS
 
     out: Dict[str, Dict] = {}
     seg_path, clf_path = args.models / 'segmenter.onnx', args.models / 'near_failure.onnx'
     seg, clf = load_segmenter_model(seg_path), load_classifier_model(clf_path)
     smeta, cmeta = seg.meta_json('rep_coach'), clf.meta_json('rep_coach')
-    x = np.random.default_rng(0).uniform(-1, 1, (1, smeta.get('in_channels', 8), 10))
+    x = np.random.default_rng(0).uniform(-1, 1, (1, smeta.get('in_channels', N_INPUTS), 10))
     x = x.astype(np.float32)
     state = np.zeros((1, smeta['channels'], smeta['state_len']), np.float32)
     out['ours_segmenter_ort'] = _timeit(lambda: seg.run(imu=x, state=state), args.n)
-    feats = np.zeros((1, len(FEATURE_NAMES)), np.float32)
+    feats = np.zeros((1, len(RELATIVE_FEATURES)), np.float32)
     sig = np.zeros((1, 6, cmeta['sig_len']), np.float32)
     h = np.zeros((1, 1, cmeta['hidden']), np.float32)
     out['ours_classifier_ort'] = _timeit(lambda: clf.run(features=feats, signal=sig, h=h),
@@ -106,7 +107,7 @@ def main() -> int:
     out['ours_pipeline_push'] = _pipeline_push(args.models, args.n)
     tcn = CausalTCN(channels=smeta['channels'])
     stream = StreamingTCN(tcn).eval()
-    rc = RepClassifierStep(RepClassifier(len(FEATURE_NAMES), cmeta['sig_len'],
+    rc = RepClassifierStep(RepClassifier(len(RELATIVE_FEATURES), cmeta['sig_len'],
                                          hidden=cmeta['hidden'])).eval()
     tx, ts = torch.from_numpy(x), stream.initial_state()
     tf, tsig, th = torch.from_numpy(feats), torch.from_numpy(sig), torch.from_numpy(h)

@@ -328,6 +328,10 @@ class Launcher:
 
 #: The coaching graph, in start order (the same nodes the launch file starts).
 GRAPH = ('imu_publisher', 'rep_segmenter', 'near_failure_classifier', 'audio_feedback')
+#: Readers of imu/data_raw in :func:`standard_graph` with the recorder (rep_segmenter,
+#: near_failure_classifier, session_recorder): what ``wait_for_subscribers`` should be for
+#: a run whose first samples every reader must see.  audio_feedback reads imu/clock instead.
+IMU_READERS = 3
 
 
 def standard_graph(source: Optional[str] = None, record_dir: Optional[str] = None,

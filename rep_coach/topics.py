@@ -3,6 +3,10 @@
 from typing import Dict
 
 IMU = 'imu/data_raw'
+#: The IMU timeline at a low rate: std_msgs/Header stamped with the newest sample the
+#: stages have accepted, every IMU_CLOCK_PERIOD_S of data.  Derived from imu/data_raw (so
+#: not recorded: a replay regenerates it); lets a node keep data time without reading 100 Hz.
+IMU_CLOCK = 'imu/clock'
 TRUE_REPS = 'labels/reps'
 REPS = 'reps'
 NEAR_FAILURE = 'near_failure'
@@ -27,7 +31,10 @@ TOPIC_TYPES: Dict[str, str] = {
 }
 
 #: Topics whose QoS is sensor data (best effort); every other topic is reliable.
-SENSOR_TOPICS = frozenset({IMU})
+SENSOR_TOPICS = frozenset({IMU, IMU_CLOCK})
+
+#: Data seconds between two ``imu/clock`` messages (5 per second at real-time playback).
+IMU_CLOCK_PERIOD_S = 0.2
 
 #: History depth of the reliable event topics: deep enough that a slow subscriber
 #: catches up after a hiccup instead of losing a rep.

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 from typing import Any, List
+import warnings
 
 import numpy as np
 import pytest
@@ -20,6 +21,7 @@ from ruamel.yaml import YAML
 from rep_coach.bagio import (BagError, BagExistsError, BagReadError, BagRecorder,
                              BagRecoveryWarning, BagWriteError, load_metadata, QosSpec,
                              read_bag, repair_bag)
+from rep_coach.bagio.mcapwriter import MAGIC as MCAP_MAGIC
 from rep_coach.bagio.types import default_typestore
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -44,17 +46,51 @@ def string_cdr(text: str) -> bytes:
     return bytes(store.serialize_cdr(store.types[STRING](text), STRING))
 
 
+class FakeClock:
+    """A recorder clock the test moves by hand (no sleeping, no timing in assertions)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def record_sample(path: Path, **kwargs: Any) -> BagRecorder:
-    """Record 10 IMU messages, flush, 3 rep strings and a late topic; close."""
-    rec = BagRecorder(path, TOPICS, flush_interval_s=3600, **kwargs)
+    """Record 10 IMU messages, rotate to a second file, 3 rep strings and a late topic; close."""
+    clock = FakeClock()
+    rec = BagRecorder(path, TOPICS, flush_interval_s=3600, max_file_duration_s=60,
+                      clock=clock, **kwargs)
     for i in range(10):
         rec.write('/imu/data_raw', 1_000_000_000 + i * 10_000_000, imu_msg(i))
-    rec.flush()
+    clock.now = 60.0
+    rec.flush()          # the file is 60 s old: finalised, the next message begins another
     for i in range(3):
         rec.write('/reps', 1_050_000_000 + i, string_cdr(f'rep {i}'))
     rec.write('/feedback', 1_200_000_000, string_cdr('stop'), msgtype=STRING, qos='events')
     rec.close()
     return rec
+
+
+def mcap_summaries(bag: Path) -> List[Any]:
+    """The summary of each listed file as the ``mcap`` library reads it."""
+    mcap_reader = pytest.importorskip('mcap.reader')
+    summaries = []
+    for name in load_metadata(bag).relative_file_paths:
+        with open(bag / name, 'rb') as stream:
+            summaries.append(mcap_reader.make_reader(stream, validate_crcs=True).get_summary())
+    return summaries
+
+
+def mcap_messages(bag: Path) -> List[bytes]:
+    """Every message's data through the ``mcap`` library's indexed reader, file by file."""
+    mcap_reader = pytest.importorskip('mcap.reader')
+    data = []
+    for name in load_metadata(bag).relative_file_paths:
+        with open(bag / name, 'rb') as stream:
+            reader = mcap_reader.make_reader(stream, validate_crcs=True)
+            data += [message.data for _, _, message in reader.iter_messages()]
+    return data
 
 
 def anyreader_messages(path: Path) -> List[Any]:
@@ -94,6 +130,9 @@ def test_roundtrip_anyreader_counts_content_qos(tmp_path: Path) -> None:
     assert (topic, msgtype, ts, message.data) == ('/feedback', STRING, 1_200_000_000, 'stop')
     assert [m.message.data for m in read_bag(bag, topics=['/reps'])] == \
         ['rep 0', 'rep 1', 'rep 2']
+    # A third reader, with the MCAP summaries (indexes, statistics) and chunk CRCs checked.
+    assert [s.statistics.message_count for s in mcap_summaries(bag)] == [10, 4]
+    assert len(mcap_messages(bag)) == 14
 
 
 def test_serialize_function_and_rejects_unserialisable(tmp_path: Path) -> None:
@@ -178,19 +217,29 @@ def test_existing_or_unwritable_directory_is_one_clear_error(tmp_path: Path) -> 
     assert not (tmp_path / 'x').exists()  # a bad topic leaves no bag behind
 
 
-def test_disk_full_reports_once_and_keeps_flushed_data(tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize('finalise_fits', [True, False])
+def test_disk_full_reports_once_and_keeps_flushed_data(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, finalise_fits: bool) -> None:
     bag = tmp_path / 'session'
     rec = BagRecorder(bag, TOPICS, flush_interval_s=3600)
     for i in range(5):
         rec.write('/imu/data_raw', i, imu_msg(i))
     rec.flush()
-    from rep_coach.bagio import chunkfile
+    flushed_size = (bag / 'session_0.mcap').stat().st_size
+    from rep_coach.bagio import mcapwriter
+    real_write_all = mcapwriter._write_all
+    failures = []
 
-    def full(self: Any, fsync: bool = True) -> None:
+    def full(fd: int, parts: Any) -> int:
+        # The disk fills up in the middle of an append: half of it lands, then ENOSPC.
+        if finalise_fits and failures:
+            return real_write_all(fd, parts)
+        data = b''.join(parts)
+        os.write(fd, data[:len(data) // 2])
+        failures.append(len(data))
         raise OSError(errno.ENOSPC, 'No space left on device')
 
-    monkeypatch.setattr(chunkfile.ChunkFile, 'finish', full)
+    monkeypatch.setattr(mcapwriter, '_write_all', full)
     for i in range(5, 8):
         assert rec.write('/imu/data_raw', i, imu_msg(i))
     with pytest.raises(BagWriteError, match='No space left') as info:
@@ -200,9 +249,21 @@ def test_disk_full_reports_once_and_keeps_flushed_data(tmp_path: Path,
     assert rec.write('/imu/data_raw', 9, imu_msg(9)) is False
     rec.flush()
     rec.close()
+    monkeypatch.undo()
     assert rec.stats.dropped == 4 and rec.stats.flushed == 5
-    assert len(anyreader_messages(bag)) == 5
-    assert not [p for p in bag.iterdir() if p.name.endswith('.inprogress')]
+    expected = [imu_msg(i).header.stamp.sec for i in range(5)]
+    if finalise_fits:
+        # The half-written chunk was cut off again and the file finalised: a complete bag.
+        assert [m.header.stamp.sec for _, _, m in anyreader_messages(bag)] == expected
+        assert load_metadata(bag).files[0].message_count == 5
+    else:
+        # Not even the summary fitted: the file ends where the last flush ended, listed,
+        # read by a scan with nothing lost, and finalised by repair once there is room.
+        assert (bag / 'session_0.mcap').stat().st_size == flushed_size
+        with pytest.warns(BagRecoveryWarning, match='not finalised.*nothing lost'):
+            assert [m.message.header.stamp.sec for m in read_bag(bag)] == expected
+        assert repair_bag(bag).message_count == 5
+        assert [m.header.stamp.sec for _, _, m in anyreader_messages(bag)] == expected
 
 
 def test_read_errors_name_the_path(tmp_path: Path) -> None:
@@ -232,7 +293,7 @@ def test_truncated_file_recovers_what_is_readable(tmp_path: Path) -> None:
     store = default_typestore()
     types = store.types
     for i in range(5):
-        # ~600 kB each: rosbags closes an MCAP chunk every ~1 MiB, giving several chunks.
+        # ~600 kB each: the writer appends a chunk every ~1 MiB, giving several chunks.
         msg = types['sensor_msgs/msg/CompressedImage'](
             types['std_msgs/msg/Header'](types['builtin_interfaces/msg/Time'](i, 0), 'cam'),
             'jpeg', np.full(600_000, i, dtype=np.uint8))
@@ -254,22 +315,94 @@ def test_truncated_file_recovers_what_is_readable(tmp_path: Path) -> None:
             read_bag(bag)
 
 
-def test_repair_lists_a_file_closed_but_not_yet_listed(tmp_path: Path) -> None:
+def test_repair_lists_a_file_begun_but_not_yet_listed(tmp_path: Path) -> None:
     bag = tmp_path / 'session'
-    rec = BagRecorder(bag, TOPICS, flush_interval_s=3600)
+    clock = FakeClock()
+    rec = BagRecorder(bag, TOPICS, flush_interval_s=1, max_file_duration_s=10, clock=clock)
     rec.write('/reps', 1, string_cdr('a'))
-    rec.flush()
+    clock.now = 10.0
+    rec.flush()                                    # rotation: session_0 finalised
     listed_one = (bag / 'metadata.yaml').read_bytes()
-    rec.write('/reps', 2, string_cdr('b'))
-    rec.flush()
+    rec.write('/reps', 2, string_cdr('b'))         # begins session_1
     rec.close()
-    (bag / 'metadata.yaml').write_bytes(listed_one)  # as if killed before the rewrite
+    (bag / 'metadata.yaml').write_bytes(listed_one)  # as if killed before listing it
     with pytest.warns(BagRecoveryWarning, match='not closed cleanly'):
         assert len(list(read_bag(bag))) == 1
     report = repair_bag(bag)
     assert report.files == ['session_0.mcap', 'session_1.mcap']
     assert [m.data for _, _, m in anyreader_messages(bag)] == ['a', 'b']
     assert repair_bag(bag).message_count == 2  # idempotent
+
+
+def test_flush_appends_to_one_file_and_rotates_by_duration_and_size(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rep_coach.bagio import recorder as recorder_module
+    rewrites = []
+    real_write_metadata = recorder_module.write_metadata
+    monkeypatch.setattr(recorder_module, 'write_metadata',
+                        lambda *a, **k: rewrites.append(1) or real_write_metadata(*a, **k))
+    bag = tmp_path / 'session'
+    clock = FakeClock()
+    rec = BagRecorder(bag, TOPICS, flush_interval_s=1.0, max_file_duration_s=30, clock=clock)
+    written = 0
+
+    def one_second(start: float) -> None:
+        nonlocal written
+        for k in range(10):                        # 10 Hz
+            clock.now = start + k / 10
+            rec.write('/imu/data_raw', written, imu_msg(written))
+            written += 1
+
+    for second in range(25):
+        one_second(second)
+        # Every flush makes what was written readable in the open file...
+        assert rec.stats.flushed >= written - 10  # at most one interval (10 Hz) pending
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', BagRecoveryWarning)
+            assert len(list(read_bag(bag, raw=True))) == rec.stats.flushed
+    # ... without a file, or a metadata.yaml rewrite, per flush.
+    assert sorted(p.name for p in bag.iterdir()) == ['metadata.yaml', 'session_0.mcap']
+    assert len(rewrites) == 2                      # the empty bag, then session_0 begun
+    assert not (bag / 'session_0.mcap').read_bytes().endswith(MCAP_MAGIC)  # no footer yet
+    for second in range(25, 100):
+        one_second(second)
+    # A new file every 30 s, listed when begun and again when finalised.
+    assert rec.stats.files == 4 and len(rewrites) == 2 + 2 * 3
+    limit = (bag / 'session_0.mcap').stat().st_size // 2
+    rec.max_file_size = limit
+    for second in range(100, 160):
+        one_second(second)
+    rec.close()
+    summaries = mcap_summaries(bag)
+    assert all(s is not None for s in summaries) and len(summaries) >= 6
+    assert sum(s.statistics.message_count for s in summaries) == written
+    # Rotated by size at the first flush past the limit (a flush adds ~4 kB here; the
+    # summary repeats the schemas).
+    by_size = [(bag / f'session_{i}.mcap').stat().st_size for i in range(3, len(summaries) - 1)]
+    assert by_size and all(limit <= size < limit + 16_384 for size in by_size), (limit, by_size)
+    assert [m.timestamp_ns for m in read_bag(bag, raw=True)] == list(range(written))
+    assert len(anyreader_messages(bag)) == written
+
+
+def test_unfinished_file_damaged_in_the_middle_recovers_up_to_the_damage(
+        tmp_path: Path) -> None:
+    bag = tmp_path / 'session'
+    rec = BagRecorder(bag, TOPICS, flush_interval_s=3600)
+    for i in range(30):
+        rec.write('/reps', i, string_cdr(f'message {i:02d}'))
+        if i % 10 == 9:
+            rec.flush()                            # three chunks of ten messages
+    path = bag / 'session_0.mcap'
+    data = bytearray(path.read_bytes())
+    second_chunk = data.index(b'message 15')
+    data[second_chunk] ^= 0xFF                     # e.g. a page lost in a power cut
+    path.write_bytes(bytes(data))
+    # The chunk CRC catches the damage: the first chunk is kept, the rest reported lost.
+    with pytest.warns(BagRecoveryWarning, match='truncated; recovered 10 messages'):
+        assert [m.timestamp_ns for m in read_bag(bag)] == list(range(10))
+    report = repair_bag(bag)
+    assert report.message_count == 10 and report.lost_bytes > 0
+    assert len(anyreader_messages(bag)) == 10
 
 
 _CHILD = textwrap.dedent('''
@@ -281,13 +414,15 @@ _CHILD = textwrap.dedent('''
     cdr = lambda text: bytes(store.serialize_cdr(store.types['std_msgs/msg/String'](text),
                                                  'std_msgs/msg/String'))
     rec = BagRecorder(sys.argv[1], {'/reps': ('std_msgs/msg/String', 'events')},
-                      flush_interval_s=0.05)
+                      flush_interval_s=3600, max_file_duration_s=3600)
     for i in range(40):
         rec.write('/reps', i, cdr(f'm{i}'))
-        time.sleep(0.003)  # spans several flush intervals: several files
-    rec.flush()
+        if i == 19:
+            rec.max_file_duration_s = 1e-9   # rotate at the next flush: one finalised file
+        if i % 10 == 9:
+            rec.flush()
+            rec.max_file_duration_s = 3600
     print('flushed', rec.stats.flushed, rec.stats.files, flush=True)
-    rec.flush_interval_s = 3600
     for i in range(40, 60):
         rec.write('/reps', i, cdr(f'm{i}'))
     print('pending', rec.stats.pending, flush=True)
@@ -295,7 +430,7 @@ _CHILD = textwrap.dedent('''
 ''')
 
 
-def test_sigkill_loses_only_the_unflushed_chunk(tmp_path: Path) -> None:
+def test_sigkill_loses_only_what_was_not_flushed(tmp_path: Path) -> None:
     bag = tmp_path / 'killed'
     script = tmp_path / 'child.py'
     script.write_text(_CHILD)
@@ -309,24 +444,24 @@ def test_sigkill_loses_only_the_unflushed_chunk(tmp_path: Path) -> None:
         proc.wait(timeout=10)
         proc.stdout.close()
     assert proc.returncode == -signal.SIGKILL
-    assert flushed_line[:2] == ['flushed', '40'] and int(flushed_line[2]) >= 2
+    assert flushed_line == ['flushed', '40', '2']
     expected = [f'm{i}' for i in range(40)]
-    # Independent reader 1: rosbags AnyReader, straight from the dead recorder's bag.
-    assert [m.data for _, _, m in anyreader_messages(bag)] == expected
-    # Independent reader 2: the mcap package, file by file as metadata.yaml lists them.
-    mcap_reader = pytest.importorskip('mcap.reader')
+    # As the recorder left it: one finalised file and the open one, both listed, owner-only.
     names = load_metadata(bag).relative_file_paths
-    count = 0
-    for name in names:
-        with open(bag / name, 'rb') as stream:
-            reader = mcap_reader.make_reader(stream)
-            count += sum(1 for _ in reader.iter_messages())
-            assert reader.get_summary() is not None  # indexed, complete file
-    assert count == 40
-    # The dead chunk is reported, then repaired away.
-    with pytest.warns(BagRecoveryWarning, match='not closed cleanly'):
-        assert len(list(read_bag(bag))) == 40
+    assert names == ['killed_0.mcap', 'killed_1.mcap']
+    assert (bag / names[0]).read_bytes().endswith(MCAP_MAGIC)
+    assert not (bag / names[1]).read_bytes().endswith(MCAP_MAGIC)   # no summary, no footer
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in bag.iterdir())
+    # Our reader reads every flushed message straight away (the open file by a scan).
+    with pytest.warns(BagRecoveryWarning, match='killed_1.mcap: not finalised.*nothing lost'):
+        assert [m.message.data for m in read_bag(bag)] == expected
+    # Repair finalises the open file; then independent readers agree: rosbags...
     report = repair_bag(bag)
-    assert report.message_count == 40
-    assert not [p for p in bag.iterdir() if p.name.startswith('.')]
+    assert report.message_count == 40 and report.recovered == ['killed_1.mcap']
+    assert report.lost_bytes == 0
     assert [m.data for _, _, m in anyreader_messages(bag)] == expected
+    # ... and the mcap package, through each file's summary (indexes, statistics).
+    assert [s.statistics.message_count for s in mcap_summaries(bag)] == [20, 20]
+    assert len(mcap_messages(bag)) == 40
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in bag.iterdir())
+    assert sorted(p.name for p in bag.iterdir()) == [*names, 'metadata.yaml']

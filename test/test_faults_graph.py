@@ -20,6 +20,7 @@ import warnings
 import pytest
 
 from rep_coach.bagio import BagRecoveryWarning, load_metadata, read_bag, repair_bag
+from rep_coach.bagio.mcapwriter import MAGIC as MCAP_MAGIC
 from rep_coach.launcher import isolated_env, Launcher, NodeLaunch
 from rep_coach.paths import default_params_file
 
@@ -39,9 +40,9 @@ def wait_for(predicate: Callable[[], bool], timeout: float, step: float = 0.1) -
 
 
 def flushed_count(bag: Path) -> int:
-    """Messages listed in metadata.yaml (flushed, so safe from a SIGKILL)."""
+    """Messages readable in the bag now: flushed, so they must survive a SIGKILL."""
     try:
-        return sum(t.message_count for t in load_metadata(bag).topics)
+        return sum(count_messages(bag).values())
     except Exception:  # noqa: BLE001 - not created yet
         return 0
 
@@ -86,7 +87,8 @@ def test_recording_goes_on_after_a_coaching_node_is_killed_and_survives_its_own_
     bag_dir = tmp_path / 'new' / 'bags'          # missing parents: created owner-only
     bag = bag_dir / 'session'
     nodes = _coaching(speed=4.0) + [NodeLaunch('session_recorder', overrides={
-        'bag_dir': str(bag_dir), 'bag_name': 'session', 'flush_interval_s': 0.3})]
+        'bag_dir': str(bag_dir), 'bag_name': 'session', 'flush_interval_s': 0.3,
+        'max_file_duration_s': 2.0})]
     with launched(nodes, out) as launcher:
         assert wait_for(lambda: flushed_count(bag) > 100, 30), out.text()[-3000:]
         os.kill(launcher.pids()['near_failure_classifier'], signal.SIGKILL)
@@ -111,13 +113,18 @@ def test_recording_goes_on_after_a_coaching_node_is_killed_and_survives_its_own_
     for directory in (bag_dir.parent, bag_dir, bag):
         assert directory.stat().st_mode & 0o777 == 0o700, directory
     assert all(p.stat().st_mode & 0o777 == 0o600 for p in bag.iterdir() if p.is_file())
+    # Files rotated every 2 s were finalised; the one open at the kill has no footer.
+    names = load_metadata(bag).relative_file_paths
+    assert len(names) >= 2
+    assert all((bag / n).read_bytes().endswith(MCAP_MAGIC) for n in names[:-1])
+    assert not (bag / names[-1]).read_bytes().endswith(MCAP_MAGIC)
     # Everything flushed before the kill is readable as it is...
     counts = count_messages(bag)
     assert sum(counts.values()) >= flushed, (counts, flushed)
     assert counts['/imu/data_raw'] > 100 and counts.get('/reps', 0) >= 1
     # ... and after repair by an independent reader.
     report = repair_bag(bag)
-    assert report.message_count >= flushed
+    assert report.message_count >= flushed and report.recovered == names[-1:]
     from rosbags.highlevel import AnyReader
     with AnyReader([bag]) as reader:
         assert reader.message_count >= flushed
@@ -133,11 +140,14 @@ def test_flush_interval_is_documented_as_the_loss_bound() -> None:
     readme = (root / 'README.md').read_text()
     bags = (root / 'docs' / 'bags.md').read_text()
     from rep_coach.core.params import specs_for
-    spec = {s.name: s for s in specs_for('session_recorder')}['flush_interval_s']
-    assert spec.default == 1.0
+    specs = {s.name: s for s in specs_for('session_recorder')}
+    assert specs['flush_interval_s'].default == 1.0
     assert '| `session_recorder` | `flush_interval_s` | double | `1.0` |' in readme
     assert 'killed recorder loses at most' in readme
     assert '(default 1 s' in bags and 'SIGKILL loses only' in bags
+    # Rotation limits, documented with their defaults.
+    assert f'`max_file_duration_s` (default {specs["max_file_duration_s"].default:g} s' in bags
+    assert f'`max_file_size_mb` (default {specs["max_file_size_mb"].default} MiB' in bags
 
 
 def test_unwritable_bag_directory_is_one_clear_error_and_coaching_goes_on(
@@ -195,6 +205,9 @@ def test_disk_full_is_one_clear_error_and_coaching_and_flushed_data_go_on(
     assert len(errors) == 1, errors          # one clear message, not one per message
     assert str(bag) in errors[0] and 'No space left on device' in errors[0]
     assert all(codes == [0] for codes in launcher.exit_codes.values()), launcher.exit_codes
-    counts = count_messages(bag)             # what was flushed before is all there
+    # What the recorder flushed before the disk filled up (its closing log line) is all there.
+    closed = re.search(r'bag closed: .* \((\d+) messages in \d+ file', out.text())
+    assert closed, out.text()[-3000:]
+    counts = count_messages(bag)
     assert counts.get('/imu/data_raw', 0) > 0
-    assert sum(counts.values()) == flushed_count(bag)
+    assert sum(counts.values()) == int(closed.group(1))

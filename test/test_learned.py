@@ -5,10 +5,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rep_coach.core.rep_features import FEATURE_NAMES
+from rep_coach.core.rep_features import FEATURE_NAMES, RELATIVE_FEATURES
 from rep_coach.core.types import ImuBlock, RepEvent
 from rep_coach.learned import load_stages, ModelLoadError
 from rep_coach.learned.events import EndPicker, PickerConfig
+from rep_coach.learned.kinematic_input import N_INPUTS
 
 MODELS = Path(__file__).resolve().parents[1] / 'models'
 
@@ -24,7 +25,7 @@ def exported(tmp_path_factory):
     torch.manual_seed(0)
     out = tmp_path_factory.mktemp('models')
     tcn = CausalTCN(channels=8, dilations=(1, 2, 4)).eval()
-    clf = RepClassifier(len(FEATURE_NAMES), sig_len=32, hidden=8).eval()
+    clf = RepClassifier(len(RELATIVE_FEATURES), sig_len=32, hidden=8).eval()
     export_segmenter(tcn, out / 'segmenter.onnx', {})
     export_classifier(clf, out / 'near_failure.onnx', 0.5)
     return out, tcn, clf
@@ -35,7 +36,7 @@ def test_segmenter_onnx_matches_torch_streaming(exported):
     out, tcn, _ = exported
     model = load_segmenter_model(out / 'segmenter.onnx')
     meta = model.meta_json('rep_coach')
-    x = np.random.default_rng(1).uniform(-1, 1, (1, 8, 200)).astype(np.float32)
+    x = np.random.default_rng(1).uniform(-1, 1, (1, N_INPUTS, 200)).astype(np.float32)
     with torch.no_grad():
         ref = tcn(torch.from_numpy(x)).numpy()
     state = np.zeros((1, meta['channels'], meta['state_len']), np.float32)
@@ -52,7 +53,7 @@ def test_classifier_onnx_matches_torch(exported):
     out, _, clf = exported
     model = load_classifier_model(out / 'near_failure.onnx')
     rng = np.random.default_rng(2)
-    f = rng.normal(size=(1, len(FEATURE_NAMES))).astype(np.float32)
+    f = rng.normal(size=(1, len(RELATIVE_FEATURES))).astype(np.float32)
     s = rng.uniform(-1, 1, (1, 6, 32)).astype(np.float32)
     h = rng.normal(size=(1, 1, 8)).astype(np.float32)
     p, r, h2 = model.run(features=f, signal=s, h=h)
@@ -89,13 +90,13 @@ def test_wrong_shape_names_tensor(tmp_path):
     from rep_coach.learned import load_classifier_model
     from rep_coach.training.export import export_classifier
     from rep_coach.training.models import RepClassifier
-    clf = RepClassifier(len(FEATURE_NAMES) + 1, sig_len=32, hidden=8).eval()
+    clf = RepClassifier(len(RELATIVE_FEATURES) + 1, sig_len=32, hidden=8).eval()
     export_classifier(clf, tmp_path / 'near_failure.onnx', 0.5)
     with pytest.raises(ModelLoadError, match="'features' has shape"):
         load_classifier_model(tmp_path / 'near_failure.onnx')
 
 
-def test_picker_hysteresis_and_offset():
+def test_picker_places_the_end_at_the_falling_edge():
     t = np.arange(300) / 100.0
     p = np.zeros(300)
     p[100:180] = 0.9
@@ -103,7 +104,29 @@ def test_picker_hysteresis_and_offset():
     events = EndPicker(PickerConfig(on=0.5, off=0.35, end_offset_s=0.4)).update(t, p)
     assert len(events) == 1
     end, stamp = events[0]
-    assert end == pytest.approx(1.4) and stamp == pytest.approx(1.4)
+    # Falling half-level crossing between 1.79 s (0.9) and 1.80 s (0.0), minus 0.4 s.
+    assert end == pytest.approx(1.79 + 0.01 * 0.4 / 0.9 - 0.4) and stamp == pytest.approx(1.8)
+
+
+def test_picker_fires_a_run_that_does_not_end_from_its_rising_edge():
+    t = np.arange(400) / 100.0
+    p = np.where(t >= 1.0, 0.9, 0.0)
+    events = EndPicker(PickerConfig(max_run_s=1.6, end_offset_s=0.4)).update(t, p)
+    assert len(events) == 1
+    end, stamp = events[0]
+    assert end == pytest.approx(1.4) and stamp == pytest.approx(2.6)
+
+
+def test_picker_ignores_blips_and_splits_nothing_in_blocks():
+    t = np.arange(600) / 100.0
+    p = np.zeros(600)
+    p[100:105] = 0.9            # 50 ms blip: no rep
+    p[200:280] = 0.9
+    p[420:500] = 0.9
+    whole = EndPicker().update(t, p)
+    parts = EndPicker()
+    pieces = [e for i in range(0, 600, 7) for e in parts.update(t[i:i + 7], p[i:i + 7])]
+    assert len(whole) == 2 and pieces == whole
 
 
 def _sim_recording():

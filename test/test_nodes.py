@@ -48,9 +48,17 @@ def spin_until(executor, done: Callable[[], bool], timeout: float) -> bool:
     return done()
 
 
+def imu_readers(nodes: List[Node]) -> int:
+    """How many subscriptions of ``nodes`` read ``imu/data_raw`` (for matching)."""
+    return sum(1 for node in nodes for sub in node.subscriptions
+               if sub.topic_name.endswith('/' + topics.IMU))
+
+
 def test_imu_to_reps_to_verdicts_to_cues(ros) -> None:
-    for node_class in (RepSegmenterNode, NearFailureClassifierNode, AudioFeedbackNode):
-        ros.add_node(node_class())
+    nodes = [node_class() for node_class in (RepSegmenterNode, NearFailureClassifierNode,
+                                             AudioFeedbackNode)]
+    for node in nodes:
+        ros.add_node(node)
     probe = Node('probe')
     ros.add_node(probe)
     got = {topics.REPS: [], topics.NEAR_FAILURE: [], topics.FEEDBACK: []}
@@ -60,7 +68,8 @@ def test_imu_to_reps_to_verdicts_to_cues(ros) -> None:
     imu_pub = probe.create_publisher(Imu, topics.IMU, qos_profile_sensor_data)
     recording = simulate(SimConfig(seed=3, sets=1, tail_s=10.0))
     msgs = block_to_msgs(recording.imu, 'imu_link', Imu)
-    assert spin_until(ros, lambda: imu_pub.get_subscription_count() >= 3, 10)
+    readers = imu_readers(nodes)
+    assert spin_until(ros, lambda: imu_pub.get_subscription_count() >= readers, 10)
     # A tenth of a second of samples per spin: faster than real time, yet well within the
     # readers' queues even on a loaded machine.
     for start in range(0, len(msgs), 10):
@@ -121,3 +130,57 @@ def test_form_coach_flags_low_elbows_from_a_compressed_image(ros, shared_data: P
         pub.publish(msg)
         spin_until(ros, lambda: False, 0.4)
     assert spin_until(ros, lambda: any('elbows_low' in e['faults'] for e in events), 20), events
+
+
+def test_imu_intake_publishes_the_data_clock_every_period_of_data(ros) -> None:
+    from rep_coach.nodes.imu_intake import ImuIntake
+    from rep_coach.runtime.msg import Header
+    node = Node('intake_probe')
+    ros.add_node(node)
+    intake = ImuIntake(node)
+    clock: List[float] = []
+    node.create_subscription(Header, topics.IMU_CLOCK,
+                             lambda m: clock.append(m.stamp.sec + m.stamp.nanosec * 1e-9),
+                             qos_profile_sensor_data)
+    assert spin_until(ros, lambda: node.count_publishers(topics.IMU_CLOCK) >= 1, 10)
+    recording = simulate(SimConfig(seed=3, sets=1))
+    first = float(recording.imu.t[0])
+    msgs = block_to_msgs(recording.imu.slice(0, 101), 'imu_link', Imu)   # 1 s at 100 Hz
+    for msg in msgs:
+        intake.accept([msg], lambda block: None, lambda: None)
+        spin_until(ros, lambda: False, 0.002)
+    assert spin_until(ros, lambda: len(clock) >= 6, 5), clock
+    # One message per IMU_CLOCK_PERIOD_S of data, stamped with the newest sample.
+    expected = [first + k * topics.IMU_CLOCK_PERIOD_S for k in range(6)]
+    assert np.allclose(clock[:6], expected, atol=0.011), clock
+
+
+def test_audio_feedback_times_rests_in_data_time_from_the_clock(ros) -> None:
+    """A rest of ``set_rest_s`` on the IMU timeline ends the set, however fast data runs.
+
+    The data clock comes from ``imu/clock`` (and the events' own stamps); wall time
+    hardly passes here, so only data time can end the set.
+    """
+    from rep_coach.runtime.msg import Header
+    node = AudioFeedbackNode()
+    ros.add_node(node)
+    cues: List[str] = []
+    node._emit = lambda out: cues.extend(c.text for c in out)  # type: ignore[method-assign]
+    rest = node.policy.config.set_rest_s
+    for index, stamp in ((1, 100.0), (2, 102.5)):
+        rep = RepEvent(set_index=1, rep_index=index, start=stamp - 2.0, end=stamp - 0.2,
+                       stamp=stamp, features={'velocity_loss': 0.0})
+        node.on_rep(String(data=rep.to_json()))
+    node.on_tick()
+    assert cues == ['one', 'two']
+
+    def clock_at(seconds: float) -> Header:
+        msg = Header()
+        msg.stamp.sec, msg.stamp.nanosec = int(seconds), int(round(seconds % 1 * 1e9))
+        return msg
+    node.on_clock(clock_at(102.5 + rest - 0.5))
+    node.on_tick()
+    assert cues == ['one', 'two']                     # still within the rest
+    node.on_clock(clock_at(102.5 + rest + 0.1))
+    node.on_tick()
+    assert len(cues) == 3 and 'reps' in cues[2], cues  # the set summary

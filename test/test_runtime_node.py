@@ -186,3 +186,57 @@ def test_node_announced_on_ros_discovery_info(node: Node) -> None:
     assert mine is not None
     assert publisher._writer.guid.bytes in [g.data for g in mine.writer_gid_seq]
     assert len(sample.gid.data) == 16
+
+
+def test_raw_subscription_gets_the_serialized_message(node: Node) -> None:
+    """rclpy's ``raw=True``: CDR bytes with the encapsulation header, nothing deserialized."""
+    raw: List[bytes] = []
+    topic = f'raw_{random.randint(0, 10**6)}'
+    publisher = node.create_publisher(String, topic, RELIABLE)
+    node.create_subscription(String, topic, raw.append, RELIABLE, raw=True)
+    assert publish_while_spinning(node, lambda: publisher.publish(String(data='hello')),
+                                  lambda: bool(raw))
+    assert isinstance(raw[0], bytes)
+    assert raw[0][:2] == b'\x00\x01' and b'hello\x00' in raw[0]   # CDR little endian
+
+
+@pytest.mark.skipif(BACKEND != 'dds', reason='the DDS runtime decodes samples itself')
+def test_a_sample_that_does_not_deserialize_is_dropped_and_logged(
+        node: Node, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture) -> None:
+    decode = String.deserialize
+
+    def picky(data: bytes, *args: object, **kwargs: object) -> String:
+        if b'garbage' in data:
+            raise ValueError('cannot decode')
+        return decode(data, *args, **kwargs)
+    monkeypatch.setattr(String, 'deserialize', picky)
+    got: List[str] = []
+    topic = f'picky_{random.randint(0, 10**6)}'
+    publisher = node.create_publisher(String, topic, RELIABLE)
+    node.create_subscription(String, topic, lambda m: got.append(m.data), RELIABLE)
+    assert spin_until(node, lambda: publisher.get_subscription_count() == 1)
+    publisher.publish(String(data='garbage'))
+    publisher.publish(String(data='fine'))
+    assert spin_until(node, lambda: got == ['fine'])
+    err = capfd.readouterr().err
+    assert '[ERROR]' in err and 'does not deserialize' in err and 'cannot decode' in err
+
+
+def test_subscriptions_and_timers_added_while_spinning_are_served(node: Node) -> None:
+    """The executor rebuilds what it waits on when entities come and go."""
+    got: List[str] = []
+    ticks: List[int] = []
+    topic = f'late_{random.randint(0, 10**6)}'
+    publisher = node.create_publisher(String, topic, RELIABLE)
+    spin_until(node, lambda: False, timeout=0.1)       # the node is on the executor now
+    subscription = node.create_subscription(String, topic, lambda m: got.append(m.data),
+                                            RELIABLE)
+    timer = node.create_timer(0.02, lambda: ticks.append(1))
+    assert publish_while_spinning(node, lambda: publisher.publish(String(data='x')),
+                                  lambda: bool(got) and bool(ticks))
+    node.destroy_subscription(subscription)
+    node.destroy_timer(timer)
+    done = len(got), len(ticks)
+    publisher.publish(String(data='y'))
+    spin_until(node, lambda: False, timeout=0.2)
+    assert (len(got), len(ticks)) == done

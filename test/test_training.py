@@ -36,17 +36,6 @@ def test_training_is_deterministic_for_a_seed():
         assert torch.equal(pa, pb)
 
 
-def test_label_consistent_sign_flips_only_contradicting_sessions():
-    import numpy as np
-    from rep_coach.training.data import label_consistent_sign, Rep
-    t = np.arange(400) / 100.0
-    theta = np.sin(2 * np.pi * t / 2.0)  # tops at 0.5 s, 2.5 s; bottoms at 1.5 s, 3.5 s
-    kin = np.stack([theta, np.gradient(theta)]).astype(np.float32)
-    reps = [[Rep(0.0, 1.5, 0.5, None, None), Rep(1.5, 3.5, 2.5, None, None)]]
-    assert np.array_equal(label_consistent_sign(kin, 0.0, reps), kin)
-    assert np.array_equal(label_consistent_sign(-kin, 0.0, reps), kin)
-
-
 def test_reference_driver_runs_one_window_per_hop_whatever_the_blocks():
     import numpy as np
     from rep_coach.core.types import ImuBlock

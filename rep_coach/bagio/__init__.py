@@ -4,9 +4,8 @@ Layout of a bag written by :class:`BagRecorder`::
 
     session_2024-05-01/            0700
         metadata.yaml              0600, rosbag2 metadata version 8
-        session_2024-05-01_0.mcap  0600, one complete MCAP per flush interval
-        session_2024-05-01_1.mcap
-        .session_2024-05-01_2.inprogress/   the chunk being written (hidden)
+        session_2024-05-01_0.mcap  0600, complete MCAP (one per max_file_duration_s/size)
+        session_2024-05-01_1.mcap  0600, the file being written, appended at every flush
 
 Why version 8 and not rosbags' latest (9): ROS 2 Humble's rosbag2 (0.15.x)
 decodes ``offered_qos_profiles`` as a *string* for every version >= 4 and never
@@ -17,11 +16,12 @@ rmw enums (identical in Humble and later for the values we write) while newer
 distros read it through their version-aware decoders.  Humble ignores the v6-v8
 keys (custom_data, type_description_hash, ros_distro).  Details: docs/bags.md.
 
-Crash safety: rosbags' MCAP writer makes a file readable only when it is
-closed (summary, footer), so :class:`BagRecorder` closes a file every
-``flush_interval_s`` and atomically rewrites metadata.yaml to list it.  A
-SIGKILL loses at most the open chunk; :func:`repair_bag` also salvages the
-complete records of that chunk and lists files closed but not yet listed.
+Crash safety: :class:`BagRecorder` appends a chunk to the open MCAP file and
+syncs it every ``flush_interval_s`` (:mod:`.mcapwriter`), and rotates to a new
+file by size or duration, rewriting metadata.yaml atomically only then.  A
+SIGKILL loses at most the messages since the last flush: the open file lacks
+only its summary and footer; :func:`read_bag` reads it by a scan and
+:func:`repair_bag` finalises it.  Details: docs/bags.md.
 """
 
 from .errors import (BagError, BagExistsError, BagReadError, BagRecoveryWarning,  # noqa: F401

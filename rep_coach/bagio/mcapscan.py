@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 import struct
 from typing import BinaryIO, Dict, List, Tuple
+import zlib
 
 MAGIC = b'\x89MCAP0\r\n'
 
@@ -132,9 +133,12 @@ def _parse_records(data: bytes, result: ScanResult, top_level: bool) -> int:
             elif opcode == _OP_CHUNK and top_level:
                 body.take(16)             # message start and end time
                 size = body.u64()
-                body.take(4)              # CRC; 0 (unset) in rosbags' files
+                crc = body.u32()          # 0 = not computed (rosbags' files)
                 compression = body.string()
                 records = _decompress(body.take(body.u64()), compression, size)
+                if crc and zlib.crc32(records) != crc:
+                    # e.g. a chunk whose pages never reached the disk before a power loss
+                    raise ValueError('chunk CRC mismatch')
                 # A chunk is atomic: stage its records so a bad chunk adds nothing.
                 staged = ScanResult(dict(result.schemas), dict(result.channels))
                 if _parse_records(records, staged, top_level=False) != len(records):

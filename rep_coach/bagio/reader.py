@@ -15,7 +15,7 @@ from rosbags.rosbag2.metadata import parse_qos
 from rosbags.rosbag2.storage_mcap import McapReader
 from rosbags.typesys.store import Typestore
 
-from .chunkfile import file_index, INPROGRESS_SUFFIX
+from .storagefile import file_index, INPROGRESS_SUFFIX
 from .errors import BagReadError, BagRecoveryWarning
 from .mcapscan import scan_mcap, ScanError
 from .metadata import BagMetadata, load_metadata
@@ -144,8 +144,14 @@ def read_bag(path: Union[str, Path], topics: Optional[Iterable[str]] = None, *,
             expected = next((f.message_count for f in meta.files if f.path == name), 0)
             got = len(content.messages)  # type: ignore[arg-type]
             lost = f'{expected - got} of {expected} messages, ' if expected > got else ''
-            warn(f'{fpath}: truncated; recovered {got} messages, lost {lost}'
-                 f'{content.lost_bytes} bytes')
+            if content.lost_bytes or lost:
+                warn(f'{fpath}: truncated; recovered {got} messages, lost {lost}'
+                     f'{content.lost_bytes} bytes')
+            else:
+                # The file being recorded, or the one a killed recorder was writing.
+                warn(f'{fpath}: not finalised (recording in progress or the recorder was '
+                     f'killed); read {got} messages by a scan, nothing lost '
+                     '(bagio.repair_bag finalises it)')
         files.append(content)
     if meta.relative_file_paths and not files:
         raise BagReadError(bag, 'none of the storage files listed in metadata.yaml is readable')

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 import os
 from pathlib import Path
@@ -11,10 +12,10 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 from rosbags.typesys.store import Typestore
 
-from .chunkfile import ChunkFile
 from .errors import BagError, BagExistsError, BagWriteError
 from .metadata import build_metadata, FileEntry, TopicEntry, write_metadata
 from .qos import to_rosbags_qos
+from .storagefile import fsync_path, storage_name, StorageFile
 from .types import default_typestore, msgdef_and_hash
 
 Serializer = Callable[[Any], bytes]
@@ -54,14 +55,26 @@ def _make_private_dir(path: Path) -> None:
             from None
 
 
+#: Defaults of the rotation limits (the session_recorder parameters of the same meaning).
+MAX_FILE_DURATION_S = 900.0
+MAX_FILE_SIZE = 256 * 2**20
+
+
 class BagRecorder:
     """Write a rosbag2 directory (MCAP storage, metadata version 8) that survives SIGKILL.
 
-    The bag is split into one MCAP file per ``flush_interval_s`` (only when it
-    holds messages).  Each file is closed completely (summary, footer) before it
-    is listed in metadata.yaml, and metadata.yaml is replaced atomically, so a
-    killed recorder loses at most the messages since the last flush.  ``ros2 bag
-    info/play`` (Humble and later) and rosbags read the result as one bag.
+    One MCAP file is open at a time.  Messages are buffered in its open chunk;
+    every ``flush_interval_s`` the chunk is appended and the file's data synced,
+    so a killed recorder loses at most the messages of the last interval.  The
+    file is rotated (closed with its summary and footer, and a new one begun)
+    when it reaches ``max_file_size`` bytes or ``max_file_duration_s`` seconds,
+    as ``ros2 bag record --max-bag-size/--max-bag-duration`` split a bag.
+
+    metadata.yaml is replaced atomically when a file is begun (listing it with
+    no messages yet), at rotation and at close.  Until it is closed, the open
+    file lacks its summary: :func:`~rep_coach.bagio.read_bag` reads it by a
+    scan and :func:`~rep_coach.bagio.repair_bag` finalises it after a crash,
+    after which ``ros2 bag``, rosbags and the ``mcap`` library read the bag.
 
     ``topics`` maps topic name to ``(ros type name, offered QoS)``; the QoS may be a
     preset name, :class:`~rep_coach.bagio.qos.QosSpec`, dict, rclpy ``QoSProfile``
@@ -71,18 +84,25 @@ class BagRecorder:
     Errors: creating the bag raises :class:`BagExistsError` / :class:`BagWriteError`.
     An I/O error while recording (disk full) raises one :class:`BagWriteError`;
     afterwards the recorder is *failed*: writes are counted as dropped and return
-    False, nothing raises again, and the bag keeps every flushed file readable.
+    False, nothing raises again, and the bag keeps everything flushed before.
     """
 
     def __init__(self, path: Union[str, Path], topics: Optional[TopicSpecs] = None,
                  flush_interval_s: float = 1.0, *, serialize: Optional[Serializer] = None,
                  typestore: Optional[Typestore] = None,
                  custom_data: Optional[Mapping[str, str]] = None, fsync: bool = True,
+                 max_file_size: int = MAX_FILE_SIZE,
+                 max_file_duration_s: float = MAX_FILE_DURATION_S,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.path = Path(path)
-        if not flush_interval_s > 0:
-            raise ValueError(f'flush_interval_s={flush_interval_s!r} must be > 0')
+        for name, value in (('flush_interval_s', flush_interval_s),
+                            ('max_file_size', max_file_size),
+                            ('max_file_duration_s', max_file_duration_s)):
+            if not value > 0:
+                raise ValueError(f'{name}={value!r} must be > 0')
         self.flush_interval_s = float(flush_interval_s)
+        self.max_file_size = int(max_file_size)
+        self.max_file_duration_s = float(max_file_duration_s)
         self._serialize = serialize
         self._store = typestore or default_typestore()
         self._custom = {str(k): str(v) for k, v in (custom_data or {}).items()}
@@ -91,9 +111,9 @@ class BagRecorder:
         self._lock = threading.RLock()
         self._topics: Dict[str, TopicEntry] = {}
         self._msgdefs: Dict[str, str] = {}
-        self._files: List[FileEntry] = []
-        self._chunk: Optional[ChunkFile] = None
-        self._chunk_opened = 0.0
+        self._files: List[FileEntry] = []          # closed files: one per rotation
+        self._file: Optional[StorageFile] = None
+        self._pending_since = 0.0                  # clock of the oldest unflushed message
         self._next_index = 0
         self._dropped = 0
         self.failed: Optional[BagWriteError] = None
@@ -105,7 +125,7 @@ class BagRecorder:
         for name, msgtype, qos, type_hash in specs:
             self._topics[name] = TopicEntry(name, msgtype, qos, type_hash)
         # An empty but valid bag right away: a recorder killed before its first
-        # flush still leaves something every reader opens.
+        # message still leaves something every reader opens.
         write_metadata(self.path, self._metadata(), fsync=self._fsync)
 
     # -- topics ---------------------------------------------------------------
@@ -132,8 +152,8 @@ class BagRecorder:
                 return
             msgtype, qos_list, type_hash = self._resolve(name, msgtype, qos)
             self._topics[name] = TopicEntry(name, msgtype, qos_list, type_hash)
-            if self._chunk is not None and self.failed is None:
-                self._guard(lambda: self._declare(self._chunk, self._topics[name]))
+            if self._file is not None:
+                self._declare(self._file, self._topics[name])
 
     @property
     def topics(self) -> Dict[str, str]:
@@ -152,7 +172,7 @@ class BagRecorder:
         serialised by ``serialize`` (or the constructor's, e.g.
         ``rclpy.serialization.serialize_message``); rosbags message objects need no
         serializer.  ``msgtype`` (and ``qos``) declare a topic seen for the first time.
-        Flushes when ``flush_interval_s`` has passed since the current file began.
+        Flushes when the oldest pending message is ``flush_interval_s`` old.
         """
         with self._lock:
             if self.failed is not None or self.closed:
@@ -163,9 +183,23 @@ class BagRecorder:
                     raise BagError(self.path, f'topic {topic!r} was not declared; pass '
                                               'msgtype= or call add_topic first')
                 self.add_topic(topic, msgtype, qos)
-            raw = self._to_bytes(topic, data, serialize)
-            self._guard(lambda: self._write(topic, int(timestamp_ns), raw))
-            if self._clock() - self._chunk_opened >= self.flush_interval_s:
+            # CDR bytes as received (raw subscriptions) are buffered as they are: no copy.
+            raw = data if type(data) is bytes else self._to_bytes(topic, data, serialize)
+            now = self._clock()
+            storage = self._file
+            if storage is None:
+                try:
+                    storage = self._open_file(now)
+                except (OSError, BagWriteError) as exc:
+                    self._dropped += 1
+                    self._fail(exc)
+            if not storage.writer.pending:
+                self._pending_since = now
+            try:
+                storage.write(topic, int(timestamp_ns), raw)
+            except OSError as exc:   # a full chunk is appended at once, also between flushes
+                self._fail(exc)
+            if now - self._pending_since >= self.flush_interval_s:
                 self.flush()
             return True
 
@@ -181,72 +215,94 @@ class BagRecorder:
         raise TypeError(f'{self.path}: topic {topic!r}: got {type(data).__name__}, not CDR '
                         'bytes, and no serialize function was given')
 
-    def _write(self, topic: str, timestamp_ns: int, raw: bytes) -> None:
-        if self._chunk is None:
-            self._chunk = ChunkFile.open(self.path, self._next_index)
-            self._next_index += 1
-            self._chunk_opened = self._clock()
-            # Every file declares every known topic, so each stands on its own.
-            for entry in self._topics.values():
-                self._declare(self._chunk, entry)
-        self._chunk.write(topic, timestamp_ns, raw)
+    def _open_file(self, now: float) -> StorageFile:
+        """Begin the next storage file and list it in metadata.yaml (with no messages yet)."""
+        path = self.path / storage_name(self.path, self._next_index)
+        self._next_index += 1
+        storage = StorageFile.create(path, fsync=self._fsync, opened=now)
+        self._file = storage
+        # Every file declares every known topic, so each stands on its own.
+        for entry in self._topics.values():
+            self._declare(storage, entry)
+        storage.writer.flush()  # header, schemas, channels: a valid file before it is listed
+        if self._fsync:
+            fsync_path(self.path)
+        write_metadata(self.path, self._metadata(), fsync=self._fsync)
+        return storage
 
-    def _declare(self, chunk: Optional[ChunkFile], entry: TopicEntry) -> None:
-        if chunk is not None and entry.name not in chunk.connections:
-            chunk.add_connection(entry.name, entry.msgtype, self._msgdefs[entry.msgtype],
-                                 entry.type_hash, entry.qos)
+    def _declare(self, storage: StorageFile, entry: TopicEntry) -> None:
+        storage.declare(entry.name, entry.msgtype, self._msgdefs[entry.msgtype], entry.qos)
 
     def flush_if_due(self) -> bool:
-        """Flush if the current file is older than ``flush_interval_s``; call from a timer.
+        """Flush if the oldest pending message is ``flush_interval_s`` old; call from a timer.
 
         Needed because :meth:`write` only checks on arrival: when messages stop,
         the pending ones would otherwise wait for the next message or close.
         """
         with self._lock:
-            if self._chunk is not None and \
-                    self._clock() - self._chunk_opened >= self.flush_interval_s:
+            if self._file is not None and self._file.writer.pending and \
+                    self._clock() - self._pending_since >= self.flush_interval_s:
                 self.flush()
                 return True
             return False
 
     def flush(self) -> None:
-        """Close the current file and list it in metadata.yaml; a no-op if nothing pending."""
-        with self._lock:
-            chunk = self._chunk
-            if chunk is None or self.failed is not None:
-                return
-            self._chunk = None
-            self._guard(lambda: self._finish(chunk), chunk)
+        """Append and sync the pending messages; rotate the file if it is due.
 
-    def _finish(self, chunk: ChunkFile) -> None:
-        entry = chunk.finish(fsync=self._fsync)
-        self._files.append(entry)
-        for topic, count in chunk.counts.items():
-            self._topics[topic].message_count += count
+        A no-op when nothing is pending (or the recorder failed).
+        """
+        with self._lock:
+            storage = self._file
+            if storage is None or self.failed is not None:
+                return
+            try:
+                storage.writer.flush()
+                if storage.writer.size >= self.max_file_size or \
+                        self._clock() - storage.opened >= self.max_file_duration_s:
+                    self._close_file(storage)
+            except (OSError, BagWriteError) as exc:
+                self._fail(exc)
+
+    def _close_file(self, storage: StorageFile) -> None:
+        """Finalise the open file (summary, footer) and list its figures in metadata.yaml."""
+        storage.close()
+        self._retire(storage)
         write_metadata(self.path, self._metadata(), fsync=self._fsync)
 
-    def _guard(self, action: Callable[[], None], chunk: Optional[ChunkFile] = None) -> None:
-        """Run an I/O action; on failure, fail the recorder once with one clear error."""
-        try:
-            action()
-        except BagWriteError as exc:
-            self._fail(exc, chunk)
-        except OSError as exc:
-            self._fail(BagWriteError(self.path, f'recording stopped: {exc.strerror or exc}'),
-                       chunk)
+    def _retire(self, storage: StorageFile) -> None:
+        """Count a file that takes no more messages among the bag's files."""
+        self._file = None
+        self._files.append(storage.entry())
+        for topic, count in storage.topic_counts().items():
+            self._topics[topic].message_count += count
 
-    def _fail(self, error: BagWriteError, chunk: Optional[ChunkFile]) -> None:
-        # Free the disk of the unfinished file; what was flushed stays listed and readable.
-        for pending in (chunk, self._chunk):
-            if pending is not None:
-                self._dropped += pending.message_count
-                pending.abort()
-        self._chunk = None
+    def _fail(self, exc: Union[OSError, BagWriteError]) -> None:
+        """Stop recording after an I/O error, keeping what was flushed; raise one error."""
+        error = exc if isinstance(exc, BagWriteError) else \
+            BagWriteError(self.path, f'recording stopped: {exc.strerror or exc}')
         self.failed = error
+        storage = self._file
+        if storage is not None:
+            # Free the disk of the failed append, then try to finalise what is on disk.
+            # If even that does not fit, the file stays a scannable data section (listed
+            # since it was begun) that read_bag reads and repair_bag finalises.
+            try:
+                self._dropped += storage.writer.discard_pending()
+                storage.writer.close()
+            except OSError:
+                with suppress(OSError):
+                    storage.writer.discard_pending()   # cut off a partial summary
+                storage.writer.abort()
+            self._retire(storage)
+            with suppress(BagWriteError):
+                write_metadata(self.path, self._metadata(), fsync=self._fsync)
         raise error from None
 
     def _metadata(self) -> Dict[str, Any]:
-        return build_metadata(list(self._topics.values()), self._files, self._custom)
+        files = self._files
+        if self._file is not None:
+            files = files + [FileEntry(self._file.path.name, 0, 0, 0)]
+        return build_metadata(list(self._topics.values()), files, self._custom)
 
     # -- lifetime -------------------------------------------------------------
 
@@ -254,20 +310,25 @@ class BagRecorder:
     def stats(self) -> RecorderStats:
         """Message and file counters."""
         with self._lock:
-            return RecorderStats(flushed=sum(f.message_count for f in self._files),
-                                 pending=self._chunk.message_count if self._chunk else 0,
-                                 dropped=self._dropped, files=len(self._files))
+            flushed = sum(f.message_count for f in self._files)
+            pending = 0
+            if self._file is not None:
+                flushed += self._file.entry().message_count
+                pending = self._file.writer.pending_messages
+            return RecorderStats(flushed=flushed, pending=pending, dropped=self._dropped,
+                                 files=len(self._files) + (self._file is not None))
 
     def close(self) -> None:
-        """Flush and stop; idempotent.  Does not raise if the recorder had failed already."""
+        """Flush and finalise the open file; idempotent.  Does not raise if it had failed."""
         with self._lock:
             if self.closed:
                 return
             self.closed = True
-            if self.failed is None:
-                chunk, self._chunk = self._chunk, None
-                if chunk is not None:
-                    self._guard(lambda: self._finish(chunk), chunk)
+            if self.failed is None and self._file is not None:
+                try:
+                    self._close_file(self._file)
+                except (OSError, BagWriteError) as exc:
+                    self._fail(exc)
 
     def __enter__(self) -> 'BagRecorder':
         return self

@@ -10,11 +10,12 @@ from typing import Dict, List, Optional, Tuple, Union
 from rosbags.interfaces import Qos
 from rosbags.typesys.store import Typestore
 
-from .chunkfile import chunk_name, ChunkFile, file_index, INPROGRESS_SUFFIX, remove_workdir
 from .errors import BagError, BagReadError, BagWriteError
 from .mcapscan import ScanError
 from .metadata import build_metadata, FileEntry, load_metadata, TopicEntry, write_metadata
 from .reader import open_mcap
+from .storagefile import (file_index, fsync_path, INPROGRESS_SUFFIX, remove_workdir,
+                          storage_name, StorageFile)
 from .types import default_typestore, ensure_type, msgdef_and_hash
 
 
@@ -39,12 +40,21 @@ class RepairReport:
         return text
 
 
+_REPAIR_SUFFIX = '.repair'
+
+
 def _candidates(bag: Path) -> List[Tuple[int, Path, Optional[Path]]]:
-    """(index, mcap file, work dir or None) of every storage file, in recording order."""
+    """(index, mcap file, work dir or None) of every storage file, in recording order.
+
+    Work directories are left by rep_coach versions that wrote one rosbags file per
+    flush; files being rewritten by a repair that died are removed.
+    """
     found: List[Tuple[int, Path, Optional[Path]]] = []
     for entry in bag.iterdir():
         if entry.is_file() and entry.suffix == '.mcap':
             found.append((file_index(entry.name) or 0, entry, None))
+        elif entry.is_file() and entry.name.endswith(_REPAIR_SUFFIX):
+            entry.unlink()
         elif entry.is_dir() and entry.name.endswith(INPROGRESS_SUFFIX):
             index = file_index(entry.name) or 0
             mcaps = sorted(entry.glob('*.mcap'))
@@ -58,10 +68,11 @@ def _candidates(bag: Path) -> List[Tuple[int, Path, Optional[Path]]]:
 def repair_bag(path: Union[str, Path], typestore: Optional[Typestore] = None) -> RepairReport:
     """Recover every readable message of a bag and rebuild its metadata.yaml.
 
-    Complete files (also those a SIGKILL left between closing and listing) are
-    kept; a truncated file (the chunk being written when the recorder died) is
-    salvaged record by record and rewritten as a complete file, or deleted when
-    nothing in it is readable.  Topic QoS comes from the files' channel metadata,
+    Complete files are kept (and listed if they were not).  A file without its
+    summary (the one being written when the recorder died: every chunk flushed
+    before is in it) or a truncated one is salvaged record by record and
+    rewritten atomically as a complete, indexed file, or deleted when nothing in
+    it is readable.  Topic QoS comes from the files' channel metadata,
     else from the old metadata.yaml when it is readable.  Safe to run twice.
 
     Only for a bag whose recorder is dead: it deletes the chunk a live recorder
@@ -118,19 +129,21 @@ def repair_bag(path: Union[str, Path], typestore: Optional[Typestore] = None) ->
         if content.complete and workdir is None:
             entry = _stats(fpath.name, messages)
         elif content.complete:
-            # Closed but not yet moved into place when the recorder died.
-            dst = bag / chunk_name(bag, index)
+            # Closed but not yet moved into place when an older recorder died.
+            dst = bag / storage_name(bag, index)
             os.replace(fpath, dst)
             remove_workdir(workdir)  # type: ignore[arg-type]
             entry = _stats(dst.name, messages)
         else:
             # A damaged listed file is replaced atomically by its recovered content.
-            entry = _rewrite(bag, index, messages, topics, content.msgdefs, store)
+            name = fpath.name if workdir is None else storage_name(bag, index)
+            entry = _rewrite(bag, name, messages, topics, content.msgdefs, store)
             if workdir is not None:
                 remove_workdir(workdir)
             report.recovered.append(entry.path)
             report.lost_bytes += content.lost_bytes
-            report.warnings.append(f'{fpath.name}: truncated; recovered {len(messages)} '
+            what = 'truncated' if content.lost_bytes else 'not finalised'
+            report.warnings.append(f'{fpath.name}: {what}; recovered {len(messages)} '
                                    f'messages into {entry.path}, lost {content.lost_bytes} '
                                    'bytes')
         for _, topic, _, _ in messages:
@@ -175,29 +188,33 @@ def _remove(fpath: Path, workdir: Optional[Path]) -> None:
         fpath.unlink(missing_ok=True)
 
 
-def _rewrite(bag: Path, index: int, messages: List[Tuple[int, str, str, bytes]],
+def _rewrite(bag: Path, name: str, messages: List[Tuple[int, str, str, bytes]],
              topics: Dict[str, TopicEntry], msgdefs: Dict[str, str],
              store: Typestore) -> FileEntry:
-    """Write salvaged messages as a complete chunk file ``<bag>_<index>.mcap``."""
+    """Write salvaged messages as the complete file ``name``, replacing it atomically."""
+    tmp = bag / f'.{name}{_REPAIR_SUFFIX}'
     try:
-        chunk = ChunkFile.open(bag, index)
+        tmp.unlink(missing_ok=True)
+        storage = StorageFile.create(tmp)
+        try:
+            for ts, topic, msgtype, data in messages:
+                if topic not in storage.channels:
+                    entry = topics[topic]
+                    if ensure_type(store, msgtype, msgdefs.get(msgtype, '')):
+                        msgdef, type_hash = msgdef_and_hash(store, msgtype)
+                    else:  # keep the bytes even if we cannot decode them
+                        msgdef, type_hash = msgdefs.get(msgtype, ''), entry.type_hash
+                    entry.type_hash = entry.type_hash or type_hash
+                    storage.declare(topic, msgtype, msgdef, entry.qos)
+                storage.write(topic, ts, data)
+            storage.close()
+        except BaseException:
+            storage.writer.abort()
+            tmp.unlink(missing_ok=True)
+            raise
+        os.replace(tmp, bag / name)
+        fsync_path(bag)
     except OSError as exc:
-        raise BagWriteError(bag, f'cannot write recovered file: {exc.strerror or exc}') \
+        raise BagWriteError(bag, f'cannot write recovered file {name}: {exc.strerror or exc}') \
             from None
-    try:
-        for ts, topic, msgtype, data in messages:
-            if topic not in chunk.connections:
-                entry = topics[topic]
-                if ensure_type(store, msgtype, msgdefs.get(msgtype, '')):
-                    msgdef, type_hash = msgdef_and_hash(store, msgtype)
-                else:  # keep the bytes even if we cannot decode them
-                    msgdef, type_hash = msgdefs.get(msgtype, ''), entry.type_hash
-                entry.type_hash = entry.type_hash or type_hash
-                chunk.add_connection(topic, msgtype, msgdef, type_hash or 'RIHS01_' + '0' * 64,
-                                     entry.qos)
-            chunk.write(topic, ts, data)
-        return chunk.finish()
-    except OSError as exc:
-        chunk.abort()
-        raise BagWriteError(bag, f'cannot write recovered file: {exc.strerror or exc}') \
-            from None
+    return _stats(name, messages)

@@ -55,8 +55,6 @@ from rep_coach.benchmarks.stats import latency_stats
 #: The coaching nodes (CPU/RSS targets); the recorder is measured and reported too.
 COACHING = ('imu_publisher', 'rep_segmenter', 'near_failure_classifier', 'audio_feedback')
 RECORDER = 'session_recorder'
-#: Readers of imu/data_raw: segmenter, classifier, audio clock, recorder.
-IMU_READERS = 4
 #: A cue is attributed to the rep received closest to it, at most this much after it
 #: (reps are >= ~1 s apart, cues follow their rep within milliseconds).
 CUE_MATCH_S = 0.5
@@ -290,6 +288,7 @@ def resolve_model(requested: Optional[str]) -> Tuple[str, Optional[str]]:
 
 def run_graph(config: GraphConfig) -> GraphRun:
     """Run the graph on the simulated session and collect the raw measurements."""
+    from rep_coach.launcher import IMU_READERS
     say = config.progress or (lambda text: None)
     workdir = Path(config.keep_dir) if config.keep_dir else Path(
         tempfile.mkdtemp(prefix='rep_coach_bench_graph_'))
@@ -300,7 +299,8 @@ def run_graph(config: GraphConfig) -> GraphRun:
     overrides: Dict[str, Dict[str, Any]] = {
         'imu_publisher': {'sim_seed': config.seed, 'sim_exercise': config.exercise,
                           'sim_sets': config.sets, 'playback_speed': config.speed,
-                          'shutdown_when_done': True, 'wait_for_subscribers': IMU_READERS,
+                          'shutdown_when_done': True,
+                          'wait_for_subscribers': IMU_READERS,
                           'start_delay_s': 30.0},
         'audio_feedback': {'sink': f'wav:{wav_dir}'},
         'session_recorder': {'bag_name': 'bench'},

@@ -1,50 +1,149 @@
 """Causal streaming filters used by the baseline segmenter (and reusable by others).
 
 All filters keep their state between calls, so filtering a signal block by
-block gives exactly the result of filtering it in one call: the nodes (small
-blocks) and the offline evaluation (any block size) compute the same numbers.
+block gives the result of filtering it in one call (to rounding, ~1e-15): the
+nodes (one sample per call) and the offline evaluation (small blocks) compute
+the same numbers.
+
+numpy only, on purpose: ``scipy.signal`` costs a node process ~60 MB of memory
+for two second-order filters.  The Butterworth design is scipy's (analog
+prototype, pre-warped bilinear transform, gain in the first section) and the
+tests compare coefficients and outputs with ``scipy.signal``.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
-from scipy import signal
 
-_Filter = Callable[[np.ndarray, np.ndarray, np.ndarray, int, np.ndarray],
-                   Tuple[np.ndarray, np.ndarray]]
-
-
-def _public_lfilter(b: np.ndarray, a: np.ndarray, x: np.ndarray, axis: int,
-                    zi: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    return signal.lfilter(b, a, x, axis=axis, zi=zi)
+#: Blocks up to this many samples are filtered by one cached matrix product per
+#: section; longer ones in chunks of this size (the matrix grows as its square).
+_MAX_BLOCK = 64
 
 
-def _pick_lfilter() -> _Filter:
-    """Return scipy's compiled lfilter core when it matches ``lfilter`` exactly.
+def butter_sos(order: int, cutoff_hz: float, fs_hz: float, btype: str = 'low') -> np.ndarray:
+    """Return a digital Butterworth filter as second-order sections (scipy's layout).
 
-    ``scipy.signal.lfilter`` spends most of a 10-sample call validating its
-    arguments; for float64 IIR coefficients it ends in the private
-    ``_sigtools._linear_filter``.  That core is used directly when it exists and
-    gives bit-identical output and state on a probe, else the public function.
+    As ``scipy.signal.butter(order, cutoff_hz, btype, fs=fs_hz, output='sos')``:
+    rows ``[b0, b1, b2, 1, a1, a2]``, the gain in the first section, sections
+    ordered with the poles closest to the unit circle last.
     """
-    try:
-        from scipy.signal import _sigtools  # type: ignore[attr-defined]
-        core = _sigtools._linear_filter
-        b, a = signal.butter(2, 0.1, output='ba')
-        x = np.sin(np.arange(40.0))[:, None] * np.array([[1.0, -2.0, 0.5]])
-        zi = signal.lfilter_zi(b, a)[:, None] * x[0][None, :]
-        want = signal.lfilter(b, a, x, axis=0, zi=zi)
-        got = core(b, a, x, 0, zi)
-        if all(np.array_equal(u, v) for u, v in zip(want, got)):
-            return core
-    except Exception:  # noqa: BLE001 - any mismatch or API change: use the public path
-        pass
-    return _public_lfilter
+    if order < 1:
+        raise ValueError(f'filter order must be >= 1, got {order}')
+    if btype not in ('low', 'high'):
+        raise ValueError(f"btype must be 'low' or 'high', got {btype!r}")
+    wn = 2.0 * cutoff_hz / fs_hz
+    if not 0.0 < wn < 1.0:
+        raise ValueError(f'cutoff {cutoff_hz} Hz must be between 0 and fs/2 = {fs_hz / 2} Hz')
+    # Analog prototype (poles on the left unit half circle), frequency pre-warped for
+    # the bilinear transform at fs = 2 (frequencies as fractions of Nyquist).
+    proto = -np.exp(1j * np.pi * np.arange(-order + 1, order, 2) / (2 * order))
+    warped = 4.0 * np.tan(np.pi * wn / 2.0)
+    if btype == 'low':
+        poles, zeros_at, gain = warped * proto, -1.0, warped ** order
+    else:
+        poles, zeros_at = warped / proto, 1.0
+        gain = float(np.real(1.0 / np.prod(-proto)))
+    # Bilinear transform (2 * fs = 4): analog zeros at infinity (low-pass) or 0 (high-pass)
+    # land at z = -1 or z = +1.
+    z_poles = (4.0 + poles) / (4.0 - poles)
+    if btype == 'low':
+        gain = gain * float(np.real(1.0 / np.prod(4.0 - poles)))
+    else:
+        gain = gain * float(np.real(4.0 ** order / np.prod(4.0 - poles)))
+    # One section per conjugate pair, plus one for the real pole of an odd order.
+    upper = z_poles[z_poles.imag > 1e-12]
+    real = z_poles[np.abs(z_poles.imag) <= 1e-12].real
+    sections: List[Tuple[float, np.ndarray]] = []
+    for pole in upper:
+        a = np.array([1.0, -2.0 * pole.real, abs(pole) ** 2])
+        b = np.array([1.0, -2.0 * zeros_at, 1.0])
+        sections.append((abs(1.0 - abs(pole)), np.concatenate((b, a))))
+    for pole in real:
+        sections.append((abs(1.0 - abs(pole)),
+                         np.array([1.0, -zeros_at, 0.0, 1.0, -pole, 0.0])))
+    # Farthest from the unit circle first, as scipy orders them.
+    sos = np.array([row for _, row in sorted(sections, key=lambda item: -item[0])])
+    sos[0, :3] *= gain
+    return sos
 
 
-_LFILTER = _pick_lfilter()
+def lfilter_zi(b: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """Return the steady-state (step response) state of a direct-form II transposed filter.
+
+    As ``scipy.signal.lfilter_zi``: the state for which a constant input of 1
+    gives a constant output from the first sample on.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    b, a = b / a[0], a / a[0]
+    n = max(len(a), len(b))
+    a = np.concatenate((a, np.zeros(n - len(a))))
+    b = np.concatenate((b, np.zeros(n - len(b))))
+    # (I - A) zi = B with A the transposed companion matrix of a.
+    companion_t = np.zeros((n - 1, n - 1))
+    companion_t[:, 0] = -a[1:]
+    companion_t[np.arange(n - 2), np.arange(1, n - 1)] = 1.0
+    return np.linalg.solve(np.eye(n - 1) - companion_t, b[1:] - a[1:] * b[0])
+
+
+class _Section:
+    """One second-order section with its state, applied to a block by one matrix product.
+
+    With ``x`` the block (n, C) and ``z`` the direct-form II transposed state (2, C),
+    the outputs and the next state are linear in both: ``[y; z'] = M_n @ [x; z]``.
+    ``M_n`` is built once per block length by running the recursion itself on unit
+    inputs, so it holds exactly the filter's impulse and state responses.  Blocks
+    longer than ``_MAX_BLOCK`` go through in chunks.
+    """
+
+    def __init__(self, b: np.ndarray, a: np.ndarray) -> None:
+        self.b, self.a = b, a
+        self.zi_unit = lfilter_zi(b, a)
+        self.z: Optional[np.ndarray] = None           # (2, C)
+        self._matrices: Dict[int, np.ndarray] = {}
+        # [x; z] is assembled in a reused buffer: cheaper than concatenating per call.
+        self._buffers: Dict[Tuple[int, int], np.ndarray] = {}
+
+    def _recurse(self, x: np.ndarray, z: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """Run the textbook recursion (lfilter's) on (n, k) inputs; return (y, final state)."""
+        (b0, b1, b2), (_, a1, a2) = self.b, self.a
+        y = np.empty_like(x)
+        z0, z1 = z[0].copy(), z[1].copy()
+        for i in range(x.shape[0]):
+            out = b0 * x[i] + z0
+            z0 = b1 * x[i] - a1 * out + z1
+            z1 = b2 * x[i] - a2 * out
+            y[i] = out
+        return y, np.stack((z0, z1))
+
+    def matrix(self, n: int) -> np.ndarray:
+        """Return ``M_n`` ((n + 2) x (n + 2)), building it on first use."""
+        m = self._matrices.get(n)
+        if m is None:
+            # Column j: the response to a unit value of input j (then of each state).
+            unit = np.eye(n + 2)
+            y, z = self._recurse(unit[:n], unit[n:])
+            m = self._matrices[n] = np.vstack((y, z))
+        return m
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """Filter ``x`` (n, C) on from the state; return the outputs (a new array)."""
+        n = x.shape[0]
+        if n > _MAX_BLOCK:
+            return np.concatenate([self(x[i:i + _MAX_BLOCK]) for i in range(0, n, _MAX_BLOCK)])
+        m = self._matrices.get(n)
+        if m is None:
+            m = self.matrix(n)
+        buf = self._buffers.get(x.shape)
+        if buf is None:
+            buf = self._buffers[x.shape] = np.empty((n + 2, x.shape[1]))
+        buf[:n] = x
+        buf[n:] = self.z
+        out = np.dot(m, buf)
+        self.z = out[n:]
+        return out[:n]
 
 
 class StreamingSos:
@@ -58,47 +157,45 @@ class StreamingSos:
         """Wrap ``sos`` (scipy layout) for ``channels`` parallel signals."""
         self.sos = np.asarray(sos, dtype=np.float64)
         self.channels = int(channels)
-        # One section per lfilter call: lfilter's per-call overhead is a fraction of
-        # sosfilt's, which matters for the many tiny blocks a live stream brings.
-        self._ba = [(sec[:3], sec[3:]) for sec in self.sos]
-        self._zi_unit = [signal.lfilter_zi(b, a) for b, a in self._ba]
-        self._zi: Optional[List[np.ndarray]] = None
+        for row in self.sos:
+            if row[3] != 1.0:
+                raise ValueError(f'second-order sections need a0 = 1, got {row[3]}')
+        self._sections = [_Section(sec[:3], sec[3:]) for sec in self.sos]
+        self._started = False
 
     def reset(self) -> None:
         """Forget the state; the next sample re-initialises it."""
-        self._zi = None
+        self._started = False
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """Filter ``x`` ((N,) or (N, channels)); return the same shape."""
         x = np.asarray(x, dtype=np.float64)
-        squeeze = x.ndim == 1
-        y = x.reshape(x.shape[0], -1)
-        if y.shape[0] == 0:
+        if x.shape[0] == 0:
             return x.copy()
-        if self._zi is None:
+        squeeze = x.ndim == 1
+        y = x.reshape(x.shape[0], -1) if x.ndim != 2 else x
+        if not self._started:
             # Steady state for the first sample: each section's input is y[0] times the
             # DC gains of the sections before it (1 for a low-pass, 0 for a high-pass).
-            self._zi, level = [], y[0].copy()
-            for (b, a), unit in zip(self._ba, self._zi_unit):
-                self._zi.append(unit[:, None] * level[None, :])
-                level = level * (b.sum() / a.sum())
-        for k, (b, a) in enumerate(self._ba):
-            y, self._zi[k] = _LFILTER(b, a, y, 0, self._zi[k])
+            self._started, level = True, y[0].copy()
+            for section in self._sections:
+                section.z = section.zi_unit[:, None] * level[None, :]
+                level = level * (section.b.sum() / section.a.sum())
+        for section in self._sections:
+            y = section(y)
         return y.reshape(-1) if squeeze else y
 
 
 def butter_lowpass(cutoff_hz: float, fs_hz: float, order: int = 2,
                    channels: int = 1) -> StreamingSos:
     """Return a streaming Butterworth low-pass filter."""
-    return StreamingSos(signal.butter(order, cutoff_hz, 'low', fs=fs_hz, output='sos'),
-                        channels)
+    return StreamingSos(butter_sos(order, cutoff_hz, fs_hz, 'low'), channels)
 
 
 def butter_highpass(cutoff_hz: float, fs_hz: float, order: int = 1,
                     channels: int = 1) -> StreamingSos:
     """Return a streaming Butterworth high-pass filter."""
-    return StreamingSos(signal.butter(order, cutoff_hz, 'high', fs=fs_hz, output='sos'),
-                        channels)
+    return StreamingSos(butter_sos(order, cutoff_hz, fs_hz, 'high'), channels)
 
 
 class PrincipalAxis:

@@ -178,6 +178,10 @@ NODE_PARAMS: Dict[str, Tuple[ParamSpec, ...]] = {
                   'relative topics to record', topic_list),
         ParamSpec('flush_interval_s', 1.0, 'seconds between flushes; a killed recorder '
                   'loses at most this much', in_range(0.1, 60.0)),
+        ParamSpec('max_file_duration_s', 900.0, 'start a new MCAP file of the bag after this '
+                  'many seconds (as ros2 bag record --max-bag-duration)', in_range(1.0, 86400.0)),
+        ParamSpec('max_file_size_mb', 256, 'start a new MCAP file of the bag once it reaches '
+                  'this many MiB (as ros2 bag record --max-bag-size)', in_range(1, 1_000_000)),
     ),
     'form_coach': (
         ParamSpec('exercise', 'front_squat', 'lift to judge: front_squat, back_squat, '

@@ -40,6 +40,13 @@ FEATURE_NAMES: Tuple[str, ...] = (
     'concentric_ratio',    # concentric_s / mean concentric_s of the set's first reps
 )
 
+#: The features that compare a rep with its own set's first reps.  Absolute values
+#: (durations, velocities, range of motion, the rep's index) say as much about the
+#: lifter and the load as about fatigue; with four subjects to learn from, a
+#: classifier given them learns who lifts rather than how tired they are.
+RELATIVE_FEATURES: Tuple[str, ...] = (
+    'velocity_loss', 'peak_velocity_loss', 'duration_ratio', 'concentric_ratio')
+
 
 @dataclass
 class RepKinematics:

@@ -1,9 +1,10 @@
 """Stage 2, learned: near-failure and reps-in-reserve per rep, with onnxruntime.
 
-Per rep the ONNX model gets the rep's features (the :data:`FEATURE_NAMES` order
-of :mod:`rep_coach.core.rep_features`, as computed by stage 1), the rep's raw
-signal resampled to a fixed length, and the GRU state carried from the previous
-rep of the same set (reset when ``set_index`` changes).  It returns the
+Per rep the ONNX model gets the rep's set-relative features
+(:data:`~rep_coach.core.rep_features.RELATIVE_FEATURES`, as computed by stage
+1), the rep's raw signal resampled to a fixed length, and the GRU state carried
+from the previous rep of the same set (reset when ``set_index`` changes, and
+for every rep when the model's metadata says ``recurrent: false``).  It returns the
 near-failure probability, the probabilities of 0/1/2/3+ reps in reserve, and
 the new state.
 """
@@ -15,22 +16,22 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from rep_coach.core.rep_features import FEATURE_NAMES
+from rep_coach.core.rep_features import RELATIVE_FEATURES
 from rep_coach.core.resample import StreamResampler
 from rep_coach.core.types import ImuBlock, NearFailureState, RepEvent
 from rep_coach.learned.onnx_model import OnnxModel, TensorSpec
 from rep_coach.learned.preprocess import RATE_HZ, resample_fixed, scale
 
 #: ONNX interface of ``near_failure.onnx`` (feature count and lengths checked at load).
-CLASSIFIER_INPUTS = (TensorSpec('features', (1, len(FEATURE_NAMES))),
+CLASSIFIER_INPUTS = (TensorSpec('features', (1, len(RELATIVE_FEATURES))),
                      TensorSpec('signal', (1, 6, None)), TensorSpec('h', (1, 1, None)))
 CLASSIFIER_OUTPUTS = (TensorSpec('probability', (1, 1)), TensorSpec('rir_probs', (1, 4)),
                       TensorSpec('h_out', (1, 1, None)))
 
 
 def feature_vector(features: Dict[str, float]) -> np.ndarray:
-    """(1, F) float32 in FEATURE_NAMES order; missing values stay NaN (filled later)."""
-    return np.array([[float(features.get(name, math.nan)) for name in FEATURE_NAMES]],
+    """(1, F) float32 in RELATIVE_FEATURES order; missing values stay NaN (filled later)."""
+    return np.array([[float(features.get(name, math.nan)) for name in RELATIVE_FEATURES]],
                     dtype=np.float32)
 
 
@@ -46,6 +47,8 @@ class LearnedNearFailure:
         self.hidden = int(meta['hidden'])
         self.feat_fill = np.asarray(meta['feat_mean'], dtype=np.float32)[None, :]
         self.threshold = float(meta.get('threshold', 0.5) if threshold is None else threshold)
+        # A model trained without memory across reps starts every rep from zero.
+        self.recurrent = bool(meta.get('recurrent', True))
         self.capacity = int(imu_buffer_s * RATE_HZ)
         self.reset()
 
@@ -75,7 +78,7 @@ class LearnedNearFailure:
 
     def on_rep(self, rep: RepEvent) -> NearFailureState:
         """Verdict for the rep just emitted by stage 1."""
-        if rep.set_index != self._set_index:
+        if rep.set_index != self._set_index or not self.recurrent:
             self._set_index = rep.set_index
             self.h = np.zeros_like(self.h)
         feats = feature_vector(rep.features)

@@ -1,14 +1,24 @@
 """Rep-end events from the segmenter's per-sample probabilities (hysteresis).
 
-The network is trained on the published target, "within +-0.4 s of a rep end",
-so a rep end shows up as a run of high probability roughly centred on it.  A
-run *starts* when the probability reaches ``on`` and ends when it falls below
-``off`` (hysteresis: a probability wobbling around one threshold is one run).
-Because the run is centred on the end, the end is ``end_offset_s`` after the
-run's start; the event is decided as soon as that time is reached (cue delay
-~0 when the run starts on time), or when the run ends earlier, provided it lasted
-``min_run_s`` (rejects blips).  ``refractory_s`` suppresses a second run right
-after an event (a rep takes well over a second).
+The network is trained on a region around every rep end (0.4 s before to 0.3 s
+after it, see ``rep_coach.training.data``), so a rep end shows up as a run of
+high probability around it.  A run *starts*
+when the probability reaches ``on`` and *ends* when it falls below ``off``
+(hysteresis: a probability wobbling around one threshold is one run).
+
+The two edges are not equally informative for a causal network.  The rising
+edge asks it to foresee that the arm will stop 0.4 s from now, and it rises late
+by a lifter-dependent amount (with a symmetric +-0.4 s target, held-out subject
+A321: 0.25 s before the end instead of 0.4, spread 0.1 s).  The falling edge
+asks whether the arm stopped a fixed time ago, which the samples since then
+show: it sat 0.36 s after the end for a 0.4 s target, spread 0.03 s.  So the end
+is placed at the falling edge's half-level crossing (interpolated between
+samples) minus ``end_offset_s`` - the target's extent after the end, not a
+fitted value - and the event is decided when the run ends.  A run that lasts
+``max_run_s`` without ending fires then from its rising edge instead (end =
+start + ``rise_offset_s``, the target's extent before the end); runs
+shorter than ``min_run_s`` are blips; ``refractory_s`` after an end no new run
+starts (a rep takes well over a second).
 """
 
 from __future__ import annotations
@@ -21,17 +31,22 @@ import numpy as np
 
 @dataclass
 class PickerConfig:
-    """Thresholds of :class:`EndPicker` (defaults calibrated on training folds)."""
+    """Thresholds of :class:`EndPicker` (fixed from the target's definition)."""
 
     on: float = 0.5
     off: float = 0.35
-    end_offset_s: float = 0.4
+    end_offset_s: float = 0.3     # target region after the end (training.data.END_AFTER_S)
+    rise_offset_s: float = 0.4    # target region before the end (END_BEFORE_S)
     min_run_s: float = 0.12
+    max_run_s: float = 1.6
     refractory_s: float = 0.8
 
 
 class EndPicker:
-    """Causal hysteresis peak picker over a probability stream."""
+    """Causal hysteresis edge picker over a probability stream."""
+
+    #: The level whose crossing marks the falling edge (a logistic output's midpoint).
+    HALF = 0.5
 
     def __init__(self, config: Optional[PickerConfig] = None) -> None:
         """Create a picker; see :class:`PickerConfig`."""
@@ -43,22 +58,33 @@ class EndPicker:
         self._run_start: Optional[float] = None
         self._fired = False
         self._last_end = -np.inf
+        self._fall = 0.0                  # latest half-level crossing of the run
+        self._prev: Tuple[float, float] = (-np.inf, 0.0)
 
     def update(self, t: np.ndarray, p: np.ndarray) -> List[Tuple[float, float]]:
         """Consume samples (times, probabilities); return ``(end, stamp)`` per decided rep."""
         cfg = self.config
         out: List[Tuple[float, float]] = []
-        for ti, pi in zip(np.asarray(t, dtype=float), np.asarray(p, dtype=float)):
+        for ti, pi in zip(np.asarray(t, dtype=float).tolist(),
+                          np.asarray(p, dtype=float).tolist()):
+            prev_t, prev_p = self._prev
+            self._prev = (ti, pi)
             if self._run_start is None:
                 if pi >= cfg.on and ti - self._last_end >= cfg.refractory_s:
-                    self._run_start, self._fired = ti, False
+                    self._run_start, self._fired, self._fall = ti, False, ti
                 continue
+            if pi >= self.HALF:
+                self._fall = ti
+            elif prev_p >= self.HALF:
+                # Linear interpolation of the crossing between the two samples.
+                self._fall = prev_t + (ti - prev_t) * (prev_p - self.HALF) / (prev_p - pi)
             # 1e-9: grid times are k / 100 in floating point.
-            if not self._fired and ti - self._run_start >= cfg.end_offset_s - 1e-9:
-                out.append(self._fire(self._run_start + cfg.end_offset_s, ti))
+            if not self._fired and ti - self._run_start >= cfg.max_run_s - 1e-9:
+                out.append(self._fire(self._run_start + cfg.rise_offset_s, ti))
             if pi < cfg.off:
-                if not self._fired and ti - self._run_start >= cfg.min_run_s:
-                    out.append(self._fire(0.5 * (self._run_start + ti), ti))
+                if not self._fired and self._fall - self._run_start >= cfg.min_run_s:
+                    end = max(self._fall - cfg.end_offset_s, self._last_end + cfg.refractory_s)
+                    out.append(self._fire(end, ti))
                 self._run_start = None
         return out
 

@@ -7,10 +7,11 @@ probabilities; the state makes the output identical to running the network
 over the whole recording at once.  Samples are processed in whole hops only,
 so how the stream is split into blocks changes nothing (events, stamps).
 
-Input: the 6 scaled raw axes plus the mounting-invariant forearm angle and
-rate of :mod:`rep_coach.learned.kinematic_input` (8 channels).  Hops lie on the
-absolute 100 Hz grid (indices ``10 m .. 10 m + 9``), as in training.  Per-rep
-features come from :mod:`rep_coach.core.rep_features` on the same angle/rate.
+Input: the mounting-invariant channels of
+:mod:`rep_coach.learned.kinematic_input` (gravity-referenced forearm angle,
+signed principal-axis rate, |omega|, |a| - g).  Hops lie on the absolute 100 Hz
+grid (indices ``10 m .. 10 m + 9``), as in training.  Per-rep features come
+from :mod:`rep_coach.core.rep_features` on the same angle and rate.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from rep_coach.core.types import ImuBlock, RepEvent
 from rep_coach.learned.events import EndPicker, PickerConfig
 from rep_coach.learned.kinematic_input import hop_slices, KinematicInput, N_INPUTS
 from rep_coach.learned.onnx_model import OnnxModel, TensorSpec
-from rep_coach.learned.preprocess import RATE_HZ, scale, sigmoid
+from rep_coach.learned.preprocess import RATE_HZ, sigmoid
 
 #: ONNX interface of ``segmenter.onnx`` (state width comes from the metadata).
 SEGMENTER_INPUTS = (TensorSpec('imu', (1, N_INPUTS, None)),
@@ -51,7 +52,7 @@ class LearnedSegmenter:
         """Forget all state (a new session)."""
         self.resampler = StreamResampler(RATE_HZ)
         self.picker = EndPicker(self.picker_config)
-        self.kin = KinematicInput(set_rest_s=self.set_rest_s)
+        self.kin = KinematicInput()
         self.features = SetFeatureTracker()
         self.state = np.zeros(self.state_shape, dtype=np.float32)
         self._pending = ImuBlock.empty()
@@ -70,25 +71,27 @@ class LearnedSegmenter:
             return []
         pending = ImuBlock.concat([self._pending, grid])
         k = np.rint(pending.t * RATE_HZ).astype(np.int64)
-        events: List[RepEvent] = []
-        last = 0
-        for i0, i1 in hop_slices(k):
-            events.extend(self._update(pending.slice(i0, i1)))
-            last = i1
-        self._pending = pending.slice(last, None)
-        return events
-
-    def _update(self, hop: ImuBlock) -> List[RepEvent]:
-        t = hop.t
-        x = np.concatenate([scale(hop.accel, hop.gyro), self.kin.push_hop(hop)], axis=0)
+        hops = hop_slices(k)
+        self._pending = pending.slice(hops[-1][1] if hops else 0, None)
+        if not hops:
+            return []
+        done = pending.slice(0, hops[-1][1])
+        # The input channels are made hop by hop (their state changes per hop, as
+        # in training); the network then runs once over all complete hops of this
+        # call: its packed state makes that identical to one run per hop, and a
+        # large block (offline evaluation) costs one call instead of ten per second.
+        x = np.concatenate([self.kin.push_hop(done.slice(i0, i1)) for i0, i1 in hops], axis=1)
         logits, self.state = self.model.run(imu=x[None], state=self.state)
         p = sigmoid(logits[0])
-        self.last_output = (t, p[0], p[1])
-        self._track_activity(t, p[1])
-        events = []
-        stamp = float(t[-1])
-        for end, _ in self.picker.update(t, p[0]):
-            events.append(self._event(end, stamp))
+        self.last_output = (done.t, p[0], p[1])
+        events: List[RepEvent] = []
+        for i0, i1 in hops:
+            t = done.t[i0:i1]
+            self._track_activity(t, p[1, i0:i1])
+            # Stamp = the last sample of the hop whose update decided the rep, as
+            # when the hops arrive one by one.
+            for end, _ in self.picker.update(t, p[0, i0:i1]):
+                events.append(self._event(end, float(t[-1])))
         return events
 
     def _track_activity(self, t: np.ndarray, active: np.ndarray) -> None:

@@ -11,10 +11,9 @@ from rep_coach.core.coaching import CoachingConfig, CoachingPolicy, Cue, KIND_FO
 from rep_coach.core.data_clock import DataClock
 from rep_coach.core.types import NearFailureState, RepEvent
 from rep_coach.imu_msg import stamp_to_seconds
-from rep_coach.nodes.common import (declare_parameters, event_qos, guarded, imu_reader_qos,
-                                    run_node)
-from rep_coach.runtime import Node
-from rep_coach.runtime.msg import Imu, String
+from rep_coach.nodes.common import declare_parameters, event_qos, guarded, run_node
+from rep_coach.runtime import Node, qos_profile_sensor_data
+from rep_coach.runtime.msg import Header, String
 
 #: Period of the timer that ends rested sets and applies verdicts whose rep was lost.
 TICK_S = 0.1
@@ -44,9 +43,12 @@ class AudioFeedbackNode(Node):
                                  guarded(self, 'near-failure state')(self.on_state), event_qos())
         self.create_subscription(String, topics.FORM_CUES,
                                  guarded(self, 'form cue')(self.on_form_cue), event_qos())
-        # The IMU stream is only the policy's clock (rests are measured in data time).
-        self.create_subscription(Imu, topics.IMU, guarded(self, 'IMU sample')(self.on_imu),
-                                 imu_reader_qos())
+        # Rests are measured in data time, the IMU's timeline.  imu/clock carries it a few
+        # times per data second (see ImuIntake); the 100 Hz samples themselves would cost
+        # this node a wake-up each for nothing else.  Event stamps advance it too.
+        self.create_subscription(Header, topics.IMU_CLOCK,
+                                 guarded(self, 'IMU clock')(self.on_clock),
+                                 qos_profile_sensor_data)
         self.create_timer(TICK_S, guarded(self, 'tick')(self.on_tick))
         self.get_logger().info(f'coaching to {params["target_rir"]} rep(s) in reserve; '
                                f'audio sink {params["sink"]!r}')
@@ -55,19 +57,21 @@ class AudioFeedbackNode(Node):
         now = self.clock.now(time.monotonic())
         return fallback if now is None else now
 
-    def on_imu(self, msg: Imu) -> None:
+    def on_clock(self, msg: Header) -> None:
         """Advance the data clock."""
-        self.clock.observe(stamp_to_seconds(msg.header.stamp), time.monotonic())
+        self.clock.observe(stamp_to_seconds(msg.stamp), time.monotonic())
 
     def on_rep(self, msg: String) -> None:
         """Count a detected rep."""
         rep = RepEvent.from_json(msg.data)
-        self._emit(self.policy.on_rep(rep, max(rep.stamp, self._now(rep.stamp))))
+        self.clock.observe(rep.stamp, time.monotonic())
+        self._emit(self.policy.on_rep(rep, self._now(rep.stamp)))
 
     def on_state(self, msg: String) -> None:
         """Warn or stop when a near-failure verdict makes it due."""
         state = NearFailureState.from_json(msg.data)
-        self._emit(self.policy.on_near_failure(state, max(state.stamp, self._now(state.stamp))))
+        self.clock.observe(state.stamp, time.monotonic())
+        self._emit(self.policy.on_near_failure(state, self._now(state.stamp)))
 
     def on_form_cue(self, msg: String) -> None:
         """Speak a camera form cue ("elbows up") through the same path as the IMU cues."""

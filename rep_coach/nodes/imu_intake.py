@@ -8,6 +8,12 @@ stop arriving; :meth:`ImuIntake.close` reports what is still pending at shutdown
 Frame ids: any ``header.frame_id`` is accepted (a wrist IMU has no TF tree to check
 against); a change of frame id mid-stream is warned about once, with the old and new
 ids, since it usually means two publishers share the topic.
+
+Data clock: the intake publishes ``imu/clock`` (std_msgs/Header stamped with the newest
+accepted sample) every ``IMU_CLOCK_PERIOD_S`` of data, so a node that only needs the
+IMU's timeline (``audio_feedback`` timing rests) reads a few messages per data second
+instead of every sample.  Being derived from the samples, it follows a replay at any
+speed and is regenerated when a bag is played onto the graph.
 """
 
 from __future__ import annotations
@@ -18,9 +24,10 @@ from typing import Any, Callable, Iterable, List, Optional
 from rep_coach import topics
 from rep_coach.core.types import ImuBlock
 from rep_coach.core.validation import SampleGate
-from rep_coach.imu_msg import msgs_to_block
+from rep_coach.imu_msg import msgs_to_block, seconds_to_stamp
 from rep_coach.nodes.common import diagnostic, event_qos, WARN
-from rep_coach.runtime.msg import DiagnosticArray
+from rep_coach.runtime import qos_profile_sensor_data
+from rep_coach.runtime.msg import DiagnosticArray, Header
 
 #: Bad samples are reported at most this often: one counted warning, not one per sample.
 REPORT_PERIOD_S = 5.0
@@ -29,7 +36,8 @@ REPORT_PERIOD_S = 5.0
 class ImuIntake:
     """Every IMU consumer's front door: the SampleGate plus rate-limited reporting."""
 
-    def __init__(self, node: Any, report_period_s: float = REPORT_PERIOD_S) -> None:
+    def __init__(self, node: Any, report_period_s: float = REPORT_PERIOD_S,
+                 publish_clock: bool = True) -> None:
         self.node = node
         self.gate = SampleGate()
         self.report_period_s = report_period_s
@@ -39,6 +47,10 @@ class ImuIntake:
         self.frame_changes = 0
         self._dirty = False
         self._diag_pub = node.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, event_qos())
+        self._clock_pub = (node.create_publisher(Header, topics.IMU_CLOCK,
+                                                 qos_profile_sensor_data)
+                           if publish_clock else None)
+        self._clock_due = -float('inf')
         # Counts held back by the rate limit go out even if no sample follows.
         node.create_timer(min(1.0, report_period_s), self._report_if_due)
 
@@ -59,13 +71,26 @@ class ImuIntake:
             # (one message per push, as the nodes do).
             if result.report.resync and (i > 0 or len(parts) == 1):
                 reset()
+                self._clock_due = -float('inf')
             if len(part):
                 feed(part)
                 fed += len(part)
+        if fed and self._clock_pub is not None:
+            self._tick_clock(float(parts[-1].t[-1]))   # parts are non-empty when fed
         if not result.report.clean:
             self._dirty = True
             self._report_if_due()
         return fed
+
+    def _tick_clock(self, newest: float) -> None:
+        """Publish the newest accepted stamp once a clock period of data has passed."""
+        if newest < self._clock_due:
+            return
+        self._clock_due = newest + topics.IMU_CLOCK_PERIOD_S
+        msg = Header()
+        seconds_to_stamp(newest, msg.stamp)
+        msg.frame_id = self.frame_id or ''
+        self._clock_pub.publish(msg)
 
     def _check_frames(self, msgs: List[Any]) -> None:
         for msg in msgs:

@@ -42,7 +42,8 @@ class ImuPublisherNode(Node):
         self.retry_at = 0.0
         self.published = 0
         self.finished = False
-        self.create_timer(1.0 / p['publish_rate_hz'], guarded(self, 'publish')(self.on_timer))
+        self.timer = self.create_timer(1.0 / p['publish_rate_hz'],
+                                       guarded(self, 'publish')(self.on_timer))
         self.get_logger().info(f'publishing {self.source.name} at {self.source.rate_hz:.1f} Hz '
                                f'on {topics.IMU} (frame {p["frame_id"]!r})')
 
@@ -101,6 +102,8 @@ class ImuPublisherNode(Node):
 
     def _finish(self) -> None:
         self.finished = True
+        # Nothing more to publish: stop waking up publish_rate_hz times a second for nothing.
+        self.timer.cancel()
         self.get_logger().info(f'{self.source.name} finished after {self.published} samples')
         if self.params['shutdown_when_done']:
             rclpy.try_shutdown()

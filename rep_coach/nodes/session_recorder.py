@@ -1,10 +1,11 @@
 """session_recorder: records the session's topics as a rosbag2 (MCAP) where ROS is absent.
 
 With ROS 2 the launch file runs ``ros2 bag record -s mcap`` instead.  The bag is
-owner-only (0700 directory, 0600 files) and crash-safe: it is flushed every
-``flush_interval_s`` and a killed recorder loses at most that much.  A recorder
-that cannot write (unwritable directory, disk full) says so clearly; the other
-nodes, and so the coaching, go on.
+owner-only (0700 directory, 0600 files) and crash-safe: the open MCAP file is
+appended to and synced every ``flush_interval_s`` and a killed recorder loses at
+most that much; a new file is begun every ``max_file_duration_s`` or
+``max_file_size_mb`` (docs/bags.md).  A recorder that cannot write (unwritable
+directory, disk full) says so clearly; the other nodes, and so the coaching, go on.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from rep_coach.nodes.serialization import serialize_message
 from rep_coach.runtime import HistoryPolicy, Node, QoSProfile
 from rep_coach.runtime.msg import DiagnosticArray, Imu, String
 
-#: Reader history of the recorder: a flush (file close + fsync) may stall it for tens of
-#: milliseconds, which a keep-last-5 sensor queue would not survive at 100 Hz and above.
+#: Reader history of the recorder: a flush (append + fdatasync, a file rotation) may stall it
+#: for tens of milliseconds, which a keep-last-5 sensor queue would not survive at 100 Hz.
 RECORDER_DEPTH = 1000
 
 MESSAGE_CLASSES: Dict[str, Any] = {
@@ -63,9 +64,11 @@ class SessionRecorderNode(Node):
                  for topic in params['topics']}
         try:
             # The namespace lets `rep-coach play --namespace` replay onto another station.
-            self.recorder = BagRecorder(self.path, specs, params['flush_interval_s'],
-                                        serialize=serialize_message,
-                                        custom_data={'namespace': namespace or '/'})
+            self.recorder = BagRecorder(
+                self.path, specs, params['flush_interval_s'], serialize=serialize_message,
+                custom_data={'namespace': namespace or '/'},
+                max_file_size=params['max_file_size_mb'] * 2**20,
+                max_file_duration_s=params['max_file_duration_s'])
         except (BagError, OSError) as exc:
             raise StartupError(f'cannot record the session: {exc}') from exc
         self.failed_reported = False
@@ -78,20 +81,35 @@ class SessionRecorderNode(Node):
                 msg_class, topic,
                 guarded(self, f'recording {topic}')(lambda msg, full=full: self.on_msg(full,
                                                                                        msg)),
-                recorder_qos(topic))
-        self.create_timer(params['flush_interval_s'] / 2,
-                          guarded(self, 'flush')(self.recorder.flush_if_due))
+                # rclpy API: hand over the CDR bytes as received, so nothing is deserialised
+                # and serialised again; a runtime without it passes messages (serialised here).
+                recorder_qos(topic), raw=True)
+        self.create_timer(params['flush_interval_s'] / 2, guarded(self, 'flush')(self.on_timer))
         self.get_logger().info(f'recording {len(specs)} topics to {self.path} '
-                               f'(flush every {params["flush_interval_s"]:.1f} s)')
+                               f'(flush every {params["flush_interval_s"]:.1f} s, new file '
+                               f'every {params["max_file_duration_s"]:g} s or '
+                               f'{params["max_file_size_mb"]} MiB)')
 
     def on_msg(self, topic: str, msg: Any) -> None:
-        """Write one message stamped with its reception time, as ros2 bag record does."""
+        """Write one message (CDR bytes or a message) stamped with its reception time.
+
+        Reception time is what ``ros2 bag record`` stamps with too.
+        """
         stamp_ns = self.get_clock().now().nanoseconds
         try:
             written = self.recorder.write(topic, stamp_ns, msg)
         except BagError:  # raised once, at the failure itself (e.g. disk full)
             written = False
         if not written and not self.failed_reported:
+            self._report_failure()
+
+    def on_timer(self) -> None:
+        """Flush what waits for a flush when messages stop arriving."""
+        try:
+            self.recorder.flush_if_due()
+        except BagError:  # raised once, at the failure itself (e.g. disk full)
+            pass
+        if self.recorder.failed is not None and not self.failed_reported:
             self._report_failure()
 
     def _report_failure(self) -> None:

@@ -9,6 +9,12 @@ mounting mistakes the top of a curl for its bottom on another.  The segmenter
 also gets mounting-invariant angle/rate channels, which rotations leave as they
 are.  Time-warp is done by the crop sampler (it must move the labels too); gain
 and noise are per triplet.
+
+The segmenter sees only the invariant channels, so it gets
+:func:`augment_kinematic` instead: what differs between lifters and sessions
+there is not the mounting but the reference pose (a lifter who starts with the
+arm a little bent reads 20-30 deg at every rep end), the range of motion, and
+how hard and fast they move.
 """
 
 from __future__ import annotations
@@ -58,6 +64,26 @@ def augment(x: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.n
         x[3:6] *= rng.uniform(1 - cfg.gain, 1 + cfg.gain)
     if cfg.noise > 0:
         x[0:6] += rng.normal(scale=cfg.noise, size=(6, x.shape[1]))
+    return np.clip(x, -1.0, 1.0).astype(np.float32)
+
+
+def augment_kinematic(x: np.ndarray, rng: np.random.Generator,
+                      cfg: AugmentConfig) -> np.ndarray:
+    """Augment the segmenter's (4, N) channels: angle offset and gain, rate gains, noise.
+
+    Row order of :mod:`rep_coach.learned.kinematic_input`: angle / pi, signed rate,
+    |omega|, |a| - g.  The angle gets a gain (range of motion) and an offset of up
+    to 30 deg (reference pose), folded at 0 like an arccos; the rates share one
+    gain (a faster or slower lifter); the acceleration its own.
+    """
+    x = x.astype(np.float64, copy=True)
+    if cfg.gain > 0:
+        offset = rng.uniform(-5.0, 30.0) / 180.0
+        x[0] = np.abs(x[0] * rng.uniform(1 - cfg.gain, 1 + cfg.gain) + offset)
+        x[1:3] *= rng.uniform(1 - 2 * cfg.gain, 1 + 2 * cfg.gain)
+        x[3] *= rng.uniform(1 - 2 * cfg.gain, 1 + 2 * cfg.gain)
+    if cfg.noise > 0:
+        x += rng.normal(scale=cfg.noise, size=x.shape)
     return np.clip(x, -1.0, 1.0).astype(np.float32)
 
 

@@ -23,10 +23,14 @@ from rep_coach.core.types import ImuRecording
 from rep_coach.learned.kinematic_input import replay_channels
 from rep_coach.learned.preprocess import RATE_HZ, scale
 
-#: Half-width of the segmentation target around every rep end, s (published design).
-END_HALF_WIDTH_S = 0.4
+#: The segmentation target covers [end - END_BEFORE_S, end + END_AFTER_S].  The
+#: published design uses +-0.4 s; after the end we use 0.3 s, because the causal
+#: network's falling edge (which places the end, see rep_coach.learned.events) is
+#: what the cue waits for: 0.1 s less wait for the lifter.
+END_BEFORE_S = 0.4
+END_AFTER_S = 0.3
 #: Bump when the cached representation changes.
-_CACHE_VERSION = 3
+_CACHE_VERSION = 4
 
 
 @dataclass
@@ -44,8 +48,10 @@ class Rep:
 class Session:
     """One recording on the model grid.
 
-    ``x`` (6, N) scaled but *unclipped* raw axes; ``kin`` (2, N) the
-    mounting-invariant angle/rate channels exactly as the live segmenter computes them.
+    ``x`` (6, N) scaled but *unclipped* raw axes; ``kin`` (N_INPUTS, N) the
+    mounting-invariant channels exactly as the live segmenter computes them;
+    ``angle``/``rate`` (N,) the forearm angle (rad) and rate (rad/s) its per-rep
+    features are computed from.
     """
 
     name: str
@@ -53,6 +59,8 @@ class Session:
     t0: float
     x: np.ndarray
     kin: np.ndarray
+    angle: np.ndarray
+    rate: np.ndarray
     sets: List[List[Rep]] = field(default_factory=list)
     recording: Optional[ImuRecording] = None
 
@@ -68,32 +76,9 @@ def session_from_recording(rec: ImuRecording, keep_recording: bool = True) -> Se
     x = scale(block.accel, block.gyro, clip=False)
     sets = [[Rep(r.start, r.end, r.peak, r.rpe, r.rir) for r in s.reps] for s in rec.sets]
     t0 = float(block.t[0]) if len(block) else 0.0
-    kin = label_consistent_sign(replay_channels(block), t0, sets)
-    return Session(rec.name, rec.subject, t0, x, kin, sets, rec if keep_recording else None)
-
-
-def label_consistent_sign(kin: np.ndarray, t0: float, sets: List[List[Rep]]) -> np.ndarray:
-    """Flip the angle/rate channels when the chain's lifting sign contradicts the labels.
-
-    The baseline chain decides the lifting direction from the first large
-    excursion; in a few recordings (pre-set movements) it picks the wrong one, and
-    its angle then peaks at the labelled rep *ends*.  Training on such inputs
-    teaches the network that the angle means nothing, so training sessions are
-    made consistent with their own labels (the top of a rep is higher than its
-    end).  Only training labels are used; live, the chain's sign is taken as is.
-    """
-    top, bottom = [], []
-    n = kin.shape[1]
-    for reps in sets:
-        for r in reps:
-            peak = r.peak if r.peak is not None else 0.5 * (r.start + r.end)
-            ip, ie = (int(round((v - t0) * RATE_HZ)) for v in (peak, r.end))
-            if 0 <= ip < n and 0 <= ie < n:
-                top.append(kin[0, ip])
-                bottom.append(kin[0, ie])
-    if top and float(np.median(bottom)) > float(np.median(top)):
-        return -kin
-    return kin
+    kin, angle, rate = replay_channels(block)
+    return Session(rec.name, rec.subject, t0, x, kin, angle, rate, sets,
+                   rec if keep_recording else None)
 
 
 def default_cache_dir() -> Path:
@@ -120,13 +105,21 @@ def load_thomas2025(data_dir: Path, cache_dir: Optional[Path] = None) -> List[Se
     return sessions
 
 
-def segment_targets(n: int, t0: float, ends: Sequence[float], spans: Sequence[tuple],
-                    half_width: float = END_HALF_WIDTH_S) -> np.ndarray:
-    """(2, n) float32 targets: 0 = within +-half_width of a rep end, 1 = inside a rep."""
+def end_region(tau: np.ndarray, end: float, factor: float = 1.0) -> np.ndarray:
+    """Mask of times ``tau`` inside the target region of a rep ``end``.
+
+    ``factor`` stretches the region with a time-warp (source time per played time).
+    """
+    return (tau >= end - END_BEFORE_S * factor) & (tau <= end + END_AFTER_S * factor)
+
+
+def segment_targets(n: int, t0: float, ends: Sequence[float],
+                    spans: Sequence[tuple]) -> np.ndarray:
+    """(2, n) float32 targets: 0 = in a rep end's region, 1 = inside a rep."""
     t = t0 + np.arange(n) / RATE_HZ
     y = np.zeros((2, n), dtype=np.float32)
     for e in ends:
-        y[0, np.abs(t - e) <= half_width] = 1.0
+        y[0, end_region(t, e)] = 1.0
     for s, e in spans:
         y[1, (t >= s) & (t < e)] = 1.0
     return y

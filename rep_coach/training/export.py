@@ -11,6 +11,8 @@ import warnings
 import onnx
 import torch
 
+from rep_coach.core.rep_features import RELATIVE_FEATURES
+
 from rep_coach.training.models import (CausalTCN, RepClassifier, RepClassifierStep,
                                        StreamingTCN)
 
@@ -61,6 +63,6 @@ def export_classifier(model: RepClassifier, path: Path, threshold: float,
             torch.zeros(1, 1, model.hidden))
     meta = {'kind': 'near_failure', 'sig_len': model.sig_len, 'hidden': model.hidden,
             'feat_mean': [float(v) for v in model.feat_mean], 'threshold': threshold,
-            **(extra or {})}
+            'recurrent': model.recurrent, 'features': list(RELATIVE_FEATURES), **(extra or {})}
     return _export(step, args, path, ['features', 'signal', 'h'],
                    ['probability', 'rir_probs', 'h_out'], {}, meta)

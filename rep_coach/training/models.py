@@ -20,18 +20,20 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from rep_coach.learned.kinematic_input import N_INPUTS
+
 
 class CausalTCN(nn.Module):
     """Stage-1 segmenter: causal dilated residual TCN, per-sample logits.
 
-    Input: 6 scaled raw axes + forearm angle + rate (:mod:`rep_coach.learned.kinematic_input`).
+    Input: the mounting-invariant channels of :mod:`rep_coach.learned.kinematic_input`.
 
     Outputs 2 channels: 0 = within +-0.4 s of a rep end (the published target),
     1 = inside a rep (gives the first rep's start of a set).
     """
 
     def __init__(self, channels: int = 32, dilations: Sequence[int] = (1, 2, 4, 8, 16, 32, 64),
-                 kernel: int = 3, in_channels: int = 8, out_channels: int = 2) -> None:
+                 kernel: int = 3, in_channels: int = N_INPUTS, out_channels: int = 2) -> None:
         """Build the network."""
         super().__init__()
         self.kernel = kernel
@@ -58,7 +60,7 @@ class CausalTCN(nn.Module):
         return F.conv1d(h, conv.weight, conv.bias, dilation=dilation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 8, T) -> (B, 2, T) logits; zero left padding (a stream's initial state)."""
+        """(B, N_INPUTS, T) -> (B, 2, T) logits; zero left padding (a stream's initial state)."""
         h = self.stem(x)
         pads = self.pads
         for b, d in enumerate(self.dilations):
@@ -117,13 +119,16 @@ class RepClassifier(nn.Module):
 
     Per rep: feature vector (standardised inside, NaN replaced by 0 beforehand by
     the caller), raw signal of the rep resampled to ``sig_len`` samples, and the
-    GRU state carried from the previous rep of the set.
+    GRU state carried from the previous rep of the set.  With ``recurrent=False``
+    every rep starts from a zero state (training and runtime alike), so no memory
+    crosses reps beyond what the set-relative features carry.
     """
 
     def __init__(self, n_features: int, sig_len: int = 64, enc_channels: int = 24,
-                 hidden: int = 32) -> None:
+                 hidden: int = 32, recurrent: bool = True) -> None:
         """Build the network."""
         super().__init__()
+        self.recurrent = bool(recurrent)
         self.n_features = n_features
         self.sig_len = sig_len
         self.hidden = hidden
@@ -143,6 +148,12 @@ class RepClassifier(nn.Module):
                 h0: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(B, R, F), (B, R, 6, L), (1, B, H) -> nf logits (B, R), rir logits (B, R, 4), h."""
         b, r = feats.shape[0], feats.shape[1]
+        if not self.recurrent and r > 1:
+            # Each rep its own one-step sequence from a zero state.
+            nf, rir, _ = self(feats.reshape(b * r, 1, -1),
+                              sig.reshape(b * r, 1, *sig.shape[2:]),
+                              torch.zeros(1, b * r, self.hidden))
+            return nf.reshape(b, r), rir.reshape(b, r, -1), h0
         f = (feats - self.feat_mean) / self.feat_std
         e = self.encoder(sig.reshape(b * r, 6, sig.shape[-1])).reshape(b, r, -1)
         z = self.mix(torch.cat([f, e], dim=2))

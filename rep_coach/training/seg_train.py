@@ -11,8 +11,8 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from rep_coach.learned.preprocess import RATE_HZ
-from rep_coach.training.augment import augment, AugmentConfig, interp_channels
-from rep_coach.training.data import END_HALF_WIDTH_S, Session
+from rep_coach.training.augment import AugmentConfig, augment_kinematic, interp_channels
+from rep_coach.training.data import end_region, Session
 from rep_coach.training.models import CausalTCN
 from rep_coach.training.steps import apply_step
 
@@ -40,15 +40,15 @@ def _crop(sess: Session, cfg: SegTrainConfig, warm: int, rng: np.random.Generato
     start = 0.0 if rng.random() < cfg.start_prob else rng.uniform(0.0, hi)
     pos = start + np.arange(cfg.crop) * factor
     pos = np.minimum(pos, n - 1)
-    x = interp_channels(np.concatenate([sess.x, sess.kin], axis=0), pos)
-    x = augment(x, rng, cfg.augment) if aug else np.clip(x, -1, 1).astype(np.float32)
-    # Labels follow the warp: a +-0.4 s target in played time is +-0.4 s * factor in
+    x = interp_channels(sess.kin, pos)
+    x = augment_kinematic(x, rng, cfg.augment) if aug else x.astype(np.float32)
+    # Labels follow the warp: a region of 0.4 s in played time is 0.4 s * factor in
     # source time.
     tau = sess.t0 + pos / RATE_HZ
     y = np.zeros((2, cfg.crop), dtype=np.float32)
     for reps in sess.sets:
         for r in reps:
-            y[0, np.abs(tau - r.end) <= END_HALF_WIDTH_S * factor] = 1.0
+            y[0, end_region(tau, r.end, factor)] = 1.0
             y[1, (tau >= r.start) & (tau < r.end)] = 1.0
     mask = np.ones(cfg.crop, dtype=np.float32)
     if start > 0:
@@ -86,6 +86,5 @@ def train_segmenter(sessions: List[Session], cfg: SegTrainConfig, seed: int,
 @torch.no_grad()
 def predict_session(model: CausalTCN, sess: Session) -> np.ndarray:
     """(2, N) probabilities over a whole session (stream from its first sample)."""
-    x = np.concatenate([np.clip(sess.x, -1, 1), sess.kin], axis=0).astype(np.float32)
-    x = torch.from_numpy(x)[None]
+    x = torch.from_numpy(sess.kin.astype(np.float32))[None]
     return torch.sigmoid(model(x))[0].numpy()

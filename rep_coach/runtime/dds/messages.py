@@ -17,8 +17,11 @@ from cyclonedds.idl import types as idl
 from cyclonedds.idl._machinery import Machine, PlainCdrV2SequenceOfPrimitiveMachine
 from cyclonedds.idl._machinery import PrimitiveMachine, StructMachine
 from cyclonedds.idl._main import IdlMeta
+from cyclonedds.idl._support import Endianness
 from rosbags.typesys import get_typestore, Stores
 from rosbags.typesys.base import Nodetype
+
+from . import codec
 
 # Humble holds every definition the package uses; they are unchanged in Iron/Jazzy so the RIHS01
 # hashes match. Types whose layout changed between distros (rmw_dds_common Gid) pick the Jazzy
@@ -47,6 +50,15 @@ _DEFAULTS: Dict[str, Any] = {
 }
 
 _OCTET_TYPES = ('byte', 'char', 'uint8')
+
+#: ``struct`` code and size of each primitive, for the compiled codecs (see codec.py).
+_PRIMS: Dict[str, codec.Prim] = {
+    'bool': codec.Prim('?', 1), 'byte': codec.Prim('B', 1, byte=True), 'char': codec.Prim('B', 1),
+    'int8': codec.Prim('b', 1), 'uint8': codec.Prim('B', 1), 'int16': codec.Prim('h', 2),
+    'uint16': codec.Prim('H', 2), 'int32': codec.Prim('i', 4), 'uint32': codec.Prim('I', 4),
+    'int64': codec.Prim('q', 8), 'uint64': codec.Prim('Q', 8), 'float32': codec.Prim('f', 4),
+    'float64': codec.Prim('d', 8),
+}
 
 
 class _ByteScalarMachine(Machine):
@@ -123,6 +135,7 @@ class MessageFactory:
     def __init__(self, store: Stores = _DEFAULT_STORE) -> None:
         self.typestore = get_typestore(store)
         self._classes: Dict[str, type] = {}
+        self._layouts: Dict[str, Optional[codec.Struct]] = {}
 
     def get(self, ros_type: str) -> type:
         """Return the class for ``pkg/msg/Name`` (also accepts ``pkg/Name``)."""
@@ -157,7 +170,47 @@ class MessageFactory:
         cls._ros_type = ros_type
         cls._type_hash = self.typestore.hash_rihs01(ros_type)
         _install_fast_machines(cls, swaps)
+        layout = self.layout(ros_type, cls)
+        if layout is not None:
+            _install_codec(cls, layout)
         return cls
+
+    def layout(self, ros_type: str, cls: Optional[type] = None) -> Optional[codec.Struct]:
+        """Return the shape of ``ros_type`` for a compiled codec, None if it has no such codec.
+
+        Compiled: primitives, strings, fixed arrays of numbers, octet sequences and nested
+        structs of those; anything else (sequences of structs or numbers, octet arrays)
+        leaves the type on cyclonedds' generic machines.
+        """
+        ros_type = _normalize(ros_type)
+        if ros_type in self._layouts:
+            return self._layouts[ros_type]
+        _, fields = self.typestore.fielddefs[ros_type]
+        root: Optional[codec.Struct] = codec.Struct(cls or self.get(ros_type))
+        for fname, (kind, detail) in fields:
+            node = self._layout_node(kind, detail)
+            if node is None:
+                root = None
+                break
+            root.members.append((fname, node))
+        self._layouts[ros_type] = root
+        return root
+
+    def _layout_node(self, kind: Nodetype, detail: Any) -> Optional[codec.Node]:
+        if kind == Nodetype.NAME:
+            return self.layout(detail)
+        if kind == Nodetype.BASE:
+            typ, bound = detail
+            return codec.Str(bound or 0) if typ == 'string' else _PRIMS.get(typ)
+        (subkind, subdetail), count = detail
+        if subkind != Nodetype.BASE or subdetail[0] == 'string':
+            return None
+        typ = subdetail[0]
+        if kind == Nodetype.SEQUENCE and typ in _OCTET_TYPES:
+            return codec.Octets(count or 0)
+        if kind == Nodetype.ARRAY and typ not in _OCTET_TYPES and typ != 'bool':
+            return codec.Array(_PRIMS[typ], count)
+        return None
 
     def _field(self, owner: str, fname: str, kind: Nodetype,
                detail: Any) -> Tuple[Any, Callable[[], Any], Optional[Machine]]:
@@ -230,6 +283,37 @@ def _install_fast_machines(cls: type, swaps: Dict[str, Machine]) -> None:
         if isinstance(machine, StructMachine):
             for fname, replacement in swaps.items():
                 machine.members_machines[fname] = replacement
+
+
+def _install_codec(cls: type, layout: codec.Struct) -> None:
+    """Give ``cls`` the compiled codec for the calls it serves; others stay generic.
+
+    Served: what DataWriter.write and DataReader.take call (native byte order, XCDR1, with
+    the encapsulation header).  Data in the other byte order or in XCDR2, as another DDS
+    implementation may send, goes through the generic machines.
+    """
+    fast_serialize, fast_deserialize = codec.compile_codec(layout)
+    native = Endianness.native()
+    header = codec.HEADER[:2]
+
+    def serialize(self: Any, buffer: Any = None, endianness: Optional[Endianness] = None,
+                  use_version_2: Optional[bool] = None) -> bytes:
+        if buffer is None and not use_version_2 and endianness in (None, native):
+            return fast_serialize(self)
+        return IdlStruct.serialize(self, buffer=buffer, endianness=endianness,
+                                   use_version_2=use_version_2)
+
+    def deserialize(klass: type, data: Any, has_header: bool = True,
+                    use_version_2: Optional[bool] = None) -> Any:
+        if has_header and use_version_2 is None and data[:2] == header:
+            return fast_deserialize(data)
+        return klass.__idl__.deserialize(data, has_header=has_header,
+                                         use_version_2=use_version_2)
+
+    serialize.__doc__ = 'Return the XCDR1 bytes with encapsulation header (compiled codec).'
+    deserialize.__doc__ = 'Build a message from XCDR bytes (compiled codec for XCDR1).'
+    cls.serialize = serialize
+    cls.deserialize = classmethod(deserialize)
 
 
 def ros_type_name(msg_type: type) -> str:

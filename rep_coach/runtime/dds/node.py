@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
+from cyclonedds._clayer import ddspy_take
 from cyclonedds.core import InstanceState, ReadCondition, SampleState, ViewState
 from cyclonedds.pub import DataWriter
 from cyclonedds.sub import DataReader
@@ -75,21 +76,32 @@ class Publisher:
         self._writer = None
 
 
+#: Every sample in a reader cache, whatever its state (what ``take`` takes).
+_ANY_STATE = SampleState.Any | ViewState.Any | InstanceState.Any
+
+
 class Subscription:
-    """Delivers messages of one type from one topic to a callback, on the executor thread."""
+    """Delivers messages of one type from one topic to a callback, on the executor thread.
+
+    With ``raw`` (as rclpy's ``create_subscription(..., raw=True)``) the callback gets the
+    serialized message, ``bytes`` starting with the 4-byte CDR encapsulation header, and
+    nothing is deserialized.
+    """
 
     def __init__(self, node: 'Node', msg_type: type, topic_name: str, callback: Callable,
-                 qos_profile: QoSProfile, topic: Topic, reader: DataReader) -> None:
+                 qos_profile: QoSProfile, topic: Topic, reader: DataReader,
+                 raw: bool = False) -> None:
         self.msg_type = msg_type
         self.topic_name = topic_name
         self.callback = callback
         self.qos_profile = qos_profile
+        self.raw = raw
         self._node = node
         self._topic = topic
         self._reader: Optional[DataReader] = reader
+        self._bad_samples = 0
         # Triggers while any sample is in the reader cache; the executor waits on it.
-        self.condition = ReadCondition(
-            reader, SampleState.Any | ViewState.Any | InstanceState.Any)
+        self.condition = ReadCondition(reader, _ANY_STATE)
 
     @property
     def topic(self) -> str:
@@ -101,11 +113,35 @@ class Subscription:
         return self._reader is not None and bool(self.condition.triggered)
 
     def take(self, limit: int) -> List[Any]:
-        """Take up to ``limit`` valid samples (drops unregister/dispose notifications)."""
+        """Take up to ``limit`` valid samples (drops unregister/dispose notifications).
+
+        Calls the C layer directly rather than ``DataReader.take``, which deserializes the
+        key of every invalid sample and cannot hand out raw bytes.  A sample that does not
+        deserialize (a foreign writer's bad data) is dropped and logged, not raised: it
+        would otherwise end the spin of every node on the executor.
+        """
         if self._reader is None:
             return []
-        samples = self._reader.take(N=limit)
-        return [s for s in samples if s.sample_info.valid_data]
+        taken = ddspy_take(self._reader._ref, _ANY_STATE, limit)
+        if isinstance(taken, int):    # a DDS return code: the reader is gone
+            return []
+        if self.raw:
+            return [data for data, info in taken if info.valid_data]
+        deserialize = self.msg_type.deserialize
+        out = []
+        for data, info in taken:
+            if not info.valid_data:
+                continue
+            try:
+                out.append(deserialize(data))
+            except Exception as exc:  # noqa: B902 - any decoding failure drops one sample
+                self._bad_samples += 1
+                if self._bad_samples == 1 or self._bad_samples % 100 == 0:
+                    self._node.get_logger().error(
+                        f'{self.topic_name}: dropped a sample that does not deserialize as '
+                        f'{self.msg_type.__name__} ({type(exc).__name__}: {exc}); '
+                        f'{self._bad_samples} so far')
+        return out
 
     def get_publisher_count(self) -> int:
         """Return how many publishers are matched with this subscription."""
@@ -372,17 +408,21 @@ class Node:
         return publisher
 
     def create_subscription(self, msg_type: type, topic: str, callback: Callable[[Any], None],
-                            qos_profile: Union[QoSProfile, int], **_kwargs: Any) -> Subscription:
-        """Create a subscription whose callback runs on the spinning thread."""
+                            qos_profile: Union[QoSProfile, int], *, raw: bool = False,
+                            **_kwargs: Any) -> Subscription:
+        """Create a subscription whose callback runs on the spinning thread.
+
+        ``raw=True`` (rclpy API) passes the serialized message (``bytes``) to the callback.
+        """
         profile = as_profile(qos_profile)
         resolved, dds_topic = self._make_topic(msg_type, topic)
         reader = DataReader(self._participant.dp, dds_topic,
                             to_dds_qos(profile, msg_type._type_hash))
         subscription = Subscription(self, msg_type, resolved, callback, profile, dds_topic,
-                                    reader)
+                                    reader, raw=raw)
         self._subscriptions.append(subscription)
         self._graph_changed()
-        self._wake_executor()
+        self._entities_changed()
         return subscription
 
     def create_timer(self, timer_period_sec: float, callback: Callable[[], None],
@@ -391,7 +431,7 @@ class Node:
         """Create a timer; the first call is one period from now."""
         timer = Timer(self, timer_period_sec, callback, autostart)
         self._timers.append(timer)
-        self._wake_executor()
+        self._entities_changed()
         return timer
 
     def destroy_publisher(self, publisher: Publisher) -> bool:
@@ -411,6 +451,7 @@ class Node:
         if self._executor is not None:
             self._executor._forget_subscription(subscription)
         subscription._delete()
+        self._entities_changed()
         self._graph_changed()
         return True
 
@@ -420,6 +461,7 @@ class Node:
             return False
         timer.cancel()
         self._timers.remove(timer)
+        self._entities_changed()
         return True
 
     def count_publishers(self, topic_name: str) -> int:
@@ -453,6 +495,11 @@ class Node:
     def _wake_executor(self) -> None:
         if self._executor is not None:
             self._executor.wake()
+
+    def _entities_changed(self) -> None:
+        """Tell the executor that the set of subscriptions or timers changed."""
+        if self._executor is not None:
+            self._executor.entities_changed()
 
     def _graph_changed(self) -> None:
         from .graph import announce_node
