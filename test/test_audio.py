@@ -333,3 +333,18 @@ def test_build_player_never_raises_for_missing_pieces(tmp_path: Path,
     player.play(cue('one'))
     player.close()
     assert player.stats.played == 1
+
+
+def test_tts_cache_keeps_prerendered_cues_and_only_a_few_other_phrases(tmp_path):
+    import shutil as _shutil
+    from rep_coach.audio.tts import EspeakTTS
+    if _shutil.which('espeak-ng') is None:
+        pytest.skip('espeak-ng not installed')
+    tts = EspeakTTS()
+    tts.prerender(['one', 'two'], background=False)
+    for k in range(EspeakTTS.MAX_UNPINNED + 3):
+        assert tts.render(f'set {k} done') is not None
+    assert len(tts) == 2 + EspeakTTS.MAX_UNPINNED
+    assert tts.cached('one') is not None and tts.cached('two') is not None
+    assert tts.cached('set 0 done') is None
+    assert tts.cached(f'set {EspeakTTS.MAX_UNPINNED + 2} done') is not None

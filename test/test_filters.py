@@ -91,3 +91,15 @@ def test_the_node_path_does_not_import_scipy() -> None:
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == '[]'
+
+
+def test_memory_stays_bounded_whatever_the_block_lengths() -> None:
+    """A node sees blocks of many lengths (bursts after stalls): the cached matrices are capped."""
+    from rep_coach.core import filters
+    flt = butter_lowpass(3.0, RATE, 2, channels=3)
+    x = _signal(n=199 * 200 // 2)
+    start = 0
+    for n in range(1, 200):
+        flt(x[start:start + n])
+        start += n
+    assert len(filters._matrix_cache) <= filters._CACHE_SIZE

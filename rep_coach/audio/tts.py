@@ -8,10 +8,11 @@ kept in memory (a phrase is ~20-40 kB of PCM).
 
 from __future__ import annotations
 
+from collections import OrderedDict
 import shutil
 import subprocess
 import threading
-from typing import Dict, Iterable, List, Optional
+from typing import Iterable, List, Optional, Set
 
 from rep_coach.audio.log import LoggerLike, warner
 from rep_coach.audio.tones import Clip
@@ -25,6 +26,9 @@ class EspeakTTS:
     A missing engine is reported once through ``logger`` at construction and
     :meth:`render` then returns None (callers fall back to tones).
     """
+
+    #: Phrases kept beyond the pre-rendered ones (most recently used first).
+    MAX_UNPINNED = 8
 
     def __init__(self, voice: str = 'en', rate: int = 175, volume: float = 1.0,
                  command: str = 'espeak-ng', logger: LoggerLike = None,
@@ -40,7 +44,11 @@ class EspeakTTS:
         self.timeout_s = timeout_s
         self.trim = trim
         self._warn = warner(logger)
-        self._cache: Dict[str, Clip] = {}
+        # Pre-rendered cues (counts, "stop", ...) stay; other phrases (set summaries,
+        # each one different) are kept only for the last few, so a session of many
+        # sets does not grow by ~90 kB of audio per set.
+        self._cache: 'OrderedDict[str, Clip]' = OrderedDict()
+        self._pinned: Set[str] = set()
         self._lock = threading.Lock()
         self._failed_once = False
         self._prerender: Optional[threading.Thread] = None
@@ -93,12 +101,18 @@ class EspeakTTS:
             clip = trimmed if trimmed.samples.size else clip
         with self._lock:
             self._cache[text] = clip
+            self._cache.move_to_end(text)
+            unpinned = [k for k in self._cache if k not in self._pinned]
+            for key in unpinned[:max(0, len(unpinned) - self.MAX_UNPINNED)]:
+                del self._cache[key]
         return clip
 
     def prerender(self, phrases: Iterable[str], background: bool = True
                   ) -> Optional[threading.Thread]:
         """Render ``phrases`` into the cache, in a daemon thread unless told otherwise."""
         todo = [p for p in dict.fromkeys(phrases) if p]
+        with self._lock:
+            self._pinned.update(todo)
         if not self.available or not todo:
             return None
 

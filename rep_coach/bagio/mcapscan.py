@@ -15,15 +15,9 @@ import struct
 from typing import BinaryIO, Dict, List, Tuple
 import zlib
 
-MAGIC = b'\x89MCAP0\r\n'
-
-_OP_HEADER = 0x01
-_OP_FOOTER = 0x02
-_OP_SCHEMA = 0x03
-_OP_CHANNEL = 0x04
-_OP_MESSAGE = 0x05
-_OP_CHUNK = 0x06
-_OP_DATA_END = 0x0F
+# One definition of the format's constants, shared with the writer.
+from rep_coach.bagio.mcapwriter import (_OP_CHANNEL, _OP_CHUNK, _OP_DATA_END, _OP_FOOTER,
+                                        _OP_HEADER, _OP_MESSAGE, _OP_SCHEMA, MAGIC)
 
 
 class ScanError(ValueError):

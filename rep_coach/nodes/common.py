@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import sys
 from typing import Any, Callable, Dict, List, Optional
 
@@ -92,6 +93,9 @@ def run_node(factory: Callable[[], Any], args: Optional[List[str]] = None) -> No
     one FATAL line naming the culprit and exits with code 2 instead of a traceback.
     """
     name = getattr(factory, 'NODE_NAME', 'rep_coach')
+    # A crash in native code (middleware, numpy, onnxruntime) then leaves the Python stack
+    # of every thread in the node's log instead of a bare "exit code -11".
+    faulthandler.enable()
     try:
         rclpy.init(args=args)
     except Exception as exc:  # noqa: BLE001 - bad --ros-args or params file (names it)
