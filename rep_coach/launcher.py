@@ -11,14 +11,18 @@ the last cue and is finalised.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import errno
+import fcntl
 import json
 import logging
 import os
 from pathlib import Path
 import random
 import signal
+import stat
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from typing import Any, Callable, Dict, IO, List, Optional
@@ -35,22 +39,117 @@ SIGTERM_TIMEOUT_S = 3.0
 LAST_TO_STOP = ('session_recorder',)
 
 
-def isolated_env(base: Optional[Dict[str, str]] = None) -> Dict[str, str]:
-    """Return ``base`` (default: this process's) with loopback-only discovery on a random domain.
-
-    For tests, benchmarks and demos that must neither reach nor hear another graph:
-    ``ROS_LOCALHOST_ONLY=1`` keeps traffic on loopback and a domain of its own (1..200)
-    keeps parallel runs on one machine apart.
-    """
-    env = dict(os.environ if base is None else base)
-    env['ROS_LOCALHOST_ONLY'] = '1'
-    env['ROS_DOMAIN_ID'] = str(random.randint(1, 200))
-    env.pop('ROS_AUTOMATIC_DISCOVERY_RANGE', None)
-    return env
-
-
 class LaunchError(RuntimeError):
     """A launch that cannot start; the message names the culprit."""
+
+
+#: Domains an isolated run may claim: 1-101 and 215-232, the ids the ROS 2 docs
+#: ("About Domain ID") call safe on Linux.  Cyclone's ports for domain d are
+#: 7400 + 250 d + {0, 1} and, per participant index i (<= 32 on loopback), + 10 + 2 i
+#: and + 11 + 2 i: for these ids they stay out of the kernel's ephemeral range
+#: 32768-60999, where any socket may already hold them.  0 is the user's own graph's.
+ISOLATED_DOMAINS = tuple(range(1, 102)) + tuple(range(215, 233))
+
+
+class DomainClaim:
+    """A ROS domain this process holds against every other claim of this user's.
+
+    The hold is an exclusive ``flock`` on the domain's lock file: the kernel drops it
+    when the process exits however it ends, so no claim outlives its holder.  The lock
+    files are per user (an owner-only directory), so runs of two users on one machine
+    do not see each other's claims.
+    """
+
+    def __init__(self, domain: int, fd: int) -> None:
+        self.domain = domain
+        # A bare descriptor, not a file object: garbage collection never closes it, so
+        # a claim nobody references any more is still held until release() or exit.
+        self._fd: Optional[int] = fd
+
+    @property
+    def held(self) -> bool:
+        """Whether the claim is still held."""
+        return self._fd is not None
+
+    def release(self) -> None:
+        """Give the domain back (idempotent); only when no graph of ours still uses it."""
+        if self._fd is not None:
+            os.close(self._fd)         # closing the only descriptor drops the flock
+            self._fd = None
+
+    def __enter__(self) -> 'DomainClaim':
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+    def __repr__(self) -> str:
+        return f'DomainClaim(domain={self.domain}, held={self.held})'
+
+
+def domain_lock_dir() -> Path:
+    """Return this user's directory of domain lock files (owner-only), creating it."""
+    path = Path(tempfile.gettempdir()) / f'rep_coach-domains-{os.getuid()}'
+    try:
+        path.mkdir(mode=0o700, exist_ok=True)
+        info = os.lstat(path)
+    except OSError as exc:
+        raise LaunchError(f'domain lock directory {path}: {exc.strerror or exc}') from exc
+    # A shared temp dir: refuse a directory (or symlink) someone else put there.
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        raise LaunchError(f'domain lock directory {path}: not a directory owned by this '
+                          'user; remove it')
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        os.chmod(path, 0o700)
+    return path
+
+
+def claim_domain() -> DomainClaim:
+    """Claim a free domain of :data:`ISOLATED_DOMAINS`, trying them in random order.
+
+    Raises LaunchError when every one is held, by this process or another of this user.
+    """
+    lock_dir = domain_lock_dir()
+    # SystemRandom: the global generator may be seeded alike in parallel test runs.
+    for domain in random.SystemRandom().sample(ISOLATED_DOMAINS, len(ISOLATED_DOMAINS)):
+        path = lock_dir / f'domain-{domain}.lock'
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise LaunchError(f'domain lock file {path}: {exc.strerror or exc}') from exc
+        try:
+            # flock, not fcntl locks: two descriptors of one process exclude each other too.
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                continue
+            raise LaunchError(f'domain lock file {path}: {exc.strerror or exc}') from exc
+        return DomainClaim(domain, fd)
+    raise LaunchError(f'all {len(ISOLATED_DOMAINS)} ROS domains for isolated runs are held '
+                      f'by running processes (locks in {lock_dir}); wait for a run to end, '
+                      'or set ROS_DOMAIN_ID yourself')
+
+
+def isolated_env(base: Optional[Dict[str, str]] = None,
+                 claim: Optional[DomainClaim] = None) -> Dict[str, str]:
+    """Return ``base`` (default: ``os.environ``) on loopback only, in a domain of its own.
+
+    For tests, benchmarks and demos that must neither reach nor hear another graph:
+    ``ROS_LOCALHOST_ONLY=1`` keeps traffic on loopback, and the domain is one no other
+    run of this user on this machine holds.  Without ``claim`` a new domain is claimed and held
+    until this process exits, since the children given this environment may run as
+    long as it does; pass a :func:`claim_domain` claim to give it back sooner.
+    """
+    if claim is None:
+        claim = claim_domain()
+    elif not claim.held:
+        raise LaunchError(f'domain {claim.domain} was released; claim another')
+    env = dict(os.environ if base is None else base)
+    env['ROS_LOCALHOST_ONLY'] = '1'
+    env['ROS_DOMAIN_ID'] = str(claim.domain)
+    env.pop('ROS_AUTOMATIC_DISCOVERY_RANGE', None)
+    return env
 
 
 @dataclass
@@ -331,7 +430,7 @@ GRAPH = ('imu_publisher', 'rep_segmenter', 'near_failure_classifier', 'audio_fee
 #: Readers of imu/data_raw in :func:`standard_graph` with the recorder (rep_segmenter,
 #: near_failure_classifier, session_recorder): what ``wait_for_subscribers`` should be for
 #: a run whose first samples every reader must see.  audio_feedback reads imu/clock instead.
-IMU_READERS = 3
+IMU_READERS = 2
 
 
 def standard_graph(source: Optional[str] = None, record_dir: Optional[str] = None,

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from rep_coach.core.types import ImuBlock
-from rep_coach.core.validation import GateConfig, SampleGate
+from rep_coach.core.validation import DROP_REASONS, GateConfig, SampleGate
 
 
 def _block(t, acc=None, gyr=None):
@@ -132,3 +132,109 @@ def test_fast_on_large_blocks():
     assert time.perf_counter() - start < 1.0
     assert res.report.counts['non_finite'] == 1000
     assert res.report.counts['out_of_order'] > 200
+
+
+# -- the one-sample fast path ---------------------------------------------------------
+
+_NAN, _INF = float('nan'), float('inf')
+# Stamp steps after the previous sample: normal spacings at three rates (so rates are
+# learned and changed), bursts, duplicates, late packets, stalls, jumps both ways and
+# broken stamps.
+_RATES = (0.005, 0.01, 0.02)
+_ODD_STEPS = (0.0, 0.001, -0.003, -0.03, 0.3, 1.0, 3.0, -3.0, -50.0, _NAN, _INF, -_INF)
+# Values written into one of the six channels: broken, absurd, and huge-but-finite ones
+# whose row sum overflows.
+_ODD_VALUES = (_NAN, _INF, -_INF, 200.0, -50.0, 1e308)
+_EVENTS = st.one_of(
+    st.tuples(st.just('run'), st.sampled_from(_RATES), st.integers(1, 40)),
+    st.tuples(st.just('step'), st.sampled_from(_ODD_STEPS), st.just(0)),
+    st.tuples(st.just('value'), st.sampled_from(_ODD_VALUES), st.integers(0, 5)),
+)
+_CONFIGS = (GateConfig(), GateConfig(nominal_rate_hz=100.0),
+            GateConfig(stall_s=1, jump_s=2, max_gyro=10))
+
+
+def _stream(events, seed: int) -> ImuBlock:
+    """Build a stream from ``_EVENTS``: runs of jittered samples, odd steps, odd values."""
+    rng = np.random.default_rng(seed)
+    t, rows, now = [], [], 1000.0
+    for kind, arg, n in events:
+        steps = arg * (1 + 0.05 * rng.standard_normal(n)) if kind == 'run' else [
+            arg if kind == 'step' else 0.01]
+        for step in steps:
+            now_t = now + step
+            row = [*rng.normal(0.0, 5.0, 2), 9.81, *rng.normal(0.0, 2.0, 3)]
+            if kind == 'value':
+                row[n] = arg
+            t.append(now_t)
+            rows.append(row)
+            if np.isfinite(now_t):
+                now = now_t
+    data = np.asarray(rows, dtype=float).reshape(-1, 6)
+    return ImuBlock(np.asarray(t, dtype=float), data[:, :3], data[:, 3:])
+
+
+def _assert_same(fast, general) -> None:
+    assert fast.report == general.report
+    assert len(fast.parts) == len(general.parts)
+    for a, b in zip(fast.parts, general.parts):
+        for x, y in ((a.t, b.t), (a.accel, b.accel), (a.gyro, b.gyro)):
+            assert np.array_equal(x, y)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_EVENTS, max_size=40), st.integers(0, 2**32 - 1),
+       st.lists(st.sampled_from([1, 1, 1, 1, 1, 2, 3, 8, 40]), min_size=1, max_size=8),
+       st.sampled_from(_CONFIGS))
+def test_fast_path_gives_the_general_paths_results(events, seed, chunks, config):
+    """push() answers every block exactly as the vectorised path does, report included.
+
+    Mostly one-sample blocks (as the nodes push), sometimes longer ones, so the fast
+    path also runs on state the vectorised path left behind, and vice versa.
+    """
+    stream = _stream(events, seed)
+    fast, general = SampleGate(config), SampleGate(config)
+    i, k = 0, 0
+    while i < len(stream):
+        n = chunks[k % len(chunks)]
+        block = stream.slice(i, i + n)
+        _assert_same(fast.push(block), general._push_block(block))
+        if k % 7 == 6:                      # reports taken mid-stream, as the nodes do
+            assert fast.take_report() == general.take_report()
+        i, k = i + n, k + 1
+    assert fast.take_report() == general.take_report()
+    assert fast.rate_hz == general.rate_hz
+
+
+def test_fast_path_takes_the_clean_one_sample_pushes(monkeypatch):
+    """A clean stream pushed sample by sample goes the fast way, rate changes included."""
+    gate = SampleGate()
+    taken = []
+    fast = gate._push_one
+    monkeypatch.setattr(gate, '_push_one', lambda block: taken.append(fast(block)) or taken[-1])
+    t = np.concatenate([np.arange(200) / 100.0, 2.0 + np.arange(1, 201) / 50.0])
+    block = _block(t)
+    results = [gate.push(block.slice(i, i + 1)) for i in range(len(t))]
+    assert len(taken) == len(t) - 1 and all(r is not None for r in taken)
+    assert sum(r.report.counts['rate_change'] for r in results) == 1
+    assert gate.rate_hz == pytest.approx(50.0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_EVENTS, max_size=40), st.integers(0, 2**32 - 1), st.integers(2, 50))
+def test_what_is_kept_does_not_depend_on_block_size(events, seed, size):
+    """One sample at a time or in blocks: the same samples kept, drops, stalls and jumps.
+
+    Bursts and rate changes may differ: they are judged against the rate known when
+    a block arrives, and one sample at a time that rate is learned sooner.
+    """
+    stream = _stream(events, seed)
+    one, blocks = SampleGate(), SampleGate()
+    kept_one = [p for i in range(len(stream)) for p in one.push(stream.slice(i, i + 1)).parts]
+    kept_blocks = [p for i in range(0, len(stream), size)
+                   for p in blocks.push(stream.slice(i, i + size)).parts]
+    assert np.array_equal(ImuBlock.concat(kept_one).t, ImuBlock.concat(kept_blocks).t)
+    a, b = one.take_report(), blocks.take_report()
+    assert (a.received, a.accepted, a.max_gap_s) == (b.received, b.accepted, b.max_gap_s)
+    for reason in DROP_REASONS + ('stall', 'clock_jump'):
+        assert a.counts.get(reason, 0) == b.counts.get(reason, 0), reason

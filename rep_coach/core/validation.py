@@ -27,12 +27,21 @@ of that block; :meth:`SampleGate.take_report` returns everything since the last
 call, so a node can log one counted warning and publish one diagnostics message
 per period instead of one per sample.  Work per block is vectorised; only
 backward stamp steps (rare) are handled in a Python loop.
+
+The nodes push one sample per IMU message, 100 times a second, and for one sample
+the vectorised path is mostly numpy call overhead.  A one-sample block that is
+finite, in range, newer than the last accepted stamp by a normal spacing (not a
+burst, stall or jump) therefore takes a scalar path; it shares the rate tracking
+with the vectorised path and anything it does not cover falls through to it, so
+results and reports are the same whichever path a sample takes.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
+from collections import deque
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Deque, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -41,6 +50,7 @@ from rep_coach.core.units import STANDARD_GRAVITY
 
 DROP_REASONS = ('non_finite', 'out_of_range', 'duplicate', 'out_of_order')
 FLAG_REASONS = ('stall', 'clock_jump', 'burst', 'rate_change')
+_REASONS = DROP_REASONS + FLAG_REASONS
 _RATE_WINDOW = 64          # recent sample spacings used for the rate estimate
 _RATE_MIN_SAMPLES = 16
 
@@ -64,6 +74,9 @@ class GateConfig:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
                 raise ValueError(f'GateConfig.{name}={value!r}: must be a positive number')
+            # numpy compares float64 samples with an int threshold as a float64; the
+            # scalar path compares Python floats, so both must see the same float.
+            setattr(self, name, float(value))
         if self.jump_s <= self.stall_s:
             raise ValueError(f'GateConfig.jump_s={self.jump_s!r} must exceed '
                              f'stall_s={self.stall_s!r}')
@@ -148,7 +161,10 @@ class SampleGate:
         self._last_t: Optional[float] = None
         nominal = self.config.nominal_rate_hz
         self._period: Optional[float] = None if nominal is None else 1.0 / nominal
-        self._spacings = np.zeros(0)
+        # The recent normal spacings, in arrival order and sorted: one sample then
+        # updates the median with a bisection instead of a sort of the window.
+        self._spacings: Deque[float] = deque(maxlen=_RATE_WINDOW)
+        self._sorted: List[float] = []
 
     @property
     def rate_hz(self) -> Optional[float]:
@@ -163,8 +179,50 @@ class SampleGate:
 
     def push(self, block: ImuBlock) -> GateResult:
         """Check one block; return its clean samples and what was dropped or flagged."""
+        if len(block.t) == 1 and self._last_t is not None:
+            result = self._push_one(block)
+            if result is not None:
+                return result
+        return self._push_block(block)
+
+    def _push_one(self, block: ImuBlock) -> Optional[GateResult]:
+        """Return the result of one clean sample in step; None when it is anything else.
+
+        The conditions are those under which :meth:`_push_block` drops nothing and
+        flags nothing but (perhaps) a rate change: every value finite and in range
+        (comparisons with NaN are false, |inf| is out of range), and a spacing after
+        the last accepted stamp in (0, ``stall_s``] that is not a burst.  The last
+        accepted stamp is finite, so such a spacing also means a finite stamp, and
+        bounded values cannot overflow the row sum the vectorised path tests.
+        """
         cfg = self.config
-        counts = dict.fromkeys(DROP_REASONS + FLAG_REASONS, 0)
+        t = block.t.item(0)
+        dt = t - self._last_t
+        if not 0.0 < dt <= cfg.stall_s:
+            return None
+        if self._period is not None and dt < cfg.burst_factor * self._period:
+            return None
+        (ax, ay, az), = block.accel.tolist()
+        (gx, gy, gz), = block.gyro.tolist()
+        amax, gmax = cfg.max_accel, cfg.max_gyro
+        if not (abs(ax) <= amax and abs(ay) <= amax and abs(az) <= amax
+                and abs(gx) <= gmax and abs(gy) <= gmax and abs(gz) <= gmax):
+            return None
+        self._last_t = t
+        counts = dict.fromkeys(_REASONS, 0)
+        if len(self._spacings) == _RATE_WINDOW:
+            del self._sorted[bisect_left(self._sorted, self._spacings[0])]
+        self._spacings.append(dt)
+        insort(self._sorted, dt)
+        self._judge_rate(counts)
+        report = GateReport(received=1, accepted=1, counts=counts, rate_hz=self.rate_hz)
+        self._pending.merge(report)
+        return GateResult([block], report)
+
+    def _push_block(self, block: ImuBlock) -> GateResult:
+        """Check a block of any size and content, vectorised."""
+        cfg = self.config
+        counts = dict.fromkeys(_REASONS, 0)
         t, acc, gyr = block.t, block.accel, block.gyro
         # a row sum is finite iff every value is (inf - inf is NaN): one pass, not three
         finite = np.isfinite(t + acc.sum(axis=1) + gyr.sum(axis=1))
@@ -252,12 +310,18 @@ class SampleGate:
         return sorted((set(back) | {int(j) for j in forward}) - {0})
 
     def _track_rate(self, dt: np.ndarray, counts: Dict[str, int]) -> None:
+        """Add a block's normal spacings to the rate window, then judge the rate."""
         if not len(dt):
             return
-        self._spacings = np.concatenate((self._spacings, dt))[-_RATE_WINDOW:]
+        self._spacings.extend(dt[-_RATE_WINDOW:].tolist())
+        self._sorted = sorted(self._spacings)
+        self._judge_rate(counts)
+
+    def _judge_rate(self, counts: Dict[str, int]) -> None:
+        """Learn the rate from the window, or count and adopt a change of it."""
         if len(self._spacings) < _RATE_MIN_SAMPLES:
             return
-        median = float(np.median(self._spacings))
+        median = _median(self._sorted)
         if self._period is None:
             self._period = median
         elif abs(median / self._period - 1.0) > self.config.rate_tolerance:
@@ -265,5 +329,13 @@ class SampleGate:
             # Fed one sample at a time, the window median first moves when half the
             # window is new, halfway between the two rates: adopt the median of the
             # newest spacings instead, or one change would be counted twice.
-            self._period = float(np.median(self._spacings[-_RATE_MIN_SAMPLES:]))
-            self._spacings = np.zeros(0)   # judge the new rate on fresh samples only
+            newest = list(self._spacings)[-_RATE_MIN_SAMPLES:]
+            self._period = _median(sorted(newest))
+            self._spacings.clear()         # judge the new rate on fresh samples only
+            self._sorted = []
+
+
+def _median(ordered: List[float]) -> float:
+    """Return the median of sorted values as ``np.median`` does (mean of the middle two)."""
+    half = len(ordered) // 2
+    return ordered[half] if len(ordered) % 2 else (ordered[half - 1] + ordered[half]) / 2
