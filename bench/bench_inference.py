@@ -5,8 +5,8 @@ means one call a stage makes live:
 
 * ours, segmenter: one 0.1 s hop (10 samples + state) of the streaming TCN;
 * ours, classifier: one rep (features + 64-sample signal + GRU state);
-* ours, pipeline push: both stages' Python ``push``/``on_rep`` per 0.1 s block
-  (resampling, features, event logic included);
+* ours, pipeline push: the segmenter's ``push`` and the classifier's ``on_rep``
+  per 0.1 s block (resampling, features, rep signal, event logic included);
 * reference segmenter: one 256-sample window (every 0.64 s);
 * reference classifier: one window step of the conv encoder + 2 x 1024 LSTM.
 
@@ -67,7 +67,6 @@ def _pipeline_push(models: Path, n: int) -> Dict[str, float]:
         tic = time.perf_counter()
         for event in seg.push(block):
             clf.on_rep(event)
-        clf.push(block)
         times.append(time.perf_counter() - tic)
     ms = np.array(times[50:]) * 1e3
     return {'p50_ms': round(float(np.percentile(ms, 50)), 4),

@@ -5,8 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rep_coach.core.evaluation import replay
 from rep_coach.core.rep_features import FEATURE_NAMES, RELATIVE_FEATURES
-from rep_coach.core.types import ImuBlock, RepEvent
+from rep_coach.core.types import ImuBlock, REP_SIGNAL_POINTS, RepEvent
 from rep_coach.learned import load_stages, ModelLoadError
 from rep_coach.learned.events import EndPicker, PickerConfig
 from rep_coach.learned.kinematic_input import N_INPUTS
@@ -25,7 +26,7 @@ def exported(tmp_path_factory):
     torch.manual_seed(0)
     out = tmp_path_factory.mktemp('models')
     tcn = CausalTCN(channels=8, dilations=(1, 2, 4)).eval()
-    clf = RepClassifier(len(RELATIVE_FEATURES), sig_len=32, hidden=8).eval()
+    clf = RepClassifier(len(RELATIVE_FEATURES), sig_len=REP_SIGNAL_POINTS, hidden=8).eval()
     export_segmenter(tcn, out / 'segmenter.onnx', {})
     export_classifier(clf, out / 'near_failure.onnx', 0.5)
     return out, tcn, clf
@@ -54,7 +55,7 @@ def test_classifier_onnx_matches_torch(exported):
     model = load_classifier_model(out / 'near_failure.onnx')
     rng = np.random.default_rng(2)
     f = rng.normal(size=(1, len(RELATIVE_FEATURES))).astype(np.float32)
-    s = rng.uniform(-1, 1, (1, 6, 32)).astype(np.float32)
+    s = rng.uniform(-1, 1, (1, 6, REP_SIGNAL_POINTS)).astype(np.float32)
     h = rng.normal(size=(1, 1, 8)).astype(np.float32)
     p, r, h2 = model.run(features=f, signal=s, h=h)
     with torch.no_grad():
@@ -90,9 +91,20 @@ def test_wrong_shape_names_tensor(tmp_path):
     from rep_coach.learned import load_classifier_model
     from rep_coach.training.export import export_classifier
     from rep_coach.training.models import RepClassifier
-    clf = RepClassifier(len(RELATIVE_FEATURES) + 1, sig_len=32, hidden=8).eval()
+    clf = RepClassifier(len(RELATIVE_FEATURES) + 1, hidden=8).eval()
     export_classifier(clf, tmp_path / 'near_failure.onnx', 0.5)
     with pytest.raises(ModelLoadError, match="'features' has shape"):
+        load_classifier_model(tmp_path / 'near_failure.onnx')
+
+
+def test_classifier_for_another_signal_length_names_file(tmp_path):
+    from rep_coach.learned import load_classifier_model
+    from rep_coach.training.export import export_classifier
+    from rep_coach.training.models import RepClassifier
+    clf = RepClassifier(len(RELATIVE_FEATURES), sig_len=32, hidden=8).eval()
+    export_classifier(clf, tmp_path / 'near_failure.onnx', 0.5)
+    with pytest.raises(ModelLoadError, match=r"near_failure\.onnx: .*'sig_len' is 32, but rep "
+                                             r'events carry signals of 64 points'):
         load_classifier_model(tmp_path / 'near_failure.onnx')
 
 
@@ -136,15 +148,8 @@ def _sim_recording():
 
 
 def _replay(rec, seg_f, clf_f, step):
-    seg, clf = seg_f(), clf_f()
-    events, states = [], []
-    for i in range(0, len(rec.imu), step):
-        block = rec.imu.slice(i, i + step)
-        new = seg.push(block)
-        clf.push(block)
-        events += new
-        states += [clf.on_rep(e) for e in new]
-    return events, states
+    out = replay(rec, seg_f(), clf_f(), block_s=step / rec.rate_hz)
+    return out.events, out.states
 
 
 @pytest.mark.skipif(not (MODELS / 'segmenter.onnx').is_file(), reason='no committed models')
@@ -156,6 +161,8 @@ def test_streaming_block_size_does_not_matter():
     assert len(small) > 0
     assert [(e.rep_index, e.end, e.stamp) for e in small] == \
         [(e.rep_index, e.end, e.stamp) for e in big]
+    for a, b in zip(small, big):
+        np.testing.assert_array_equal(a.signal, b.signal)
     np.testing.assert_allclose([s.probability for s in s_states],
                                [s.probability for s in b_states], atol=1e-6)
 
@@ -179,4 +186,4 @@ def test_empty_block_is_harmless(exported):
     seg_f, clf_f = load_stages(out)
     seg, clf = seg_f(), clf_f()
     assert seg.push(ImuBlock.empty()) == []
-    clf.push(ImuBlock.empty())
+    assert clf.on_rep(RepEvent(1, 1, 0.0, 2.0, 2.1)).rep_index == 1   # no signal: still answers

@@ -86,6 +86,23 @@ def test_imu_to_reps_to_verdicts_to_cues(ros) -> None:
     assert any(state.near_failure for state in states)
 
 
+def test_only_the_segmenter_reads_the_imu_stream_among_the_coaching_nodes(ros) -> None:
+    from rep_coach.core.params import specs_for
+    from rep_coach.launcher import IMU_READERS
+    segmenter, classifier, audio = (RepSegmenterNode(), NearFailureClassifierNode(),
+                                    AudioFeedbackNode())
+    for node in (segmenter, classifier, audio):
+        ros.add_node(node)
+    # Stage 2 gets each rep's raw signal inside the rep event: no 100 Hz wake-ups.
+    assert [sub.topic_name.rsplit('/', 1)[-1] for sub in classifier.subscriptions] == \
+        [topics.REPS]
+    assert imu_readers([segmenter, classifier, audio]) == 1
+    recorded = {s.name: s.default for s in specs_for('session_recorder')}['topics']
+    # What the demo and the graph bench wait for: these plus the recorder.
+    assert imu_readers([segmenter, classifier, audio]) + (topics.IMU in recorded) \
+        == IMU_READERS
+
+
 def test_a_malformed_rep_message_does_not_stop_the_classifier(ros) -> None:
     classifier = NearFailureClassifierNode()
     ros.add_node(classifier)

@@ -36,6 +36,28 @@ def test_training_is_deterministic_for_a_seed():
         assert torch.equal(pa, pb)
 
 
+def test_reference_trains_on_the_six_raw_axes():
+    import torch
+    from rep_coach.training.reference import train_ref_segmenter, WINDOW
+    from rep_coach.training.synthetic import sim_sessions
+    model = train_ref_segmenter(sim_sessions(1, sets=1), steps=1, seed=0, batch=2,
+                                progress=False)
+    with torch.no_grad():
+        assert model(torch.zeros(1, 6, WINDOW)).shape == (1, 1, WINDOW)
+
+
+def test_raw_axis_crops_are_the_scaled_sensor_axes():
+    import numpy as np
+    from rep_coach.learned.preprocess import scale
+    from rep_coach.training.seg_train import _crop, SegTrainConfig
+    from rep_coach.training.synthetic import sim_sessions
+    sess = sim_sessions(1, sets=1)[0]
+    cfg = SegTrainConfig(crop=256, start_prob=1.0)   # the crop starts at sample 0
+    x, _, _ = _crop(sess, cfg, 0, np.random.default_rng(0), False, raw_axes=True)
+    expected = scale(sess.x[:3, :256].T, sess.x[3:, :256].T)
+    np.testing.assert_allclose(x, expected, atol=1e-6)
+
+
 def test_reference_driver_runs_one_window_per_hop_whatever_the_blocks():
     import numpy as np
     from rep_coach.core.types import ImuBlock

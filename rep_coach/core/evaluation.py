@@ -1,7 +1,8 @@
 """Offline evaluation of a (segmenter, classifier) pair by causal streaming replay.
 
 Every recording is replayed through fresh stages in ``block_s`` blocks, exactly
-as the nodes drive them (``seg.push``, ``clf.push``, ``clf.on_rep`` per event).
+as the nodes drive them (``seg.push``, then ``clf.on_rep`` per event; stage 2
+gets each rep's raw signal with the event, not the IMU stream).
 The stages decide on their own fixed grid steps and stamp every event with the
 sample that decided it, so the block size changes no event, stamp or verdict
 (tested); the default of 1 s only makes replay cheaper than the nodes' 50 ms.
@@ -167,11 +168,7 @@ def replay(recording: ImuRecording, segmenter: RepSegmenter,
         return out
     step = max(1, int(round(block_s * recording.rate_hz)))
     for i in range(0, n, step):
-        block = imu.slice(i, i + step)
-        events = segmenter.push(block)
-        if classifier is not None:
-            classifier.push(block)
-        for event in events:
+        for event in segmenter.push(imu.slice(i, i + step)):
             out.events.append(event)
             if classifier is not None:
                 out.states.append(classifier.on_rep(event))

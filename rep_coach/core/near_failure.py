@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import math
 from typing import List, Optional
 
-from rep_coach.core.types import ImuBlock, NearFailureState, RepEvent
+from rep_coach.core.types import NearFailureState, RepEvent
 
 
 @dataclass
@@ -63,6 +63,9 @@ class BaselineNearFailureConfig:
 class BaselineNearFailure:
     """Velocity-loss rule implementing the ``NearFailureClassifier`` protocol."""
 
+    #: The rep's features carry the velocity: no raw signal is used, none is missed.
+    reps_without_signal = 0
+
     def __init__(self, config: Optional[BaselineNearFailureConfig] = None) -> None:
         """Create the classifier; ``config`` defaults to :class:`BaselineNearFailureConfig`."""
         self.config = config or BaselineNearFailureConfig()
@@ -73,9 +76,6 @@ class BaselineNearFailure:
         """Forget all state."""
         self._set_index: Optional[int] = None
         self._losses: List[float] = []
-
-    def push(self, block: ImuBlock) -> None:
-        """Raw samples are not needed: the segmenter's rep features carry the velocity."""
 
     def on_rep(self, rep: RepEvent) -> NearFailureState:
         """Return the verdict after ``rep`` (uses ``rep.features['velocity_loss']``)."""

@@ -150,8 +150,6 @@ NODE_PARAMS: Dict[str, Tuple[ParamSpec, ...]] = {
                   'share/rep_coach/models'),
         ParamSpec('threshold', 0.5, 'probability at or above which a rep is near failure',
                   in_range(0.0, 1.0)),
-        ParamSpec('imu_buffer_s', 20.0, 'seconds of raw IMU kept for per-rep features',
-                  in_range(2.0, 600.0)),
     ),
     'audio_feedback': (
         ParamSpec('sink', 'auto', 'audio output: auto, aplay, sounddevice, wav:DIR or null',

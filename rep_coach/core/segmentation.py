@@ -26,6 +26,9 @@ Signal chain (all causal, state kept across ``push`` calls, 100 Hz grid):
    and a duration in [``min_rep_s``, ``max_rep_s``] is a rep, emitted at once.
 7. Sets: a rep starting ``set_rest_s`` or more after the previous rep's end
    opens a new set.
+8. Every event carries the rep's raw 6-axis signal (``RepEvent.signal``), cut
+   by :class:`~rep_coach.core.rep_signal.RepSignalBuffer` from the same grid (the
+   resampler interpolates all six axes; the gyro drives steps 2-6).
 
 Decisions are taken once per hop of ``hop_s`` (0.1 s) on the absolute 100 Hz
 grid, however the input is split into ``push`` calls (the nodes push every IMU
@@ -43,8 +46,10 @@ from typing import List, Optional, Tuple
 import numpy as np
 
 from rep_coach.core.filters import butter_highpass, butter_lowpass, PrincipalAxis
-from rep_coach.core.resample import StreamResampler
+from rep_coach.core.history import RowHistory
 from rep_coach.core.rep_features import rep_kinematics, SetFeatureTracker
+from rep_coach.core.rep_signal import RepSignalBuffer
+from rep_coach.core.resample import StreamResampler
 from rep_coach.core.types import ImuBlock, RepEvent
 
 _SEEK_VALLEY = 0
@@ -104,41 +109,22 @@ class BaselineSegmenterConfig:
 class _History:
     """Fixed-span history of the processed 100 Hz signals (t, rotation vector, rate).
 
-    One preallocated ``(capacity, 7)`` buffer instead of growing arrays: ``append``
-    copies the new rows in place.  When more than 1.25 spans are held, the last
-    span is moved to the front (the copy cost is amortised over many small
-    blocks); the buffer grows geometrically when a block does not fit.  ``t``,
-    ``rot`` and ``rate`` are views of the held rows.
+    A :class:`~rep_coach.core.history.RowHistory` of 7 columns; ``t``, ``rot`` and
+    ``rate`` are views of the held rows, refreshed by ``append``.
     """
 
     def __init__(self, span_samples: int) -> None:
-        self.span = span_samples
-        self._limit = self.span + self.span // 4
-        self._buf = np.zeros((min(self._limit, 4096) + 64, 7))
-        self._n = 0
+        self._rows = RowHistory(span_samples, 7)
         self._views()
 
     def _views(self) -> None:
-        rows = self._buf[:self._n]
+        rows = self._rows.rows
         self.t = rows[:, 0]
         self.rot = rows[:, 1:4]
         self.rate = rows[:, 4:7]
 
     def append(self, t: np.ndarray, rot: np.ndarray, rate: np.ndarray) -> None:
-        n, m = self._n, t.size
-        if n + m > self._buf.shape[0]:
-            grown = np.zeros((max(2 * self._buf.shape[0], n + m), 7))
-            grown[:n] = self._buf[:n]
-            self._buf = grown
-        rows = self._buf[n:n + m]
-        rows[:, 0] = t
-        rows[:, 1:4] = rot
-        rows[:, 4:7] = rate
-        n += m
-        if n > self._limit:
-            self._buf[:self.span] = self._buf[n - self.span:n]
-            n = self.span
-        self._n = n
+        self._rows.append(t, rot, rate)
         self._views()
 
 
@@ -167,7 +153,10 @@ class BaselineSegmenter:
         self._rate = float(c.rate_hz)
         self._hop = max(1, int(round(c.hop_s * c.rate_hz)))  # grid samples per hop
         self._pending_t: List[np.ndarray] = []
+        self._pending_accel: List[np.ndarray] = []
         self._pending_gyro: List[np.ndarray] = []
+        # The raw 6-axis grid, for the signal every RepEvent carries to stage 2.
+        self._signal = RepSignalBuffer(rate_hz=c.rate_hz)
         self._due_k: Optional[int] = None  # last grid index of the hop being filled
         self._grid_t = np.zeros(0)
         self._grid_gyro = np.zeros((0, 3))
@@ -206,22 +195,25 @@ class BaselineSegmenter:
         if len(block) == 0:
             return []
         self._pending_t.append(block.t)
+        self._pending_accel.append(block.accel)
         self._pending_gyro.append(block.gyro)
         due = self._due_k
         if due is not None and math.floor(float(block.t[-1]) * self._rate + 1e-9) < due:
             return []  # the current hop cannot be complete yet: the resampler would stall
-        if len(self._pending_t) > 1:
-            t_in = np.concatenate(self._pending_t)
-            gyro_in = np.concatenate(self._pending_gyro)
-        else:
-            t_in, gyro_in = self._pending_t[0], self._pending_gyro[0]
-        self._pending_t, self._pending_gyro = [], []
-        grid_t, grid_gyro = self._resampler.push_arrays(t_in, gyro_in)
+        t_in = np.concatenate(self._pending_t)
+        # One resampler for all six axes: the gyro drives the segmenter, and the same
+        # grid carries the rep's raw signal (each column is interpolated on its own).
+        x_in = np.concatenate((np.concatenate(self._pending_accel),
+                               np.concatenate(self._pending_gyro)), axis=1)
+        self._pending_t, self._pending_accel, self._pending_gyro = [], [], []
+        grid_t, grid_x = self._resampler.push_arrays(t_in, x_in)
         next_k = self._resampler.next_k
         if next_k is not None:
             self._due_k = (next_k // self._hop) * self._hop + self._hop - 1
         if grid_t.size == 0:
             return []
+        self._signal.append(grid_t, grid_x[:, :3], grid_x[:, 3:])
+        grid_gyro = np.ascontiguousarray(grid_x[:, 3:])
         grid_k = np.rint(grid_t * self._rate).astype(np.int64)
         if self._grid_t.size:
             grid_t = np.concatenate((self._grid_t, grid_t))
@@ -419,4 +411,5 @@ class BaselineSegmenter:
         t, theta, omega = self.signals()
         feats = self._features.add(rep_kinematics(t, theta, omega, start, end, peak))
         return RepEvent(set_index=self._set_index, rep_index=self._rep_in_set, start=start,
-                        end=end, stamp=stamp, peak=peak, features=feats)
+                        end=end, stamp=stamp, peak=peak, features=feats,
+                        signal=self._signal.cut(start, end))

@@ -1,7 +1,8 @@
 """The two streaming stages every implementation (baseline, learned) provides.
 
 The nodes, the offline evaluation and the benchmarks all drive stages through
-these protocols, so one replay through ``push`` is exactly what runs live.
+these protocols, so one replay through ``push`` and ``on_rep`` is exactly what
+runs live.
 """
 
 from __future__ import annotations
@@ -22,10 +23,16 @@ class RepSegmenter(Protocol):
 
 
 class NearFailureClassifier(Protocol):
-    """Stage 2: decides after each repetition whether the set is near failure."""
+    """Stage 2: decides after each repetition whether the set is near failure.
 
-    def push(self, block: ImuBlock) -> None:
-        """Consume new raw samples (context for learned features)."""
+    It reads no IMU stream: what it needs comes with the rep (the features, and
+    the raw ``signal`` stage 1 attaches).
+    """
+
+    #: Reps whose verdict lacked the raw signal this classifier uses (``signal`` None:
+    #: an old bag, a segmenter that attaches none); always 0 for one that uses none.
+    #: Counted over the instance's life, not reset with the session.
+    reps_without_signal: int
 
     def on_rep(self, rep: RepEvent) -> NearFailureState:
         """Return the verdict for a repetition just emitted by stage 1."""

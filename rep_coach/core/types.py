@@ -19,8 +19,20 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-#: Schema version carried in every JSON payload, bumped on incompatible change.
+#: Schema version carried in every JSON payload, bumped on incompatible change.  Adding
+#: an optional field is compatible (readers ignore unknown keys and default missing
+#: ones), so ``RepEvent.signal`` did not bump it.
 PAYLOAD_VERSION = 1
+
+#: Channels of a rep's raw signal: accel x, y, z (m/s^2, gravity included), gyro x, y, z
+#: (rad/s), REP-103.
+REP_SIGNAL_CHANNELS = 6
+#: Points per channel of a rep's raw signal (the rep linearly resampled to this length).
+REP_SIGNAL_POINTS = 64
+#: Decimals kept of a rep's signal: 1e-4 m/s^2 and 1e-4 rad/s are below one count of
+#: an MPU-6050 at its finest ranges (6e-4 m/s^2 at 2 g, 1.3e-4 rad/s at 250 deg/s),
+#: and they keep the ``reps`` payload at about 3 kB.
+REP_SIGNAL_DECIMALS = 4
 
 
 class PayloadError(ValueError):
@@ -102,6 +114,39 @@ class ImuRecording:
     meta: Dict[str, Any] = field(default_factory=dict)
 
 
+def quantize_signal(signal: np.ndarray) -> np.ndarray:
+    """Round a rep signal to :data:`REP_SIGNAL_DECIMALS` (float64).
+
+    The segmenters' cut and the payload encoder both round with this, so an event
+    decoded from its JSON carries bit for bit the signal the segmenter computed.
+    """
+    return np.round(np.asarray(signal, dtype=np.float64), REP_SIGNAL_DECIMALS)
+
+
+def _signal_from_payload(value: Any) -> Optional[np.ndarray]:
+    """Decode a ``signal`` payload value; ValueError says what is wrong with it."""
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise ValueError(f'expected a list of {REP_SIGNAL_CHANNELS} lists, '
+                         f'got {type(value).__name__}')
+    try:
+        # No dtype: strings, booleans and nulls then show as a non-numeric dtype
+        # instead of being converted.
+        array = np.array(value)
+    except ValueError as exc:   # ragged nesting
+        raise ValueError(f'not {REP_SIGNAL_CHANNELS} lists of equal length ({exc})') from exc
+    if array.dtype.kind not in 'iuf':
+        raise ValueError(f'values must be numbers, got {array.dtype.kind!r} data')
+    if array.shape != (REP_SIGNAL_CHANNELS, REP_SIGNAL_POINTS):
+        raise ValueError(f'shape must be ({REP_SIGNAL_CHANNELS}, {REP_SIGNAL_POINTS}), '
+                         f'got {array.shape}')
+    array = array.astype(np.float64)
+    if not np.isfinite(array).all():
+        raise ValueError('values must be finite')
+    return array
+
+
 def _finite_or_none(value: Optional[float]) -> Optional[float]:
     if value is None:
         return None
@@ -114,7 +159,12 @@ class RepEvent:
     """A repetition detected by the segmenter.
 
     ``stamp`` is the time of the IMU sample whose arrival produced the decision,
-    so ``stamp - end`` is the algorithmic cue delay.
+    so ``stamp - end`` is the algorithmic cue delay.  ``signal`` is the rep's raw
+    IMU signal over ``[start, end]`` on the 100 Hz grid, linearly resampled to
+    ``(REP_SIGNAL_CHANNELS, REP_SIGNAL_POINTS)``: accel x, y, z (m/s^2, gravity
+    included) then gyro x, y, z (rad/s), rounded to ``REP_SIGNAL_DECIMALS``; stage 2
+    reads it instead of the IMU stream.  None when absent (events from before the
+    field existed, or a segmenter that holds no samples of the rep).
     """
 
     set_index: int             # 1-based set counter since start-up
@@ -124,12 +174,18 @@ class RepEvent:
     stamp: float
     peak: Optional[float] = None
     features: Dict[str, float] = field(default_factory=dict)
+    # Left out of ==: an array comparison has no single truth value; two events are
+    # the same rep by their times and features.
+    signal: Optional[np.ndarray] = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> str:
-        """Encode as the ``reps`` topic payload."""
+        """Encode as the ``reps`` topic payload (a non-finite signal is sent as null)."""
         payload = asdict(self)
         payload['peak'] = _finite_or_none(self.peak)
         payload['features'] = {k: _finite_or_none(v) for k, v in self.features.items()}
+        signal = None if self.signal is None else quantize_signal(self.signal)
+        payload['signal'] = (signal.tolist() if signal is not None and np.isfinite(signal).all()
+                             else None)
         payload['v'] = PAYLOAD_VERSION
         return json.dumps(payload, separators=(',', ':'))
 
@@ -138,14 +194,19 @@ class RepEvent:
         """Decode a ``reps`` payload; raises PayloadError naming what is wrong."""
         data = _load(text, 'rep event')
         try:
-            return cls(set_index=int(data['set_index']), rep_index=int(data['rep_index']),
-                       start=float(data['start']), end=float(data['end']),
-                       stamp=float(data['stamp']),
-                       peak=None if data.get('peak') is None else float(data['peak']),
-                       features={k: float('nan') if v is None else float(v)
-                                 for k, v in dict(data.get('features') or {}).items()})
+            event = cls(set_index=int(data['set_index']), rep_index=int(data['rep_index']),
+                        start=float(data['start']), end=float(data['end']),
+                        stamp=float(data['stamp']),
+                        peak=None if data.get('peak') is None else float(data['peak']),
+                        features={k: float('nan') if v is None else float(v)
+                                  for k, v in dict(data.get('features') or {}).items()})
         except (KeyError, TypeError, ValueError) as exc:
             raise PayloadError(f'rep event payload: bad or missing field ({exc!r})') from exc
+        try:
+            event.signal = _signal_from_payload(data.get('signal'))
+        except ValueError as exc:
+            raise PayloadError(f"rep event payload: bad 'signal': {exc}") from exc
+        return event
 
 
 @dataclass

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable, Tuple, Union
 
 from rep_coach import paths
+from rep_coach.core.types import REP_SIGNAL_POINTS
 from rep_coach.learned.classifier import (CLASSIFIER_INPUTS, CLASSIFIER_OUTPUTS,
                                           LearnedNearFailure)
 from rep_coach.learned.onnx_model import ModelLoadError, OnnxModel
@@ -40,6 +41,12 @@ def load_classifier_model(path: Union[str, Path]) -> OnnxModel:
     for key in ('sig_len', 'hidden', 'feat_mean'):
         if key not in meta:
             raise ModelLoadError(f'{path}: metadata rep_coach lacks {key!r}')
+    # The signal comes cut to REP_SIGNAL_POINTS with each rep: a model trained on
+    # another length cannot take it.
+    if meta['sig_len'] != REP_SIGNAL_POINTS:
+        raise ModelLoadError(f"{path}: metadata rep_coach 'sig_len' is {meta['sig_len']!r}, "
+                             f'but rep events carry signals of {REP_SIGNAL_POINTS} points '
+                             '(retrain with rep-coach train)')
     return model
 
 

@@ -8,9 +8,11 @@ these functions so the deployed models see exactly what they were trained on.
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import numpy as np
 
+from rep_coach.core.types import REP_SIGNAL_POINTS
 from rep_coach.core.units import DEG_TO_RAD, STANDARD_GRAVITY
 
 #: Rate of the grid every learned model runs on, Hz.
@@ -33,18 +35,19 @@ def scale(accel: np.ndarray, gyro: np.ndarray, clip: bool = True) -> np.ndarray:
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
-def resample_fixed(x: np.ndarray, length: int) -> np.ndarray:
-    """Linearly resample a (C, N) signal to (C, length) over its own span (N >= 1)."""
-    n = x.shape[1]
-    if n == 0:
-        return np.zeros((x.shape[0], length), dtype=np.float32)
-    if n == 1:
-        return np.repeat(x.astype(np.float32), length, axis=1)
-    src = np.linspace(0.0, n - 1.0, length)
-    i0 = np.floor(src).astype(int)
-    i1 = np.minimum(i0 + 1, n - 1)
-    w = (src - i0)[None, :]
-    return (x[:, i0] * (1.0 - w) + x[:, i1] * w).astype(np.float32)
+def scale_signal(signal: Optional[np.ndarray], clip: bool = True) -> np.ndarray:
+    """Return the classifier's (6, REP_SIGNAL_POINTS) float32 input from a rep's signal.
+
+    ``signal`` is ``RepEvent.signal`` (SI units, cut by
+    :func:`rep_coach.core.rep_signal.rep_signal`), or None for a rep without one,
+    which gives zeros (what the model saw before signals came with the rep, for a
+    rep outside the classifier's own IMU buffer).  Training passes its signals
+    through here too (``clip=False`` before augmenting, which clips), so the
+    deployed model gets exactly what it was trained on.
+    """
+    if signal is None:
+        return np.zeros((N_CHANNELS, REP_SIGNAL_POINTS), dtype=np.float32)
+    return scale(signal[:3].T, signal[3:].T, clip=clip)
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:

@@ -12,6 +12,16 @@ Input: the mounting-invariant channels of
 signed principal-axis rate, |omega|, |a| - g).  Hops lie on the absolute 100 Hz
 grid (indices ``10 m .. 10 m + 9``), as in training.  Per-rep features come
 from :mod:`rep_coach.core.rep_features` on the same angle and rate.
+
+Range-of-motion check: a rep end the picker finds is a new rep only if the arm
+came down from a top since the previous rep of the set: the forearm angle's drop
+from its highest point since that rep to the candidate end must be at least
+``min_excursion_ratio`` of the previous rep's drop.  After the last rep of a set
+the lifter lowers, shifts or puts down the weight; the network, trained on labels
+whose last rep ends when the arm comes to rest, often marks that settling as a
+second end (thomas2025, LOSO: one extra rep in about half of the sets).  The
+ratio is relative, so it holds for any exercise's range of motion, and 0.5
+leaves room for a slow, shortened rep near failure.
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ from typing import List, Optional
 import numpy as np
 
 from rep_coach.core.rep_features import rep_kinematics, SetFeatureTracker
+from rep_coach.core.rep_signal import RepSignalBuffer
 from rep_coach.core.resample import StreamResampler
 from rep_coach.core.types import ImuBlock, RepEvent
 from rep_coach.learned.events import EndPicker, PickerConfig
@@ -34,14 +45,27 @@ SEGMENTER_INPUTS = (TensorSpec('imu', (1, N_INPUTS, None)),
 SEGMENTER_OUTPUTS = (TensorSpec('logits', (1, 2, None)),
                      TensorSpec('state_out', (1, None, None)))
 
+#: A candidate end needs this fraction of the previous rep's angle drop (module docstring).
+MIN_EXCURSION_RATIO = 0.5
+
+
+def angle_drop(t: np.ndarray, theta: np.ndarray, since: float, end: float) -> float:
+    """Drop of the angle ``theta`` from its top in ``(since, end]`` to its value at ``end``."""
+    i0, i1 = np.searchsorted(t, [since, end], side='right')
+    if i1 <= i0:
+        return 0.0
+    return float(theta[i0:i1].max() - theta[i1 - 1])
+
 
 class LearnedSegmenter:
     """:class:`~rep_coach.core.stages.RepSegmenter` backed by ``segmenter.onnx``."""
 
     def __init__(self, model: OnnxModel, set_rest_s: float = 15.0,
-                 picker: Optional[PickerConfig] = None) -> None:
+                 picker: Optional[PickerConfig] = None,
+                 min_excursion_ratio: float = MIN_EXCURSION_RATIO) -> None:
         """Wrap a loaded model; one update per 0.1 s hop of the 100 Hz grid."""
         self.model = model
+        self.min_excursion_ratio = float(min_excursion_ratio)
         meta = model.meta_json('rep_coach')
         self.state_shape = (1, int(meta['channels']), int(meta['state_len']))
         self.picker_config = picker or PickerConfig(**meta.get('picker', {}))
@@ -51,6 +75,7 @@ class LearnedSegmenter:
     def reset(self) -> None:
         """Forget all state (a new session)."""
         self.resampler = StreamResampler(RATE_HZ)
+        self.signal = RepSignalBuffer(rate_hz=RATE_HZ)  # raw grid: each RepEvent's signal
         self.picker = EndPicker(self.picker_config)
         self.kin = KinematicInput()
         self.features = SetFeatureTracker()
@@ -59,6 +84,9 @@ class LearnedSegmenter:
         self._active_since: Optional[float] = None  # start of the current "in a rep" run
         self._rep_start: Optional[float] = None
         self._last_end: Optional[float] = None
+        self._last_excursion = 0.0      # angle drop (rad) of the set's previous rep
+        #: Candidate ends dropped by the range-of-motion check (for diagnostics).
+        self.rejected = 0
         self.set_index = 0
         self.rep_index = 0
         #: Probabilities of the last update (for diagnostics/plots): (t, p_end, p_active).
@@ -76,6 +104,7 @@ class LearnedSegmenter:
         if not hops:
             return []
         done = pending.slice(0, hops[-1][1])
+        self.signal.append(done.t, done.accel, done.gyro)
         # The input channels are made hop by hop (their state changes per hop, as
         # in training); the network then runs once over all complete hops of this
         # call: its packed state makes that identical to one run per hop, and a
@@ -91,7 +120,9 @@ class LearnedSegmenter:
             # Stamp = the last sample of the hop whose update decided the rep, as
             # when the hops arrive one by one.
             for end, _ in self.picker.update(t, p[0, i0:i1]):
-                events.append(self._event(end, float(t[-1])))
+                event = self._event(end, float(t[-1]))
+                if event is not None:
+                    events.append(event)
         return events
 
     def _track_activity(self, t: np.ndarray, active: np.ndarray) -> None:
@@ -103,19 +134,26 @@ class LearnedSegmenter:
             elif ai < 0.3:
                 self._active_since = None
 
-    def _event(self, end: float, stamp: float) -> RepEvent:
+    def _event(self, end: float, stamp: float) -> Optional[RepEvent]:
         new_set = self._last_end is None or end - self._last_end > self.set_rest_s
         if new_set:
-            self.set_index += 1
-            self.rep_index = 0
-            self.features.reset()
             start = self._active_since if self._active_since is not None else end - 2.5
             start = min(start, end - 0.5)
         else:
             start = self._last_end
+        t, theta, omega = self.kin.signals()
+        excursion = angle_drop(t, theta, start, end)
+        if not new_set and excursion < self.min_excursion_ratio * self._last_excursion:
+            self.rejected += 1
+            return None
+        self._last_excursion = excursion
+        if new_set:
+            self.set_index += 1
+            self.rep_index = 0
+            self.features.reset()
         self.rep_index += 1
         self._last_end = end
-        t, theta, omega = self.kin.signals()
         feats = self.features.add(rep_kinematics(t, theta, omega, start, end))
         return RepEvent(set_index=self.set_index, rep_index=self.rep_index, start=start,
-                        end=end, stamp=stamp, peak=None, features=feats)
+                        end=end, stamp=stamp, peak=None, features=feats,
+                        signal=self.signal.cut(start, end))

@@ -1,4 +1,9 @@
-"""near_failure_classifier: reps (and raw IMU) in, near-failure verdicts out (stage 2)."""
+"""near_failure_classifier: reps in, near-failure verdicts out (stage 2).
+
+The node reads only ``reps``: each rep event carries what the classifier needs
+(the per-rep features and the rep's raw IMU signal, cut by the segmenter), so it
+is not woken by the 100 Hz ``imu/data_raw`` stream.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +11,14 @@ from typing import List, Optional
 
 from rep_coach import topics
 from rep_coach.core.types import RepEvent
-from rep_coach.nodes.common import (declare_parameters, event_qos, guarded, imu_reader_qos,
-                                    run_node, StartupError)
-from rep_coach.nodes.imu_intake import ImuIntake
+from rep_coach.nodes.common import declare_parameters, event_qos, guarded, run_node, StartupError
 from rep_coach.pipeline import stage_factories, StageError
 from rep_coach.runtime import Node
-from rep_coach.runtime.msg import Imu, String
+from rep_coach.runtime.msg import String
 
 
 class NearFailureClassifierNode(Node):
-    """Gives the classifier core raw IMU context and each rep; publishes ``near_failure``."""
+    """Gives each rep to the classifier core and publishes ``near_failure``."""
 
     NODE_NAME = 'near_failure_classifier'
 
@@ -29,22 +32,20 @@ class NearFailureClassifierNode(Node):
             raise StartupError(f"parameter 'model' = {params['model']!r}: {exc}") from exc
         self.classifier = make_classifier()
         self.state_pub = self.create_publisher(String, topics.NEAR_FAILURE, event_qos())
-        self.intake = ImuIntake(self)
-        self.create_subscription(Imu, topics.IMU, guarded(self, 'IMU sample')(self.on_imu),
-                                 imu_reader_qos())
         self.create_subscription(String, topics.REPS, guarded(self, 'rep event')(self.on_rep),
                                  event_qos())
         self.get_logger().info(f'classifying near-failure with the {params["model"]} model, '
                                f'threshold {params["threshold"]:.2f}')
 
-    def on_imu(self, msg: Imu) -> None:
-        """Keep the raw signal the classifier's learned features need."""
-        self.intake.accept([msg], self.classifier.push, self.classifier.reset)
-
     def on_rep(self, msg: String) -> None:
         """Classify the rep just detected and publish the verdict."""
         rep = RepEvent.from_json(msg.data)
         state = self.classifier.on_rep(rep)
+        if self.classifier.reps_without_signal == 1 and rep.signal is None:
+            self.get_logger().warn(
+                f'set {rep.set_index} rep {rep.rep_index}: the rep event carries no raw '
+                'signal (a segmenter or bag from before events carried one); classified '
+                'on a zero signal, further ones are counted and reported at shutdown')
         out = String()
         out.data = state.to_json()
         self.state_pub.publish(out)
@@ -54,8 +55,11 @@ class NearFailureClassifierNode(Node):
                                    f'(p={state.probability:.2f}{rir})')
 
     def close(self) -> None:
-        """Report the IMU problems still held back by the rate limit."""
-        self.intake.close()
+        """Report how many reps were classified without the signal the classifier uses."""
+        missing = self.classifier.reps_without_signal
+        if missing > 1:
+            self.get_logger().warn(f'{missing} rep events carried no raw signal and were '
+                                   'classified on a zero signal')
 
 
 def main(args: Optional[List[str]] = None) -> None:

@@ -74,9 +74,10 @@ def render(report: Dict[str, Any], bench: Dict[str, Any], name: str) -> str:
         '(velocity loss and peak velocity loss against the set\'s best rep, duration and '
         'concentric-time ratios to the set\'s first reps; computed by stage 1 on its '
         'angle/rate), a small conv encoder of the rep\'s raw 6-axis signal resampled to '
-        '64 samples, and a GRU (32 units) whose state is **not** carried across reps '
-        '(`recurrent: false`: carried, it learned the training lifters\' rep counts; '
-        'the set context is in the features\' tracker). Heads: near-failure probability '
+        '64 samples (cut by stage 1 and carried in the rep event), and a GRU (32 units) '
+        'whose state is **not** carried across reps (`recurrent: false`: carried, it '
+        'learned the training lifters\' rep counts; the set context is in the features\' '
+        'tracker). Heads: near-failure probability '
         'and reps in reserve 0/1/2/3+.')
     final = report.get('final', {})
     parts = [
@@ -110,8 +111,9 @@ def render(report: Dict[str, Any], bench: Dict[str, Any], name: str) -> str:
         f'- onnxruntime, 1 thread, per update ({"0.1 s hop" if seg else "one rep"}): '
         f'p50 {case["p50_ms"]} ms, p99 {case["p99_ms"]} ms '
         f'(from `bench/bench_inference.py` on the training machine)',
-        f'- whole pipeline per 0.1 s block (both stages\' Python push, resampling, '
-        f'features, events): p50 {cases["ours_pipeline_push"]["p50_ms"]} ms, '
+        f'- whole pipeline per 0.1 s block (the segmenter\'s push and the classifier\'s '
+        f'on_rep: resampling, features, rep signal, events): '
+        f'p50 {cases["ours_pipeline_push"]["p50_ms"]} ms, '
         f'p99 {cases["ours_pipeline_push"]["p99_ms"]} ms',
         f'- published-size reference for comparison: segmenter '
         f'{cases["reference_segmenter_ort"]["params"]} params, '

@@ -12,8 +12,10 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from rep_coach.core.rep_features import RELATIVE_FEATURES, set_features
+from rep_coach.core.rep_signal import rep_signal
 from rep_coach.core.thomas2025 import NEAR_FAILURE_RPE
-from rep_coach.learned.preprocess import RATE_HZ, resample_fixed
+from rep_coach.core.types import REP_SIGNAL_POINTS
+from rep_coach.learned.preprocess import RATE_HZ, scale_signal
 from rep_coach.training.augment import augment, AugmentConfig
 from rep_coach.training.data import Session
 from rep_coach.training.models import RepClassifier
@@ -22,9 +24,11 @@ from rep_coach.training.steps import apply_step
 
 @dataclass
 class ClfTrainConfig:
-    """Hyper-parameters, fixed a priori (never tuned on a held-out subject)."""
+    """Hyper-parameters, fixed a priori (never tuned on a held-out subject).
 
-    sig_len: int = 64
+    The signal length is not one: rep events carry REP_SIGNAL_POINTS points.
+    """
+
     hidden: int = 32
     steps: int = 300
     batch: int = 16
@@ -69,16 +73,24 @@ def set_samples(sessions: Sequence[Session]) -> List[SetSample]:
     return out
 
 
-def _signal(sample: SetSample, i: int, cfg: ClfTrainConfig, rng: Optional[np.random.Generator]):
+def training_signal(sample: SetSample, i: int, cfg: ClfTrainConfig,
+                    rng: Optional[np.random.Generator]) -> np.ndarray:
+    """Return the (6, REP_SIGNAL_POINTS) model input of rep ``i``, made as at runtime.
+
+    Stage 1's cut (:func:`~rep_coach.core.rep_signal.rep_signal`) on the session's
+    SI grid, then stage 2's :func:`~rep_coach.learned.preprocess.scale_signal`: with
+    ``rng`` None this is exactly what ``LearnedNearFailure`` feeds the model for a
+    rep with these boundaries.  With ``rng`` the boundaries are jittered and the
+    unclipped signal augmented (``augment`` clips).
+    """
     sess, r = sample.session, sample.reps[i]
     s, e = r.start, r.end
     if rng is not None:
         s += rng.normal(scale=cfg.jitter_s)
         e += rng.normal(scale=cfg.jitter_s)
-    i0, i1 = (int(round((v - sess.t0) * RATE_HZ)) for v in (s, e))
-    i0, i1 = max(i0, 0), min(max(i1, i0 + 2), sess.x.shape[1])
-    x = resample_fixed(sess.x[:, i0:i1], cfg.sig_len)
-    return augment(x, rng, cfg.augment) if rng is not None else np.clip(x, -1, 1)
+        e = max(e, s + 2.0 / RATE_HZ)   # jitter must not turn a rep inside out
+    x = scale_signal(rep_signal(sess.t, sess.x.T, s, e), clip=rng is None)
+    return augment(x, rng, cfg.augment) if rng is not None else x
 
 
 def _batch(samples: Sequence[SetSample], cfg: ClfTrainConfig, mean: np.ndarray,
@@ -86,7 +98,7 @@ def _batch(samples: Sequence[SetSample], cfg: ClfTrainConfig, mean: np.ndarray,
     r_max = max(len(s.reps) for s in samples)
     b, nf_dim = len(samples), len(RELATIVE_FEATURES)
     feats = np.zeros((b, r_max, nf_dim), dtype=np.float32)
-    sig = np.zeros((b, r_max, 6, cfg.sig_len), dtype=np.float32)
+    sig = np.zeros((b, r_max, 6, REP_SIGNAL_POINTS), dtype=np.float32)
     nf = np.full((b, r_max), np.nan, dtype=np.float32)
     rir = np.full((b, r_max), -1, dtype=np.int64)
     for k, s in enumerate(samples):
@@ -101,7 +113,7 @@ def _batch(samples: Sequence[SetSample], cfg: ClfTrainConfig, mean: np.ndarray,
         nf[k, :n] = s.nf
         rir[k, :n] = s.rir
         for i in range(n):
-            sig[k, i] = _signal(s, i, cfg, rng)
+            sig[k, i] = training_signal(s, i, cfg, rng)
     return (torch.from_numpy(feats), torch.from_numpy(sig), torch.from_numpy(nf),
             torch.from_numpy(rir))
 
@@ -116,7 +128,7 @@ def train_classifier(samples: List[SetSample], cfg: ClfTrainConfig, seed: int,
     std = np.nanstd(all_f, axis=0)
     mean = np.where(np.isfinite(mean), mean, 0.0).astype(np.float32)
     std = np.where(np.isfinite(std) & (std > 1e-6), std, 1.0).astype(np.float32)
-    model = RepClassifier(len(RELATIVE_FEATURES), cfg.sig_len, hidden=cfg.hidden,
+    model = RepClassifier(len(RELATIVE_FEATURES), REP_SIGNAL_POINTS, hidden=cfg.hidden,
                           recurrent=cfg.recurrent)
     model.feat_mean.copy_(torch.from_numpy(mean))
     model.feat_std.copy_(torch.from_numpy(std))

@@ -21,7 +21,7 @@ import numpy as np
 from rep_coach.core.resample import StreamResampler
 from rep_coach.core.types import ImuRecording
 from rep_coach.learned.kinematic_input import replay_channels
-from rep_coach.learned.preprocess import RATE_HZ, scale
+from rep_coach.learned.preprocess import RATE_HZ
 
 #: The segmentation target covers [end - END_BEFORE_S, end + END_AFTER_S].  The
 #: published design uses +-0.4 s; after the end we use 0.3 s, because the causal
@@ -30,7 +30,7 @@ from rep_coach.learned.preprocess import RATE_HZ, scale
 END_BEFORE_S = 0.4
 END_AFTER_S = 0.3
 #: Bump when the cached representation changes.
-_CACHE_VERSION = 4
+_CACHE_VERSION = 5
 
 
 @dataclass
@@ -48,7 +48,9 @@ class Rep:
 class Session:
     """One recording on the model grid.
 
-    ``x`` (6, N) scaled but *unclipped* raw axes; ``kin`` (N_INPUTS, N) the
+    ``x`` (6, N) the raw axes in SI units (accel m/s^2 x, y, z, gyro rad/s x, y,
+    z), from which the classifier's rep signals are cut as stage 1 cuts them live
+    (:func:`rep_coach.core.rep_signal.rep_signal`); ``kin`` (N_INPUTS, N) the
     mounting-invariant channels exactly as the live segmenter computes them;
     ``angle``/``rate`` (N,) the forearm angle (rad) and rate (rad/s) its per-rep
     features are computed from.
@@ -71,9 +73,9 @@ class Session:
 
 
 def session_from_recording(rec: ImuRecording, keep_recording: bool = True) -> Session:
-    """Resample and scale one recording; labels carried over."""
+    """Resample one recording onto the model grid; labels carried over."""
     block = StreamResampler(RATE_HZ).push(rec.imu)
-    x = scale(block.accel, block.gyro, clip=False)
+    x = np.ascontiguousarray(np.concatenate([block.accel, block.gyro], axis=1).T)
     sets = [[Rep(r.start, r.end, r.peak, r.rpe, r.rir) for r in s.reps] for s in rec.sets]
     t0 = float(block.t[0]) if len(block) else 0.0
     kin, angle, rate = replay_channels(block)

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from rep_coach.core.types import REP_SIGNAL_POINTS
 from rep_coach.learned.kinematic_input import N_INPUTS
 
 
@@ -124,8 +125,8 @@ class RepClassifier(nn.Module):
     crosses reps beyond what the set-relative features carry.
     """
 
-    def __init__(self, n_features: int, sig_len: int = 64, enc_channels: int = 24,
-                 hidden: int = 32, recurrent: bool = True) -> None:
+    def __init__(self, n_features: int, sig_len: int = REP_SIGNAL_POINTS,
+                 enc_channels: int = 24, hidden: int = 32, recurrent: bool = True) -> None:
         """Build the network."""
         super().__init__()
         self.recurrent = bool(recurrent)

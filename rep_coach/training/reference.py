@@ -55,9 +55,9 @@ def train_ref_segmenter(sessions: List[Session], steps: int, seed: int, batch: i
     model.train()
     for _ in tqdm(range(steps), desc='reference segmenter', disable=not progress, leave=False):
         idx = rng.choice(len(sessions), size=batch, p=weights)
-        xs, ys, _ = zip(*(_crop(sessions[i], cfg, 0, rng, True) for i in idx))
-        # The reference sees the raw axes only, as published.
-        x = torch.from_numpy(np.stack(xs)[:, :6])
+        # The reference reads the six scaled raw axes, as published.
+        xs, ys, _ = zip(*(_crop(sessions[i], cfg, 0, rng, True, raw_axes=True) for i in idx))
+        x = torch.from_numpy(np.stack(xs).astype(np.float32))
         y = torch.from_numpy(np.stack(ys))[:, :1]
         loss = F.binary_cross_entropy_with_logits(model(x), y)
         opt.zero_grad()
@@ -133,8 +133,7 @@ class RefSegmenter:
 class _NoClassifier:
     """Placeholder stage 2 so the harness runs; its near-failure numbers are not reported."""
 
-    def push(self, block: ImuBlock) -> None:
-        pass
+    reps_without_signal = 0   # it uses no signal
 
     def on_rep(self, rep: RepEvent) -> NearFailureState:
         return NearFailureState(rep.set_index, rep.rep_index, rep.stamp, 0.0, False)

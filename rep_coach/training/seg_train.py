@@ -10,8 +10,9 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from rep_coach.learned.preprocess import RATE_HZ
-from rep_coach.training.augment import AugmentConfig, augment_kinematic, interp_channels
+from rep_coach.learned.preprocess import RATE_HZ, scale
+from rep_coach.training.augment import (augment, AugmentConfig, augment_kinematic,
+                                        interp_channels)
 from rep_coach.training.data import end_region, Session
 from rep_coach.training.models import CausalTCN
 from rep_coach.training.steps import apply_step
@@ -32,7 +33,12 @@ class SegTrainConfig:
 
 
 def _crop(sess: Session, cfg: SegTrainConfig, warm: int, rng: np.random.Generator,
-          aug: bool):
+          aug: bool, raw_axes: bool = False):
+    """One training crop ``(x, y, mask)``: our invariant channels, or ``raw_axes``.
+
+    ``raw_axes`` gives the six scaled axes the published design reads (the
+    reference), augmented as a sensor would differ (rotation, gain, noise).
+    """
     n = sess.x.shape[1]
     factor = rng.uniform(1 - cfg.augment.warp, 1 + cfg.augment.warp) if aug else 1.0
     span = (cfg.crop - 1) * factor
@@ -40,8 +46,13 @@ def _crop(sess: Session, cfg: SegTrainConfig, warm: int, rng: np.random.Generato
     start = 0.0 if rng.random() < cfg.start_prob else rng.uniform(0.0, hi)
     pos = start + np.arange(cfg.crop) * factor
     pos = np.minimum(pos, n - 1)
-    x = interp_channels(sess.kin, pos)
-    x = augment_kinematic(x, rng, cfg.augment) if aug else x.astype(np.float32)
+    if raw_axes:
+        raw = interp_channels(sess.x, pos)
+        x = scale(raw[:3].T, raw[3:].T, clip=False)
+        x = augment(x, rng, cfg.augment) if aug else np.clip(x, -1.0, 1.0)
+    else:
+        x = interp_channels(sess.kin, pos)
+        x = augment_kinematic(x, rng, cfg.augment) if aug else x.astype(np.float32)
     # Labels follow the warp: a region of 0.4 s in played time is 0.4 s * factor in
     # source time.
     tau = sess.t0 + pos / RATE_HZ
