@@ -36,8 +36,8 @@ class SoakConfig:
     """A soak run: simulated minutes, playback speed, sampling and windows."""
 
     minutes: float = 60.0
-    # The graph costs ~35 % of a core per 100 Hz here (see bench/README.md): 4x keeps
-    # it within two cores shared with other work; faster and it drops IMU samples.
+    # The graph costs 5-10 % of a core per 100 Hz here (see bench/README.md): 4x stays
+    # well within two cores shared with other work and finishes an hour in 15 minutes.
     speed: float = 4.0
     rest_s: float = 60.0
     seed: int = 11

@@ -68,7 +68,9 @@ def render(report: Dict[str, Any], bench: Dict[str, Any], name: str) -> str:
         'samples of every 0.1 s hop plus a packed state (past inputs of every conv) give '
         'per-sample logits of "0.4 s before to 0.3 s after a rep end" and "inside a rep"; '
         'identical to offline inference. Rep end = falling edge of the first output - '
-        '0.3 s (`rep_coach/learned/events.py`).'
+        '0.3 s (`rep_coach/learned/events.py`); a candidate end counts as a rep only if '
+        'the forearm angle fell from a top since the previous rep by at least half of '
+        'that rep\'s fall (range-of-motion check, `rep_coach/learned/segmenter.py`).'
         if seg else
         'Per rep: the 4 set-relative features of `rep_coach/core/rep_features.py` '
         '(velocity loss and peak velocity loss against the set\'s best rep, duration and '
@@ -124,9 +126,13 @@ def render(report: Dict[str, Any], bench: Dict[str, Any], name: str) -> str:
         f'{cases["reference_classifier_ort"]["p50_ms"]} ms per step', '',
         '## Targets (pooled LOSO)', '', *_target_lines(report), '',
         '## Known gaps', '',
-        '- Rep-end timing and counts transfer imperfectly across subjects: with 4 '
-        'subjects (10 training sets when A321 is held out) the network misses or adds a '
-        'rep in some sets (count_mae above).',
+        '- The labels end a set\'s last rep when the lifter comes to rest, 1.1-4.3 s '
+        'after the arm is back down (43 of 44 sets; median 0.37 s for the other reps). A '
+        'causal cue cannot wait for that, so the last rep of most sets is a missed end '
+        'plus a false one in event_f1/sample_f1: most of the gap to the targets.',
+        '- Counts and timing vary between training runs: the same command on inputs '
+        'that differ by float rounding (1e-13) gave count_mae 0.05 and 0.23 (the network '
+        'missed slow last reps of some A321 sets); see `docs/models.md`.',
         '- The angle assumes the lifter holds the arm extended (still for 0.5 s) before '
         'a set; a set started from another pose reads a constant offset at every rep end '
         '(trained for up to 30 deg).',
