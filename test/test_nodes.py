@@ -149,6 +149,31 @@ def test_form_coach_flags_low_elbows_from_a_compressed_image(ros, shared_data: P
     assert spin_until(ros, lambda: any('elbows_low' in e['faults'] for e in events), 20), events
 
 
+def test_imu_intake_resets_before_every_part_that_follows_a_clock_jump(ros) -> None:
+    from rep_coach.core.types import ImuBlock
+    from rep_coach.core.validation import GateConfig
+    from rep_coach.nodes.imu_intake import ImuIntake
+    node = Node('intake_jumps')
+    ros.add_node(node)
+
+    def run(stamps: List[float]) -> list:
+        intake = ImuIntake(node, publish_clock=False)
+        intake.gate.config = GateConfig(stall_s=0.2, jump_s=2.0)
+        n = len(stamps)
+        msgs = block_to_msgs(ImuBlock(stamps, np.tile([0.0, 0.0, 9.8], (n, 1)),
+                                      np.zeros((n, 3))), 'imu_link', Imu)
+        log: list = []
+        for chunk in (msgs[:40], msgs[40:]):   # several messages per call
+            intake.accept(chunk, lambda b: log.append(len(b)), lambda: log.append('reset'))
+        return log
+
+    base = list(np.arange(40) / 100.0)
+    # A jump before the second call's first sample and one inside it: two resets.
+    assert run(base + [10.0, 10.01, 20.0, 20.01]) == [40, 'reset', 2, 'reset', 2]
+    # A jump inside the call only: the first part continues the old timeline.
+    assert run(base + [0.40, 0.41, 20.0, 20.01]) == [40, 2, 'reset', 2]
+
+
 def test_imu_intake_publishes_the_data_clock_every_period_of_data(ros) -> None:
     from rep_coach.nodes.imu_intake import ImuIntake
     from rep_coach.runtime.msg import Header

@@ -73,6 +73,22 @@ def test_forward_jump_and_stall_are_flagged_not_dropped():
     assert [len(p) for p in res.parts] == [2, 2]
 
 
+def test_after_jump_says_whether_the_first_part_follows_a_jump():
+    gate = SampleGate(GateConfig(stall_s=0.2, jump_s=2.0))
+    gate.push(_block(np.arange(40) / 100.0))
+    # Jump before the first sample of the push, and again inside it.
+    res = gate.push(_block([10.0, 10.01, 20.0, 20.01]))
+    assert res.after_jump and [len(p) for p in res.parts] == [2, 2]
+    # A jump inside the push only: the first part continues the old timeline.
+    res = gate.push(_block([20.02, 20.03, 5.0, 5.01]))
+    assert not res.after_jump and res.report.resync
+    assert [len(p) for p in res.parts] == [2, 2]
+    # One sample jumping back on its own (the nodes push one message at a time).
+    res = gate.push(_block([1.0]))
+    assert res.after_jump and len(res.parts) == 1
+    assert not gate.push(_block([1.01])).after_jump
+
+
 def test_rate_change_and_burst():
     gate = SampleGate(GateConfig(nominal_rate_hz=100.0))
     t = np.arange(100) / 50.0           # actually 50 Hz
@@ -114,7 +130,7 @@ def test_output_is_always_finite_and_increasing(stamps, chunk):
         accepted += rep.accepted
         for k, part in enumerate(res.parts):
             assert np.all(np.isfinite(part.t)) and np.all(np.diff(part.t) > 0)
-            if len(part) and last is not None and not (k > 0 or rep.resync):
+            if len(part) and last is not None and not (k > 0 or res.after_jump):
                 assert part.t[0] > last
             if len(part):
                 last = part.t[-1]

@@ -137,10 +137,16 @@ class GateReport:
 
 @dataclass
 class GateResult:
-    """Clean samples of one push; ``parts`` split them at clock jumps (each increasing)."""
+    """Clean samples of one push; ``parts`` split them at clock jumps (each increasing).
+
+    Every part after the first follows a clock jump; ``after_jump`` says whether the
+    first one does too (a jump between the previous push and this one), so a consumer
+    resets its timeline state exactly before the parts that need it.
+    """
 
     parts: List[ImuBlock]
     report: GateReport
+    after_jump: bool = False
 
     @property
     def block(self) -> ImuBlock:
@@ -237,6 +243,8 @@ class SampleGate:
         idx = idx[keep]
         report = GateReport(received=len(t), accepted=len(idx), counts=counts)
         starts = self._timing(t[idx], prev, back, report)
+        after_jump = bool(starts) and starts[0] == 0
+        starts = [j for j in starts if j]
         if len(idx) == len(t) and not starts:
             parts = [block]                # the common case: no copy
         else:
@@ -246,7 +254,7 @@ class SampleGate:
         report.resync = bool(counts['clock_jump'])
         report.rate_hz = self.rate_hz
         self._pending.merge(report)
-        return GateResult(parts, report)
+        return GateResult(parts, report, after_jump)
 
     def _order(self, ts: np.ndarray, counts: Dict[str, int]) -> Tuple[np.ndarray, List[int]]:
         """Return (mask of kept stamps, positions among the kept where the clock went back).
@@ -289,7 +297,11 @@ class SampleGate:
 
     def _timing(self, kept: np.ndarray, prev: Optional[float], back: List[int],
                 report: GateReport) -> List[int]:
-        """Flag stalls, forward jumps and bursts; track the rate; return the resync points."""
+        """Flag stalls, forward jumps and bursts; track the rate; return the resync points.
+
+        A resync point is the index (among ``kept``) of a sample that follows a clock
+        jump; 0 when the first one follows a jump from the previous push.
+        """
         cfg, counts = self.config, report.counts
         if not len(kept):
             return []
@@ -307,7 +319,7 @@ class SampleGate:
                 counts['burst'] += int(np.count_nonzero(dt < cfg.burst_factor * self._period))
             normal = dt[(dt > 0) & (dt <= cfg.stall_s)]
         self._track_rate(normal, counts)
-        return sorted((set(back) | {int(j) for j in forward}) - {0})
+        return sorted(set(back) | {int(j) for j in forward})
 
     def _track_rate(self, dt: np.ndarray, counts: Dict[str, int]) -> None:
         """Add a block's normal spacings to the rate window, then judge the rate."""

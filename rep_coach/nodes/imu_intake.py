@@ -67,9 +67,8 @@ class ImuIntake:
         fed = 0
         for i, part in enumerate(parts):
             # Samples after a clock jump start a new timeline: stage state from the old
-            # one must not mix with it.  A single part flagged resync jumped before it
-            # (one message per push, as the nodes do).
-            if result.report.resync and (i > 0 or len(parts) == 1):
+            # one must not mix with it.  Every part but the first follows a jump.
+            if i > 0 or result.after_jump:
                 reset()
                 self._clock_due = -float('inf')
             if len(part):
