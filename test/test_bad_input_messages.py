@@ -22,6 +22,7 @@ from rep_coach.core.types import ImuBlock
 from rep_coach.core.units import STANDARD_GRAVITY
 from rep_coach.core.validation import DROP_REASONS
 from rep_coach.imu_msg import block_to_msgs
+from rep_coach.launcher import claim_domain
 from rep_coach.nodes.imu_intake import ImuIntake
 from rep_coach.runtime import Node, qos_profile_sensor_data, rclpy, SingleThreadedExecutor
 from rep_coach.runtime.msg import DiagnosticArray, Imu, String
@@ -59,7 +60,7 @@ def graph(monkeypatch: pytest.MonkeyPatch):
     from rep_coach.nodes.rep_segmenter import RepSegmenterNode
     monkeypatch.setenv('ROS_LOCALHOST_ONLY', '1')
     rclpy.init(args=['test', '--ros-args', '-p', 'model:=baseline'],
-               domain_id=random.randint(1, 200))
+               domain_id=claim_domain().domain)   # held until pytest exits
     nodes = {'segmenter': RepSegmenterNode(), 'classifier': NearFailureClassifierNode(),
              'test': Node(f'bad_input_{random.randint(0, 10 ** 6)}')}
     executor = SingleThreadedExecutor()

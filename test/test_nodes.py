@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-import random
 import time
 from typing import Callable, List
 
@@ -15,6 +14,7 @@ from rep_coach import topics
 from rep_coach.core.sim import simulate, SimConfig
 from rep_coach.core.types import NearFailureState, RepEvent
 from rep_coach.imu_msg import block_to_msgs
+from rep_coach.launcher import claim_domain
 from rep_coach.nodes.audio_feedback import AudioFeedbackNode
 from rep_coach.nodes.near_failure_classifier import NearFailureClassifierNode
 from rep_coach.nodes.rep_segmenter import RepSegmenterNode
@@ -29,7 +29,7 @@ RELIABLE = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 def ros(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     monkeypatch.setenv('ROS_LOCALHOST_ONLY', '1')
     args = ['test', '--ros-args', '-p', 'model:=baseline', '-p', f'sink:="wav:{tmp_path}"']
-    rclpy.init(args=args, domain_id=random.randint(1, 200))
+    rclpy.init(args=args, domain_id=claim_domain().domain)   # held until pytest exits
     executor = SingleThreadedExecutor()
     yield executor
     for node in list(executor.get_nodes()):

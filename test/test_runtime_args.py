@@ -1,15 +1,16 @@
 """ROS arguments, params files, parameter declaration and name resolution."""
 
-import random
 from pathlib import Path
 
 import pytest
 
+from rep_coach.launcher import claim_domain
 from rep_coach.runtime import BACKEND, Node, rclpy, remove_ros_args
 
 pytestmark = pytest.mark.skipif(BACKEND != 'dds', reason='DDS runtime internals')
 
-DOMAIN = random.randint(1, 200)
+#: Held until the test process exits, so no parallel run shares it.
+DOMAIN = claim_domain().domain
 
 PARAMS_YAML = """
 /**:

@@ -6,11 +6,13 @@ from typing import Callable, List
 
 import pytest
 
+from rep_coach.launcher import claim_domain
 from rep_coach.runtime import (
     BACKEND, Node, QoSProfile, qos_profile_sensor_data, rclpy, ReliabilityPolicy)
 from rep_coach.runtime.msg import Imu, String
 
-DOMAIN = random.randint(1, 200)
+#: Held until the test process exits, so no parallel run shares it.
+DOMAIN = claim_domain().domain
 RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 BEST_EFFORT = QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT)
 

@@ -1,7 +1,6 @@
 """Separate processes on loopback: message exchange and clean shutdown on signals."""
 
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -12,6 +11,7 @@ from typing import List
 
 import pytest
 
+from rep_coach.launcher import claim_domain
 from rep_coach.runtime import Node, qos_profile_sensor_data, rclpy
 from rep_coach.runtime.msg import Imu, String
 
@@ -60,7 +60,7 @@ LISTENER = textwrap.dedent('''
 
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch) -> dict:
-    domain = str(random.randint(1, 200))
+    domain = str(claim_domain().domain)   # held until the test process exits
     monkeypatch.setenv('ROS_LOCALHOST_ONLY', '1')
     monkeypatch.setenv('ROS_DOMAIN_ID', domain)
     child_env = dict(os.environ)
