@@ -130,9 +130,10 @@ def render(report: Dict[str, Any], bench: Dict[str, Any], name: str) -> str:
         'after the arm is back down (43 of 44 sets; median 0.37 s for the other reps). A '
         'causal cue cannot wait for that, so the last rep of most sets is a missed end '
         'plus a false one in event_f1/sample_f1: most of the gap to the targets.',
-        '- Counts and timing vary between training runs: the same command on inputs '
-        'that differ by float rounding (1e-13) gave count_mae 0.05 and 0.23 (the network '
-        'missed slow last reps of some A321 sets); see `docs/models.md`.',
+        '- Results vary between training runs: seeds 0, 1 and 2 of the same command gave '
+        'count_mae 0.23, 0.18 and 0.91 and rep F1 0.68, 0.68 and 0.50 (the A321 fold '
+        'learns from 10 sets of three other lifters and misses slow reps near failure); '
+        'see `docs/models.md`.',
         '- The angle assumes the lifter holds the arm extended (still for 0.5 s) before '
         'a set; a set started from another pose reads a constant offset at every rep end '
         '(trained for up to 30 deg).',
