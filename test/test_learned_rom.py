@@ -49,10 +49,10 @@ def test_candidates_without_a_lift_are_not_reps():
     plain = seg_f()
     clean = replay(rec, plain, None).events
     assert len(clean) >= 10
-    # A second end 0.6 s after every real one: mid-set the arm is rising into the
-    # next rep then (no drop from a top); after a set's last rep it is at rest.
+    # A second end 0.6 s after every real one was decided: mid-set the arm is rising
+    # into the next rep then (no drop from a top); after a set's last rep it is at rest.
     seg = seg_f()
-    seg.picker = _InjectingPicker(seg.picker_config, [e.end + 0.6 for e in clean])
+    seg.picker = _InjectingPicker(seg.picker_config, [e.stamp + 0.6 for e in clean])
     noisy = replay(rec, seg, None).events
     assert [(e.set_index, e.rep_index, e.end) for e in noisy] == \
         [(e.set_index, e.rep_index, e.end) for e in clean]
@@ -68,6 +68,6 @@ def test_check_can_be_switched_off():
     plain = replay(rec, unchecked, None).events
     seg = seg_f()
     seg.min_excursion_ratio = 0.0
-    seg.picker = _InjectingPicker(seg.picker_config, [plain[-1].end + 0.6])
+    seg.picker = _InjectingPicker(seg.picker_config, [plain[-1].stamp + 0.6])
     assert len(replay(rec, seg, None).events) == len(plain) + 1
     assert seg.rejected == 0

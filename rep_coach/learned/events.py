@@ -12,9 +12,17 @@ by a lifter-dependent amount (with a symmetric +-0.4 s target, held-out subject
 A321: 0.25 s before the end instead of 0.4, spread 0.1 s).  The falling edge
 asks whether the arm stopped a fixed time ago, which the samples since then
 show: it sat 0.36 s after the end for a 0.4 s target, spread 0.03 s.  So the end
-is placed at the falling edge's half-level crossing (interpolated between
-samples) minus ``end_offset_s`` - the target's extent after the end, not a
-fitted value - and the event is decided when the run ends.  A run that lasts
+is placed at the falling edge's half-maximum crossing (half the run's peak,
+interpolated between samples) minus ``end_offset_s`` - the target's extent after
+the end, not a fitted value - and the event is decided when the run ends.
+
+Thresholds: a network trained on three or four lifters is often unsure at a new
+lifter's slow reps near failure (runs peaking at 0.2-0.5 where its confident
+ends peak above 0.9), so a run starts at a low ``on`` and its end is timed at
+half of its own peak, not at a fixed level a weak run never reaches.  What a low
+threshold lets through besides (settling after the set, a shift of the weight)
+is rejected by the segmenter's range-of-motion check
+(:class:`~rep_coach.learned.segmenter.LearnedSegmenter`).  A run that lasts
 ``max_run_s`` without ending fires then from its rising edge instead (end =
 start + ``rise_offset_s``, the target's extent before the end); runs
 shorter than ``min_run_s`` are blips; ``refractory_s`` after an end no new run
@@ -31,10 +39,10 @@ import numpy as np
 
 @dataclass
 class PickerConfig:
-    """Thresholds of :class:`EndPicker` (fixed from the target's definition)."""
+    """Thresholds of :class:`EndPicker` (offsets fixed from the target's definition)."""
 
-    on: float = 0.5
-    off: float = 0.35
+    on: float = 0.25
+    off: float = 0.15
     end_offset_s: float = 0.3     # target region after the end (training.data.END_AFTER_S)
     rise_offset_s: float = 0.4    # target region before the end (END_BEFORE_S)
     min_run_s: float = 0.12
@@ -45,7 +53,7 @@ class PickerConfig:
 class EndPicker:
     """Causal hysteresis edge picker over a probability stream."""
 
-    #: The level whose crossing marks the falling edge (a logistic output's midpoint).
+    #: The falling edge is where the run falls below this fraction of its peak.
     HALF = 0.5
 
     def __init__(self, config: Optional[PickerConfig] = None) -> None:
@@ -58,7 +66,8 @@ class EndPicker:
         self._run_start: Optional[float] = None
         self._fired = False
         self._last_end = -np.inf
-        self._fall = 0.0                  # latest half-level crossing of the run
+        self._fall = 0.0                  # latest half-maximum crossing of the run
+        self._peak = 0.0                  # the run's highest probability so far
         self._prev: Tuple[float, float] = (-np.inf, 0.0)
 
     def update(self, t: np.ndarray, p: np.ndarray) -> List[Tuple[float, float]]:
@@ -72,12 +81,15 @@ class EndPicker:
             if self._run_start is None:
                 if pi >= cfg.on and ti - self._last_end >= cfg.refractory_s:
                     self._run_start, self._fired, self._fall = ti, False, ti
+                    self._peak = pi
                 continue
-            if pi >= self.HALF:
+            self._peak = max(self._peak, pi)
+            level = self.HALF * self._peak
+            if pi >= level:
                 self._fall = ti
-            elif prev_p >= self.HALF:
+            elif prev_p >= level:
                 # Linear interpolation of the crossing between the two samples.
-                self._fall = prev_t + (ti - prev_t) * (prev_p - self.HALF) / (prev_p - pi)
+                self._fall = prev_t + (ti - prev_t) * (prev_p - level) / (prev_p - pi)
             # 1e-9: grid times are k / 100 in floating point.
             if not self._fired and ti - self._run_start >= cfg.max_run_s - 1e-9:
                 out.append(self._fire(self._run_start + cfg.rise_offset_s, ti))
