@@ -112,12 +112,13 @@ def test_picker_places_the_end_at_the_falling_edge():
     t = np.arange(300) / 100.0
     p = np.zeros(300)
     p[100:180] = 0.9
-    p[130] = 0.4  # a wobble between off and on does not split the run
+    p[130] = 0.4  # a one-sample wobble below half the peak does not split the run
     events = EndPicker(PickerConfig(on=0.5, off=0.35, end_offset_s=0.4)).update(t, p)
     assert len(events) == 1
     end, stamp = events[0]
     # Falling half-maximum (0.45) crossing between 1.79 s (0.9) and 1.80 s (0.0), minus 0.4 s.
-    assert end == pytest.approx(1.79 + 0.01 * 0.45 / 0.9 - 0.4) and stamp == pytest.approx(1.8)
+    # Decided once the next sample confirms the fall (confirm_s, 0.01 s).
+    assert end == pytest.approx(1.79 + 0.01 * 0.45 / 0.9 - 0.4) and stamp == pytest.approx(1.81)
 
 
 def test_picker_times_a_weak_run_at_half_its_own_peak():

@@ -2,9 +2,9 @@
 
 The network is trained on a region around every rep end (0.4 s before to 0.3 s
 after it, see ``rep_coach.training.data``), so a rep end shows up as a run of
-high probability around it.  A run *starts*
-when the probability reaches ``on`` and *ends* when it falls below ``off``
-(hysteresis: a probability wobbling around one threshold is one run).
+high probability around it.  A run *starts* when the probability reaches ``on``
+and *ends* once it has stayed ``confirm_s`` below half of the run's peak (or
+below ``off``): a one-sample wobble does not split a run.
 
 The two edges are not equally informative for a causal network.  The rising
 edge asks it to foresee that the arm will stop 0.4 s from now, and it rises late
@@ -14,7 +14,9 @@ asks whether the arm stopped a fixed time ago, which the samples since then
 show: it sat 0.36 s after the end for a 0.4 s target, spread 0.03 s.  So the end
 is placed at the falling edge's half-maximum crossing (half the run's peak,
 interpolated between samples) minus ``end_offset_s`` - the target's extent after
-the end, not a fitted value - and the event is decided when the run ends.
+the end, not a fitted value - and the event is decided when the run ends, right
+after that crossing (not when the probability has decayed to some floor: on slow
+reps the network's output lingers, which delayed cues by up to 1.2 s).
 
 Thresholds: a network trained on three or four lifters is often unsure at a new
 lifter's slow reps near failure (runs peaking at 0.2-0.5 where its confident
@@ -48,6 +50,7 @@ class PickerConfig:
     min_run_s: float = 0.12
     max_run_s: float = 1.6
     refractory_s: float = 0.8
+    confirm_s: float = 0.01       # below the end level this long ends a run (not a wobble)
 
 
 class EndPicker:
@@ -68,6 +71,7 @@ class EndPicker:
         self._last_end = -np.inf
         self._fall = 0.0                  # latest half-maximum crossing of the run
         self._peak = 0.0                  # the run's highest probability so far
+        self._below_since: Optional[float] = None   # when p fell below the end level
         self._prev: Tuple[float, float] = (-np.inf, 0.0)
 
     def update(self, t: np.ndarray, p: np.ndarray) -> List[Tuple[float, float]]:
@@ -81,7 +85,7 @@ class EndPicker:
             if self._run_start is None:
                 if pi >= cfg.on and ti - self._last_end >= cfg.refractory_s:
                     self._run_start, self._fired, self._fall = ti, False, ti
-                    self._peak = pi
+                    self._peak, self._below_since = pi, None
                 continue
             self._peak = max(self._peak, pi)
             level = self.HALF * self._peak
@@ -93,7 +97,12 @@ class EndPicker:
             # 1e-9: grid times are k / 100 in floating point.
             if not self._fired and ti - self._run_start >= cfg.max_run_s - 1e-9:
                 out.append(self._fire(self._run_start + cfg.rise_offset_s, ti))
-            if pi < cfg.off:
+            if pi >= max(cfg.off, level):
+                self._below_since = None
+                continue
+            if self._below_since is None:
+                self._below_since = ti
+            if ti - self._below_since >= cfg.confirm_s - 1e-9:
                 if not self._fired and self._fall - self._run_start >= cfg.min_run_s:
                     end = max(self._fall - cfg.end_offset_s, self._last_end + cfg.refractory_s)
                     out.append(self._fire(end, ti))

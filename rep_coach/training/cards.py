@@ -131,9 +131,9 @@ def render(report: Dict[str, Any], bench: Dict[str, Any], name: str) -> str:
         'causal cue cannot wait for that, so the last rep of most sets is a missed end '
         'plus a false one in event_f1/sample_f1: most of the gap to the targets.',
         '- Results vary between training runs: seeds 0, 1 and 2 of the same command gave '
-        'count_mae 0.23, 0.18 and 0.91 and rep F1 0.68, 0.68 and 0.50 (the A321 fold '
-        'learns from 10 sets of three other lifters and misses slow reps near failure); '
-        'see `docs/models.md`.',
+        'count_mae 0.09, 0.02 and 0.18 and rep F1 0.70, 0.73 and 0.69 (the A321 fold '
+        'learns from 10 sets of three other lifters and is unsure at slow reps near '
+        'failure); see `docs/models.md`.',
         '- The angle assumes the lifter holds the arm extended (still for 0.5 s) before '
         'a set; a set started from another pose reads a constant offset at every rep end '
         '(trained for up to 30 deg).',
