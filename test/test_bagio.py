@@ -10,7 +10,7 @@ import stat
 import subprocess
 import sys
 import textwrap
-from typing import Any, List
+from typing import Any, Iterator, List
 import warnings
 
 import numpy as np
@@ -72,25 +72,23 @@ def record_sample(path: Path, **kwargs: Any) -> BagRecorder:
     return rec
 
 
-def mcap_summaries(bag: Path) -> List[Any]:
-    """The summary of each listed file as the ``mcap`` library reads it."""
+def _mcap_readers(bag: Path) -> Iterator[Any]:
+    """The ``mcap`` library's CRC-checking reader of each listed file, in order."""
     mcap_reader = pytest.importorskip('mcap.reader')
-    summaries = []
     for name in load_metadata(bag).relative_file_paths:
         with open(bag / name, 'rb') as stream:
-            summaries.append(mcap_reader.make_reader(stream, validate_crcs=True).get_summary())
-    return summaries
+            yield mcap_reader.make_reader(stream, validate_crcs=True)
+
+
+def mcap_summaries(bag: Path) -> List[Any]:
+    """The summary of each listed file as the ``mcap`` library reads it."""
+    return [reader.get_summary() for reader in _mcap_readers(bag)]
 
 
 def mcap_messages(bag: Path) -> List[bytes]:
     """Every message's data through the ``mcap`` library's indexed reader, file by file."""
-    mcap_reader = pytest.importorskip('mcap.reader')
-    data = []
-    for name in load_metadata(bag).relative_file_paths:
-        with open(bag / name, 'rb') as stream:
-            reader = mcap_reader.make_reader(stream, validate_crcs=True)
-            data += [message.data for _, _, message in reader.iter_messages()]
-    return data
+    return [message.data for reader in _mcap_readers(bag)
+            for _, _, message in reader.iter_messages()]
 
 
 def anyreader_messages(path: Path) -> List[Any]:
