@@ -89,6 +89,7 @@ def main() -> int:
                                            RepClassifier, RepClassifierStep, StreamingTCN)
     from rep_coach.core.rep_features import RELATIVE_FEATURES
     from rep_coach.learned.kinematic_input import N_INPUTS
+    from rep_coach.learned.preprocess import N_REP_CHANNELS
 
     out: Dict[str, Dict] = {}
     seg_path, clf_path = args.models / 'segmenter.onnx', args.models / 'near_failure.onnx'
@@ -99,7 +100,7 @@ def main() -> int:
     state = np.zeros((1, smeta['channels'], smeta['state_len']), np.float32)
     out['ours_segmenter_ort'] = _timeit(lambda: seg.run(imu=x, state=state), args.n)
     feats = np.zeros((1, len(RELATIVE_FEATURES)), np.float32)
-    sig = np.zeros((1, 6, cmeta['sig_len']), np.float32)
+    sig = np.zeros((1, N_REP_CHANNELS, cmeta['sig_len']), np.float32)
     h = np.zeros((1, 1, cmeta['hidden']), np.float32)
     out['ours_classifier_ort'] = _timeit(lambda: clf.run(features=feats, signal=sig, h=h),
                                          args.n)

@@ -1,5 +1,7 @@
 """Tests of the baseline segmenter, rep features and near-failure rule."""
 
+from dataclasses import asdict
+
 import numpy as np
 import pytest
 
@@ -101,10 +103,54 @@ def test_rep_kinematics_and_set_features() -> None:
     omega = np.where(t < 1, 2.0, np.where(t < 2, -2.0, 0.0))
     angle = np.cumsum(omega) * 0.01
     kin = rep_kinematics(t, angle, omega, 0.0, 2.0)
-    assert abs(kin.concentric_s - 1.0) < 0.02 and abs(kin.rom_rad - 2.0) < 0.05
-    assert abs(kin.mean_conc_vel - 2.0) < 0.05
+    # The lift is timed from 10 % of the rise (0.2 rad at 0.1 s) to the top at 1 s, the
+    # lowering to 90 % of the fall (1.9 s), so the rest after it (to 3 s) does not count.
+    assert abs(kin.concentric_s - 0.9) < 0.02 and abs(kin.rom_rad - 2.0) < 0.05
+    assert abs(kin.mean_conc_vel - 2.0) < 0.05 and abs(kin.eccentric_s - 0.9) < 0.02
+    assert abs(kin.duration_s - 1.8) < 0.02 and abs(kin.lift_start - 0.1) < 0.02
+    assert rep_kinematics(t, angle, omega, 0.0, 3.0).duration_s == kin.duration_s
     feats = set_features(t, angle, omega, [(0.0, 2.0, 1.0), (0.0, 2.0, 0.5)])
     assert feats[0]['velocity_loss'] == 0.0 and feats[1]['rep_in_set'] == 2.0
+
+
+def curl(pause_s: float, lift_rate: float = 2.0) -> tuple:
+    """Lowering tail, a pause at the bottom, a 2 rad lift and its lowering (100 Hz)."""
+    parts = [np.full(40, -2.0), np.zeros(int(pause_s * 100)),
+             np.full(int(200 / lift_rate), lift_rate), np.full(100, -2.0)]
+    omega = np.concatenate(parts)
+    return np.arange(omega.size) / 100.0, omega
+
+
+def test_rep_kinematics_ignore_the_pause_and_the_start() -> None:
+    # A segmenter that starts the rep at the previous rep's end (0 s, still lowering)
+    # must measure the same lift as one that starts it at the bottom.
+    t, omega = curl(pause_s=0.8)
+    at_bottom = rep_kinematics(t, None, omega, 1.2, t[-1])
+    early = rep_kinematics(t, None, omega, 0.0, t[-1])
+    for kin in (at_bottom, early):
+        assert abs(kin.mean_conc_vel - 2.0) < 0.03 and abs(kin.rom_rad - 2.0) < 0.03
+        assert abs(kin.concentric_s - 0.9) < 0.03 and kin.peak_conc_vel == 2.0
+    # A longer pause changes nothing, a slower lift is read as slower.
+    t2, omega2 = curl(pause_s=2.0)
+    assert abs(rep_kinematics(t2, None, omega2, 0.0, t2[-1]).mean_conc_vel - 2.0) < 0.03
+    t3, omega3 = curl(pause_s=0.8, lift_rate=1.5)
+    assert abs(rep_kinematics(t3, None, omega3, 0.0, t3[-1]).mean_conc_vel - 1.5) < 0.03
+
+
+def test_rep_kinematics_integrate_the_rate_when_no_angle() -> None:
+    t, omega = curl(pause_s=0.5)
+    angle = np.concatenate(([0.0], np.cumsum(0.5 * (omega[1:] + omega[:-1]) * 0.01))) + 7.0
+    given = rep_kinematics(t, angle, omega, 0.3, t[-1])
+    integrated = rep_kinematics(t, None, omega, 0.3, t[-1])
+    assert np.allclose(list(asdict(given).values()), list(asdict(integrated).values()),
+                       rtol=1e-9, atol=1e-9)
+
+
+def test_rep_kinematics_without_a_lift_are_nan() -> None:
+    t = np.arange(0, 2, 0.01)
+    kin = rep_kinematics(t, None, np.full(t.size, -1.0), 0.0, 2.0)
+    assert np.isnan(kin.mean_conc_vel) and np.isnan(kin.concentric_s)
+    assert kin.duration_s == 2.0
 
 
 def test_classifier_resets_per_set() -> None:

@@ -11,6 +11,7 @@ from rep_coach.core.types import ImuBlock, REP_SIGNAL_POINTS, RepEvent
 from rep_coach.learned import load_stages, ModelLoadError
 from rep_coach.learned.events import EndPicker, PickerConfig
 from rep_coach.learned.kinematic_input import N_INPUTS
+from rep_coach.learned.preprocess import N_REP_CHANNELS, rep_channels
 
 MODELS = Path(__file__).resolve().parents[1] / 'models'
 
@@ -55,7 +56,7 @@ def test_classifier_onnx_matches_torch(exported):
     model = load_classifier_model(out / 'near_failure.onnx')
     rng = np.random.default_rng(2)
     f = rng.normal(size=(1, len(RELATIVE_FEATURES))).astype(np.float32)
-    s = rng.uniform(-1, 1, (1, 6, REP_SIGNAL_POINTS)).astype(np.float32)
+    s = rng.uniform(-1, 1, (1, N_REP_CHANNELS, REP_SIGNAL_POINTS)).astype(np.float32)
     h = rng.normal(size=(1, 1, 8)).astype(np.float32)
     p, r, h2 = model.run(features=f, signal=s, h=h)
     with torch.no_grad():
@@ -204,3 +205,58 @@ def test_empty_block_is_harmless(exported):
     seg, clf = seg_f(), clf_f()
     assert seg.push(ImuBlock.empty()) == []
     assert clf.on_rep(RepEvent(1, 1, 0.0, 2.0, 2.1)).rep_index == 1   # no signal: still answers
+
+
+@pytest.mark.skipif(not (MODELS / 'segmenter.onnx').is_file(), reason='no committed models')
+def test_a_sets_first_rep_starts_where_the_lift_does():
+    # The network's "inside a rep" onset comes after the lift has begun; the first
+    # rep's start (and with it the set's reference durations) is found in the rate.
+    from rep_coach.core.sim import simulate
+    from rep_coach.core.sim.config import SimConfig
+    rec = simulate(SimConfig(seed=3, sets=3))
+    events = replay(rec, load_stages(MODELS)[0](), None).events
+    errors = []
+    for event in (e for e in events if e.rep_index == 1):
+        for labels in rec.sets:
+            nearest = min(labels.reps, key=lambda r: abs(r.end - event.end))
+            if abs(nearest.end - event.end) < 0.5 and nearest is labels.reps[0]:
+                errors.append(event.start - nearest.start)
+    # Before: the onset was late within a set and, after a rest, stale by 4-50 s.
+    assert len(errors) == len(rec.sets) and max(abs(e) for e in errors) < 0.3, errors
+
+
+def _rotation(rng: np.random.Generator) -> np.ndarray:
+    q, r = np.linalg.qr(rng.normal(size=(3, 3)))
+    q = q * np.sign(np.diag(r))
+    return q if np.linalg.det(q) > 0 else -q
+
+
+def _curl_axes(rate: float = 0.5) -> np.ndarray:
+    """(6, 64) scaled axes of a curl: a lift then a lowering about sensor x."""
+    phase = np.linspace(0.0, 1.0, REP_SIGNAL_POINTS)
+    angle = np.pi * 0.75 * np.sin(np.pi * phase)
+    gyro = np.zeros((3, phase.size))
+    gyro[0] = rate * np.cos(np.pi * phase)
+    accel = 0.5 * np.stack([np.zeros_like(angle), np.sin(angle), -np.cos(angle)])
+    return np.concatenate([accel, gyro])
+
+
+def test_rep_channels_do_not_depend_on_the_mounting():
+    rng = np.random.default_rng(0)
+    x = _curl_axes() + rng.normal(scale=0.01, size=(6, REP_SIGNAL_POINTS))
+    base = rep_channels(x)
+    assert base.shape == (N_REP_CHANNELS, REP_SIGNAL_POINTS) and base.dtype == np.float32
+    for _ in range(5):
+        rot = _rotation(rng)
+        turned = np.concatenate([rot @ x[:3], rot @ x[3:]])
+        np.testing.assert_allclose(rep_channels(turned), base, atol=1e-5)
+    # Mounted the other way round, the lift still reads as a positive rate.
+    flipped = np.concatenate([x[:3], -x[3:]])
+    np.testing.assert_allclose(rep_channels(flipped), base, atol=1e-5)
+    assert base[3, :16].mean() > 0 and abs(base[2].max() - 0.75) < 0.1
+
+
+def test_rep_channels_see_a_slower_lift():
+    fast, slow = rep_channels(_curl_axes(0.5)), rep_channels(_curl_axes(0.3))
+    assert slow[0].max() < 0.65 * fast[0].max()
+    np.testing.assert_allclose(slow[2], fast[2], atol=1e-6)   # same path, slower

@@ -19,6 +19,7 @@ from rep_coach.core.sim import simulate, SimConfig
 from rep_coach.core.types import (ImuBlock, PayloadError, quantize_signal, RepEvent,
                                   REP_SIGNAL_POINTS)
 from rep_coach.learned.classifier import LearnedNearFailure
+from rep_coach.learned.preprocess import N_REP_CHANNELS, rep_channels
 from test_baseline import synthetic_curls
 
 MODELS = Path(__file__).resolve().parents[1] / 'models'
@@ -237,7 +238,8 @@ def test_training_and_runtime_give_the_classifier_the_same_signal(name: str) -> 
     for i, event in enumerate(events):
         clf.on_rep(RepEvent.from_json(event.to_json()))     # as the node receives it
         runtime = model.inputs[-1]['signal']
-        assert runtime.shape == (1, 6, REP_SIGNAL_POINTS) and runtime.dtype == np.float32
+        assert runtime.shape == (1, N_REP_CHANNELS, REP_SIGNAL_POINTS)
+        assert runtime.dtype == np.float32
         np.testing.assert_array_equal(runtime[0], training_signal(sample, i, ClfTrainConfig(),
                                                                   None))
     assert clf.reps_without_signal == 0
@@ -248,8 +250,9 @@ def test_learned_classifier_answers_a_rep_without_signal_and_counts_it() -> None
     clf = LearnedNearFailure(model)
     state = clf.on_rep(_event())
     assert state.rep_index == 3 and state.near_failure and state.rir == 1
-    np.testing.assert_array_equal(model.inputs[-1]['signal'],
-                                  np.zeros((1, 6, REP_SIGNAL_POINTS), np.float32))
+    # Classified on a zero raw signal, through the same invariant channels.
+    np.testing.assert_array_equal(model.inputs[-1]['signal'][0],
+                                  rep_channels(np.zeros((6, REP_SIGNAL_POINTS))))
     assert clf.reps_without_signal == 1
     clf.on_rep(_event(_realistic_signal()))
     assert clf.reps_without_signal == 1

@@ -3,7 +3,11 @@
 Inputs are the 100 Hz signals the baseline segmenter computes (and any other
 segmenter can reproduce with :mod:`rep_coach.core.filters`): ``angle`` (rad,
 the forearm's rotation about its principal gyro axis, lifting positive) and
-``omega`` (rad/s, the angular velocity about that axis), with their times.
+``omega`` (rad/s, the angular velocity about that axis), with their times; with
+``angle`` None the rotation is integrated from ``omega`` over each rep (the
+learned segmenter).  Lift and lowering are timed between 10 % and 90 % of the
+rep's own rise and fall, so where a segmenter (or a label) puts the rep's start
+and end inside the rests around it does not change them.
 
 Two layers, so the learned classifier can reuse either:
 
@@ -11,7 +15,8 @@ Two layers, so the learned classifier can reuse either:
   motion, concentric velocities;
 * :class:`SetFeatureTracker` - the same rep relative to its set: velocity loss
   against the set's best rep so far (the velocity-based-training fatigue
-  measure), duration ratio to the set's first reps, rep index.
+  measure), its mean over this rep and the one before, duration ratio to the
+  set's first reps, rep index.
 
 Feature names are fixed in :data:`FEATURE_NAMES`; every value is a float (NaN
 when undefined, e.g. a rep with no samples).
@@ -28,16 +33,17 @@ import numpy as np
 #: Keys of the feature dict, in a stable order (the learned models' input order).
 FEATURE_NAMES: Tuple[str, ...] = (
     'rep_in_set',          # 1-based index of the rep in its set
-    'duration_s',          # start -> end
-    'concentric_s',        # start -> peak (lifting)
-    'eccentric_s',         # peak -> end (lowering)
-    'rom_rad',             # angle(peak) - angle(start)
+    'duration_s',          # leaving the bottom -> 90 % lowered (rests excluded)
+    'concentric_s',        # leaving the bottom -> peak (lifting)
+    'eccentric_s',         # peak -> 90 % lowered (lowering)
+    'rom_rad',             # angle(peak) - angle(bottom)
     'peak_conc_vel',       # max omega in the concentric, rad/s
-    'mean_conc_vel',       # mean omega in the concentric, rad/s
+    'mean_conc_vel',       # mean rate over 10-90 % of the rise, rad/s
     'velocity_loss',       # 1 - mean_conc_vel / best mean_conc_vel of the set so far
     'peak_velocity_loss',  # same with peak_conc_vel
     'duration_ratio',      # duration / mean duration of the set's first reps
     'concentric_ratio',    # concentric_s / mean concentric_s of the set's first reps
+    'recent_velocity_loss',  # mean velocity_loss of this rep and the one before it
 )
 
 #: The features that compare a rep with its own set's first reps.  Absolute values
@@ -45,7 +51,8 @@ FEATURE_NAMES: Tuple[str, ...] = (
 #: lifter and the load as about fatigue; with four subjects to learn from, a
 #: classifier given them learns who lifts rather than how tired they are.
 RELATIVE_FEATURES: Tuple[str, ...] = (
-    'velocity_loss', 'peak_velocity_loss', 'duration_ratio', 'concentric_ratio')
+    'velocity_loss', 'peak_velocity_loss', 'duration_ratio', 'concentric_ratio',
+    'recent_velocity_loss')
 
 
 @dataclass
@@ -58,38 +65,73 @@ class RepKinematics:
     rom_rad: float
     peak_conc_vel: float
     mean_conc_vel: float
+    #: Time the lift left the bottom (``LIFT_FROM`` of the rise), s; NaN without a lift.
+    lift_start: float = float('nan')
 
 
-def rep_kinematics(t: np.ndarray, angle: np.ndarray, omega: np.ndarray,
+#: The lift is measured between these fractions of the rep's rise (bottom -> top), so a
+#: pause at the bottom, or a rep start placed a little early or late, changes nothing.
+LIFT_FROM, LIFT_TO = 0.1, 0.9
+
+
+def rep_kinematics(t: np.ndarray, angle: Optional[np.ndarray], omega: np.ndarray,
                    start: float, end: float, peak: Optional[float] = None) -> RepKinematics:
     """Compute one rep's kinematics from uniformly sampled principal-axis signals.
 
     ``t``, ``angle`` and ``omega`` are aligned 1-D arrays covering at least the
     rep; ``start``/``end``/``peak`` are times on the same timeline.  When
-    ``peak`` is None it is taken as the angle's maximum within the rep.
+    ``peak`` is None it is taken as the angle's maximum within the rep.  With
+    ``angle`` None the rotation is integrated from ``omega`` over the rep alone:
+    drift-free over a few seconds and without the lag of a filtered angle (the
+    learned segmenter's gravity angle trails the rotation by its low-pass).
+
+    The concentric is measured from where the angle last left the bottom
+    (``LIFT_FROM`` of the rise from the rep's lowest point before the top) to the
+    top; the mean concentric velocity is the rise from ``LIFT_FROM`` to
+    ``LIFT_TO`` over its time.  Both therefore ignore how long the lifter rests at
+    the bottom and where exactly a segmenter put the rep's start: with the start
+    at the previous rep's end, a mean over start -> top read the rest and the tail
+    of the previous lowering as slowness.
     """
     t = np.asarray(t, dtype=np.float64)
     i0, i1 = np.searchsorted(t, [start, end])
     i1 = min(max(i1, i0 + 1), t.size)
-    if i1 - i0 < 2:
-        nan = float('nan')
-        return RepKinematics(float(end - start), nan, nan, nan, nan, nan)
-    seg_angle = angle[i0:i1]
-    if peak is None or not (start <= peak <= end):
-        ip = i0 + int(np.argmax(seg_angle))
-    else:
-        ip = int(np.clip(np.searchsorted(t, peak), i0, i1 - 1))
-    t_start, t_peak = float(t[i0]), float(t[ip])
-    conc = omega[i0:ip + 1]
+    nan = float('nan')
     duration = float(end - start)
-    concentric = max(t_peak - t_start, 0.0)
+    if i1 - i0 < 2:
+        return RepKinematics(duration, nan, nan, nan, nan, nan)
+    ts, om = t[i0:i1], np.asarray(omega[i0:i1], dtype=np.float64)
+    if angle is None:
+        ang = np.concatenate(([0.0], np.cumsum(0.5 * (om[1:] + om[:-1]) * np.diff(ts))))
+    else:
+        ang = np.asarray(angle[i0:i1], dtype=np.float64)
+    if peak is None or not (start <= peak <= end):
+        ip = int(np.argmax(ang))
+    else:
+        ip = int(np.clip(np.searchsorted(ts, peak), 0, ts.size - 1))
+    ib = int(np.argmin(ang[:ip + 1]))       # the bottom the lift starts from
+    rom = float(ang[ip] - ang[ib])
+    if ip - ib < 2 or rom <= 0.0:
+        return RepKinematics(duration, nan, max(float(end - ts[ip]), 0.0), rom, nan, nan)
+    rise = ang[ib:ip + 1]
+    ia = ib + int(np.flatnonzero(rise <= rise[0] + LIFT_FROM * rom)[-1])
+    iz = ia + int(np.flatnonzero(ang[ia:ip + 1] >= rise[0] + LIFT_TO * rom)[0])
+    lift_s = float(ts[iz] - ts[ia])
+    # The lowering ends where LIFT_TO of the way back down is covered: labels (and
+    # segmenters) put the end anywhere in the rest that follows, up to seconds later
+    # after a set's last rep.
+    fall = ang[ip:]
+    drop = float(ang[ip] - fall.min())
+    back = ip + int(np.flatnonzero(fall <= ang[ip] - LIFT_TO * drop)[0]) if drop > 0 else -1
+    lowered = float(ts[back]) if back > ip else float(end)
     return RepKinematics(
-        duration_s=duration,
-        concentric_s=concentric,
-        eccentric_s=max(duration - concentric, 0.0),
-        rom_rad=float(angle[ip] - angle[i0]),
-        peak_conc_vel=float(conc.max()) if conc.size else float('nan'),
-        mean_conc_vel=float(conc.mean()) if conc.size else float('nan'))
+        duration_s=lowered - float(ts[ia]),
+        concentric_s=float(ts[ip] - ts[ia]),
+        eccentric_s=max(lowered - float(ts[ip]), 0.0),
+        rom_rad=rom,
+        peak_conc_vel=float(om[ia:ip + 1].max()),
+        mean_conc_vel=float((ang[iz] - ang[ia]) / lift_s) if lift_s > 0 else nan,
+        lift_start=float(ts[ia]))
 
 
 @dataclass
@@ -107,9 +149,11 @@ class SetFeatureTracker:
     _best_peak: float = float('nan')
     _ref_durations: List[float] = field(default_factory=list)
     _ref_concentric: List[float] = field(default_factory=list)
+    _losses: List[float] = field(default_factory=list)
 
     def reset(self) -> None:
         """Start a new set."""
+        self._losses = []
         self._count = 0
         self._best_mean = float('nan')
         self._best_peak = float('nan')
@@ -136,15 +180,20 @@ class SetFeatureTracker:
         feats['peak_velocity_loss'] = _loss(kin.peak_conc_vel, self._best_peak)
         feats['duration_ratio'] = _ratio(kin.duration_s, self._ref_durations)
         feats['concentric_ratio'] = _ratio(kin.concentric_s, self._ref_concentric)
+        if math.isfinite(feats['velocity_loss']):
+            self._losses.append(feats['velocity_loss'])
+        recent = self._losses[-2:]
+        feats['recent_velocity_loss'] = sum(recent) / len(recent) if recent else float('nan')
         return {name: float(feats[name]) for name in FEATURE_NAMES}
 
 
-def set_features(t: np.ndarray, angle: np.ndarray, omega: np.ndarray,
+def set_features(t: np.ndarray, angle: Optional[np.ndarray], omega: np.ndarray,
                  reps: Sequence[Tuple[float, float, Optional[float]]],
                  n_reference: int = 3) -> List[Dict[str, float]]:
     """Features of every rep of one set given ``(start, end, peak)`` per rep, in order.
 
-    Offline convenience (e.g. features at the true rep boundaries for training).
+    Offline convenience (e.g. features at the true rep boundaries for training);
+    ``angle`` None integrates ``omega`` per rep, as :func:`rep_kinematics` does.
     """
     tracker = SetFeatureTracker(n_reference=n_reference)
     return [tracker.add(rep_kinematics(t, angle, omega, s, e, p)) for s, e, p in reps]

@@ -2,8 +2,9 @@
 
 Per rep the ONNX model gets the rep's set-relative features
 (:data:`~rep_coach.core.rep_features.RELATIVE_FEATURES`, as computed by stage
-1), the rep's raw signal (``RepEvent.signal``, cut by stage 1 and scaled by
-:func:`~rep_coach.learned.preprocess.scale_signal`, as in training), and the GRU
+1), the rep's raw signal (``RepEvent.signal``, cut by stage 1, scaled and turned
+into mounting-invariant channels by
+:func:`~rep_coach.learned.preprocess.classifier_input`, as in training), and the GRU
 state carried from the previous rep of the same set (reset when ``set_index``
 changes, and for every rep when the model's metadata says ``recurrent: false``).
 It returns the near-failure probability, the probabilities of 0/1/2/3+ reps in
@@ -24,11 +25,12 @@ import numpy as np
 from rep_coach.core.rep_features import RELATIVE_FEATURES
 from rep_coach.core.types import NearFailureState, RepEvent
 from rep_coach.learned.onnx_model import OnnxModel, TensorSpec
-from rep_coach.learned.preprocess import scale_signal
+from rep_coach.learned.preprocess import classifier_input, N_REP_CHANNELS
 
 #: ONNX interface of ``near_failure.onnx`` (feature count and lengths checked at load).
 CLASSIFIER_INPUTS = (TensorSpec('features', (1, len(RELATIVE_FEATURES))),
-                     TensorSpec('signal', (1, 6, None)), TensorSpec('h', (1, 1, None)))
+                     TensorSpec('signal', (1, N_REP_CHANNELS, None)),
+                     TensorSpec('h', (1, 1, None)))
 CLASSIFIER_OUTPUTS = (TensorSpec('probability', (1, 1)), TensorSpec('rir_probs', (1, 4)),
                       TensorSpec('h_out', (1, 1, None)))
 
@@ -71,7 +73,8 @@ class LearnedNearFailure:
         if rep.signal is None:
             self.reps_without_signal += 1
         prob, rir_probs, self.h = self.model.run(features=feats,
-                                                 signal=scale_signal(rep.signal)[None], h=self.h)
+                                                 signal=classifier_input(rep.signal)[None],
+                                                 h=self.h)
         p = float(prob[0, 0])
         return NearFailureState(set_index=rep.set_index, rep_index=rep.rep_index,
                                 stamp=rep.stamp, probability=p,

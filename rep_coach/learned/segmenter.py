@@ -11,7 +11,7 @@ Input: the mounting-invariant channels of
 :mod:`rep_coach.learned.kinematic_input` (gravity-referenced forearm angle,
 signed principal-axis rate, |omega|, |a| - g).  Hops lie on the absolute 100 Hz
 grid (indices ``10 m .. 10 m + 9``), as in training.  Per-rep features come
-from :mod:`rep_coach.core.rep_features` on the same angle and rate.
+from :mod:`rep_coach.core.rep_features` on the same rate, integrated over each rep.
 
 Range-of-motion check: a rep end the picker finds is a new rep only if the arm
 came down from a top since the previous rep of the set: the forearm angle's drop
@@ -47,6 +47,10 @@ SEGMENTER_OUTPUTS = (TensorSpec('logits', (1, 2, None)),
 
 #: A candidate end needs this fraction of the previous rep's angle drop (module docstring).
 MIN_EXCURSION_RATIO = 0.5
+#: How much earlier than the network's "inside a rep" onset a set's first lift is sought.
+FIRST_REP_LEAD_S = 1.5
+#: Longest first rep assumed when that onset is older (a slow curl takes about 5 s).
+FIRST_REP_MAX_S = 6.0
 
 
 def angle_drop(t: np.ndarray, theta: np.ndarray, since: float, end: float) -> float:
@@ -134,14 +138,26 @@ class LearnedSegmenter:
             elif ai < 0.3:
                 self._active_since = None
 
+    def _first_rep_start(self, t: np.ndarray, omega: np.ndarray, end: float) -> float:
+        # The "inside a rep" output rises only once the network has seen the lift
+        # begin (thomas2025 LOSO: a median 0.68 s after the labelled start), which
+        # cut the first concentric short and biased every duration and concentric
+        # ratio of the set (the first reps are their reference).  So look
+        # FIRST_REP_LEAD_S further back and start where the lift left the bottom.
+        # The onset can be stale (the output may idle between 0.3 and 0.5 through a
+        # rest), so it is taken no earlier than FIRST_REP_MAX_S before the end.
+        late = self._active_since if self._active_since is not None else end - 2.5
+        window = min(max(late, end - FIRST_REP_MAX_S), end - 0.5) - FIRST_REP_LEAD_S
+        lift = rep_kinematics(t, None, omega, window, end).lift_start
+        return lift if np.isfinite(lift) else window + FIRST_REP_LEAD_S
+
     def _event(self, end: float, stamp: float) -> Optional[RepEvent]:
         new_set = self._last_end is None or end - self._last_end > self.set_rest_s
+        t, theta, omega = self.kin.signals()
         if new_set:
-            start = self._active_since if self._active_since is not None else end - 2.5
-            start = min(start, end - 0.5)
+            start = self._first_rep_start(t, omega, end)
         else:
             start = self._last_end
-        t, theta, omega = self.kin.signals()
         excursion = angle_drop(t, theta, start, end)
         if not new_set and excursion < self.min_excursion_ratio * self._last_excursion:
             self.rejected += 1
@@ -153,7 +169,10 @@ class LearnedSegmenter:
             self.features.reset()
         self.rep_index += 1
         self._last_end = end
-        feats = self.features.add(rep_kinematics(t, theta, omega, start, end))
+        # Features on the rate integrated over the rep, not on the gravity angle: its
+        # low-pass makes it trail the rotation, which put the top late and read the
+        # start of the lowering as a slower lift (velocity-loss AUC 0.87 vs 0.91).
+        feats = self.features.add(rep_kinematics(t, None, omega, start, end))
         return RepEvent(set_index=self.set_index, rep_index=self.rep_index, start=start,
                         end=end, stamp=stamp, peak=None, features=feats,
                         signal=self.signal.cut(start, end))

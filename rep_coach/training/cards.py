@@ -72,11 +72,14 @@ def render(report: Dict[str, Any], bench: Dict[str, Any], name: str) -> str:
         'the forearm angle fell from a top since the previous rep by at least half of '
         'that rep\'s fall (range-of-motion check, `rep_coach/learned/segmenter.py`).'
         if seg else
-        'Per rep: the 4 set-relative features of `rep_coach/core/rep_features.py` '
+        'Per rep: the 5 set-relative features of `rep_coach/core/rep_features.py` '
         '(velocity loss and peak velocity loss against the set\'s best rep, duration and '
-        'concentric-time ratios to the set\'s first reps; computed by stage 1 on its '
-        'angle/rate), a small conv encoder of the rep\'s raw 6-axis signal resampled to '
-        '64 samples (cut by stage 1 and carried in the rep event), and a GRU (32 units) '
+        'concentric-time ratios to the set\'s first reps, the mean velocity loss of this '
+        'rep and the previous one; computed by stage 1 from its rate, integrated over '
+        'each rep), a small conv encoder of the rep\'s raw 6-axis signal resampled to '
+        '64 samples (cut by stage 1 and carried in the rep event) as 5 mounting-invariant '
+        'channels (`rep_channels` in `rep_coach/learned/preprocess.py`), and a GRU (32 '
+        'units) '
         'whose state is **not** carried across reps (`recurrent: false`: carried, it '
         'learned the training lifters\' rep counts; the set context is in the features\' '
         'tracker). Heads: near-failure probability '
@@ -131,9 +134,10 @@ def render(report: Dict[str, Any], bench: Dict[str, Any], name: str) -> str:
         'causal cue cannot wait for that, so the last rep of most sets is a missed end '
         'plus a false one in event_f1/sample_f1: most of the gap to the targets.',
         '- Results vary between training runs: seeds 0, 1 and 2 of the same command gave '
-        'count_mae 0.09, 0.02 and 0.18 and rep F1 0.70, 0.73 and 0.69 (the A321 fold '
-        'learns from 10 sets of three other lifters and is unsure at slow reps near '
-        'failure); see `docs/models.md`.',
+        'count_mae 0.09, 0.02 and 0.18 (the A321 fold learns from 10 sets of three other '
+        'lifters and is unsure at slow reps near failure); near-failure rep F1 0.73 and '
+        '0.72 with seeds 0 and 1 (v7: 0.70, 0.73), window F1 0.78 and 0.78 (v7: 0.72, '
+        '0.74); see `docs/models.md`.',
         '- The angle assumes the lifter holds the arm extended (still for 0.5 s) before '
         'a set; a set started from another pose reads a constant offset at every rep end '
         '(trained for up to 30 deg).',

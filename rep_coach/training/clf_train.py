@@ -15,7 +15,7 @@ from rep_coach.core.rep_features import RELATIVE_FEATURES, set_features
 from rep_coach.core.rep_signal import rep_signal
 from rep_coach.core.thomas2025 import NEAR_FAILURE_RPE
 from rep_coach.core.types import REP_SIGNAL_POINTS
-from rep_coach.learned.preprocess import RATE_HZ, scale_signal
+from rep_coach.learned.preprocess import N_REP_CHANNELS, RATE_HZ, rep_channels, scale_signal
 from rep_coach.training.augment import augment, AugmentConfig
 from rep_coach.training.data import Session
 from rep_coach.training.models import RepClassifier
@@ -57,13 +57,13 @@ class SetSample:
 
 
 def set_samples(sessions: Sequence[Session]) -> List[SetSample]:
-    """Per-set features at the true boundaries, on the segmenter's angle/rate signals."""
+    """Per-set features at the true boundaries, from the segmenter's rate as it computes them."""
     out = []
     for sess in sessions:
         for reps in sess.sets:
             if not reps:
                 continue
-            feats = set_features(sess.t, sess.angle, sess.rate,
+            feats = set_features(sess.t, None, sess.rate,
                                  [(r.start, r.end, None) for r in reps])
             f = np.array([[d[n] for n in RELATIVE_FEATURES] for d in feats], dtype=np.float32)
             nf = np.array([math.nan if r.rpe is None else float(r.rpe >= NEAR_FAILURE_RPE)
@@ -75,13 +75,14 @@ def set_samples(sessions: Sequence[Session]) -> List[SetSample]:
 
 def training_signal(sample: SetSample, i: int, cfg: ClfTrainConfig,
                     rng: Optional[np.random.Generator]) -> np.ndarray:
-    """Return the (6, REP_SIGNAL_POINTS) model input of rep ``i``, made as at runtime.
+    """Return the (N_REP_CHANNELS, REP_SIGNAL_POINTS) model input of rep ``i``, as at runtime.
 
     Stage 1's cut (:func:`~rep_coach.core.rep_signal.rep_signal`) on the session's
-    SI grid, then stage 2's :func:`~rep_coach.learned.preprocess.scale_signal`: with
-    ``rng`` None this is exactly what ``LearnedNearFailure`` feeds the model for a
-    rep with these boundaries.  With ``rng`` the boundaries are jittered and the
-    unclipped signal augmented (``augment`` clips).
+    SI grid, then stage 2's :func:`~rep_coach.learned.preprocess.scale_signal` and
+    :func:`~rep_coach.learned.preprocess.rep_channels`: with ``rng`` None this is
+    exactly what ``LearnedNearFailure`` feeds the model for a rep with these
+    boundaries.  With ``rng`` the boundaries are jittered and the unclipped axes
+    augmented (``augment`` clips) before the channels are taken.
     """
     sess, r = sample.session, sample.reps[i]
     s, e = r.start, r.end
@@ -90,7 +91,7 @@ def training_signal(sample: SetSample, i: int, cfg: ClfTrainConfig,
         e += rng.normal(scale=cfg.jitter_s)
         e = max(e, s + 2.0 / RATE_HZ)   # jitter must not turn a rep inside out
     x = scale_signal(rep_signal(sess.t, sess.x.T, s, e), clip=rng is None)
-    return augment(x, rng, cfg.augment) if rng is not None else x
+    return rep_channels(augment(x, rng, cfg.augment) if rng is not None else x)
 
 
 def _batch(samples: Sequence[SetSample], cfg: ClfTrainConfig, mean: np.ndarray,
@@ -98,7 +99,7 @@ def _batch(samples: Sequence[SetSample], cfg: ClfTrainConfig, mean: np.ndarray,
     r_max = max(len(s.reps) for s in samples)
     b, nf_dim = len(samples), len(RELATIVE_FEATURES)
     feats = np.zeros((b, r_max, nf_dim), dtype=np.float32)
-    sig = np.zeros((b, r_max, 6, REP_SIGNAL_POINTS), dtype=np.float32)
+    sig = np.zeros((b, r_max, N_REP_CHANNELS, REP_SIGNAL_POINTS), dtype=np.float32)
     nf = np.full((b, r_max), np.nan, dtype=np.float32)
     rir = np.full((b, r_max), -1, dtype=np.int64)
     for k, s in enumerate(samples):

@@ -59,7 +59,7 @@ def export_classifier(model: RepClassifier, path: Path, threshold: float,
                       extra: Dict[str, Any] = None) -> Path:
     """Write the one-rep step: (features, signal, h) -> (probability, rir_probs, h_out)."""
     step = RepClassifierStep(model)
-    args = (torch.zeros(1, model.n_features), torch.zeros(1, 6, model.sig_len),
+    args = (torch.zeros(1, model.n_features), torch.zeros(1, model.sig_channels, model.sig_len),
             torch.zeros(1, 1, model.hidden))
     meta = {'kind': 'near_failure', 'sig_len': model.sig_len, 'hidden': model.hidden,
             'feat_mean': [float(v) for v in model.feat_mean], 'threshold': threshold,

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from rep_coach.core.types import REP_SIGNAL_POINTS
 from rep_coach.learned.kinematic_input import N_INPUTS
+from rep_coach.learned.preprocess import N_REP_CHANNELS
 
 
 class CausalTCN(nn.Module):
@@ -119,16 +120,19 @@ class RepClassifier(nn.Module):
     """Stage-2 near-failure classifier over the reps of one set.
 
     Per rep: feature vector (standardised inside, NaN replaced by 0 beforehand by
-    the caller), raw signal of the rep resampled to ``sig_len`` samples, and the
+    the caller), the rep's raw signal resampled to ``sig_len`` samples as its
+    ``sig_channels`` mounting-invariant channels (``rep_channels``), and the
     GRU state carried from the previous rep of the set.  With ``recurrent=False``
     every rep starts from a zero state (training and runtime alike), so no memory
     crosses reps beyond what the set-relative features carry.
     """
 
     def __init__(self, n_features: int, sig_len: int = REP_SIGNAL_POINTS,
-                 enc_channels: int = 24, hidden: int = 32, recurrent: bool = True) -> None:
+                 enc_channels: int = 24, hidden: int = 32, recurrent: bool = True,
+                 sig_channels: int = N_REP_CHANNELS) -> None:
         """Build the network."""
         super().__init__()
+        self.sig_channels = sig_channels
         self.recurrent = bool(recurrent)
         self.n_features = n_features
         self.sig_len = sig_len
@@ -136,7 +140,7 @@ class RepClassifier(nn.Module):
         self.register_buffer('feat_mean', torch.zeros(n_features))
         self.register_buffer('feat_std', torch.ones(n_features))
         self.encoder = nn.Sequential(
-            nn.Conv1d(6, 16, 5, padding=2), nn.ReLU(), nn.MaxPool1d(2),
+            nn.Conv1d(sig_channels, 16, 5, padding=2), nn.ReLU(), nn.MaxPool1d(2),
             nn.Conv1d(16, enc_channels, 5, padding=2), nn.ReLU(), nn.MaxPool1d(2),
             nn.Conv1d(enc_channels, enc_channels, 3, padding=1), nn.ReLU(),
             nn.AdaptiveAvgPool1d(1))
@@ -147,7 +151,7 @@ class RepClassifier(nn.Module):
 
     def forward(self, feats: torch.Tensor, sig: torch.Tensor,
                 h0: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(B, R, F), (B, R, 6, L), (1, B, H) -> nf logits (B, R), rir logits (B, R, 4), h."""
+        """(B, R, F), (B, R, C, L), (1, B, H) -> nf logits (B, R), rir logits (B, R, 4), h."""
         b, r = feats.shape[0], feats.shape[1]
         if not self.recurrent and r > 1:
             # Each rep its own one-step sequence from a zero state.
@@ -156,7 +160,7 @@ class RepClassifier(nn.Module):
                               torch.zeros(1, b * r, self.hidden))
             return nf.reshape(b, r), rir.reshape(b, r, -1), h0
         f = (feats - self.feat_mean) / self.feat_std
-        e = self.encoder(sig.reshape(b * r, 6, sig.shape[-1])).reshape(b, r, -1)
+        e = self.encoder(sig.reshape(b * r, self.sig_channels, sig.shape[-1])).reshape(b, r, -1)
         z = self.mix(torch.cat([f, e], dim=2))
         out, h = self.gru(z, h0)
         y = self.head(torch.cat([self.drop(out), f], dim=2))
@@ -173,7 +177,7 @@ class RepClassifierStep(nn.Module):
 
     def forward(self, feats: torch.Tensor, sig: torch.Tensor,
                 h: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(1, F), (1, 6, L), (1, 1, H) -> prob (1, 1), rir probs (1, 4), h (1, 1, H)."""
+        """(1, F), (1, C, L), (1, 1, H) -> prob (1, 1), rir probs (1, 4), h (1, 1, H)."""
         nf, rir, h_new = self.model(feats[:, None, :], sig[:, None], h)
         return torch.sigmoid(nf), torch.softmax(rir[:, 0], dim=1), h_new
 
