@@ -135,8 +135,8 @@ def render(report: Dict[str, Any], bench: Dict[str, Any], name: str) -> str:
         'plus a false one in event_f1/sample_f1: most of the gap to the targets.',
         '- Results vary between training runs: seeds 0, 1 and 2 of the same command gave '
         'count_mae 0.09, 0.02 and 0.18 (the A321 fold learns from 10 sets of three other '
-        'lifters and is unsure at slow reps near failure); near-failure rep F1 0.73 and '
-        '0.72 with seeds 0 and 1 (v7: 0.70, 0.73), window F1 0.78 and 0.78 (v7: 0.72, '
+        'lifters and is unsure at slow reps near failure); near-failure rep F1 0.73, 0.72 '
+        'and 0.70 (v7: 0.70, 0.73, 0.69), window F1 0.78, 0.78 and 0.76 (v7: 0.72, 0.74, '
         '0.74); see `docs/models.md`.',
         '- The angle assumes the lifter holds the arm extended (still for 0.5 s) before '
         'a set; a set started from another pose reads a constant offset at every rep end '
