@@ -122,8 +122,9 @@ def rep_kinematics(t: np.ndarray, angle: Optional[np.ndarray], omega: np.ndarray
     # after a set's last rep.
     fall = ang[ip:]
     drop = float(ang[ip] - fall.min())
-    back = ip + int(np.flatnonzero(fall <= ang[ip] - LIFT_TO * drop)[0]) if drop > 0 else -1
-    lowered = float(ts[back]) if back > ip else float(end)
+    lowered = float(end)
+    if drop > 0.0:
+        lowered = float(ts[ip + int(np.flatnonzero(fall <= ang[ip] - LIFT_TO * drop)[0])])
     return RepKinematics(
         duration_s=lowered - float(ts[ia]),
         concentric_s=float(ts[ip] - ts[ia]),
