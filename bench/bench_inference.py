@@ -86,7 +86,7 @@ def main() -> int:
     torch.set_num_threads(1)
     from rep_coach.learned import load_classifier_model, load_segmenter_model
     from rep_coach.training.models import (CausalTCN, n_params, RefClassifier, RefResNet,
-                                           RepClassifier, RepClassifierStep, StreamingTCN)
+                                           RepClassifier, RepClassifierStep, StreamingEnsemble)
     from rep_coach.core.rep_features import RELATIVE_FEATURES
     from rep_coach.learned.kinematic_input import N_INPUTS
     from rep_coach.learned.preprocess import N_REP_CHANNELS
@@ -105,8 +105,12 @@ def main() -> int:
     out['ours_classifier_ort'] = _timeit(lambda: clf.run(features=feats, signal=sig, h=h),
                                          args.n)
     out['ours_pipeline_push'] = _pipeline_push(args.models, args.n)
-    tcn = CausalTCN(channels=smeta['channels'])
-    stream = StreamingTCN(tcn).eval()
+    # Files from before ensembles carry no 'members': their 'channels' is the one network's.
+    shape = {'channels': smeta.get('member_channels', smeta['channels'])}
+    if 'dilations' in smeta:
+        shape['dilations'] = smeta['dilations']
+    tcns = [CausalTCN(**shape) for _ in range(smeta.get('members', 1))]
+    stream = StreamingEnsemble(tcns).eval()
     rc = RepClassifierStep(RepClassifier(len(RELATIVE_FEATURES), cmeta['sig_len'],
                                          hidden=cmeta['hidden'])).eval()
     tx, ts = torch.from_numpy(x), stream.initial_state()
@@ -114,7 +118,7 @@ def main() -> int:
     with torch.no_grad():
         out['ours_segmenter_torch'] = _timeit(lambda: stream(tx, ts), args.n)
         out['ours_classifier_torch'] = _timeit(lambda: rc(tf, tsig, th), args.n)
-    out['ours_segmenter_ort'].update(params=n_params(tcn),
+    out['ours_segmenter_ort'].update(params=sum(n_params(t) for t in tcns),
                                      onnx_bytes=seg_path.stat().st_size)
     out['ours_classifier_ort'].update(params=n_params(rc),
                                       onnx_bytes=clf_path.stat().st_size)

@@ -28,7 +28,7 @@ def exported(tmp_path_factory):
     out = tmp_path_factory.mktemp('models')
     tcn = CausalTCN(channels=8, dilations=(1, 2, 4)).eval()
     clf = RepClassifier(len(RELATIVE_FEATURES), sig_len=REP_SIGNAL_POINTS, hidden=8).eval()
-    export_segmenter(tcn, out / 'segmenter.onnx', {})
+    export_segmenter([tcn], out / 'segmenter.onnx', {})
     export_classifier(clf, out / 'near_failure.onnx', 0.5)
     return out, tcn, clf
 
@@ -47,6 +47,38 @@ def test_segmenter_onnx_matches_torch_streaming(exported):
         y, state = model.run(imu=x[:, :, i:i + 10], state=state)
         got.append(y)
     np.testing.assert_allclose(np.concatenate(got, axis=2), ref, atol=1e-4)
+
+
+def test_segmenter_ensemble_onnx_streams_the_mean_of_its_members(tmp_path):
+    from rep_coach.learned import load_segmenter_model
+    from rep_coach.training.export import export_segmenter
+    from rep_coach.training.models import CausalTCN
+    torch.manual_seed(3)
+    members = [CausalTCN(channels=8, dilations=(1, 2, 4)).eval() for _ in range(3)]
+    model = load_segmenter_model(export_segmenter(members, tmp_path / 'segmenter.onnx', {}))
+    meta = model.meta_json('rep_coach')
+    assert (meta['members'], meta['member_channels'], meta['channels']) == (3, 8, 24)
+    x = np.random.default_rng(4).uniform(-1, 1, (1, N_INPUTS, 120)).astype(np.float32)
+    with torch.no_grad():
+        each = [m(torch.from_numpy(x)).numpy() for m in members]
+    state = np.zeros((1, meta['channels'], meta['state_len']), np.float32)
+    got = []
+    for i in range(0, 120, 10):
+        y, state = model.run(imu=x[:, :, i:i + 10], state=state)
+        got.append(y)
+    got = np.concatenate(got, axis=2)
+    np.testing.assert_allclose(got, np.mean(each, axis=0), atol=1e-4)
+    # Not just one member's output: the members disagree by more than the tolerance.
+    assert max(np.abs(got - e).max() for e in each) > 1e-2
+
+
+def test_ensemble_members_must_share_their_shape():
+    from rep_coach.training.models import CausalTCN, StreamingEnsemble
+    with pytest.raises(ValueError, match='same channels'):
+        StreamingEnsemble([CausalTCN(channels=8, dilations=(1, 2)),
+                           CausalTCN(channels=8, dilations=(1, 4))])
+    with pytest.raises(ValueError, match='at least one'):
+        StreamingEnsemble([])
 
 
 def test_classifier_onnx_matches_torch(exported):

@@ -2,7 +2,8 @@
 
 Example (the command that produced ``models/``)::
 
-    rep-coach train --data ../shared/data/thomas2025 --out models --seed 0
+    rep-coach train --data ../shared/data/thomas2025 --out models --seed 0 \
+        --pretrain-sim 20 --pretrain-steps 400
 
 Folds write ``<work-dir>/fold_<subject>/*.onnx``; the final models (all subjects)
 go to ``--out``; a JSON report with per-fold and pooled held-out metrics of the
@@ -43,6 +44,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument('--pretrain-sim', type=int, default=0, metavar='N',
                    help='pretrain the segmenter on N simulated sessions first')
     p.add_argument('--pretrain-steps', type=int, default=300)
+    p.add_argument('--seg-members', type=int, default=3, metavar='K',
+                   help='segmenter ensemble size: member k is what --seg-members 1 '
+                        '--seed SEED+k trains (default 3)')
     p.add_argument('--no-loso', action='store_true', help='skip cross-validation')
     p.add_argument('--no-final', action='store_true', help='skip the all-subject model')
     p.add_argument('--reference', action='store_true',
@@ -65,7 +69,11 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True, warn_only=True)
     work = args.work_dir or default_cache_dir() / 'train'
-    cfg = TrainConfig(seed=args.seed, progress=not args.no_progress)
+    if args.seg_members < 1:
+        print('rep-coach train: --seg-members must be at least 1', file=sys.stderr)
+        return 2
+    cfg = TrainConfig(seed=args.seed, seg_members=args.seg_members,
+                      progress=not args.no_progress)
     if args.seg_steps is not None:
         cfg.seg.steps = args.seg_steps
     if args.clf_steps is not None:
@@ -81,8 +89,7 @@ def run(args: argparse.Namespace) -> int:
             return 2
         sessions = load_thomas2025(args.data)
     if args.pretrain_sim:
-        # Separate seeds from any --synthetic training data.
-        cfg.pretrain = sim_sessions(args.pretrain_sim, seed=10_000 + args.seed)
+        cfg.pretrain_sim = args.pretrain_sim
         cfg.pretrain_steps = args.pretrain_steps
     report: Dict[str, Any] = {'command': ' '.join(sys.argv), 'seed': args.seed,
                               'n_sets': len(sessions),

@@ -14,7 +14,7 @@ import torch
 from rep_coach.core.rep_features import RELATIVE_FEATURES
 
 from rep_coach.training.models import (CausalTCN, RepClassifier, RepClassifierStep,
-                                       StreamingTCN)
+                                       StreamingEnsemble)
 
 OPSET = 17
 
@@ -41,14 +41,20 @@ def _export(module: torch.nn.Module, args: Tuple[torch.Tensor, ...], path: Path,
     return path
 
 
-def export_segmenter(tcn: CausalTCN, path: Path, picker: Dict[str, float],
+def export_segmenter(members: Sequence[CausalTCN], path: Path, picker: Dict[str, float],
                      extra: Dict[str, Any] = None) -> Path:
-    """Write the streaming form of ``tcn``: (imu, state) -> (logits, state_out)."""
-    stream = StreamingTCN(tcn)
+    """Write the streaming ensemble of ``members``: (imu, state) -> (mean logits, state_out).
+
+    ``channels`` in the metadata is the state's width (all members), ``member_channels``
+    one member's.
+    """
+    stream = StreamingEnsemble(members)
     state = stream.initial_state()
+    tcn = members[0]
     x = torch.zeros(1, tcn.stem.in_channels, 10)
     meta = {'kind': 'segmenter', 'channels': int(state.shape[1]),
-            'in_channels': int(tcn.stem.in_channels),
+            'members': len(members), 'member_channels': int(tcn.stem.out_channels),
+            'dilations': list(tcn.dilations), 'in_channels': int(tcn.stem.in_channels),
             'state_len': int(state.shape[2]), 'rate_hz': 100.0,
             'receptive_field': tcn.receptive_field, 'picker': picker, **(extra or {})}
     return _export(stream, (x, state), path, ['imu', 'state'], ['logits', 'state_out'],

@@ -4,6 +4,8 @@
   Trained on whole sequences; :class:`StreamingTCN` runs the same weights on
   any number of new samples with one packed state tensor (the last inputs
   every conv needs), so streaming output equals the offline output exactly.
+  :class:`StreamingEnsemble` runs several such networks (trained with
+  different seeds) on the same input and averages their logits.
 * :class:`RepClassifier` - stage 2: per-rep features + a small conv encoder of
   the rep's raw signal + a GRU over the reps of the set; two heads
   (near-failure logit, reps-in-reserve logits 0/1/2/3+).
@@ -114,6 +116,40 @@ class StreamingTCN(nn.Module):
     def initial_state(self) -> torch.Tensor:
         """Zeros: every conv's past input is the zero padding of the offline model."""
         return torch.zeros(1, self.tcn.stem.out_channels, self.total)
+
+
+class StreamingEnsemble(nn.Module):
+    """Several :class:`StreamingTCN` on the same input; logits = their mean.
+
+    Why: on four lifters a single segmenter's rep count depends on its seed
+    (thomas2025 LOSO, seeds 0-2: count MAE 0.09 / 0.02 / 0.18); averaging the
+    members removes most of that variance.  The members' states are stacked on
+    the channel axis, so the runtime sees one state tensor as for one network.
+    """
+
+    def __init__(self, members: Sequence[CausalTCN]) -> None:
+        """Wrap trained networks of the same shape."""
+        super().__init__()
+        if not members:
+            raise ValueError('an ensemble needs at least one member')
+        self.members = nn.ModuleList(StreamingTCN(m) for m in members)
+        self.width = members[0].stem.out_channels
+        if any(m.stem.out_channels != self.width or m.pads != members[0].pads
+               for m in members):
+            raise ValueError('ensemble members must have the same channels and dilations')
+
+    def forward(self, x: torch.Tensor, state: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(1, in, n), (1, K * C, S) -> (1, 2, n) mean logits, new state."""
+        logits, states = [], []
+        for k, member in enumerate(self.members):
+            y, s = member(x, state[:, k * self.width:(k + 1) * self.width])
+            logits.append(y)
+            states.append(s)
+        return torch.stack(logits).mean(dim=0), torch.cat(states, dim=1)
+
+    def initial_state(self) -> torch.Tensor:
+        """Zeros for every member (see :meth:`StreamingTCN.initial_state`)."""
+        return torch.cat([m.initial_state() for m in self.members], dim=1)
 
 
 class RepClassifier(nn.Module):

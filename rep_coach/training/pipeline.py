@@ -13,7 +13,7 @@ import json
 import logging
 from pathlib import Path
 import time
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional
 
 import torch
 
@@ -25,38 +25,54 @@ from rep_coach.training.data import Session
 from rep_coach.training.export import export_classifier, export_segmenter
 from rep_coach.training.models import CausalTCN, n_params
 from rep_coach.training.seg_train import SegTrainConfig, train_segmenter
+from rep_coach.training.synthetic import sim_sessions
 
 LOG = logging.getLogger(__name__)
 
 
+#: Simulated pretraining sessions start at this seed (apart from any --synthetic data).
+PRETRAIN_SIM_SEED = 10_000
+
+
 @dataclass
 class TrainConfig:
-    """Everything a run depends on (with the seed, the run is deterministic)."""
+    """Everything a run depends on (with the seed, the run is deterministic).
+
+    The segmenter is an ensemble of ``seg_members`` networks: member ``k`` is
+    exactly the network a single-member run with seed ``seed + k`` trains (its own
+    simulated pretraining data, pretraining and fine-tuning seeds), so an
+    ensemble's members can be compared one by one with single runs.
+    """
 
     seed: int = 0
     seg: SegTrainConfig = field(default_factory=SegTrainConfig)
     clf: ClfTrainConfig = field(default_factory=ClfTrainConfig)
     picker: PickerConfig = field(default_factory=PickerConfig)
-    pretrain: Sequence[Session] = ()
+    seg_members: int = 3
+    pretrain_sim: int = 0          # simulated sessions to pretrain each member on
     pretrain_steps: int = 0
     progress: bool = True
-    _pretrained: Optional[Dict[str, Any]] = None  # state dict, computed once per run
+    # Pretrained state dict per member, computed once per run.
+    _pretrained: Dict[int, Dict[str, Any]] = field(default_factory=dict)
 
 
-def pretrained_init(cfg: TrainConfig) -> Optional[CausalTCN]:
-    """Segmenter pretrained on simulated sessions (once per run, shared by all folds).
+def pretrained_init(cfg: TrainConfig, member: int = 0) -> Optional[CausalTCN]:
+    """Segmenter ``member`` pretrained on simulated sessions (once per run, shared by folds).
 
     The simulator knows no dataset subject, so sharing it across folds leaks nothing.
     """
-    if not cfg.pretrain or cfg.pretrain_steps <= 0:
+    if cfg.pretrain_sim <= 0 or cfg.pretrain_steps <= 0:
         return None
-    if cfg._pretrained is None:
+    seed = cfg.seed + member
+    if member not in cfg._pretrained:
+        sessions = sim_sessions(cfg.pretrain_sim, seed=PRETRAIN_SIM_SEED + seed)
         pre_cfg = replace(cfg.seg, steps=cfg.pretrain_steps)
-        model = train_segmenter(list(cfg.pretrain), pre_cfg, cfg.seed + 100,
-                                desc='pretrain (sim)', progress=cfg.progress)
-        cfg._pretrained = copy.deepcopy(model.state_dict())
+        model = train_segmenter(sessions, pre_cfg, seed + 100,
+                                desc=f'pretrain (sim) {member + 1}/{cfg.seg_members}',
+                                progress=cfg.progress)
+        cfg._pretrained[member] = copy.deepcopy(model.state_dict())
     model = CausalTCN(cfg.seg.channels, cfg.seg.dilations)
-    model.load_state_dict(cfg._pretrained)
+    model.load_state_dict(cfg._pretrained[member])
     return model
 
 
@@ -65,17 +81,19 @@ def fit_and_export(train: List[Session], cfg: TrainConfig, out_dir: Path,
     """Train both stages on ``train`` and write the two ONNX files to ``out_dir``."""
     torch.set_num_threads(1)
     tic = time.perf_counter()
-    init = pretrained_init(cfg)
-    tcn = train_segmenter(train, cfg.seg, cfg.seed + 1, init=init, desc=f'{tag} segmenter',
-                          progress=cfg.progress)
+    members = [train_segmenter(train, cfg.seg, cfg.seed + k + 1, init=pretrained_init(cfg, k),
+                               desc=f'{tag} segmenter {k + 1}/{cfg.seg_members}',
+                               progress=cfg.progress)
+               for k in range(cfg.seg_members)]
     clf = train_classifier(set_samples(train), cfg.clf, cfg.seed + 2,
                            desc=f'{tag} classifier', progress=cfg.progress)
     subjects = sorted({s.subject or '?' for s in train})
     extra = {'trained_on_subjects': subjects, 'seed': cfg.seed,
-             'sim_pretrain_steps': cfg.pretrain_steps if cfg.pretrain else 0}
-    export_segmenter(tcn, out_dir / 'segmenter.onnx', asdict(cfg.picker), extra)
+             'sim_pretrain_steps': cfg.pretrain_steps if cfg.pretrain_sim else 0}
+    export_segmenter(members, out_dir / 'segmenter.onnx', asdict(cfg.picker), extra)
     export_classifier(clf, out_dir / 'near_failure.onnx', cfg.clf.threshold, extra)
-    return {'segmenter_params': n_params(tcn), 'classifier_params': n_params(clf),
+    return {'segmenter_params': sum(n_params(m) for m in members),
+            'segmenter_members': len(members), 'classifier_params': n_params(clf),
             'train_s': round(time.perf_counter() - tic, 1), 'subjects': subjects}
 
 
