@@ -36,6 +36,39 @@ def test_training_is_deterministic_for_a_seed():
         assert torch.equal(pa, pb)
 
 
+def test_ensemble_member_k_is_the_single_run_of_seed_plus_k(tmp_path):
+    # docs/models.md promises this: an ensemble's members can be compared one by one
+    # with single-network runs (pretraining data and seeds included).
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+    from rep_coach.training.pipeline import fit_and_export, TrainConfig
+    from rep_coach.training.seg_train import SegTrainConfig
+    from rep_coach.training.clf_train import ClfTrainConfig
+    from rep_coach.training.synthetic import sim_sessions
+    train = sim_sessions(1, sets=1)
+
+    def run(seed, members, out):
+        cfg = TrainConfig(seed=seed, seg_members=members, pretrain_sim=1, pretrain_steps=2,
+                          seg=SegTrainConfig(channels=8, dilations=(1, 2), steps=2, batch=2,
+                                             crop=128),
+                          clf=ClfTrainConfig(steps=1), progress=False)
+        info = fit_and_export(train, cfg, out)
+        model = onnx.load(str(out / 'segmenter.onnx'))
+        return info, [numpy_helper.to_array(t) for t in model.graph.initializer]
+
+    info, ens = run(4, 2, tmp_path / 'ens')
+    assert info['segmenter_members'] == 2
+    _, first = run(4, 1, tmp_path / 'first')
+    _, second = run(5, 1, tmp_path / 'second')
+    assert len(ens) == len(first) + len(second)
+    # Each member's weights appear in the ensemble exactly as its single run trained them.
+    singles = first + second
+    for w in singles:
+        assert any(e.shape == w.shape and np.array_equal(e, w) for e in ens)
+    assert not all(np.array_equal(a, b) for a, b in zip(first, second))
+
+
 def test_reference_trains_on_the_six_raw_axes():
     import torch
     from rep_coach.training.reference import train_ref_segmenter, WINDOW

@@ -135,8 +135,8 @@ NODE_PARAMS: Dict[str, Tuple[ParamSpec, ...]] = {
     ),
     'rep_segmenter': (
         # The default is whichever stage measures better held out (docs/models.md):
-        # today the signal-processing baseline.
-        ParamSpec('model', 'baseline', 'stage-1 implementation: baseline (signal processing) '
+        # the learned ensemble (better on every segmentation metric since v9).
+        ParamSpec('model', 'learned', 'stage-1 implementation: baseline (signal processing) '
                   'or learned (ONNX)', one_of(*MODEL_KINDS)),
         ParamSpec('models_dir', '', 'directory of the ONNX models; empty = the installed '
                   'share/rep_coach/models'),
@@ -144,7 +144,9 @@ NODE_PARAMS: Dict[str, Tuple[ParamSpec, ...]] = {
                   in_range(1.0, 600.0)),
     ),
     'near_failure_classifier': (
-        ParamSpec('model', 'baseline', 'stage-2 implementation: baseline (velocity loss) or '
+        # Learned: on the learned segmenter's reps it beats the velocity-loss rule
+        # held out (docs/models.md).
+        ParamSpec('model', 'learned', 'stage-2 implementation: baseline (velocity loss) or '
                   'learned (ONNX)', one_of(*MODEL_KINDS)),
         ParamSpec('models_dir', '', 'directory of the ONNX models; empty = the installed '
                   'share/rep_coach/models'),
