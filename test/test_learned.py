@@ -148,7 +148,8 @@ def test_picker_places_the_end_at_the_falling_edge():
     p[130] = 0.4  # a one-sample wobble below half the peak does not split the run
     events = EndPicker(PickerConfig(on=0.5, off=0.35, end_offset_s=0.4)).update(t, p)
     assert len(events) == 1
-    end, stamp = events[0]
+    end, stamp, peak = events[0]
+    assert peak == 0.9
     # Falling half-maximum (0.45) crossing between 1.79 s (0.9) and 1.80 s (0.0), minus 0.4 s.
     # Decided once the next sample confirms the fall (confirm_s, 0.01 s).
     assert end == pytest.approx(1.79 + 0.01 * 0.45 / 0.9 - 0.4) and stamp == pytest.approx(1.81)
@@ -162,7 +163,8 @@ def test_picker_times_a_weak_run_at_half_its_own_peak():
     p[150:170] = np.linspace(0.4, 0.1, 20)
     events = EndPicker(PickerConfig(on=0.25, off=0.15, end_offset_s=0.3)).update(t, p)
     assert len(events) == 1
-    end, _ = events[0]
+    end, _, peak = events[0]
+    assert peak == pytest.approx(0.4)
     # p falls from 0.4 at 1.50 s by 0.3 / 19 per sample: it crosses 0.2 at 1.50 + 0.19 * 2 / 3.
     assert end == pytest.approx(1.50 + 0.19 * 2 / 3 - 0.3, abs=1e-6)
     # The same run scaled to a confident peak is timed at the same place.
@@ -175,7 +177,7 @@ def test_picker_fires_a_run_that_does_not_end_from_its_rising_edge():
     p = np.where(t >= 1.0, 0.9, 0.0)
     events = EndPicker(PickerConfig(max_run_s=1.6, end_offset_s=0.4)).update(t, p)
     assert len(events) == 1
-    end, stamp = events[0]
+    end, stamp, _ = events[0]
     assert end == pytest.approx(1.4) and stamp == pytest.approx(2.6)
 
 

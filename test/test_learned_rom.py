@@ -9,7 +9,7 @@ from rep_coach.core.evaluation import replay
 from rep_coach.core.sim import simulate
 from rep_coach.core.sim.config import SimConfig
 from rep_coach.learned import load_stages
-from rep_coach.learned.events import EndPicker
+from rep_coach.learned.events import EndPicker, PickedEnd
 from rep_coach.learned.segmenter import angle_drop
 
 MODELS = Path(__file__).resolve().parents[1] / 'models'
@@ -38,7 +38,7 @@ class _InjectingPicker(EndPicker):
     def update(self, t, p):
         out = super().update(t, p)
         while self.extra and len(t) and self.extra[0] <= t[-1]:
-            out.append((self.extra.pop(0), float(t[-1])))
+            out.append(PickedEnd(self.extra.pop(0), float(t[-1]), 1.0))
         return out
 
 
@@ -71,3 +71,24 @@ def test_check_can_be_switched_off():
     seg.picker = _InjectingPicker(seg.picker_config, [plain[-1].stamp + 0.6])
     assert len(replay(rec, seg, None).events) == len(plain) + 1
     assert seg.rejected == 0
+
+
+@pytest.mark.skipif(not (MODELS / 'segmenter.onnx').is_file(), reason='no committed models')
+def test_fidgets_at_rest_do_not_open_a_set(monkeypatch):
+    # The simulator's rests hold fidgets (partial lifts, arm shakes); with seed 11 one
+    # after the first set makes a weak picker run, which used to open a set of one rep.
+    import rep_coach.learned.segmenter as segmenter
+    rec = simulate(SimConfig(seed=11, sets=2, rest_s=60.0, tail_s=10))
+    true_ends = np.array([r.end for s in rec.sets for r in s.reps])
+    seg_f, _ = load_stages(MODELS, set_rest_s=8.0)
+    seg = seg_f()
+    events = replay(rec, seg, None).events
+    assert len(events) == len(true_ends)
+    assert all(np.min(np.abs(true_ends - e.end)) < 0.5 for e in events)
+    assert [e.set_index for e in events].count(2) == len(rec.sets[1].reps)
+    assert seg.unsure_first >= 1
+    # Without the check the same stream gives the spurious set.
+    monkeypatch.setattr(segmenter, 'FIRST_REP_MIN_PEAK', 0.0)
+    loose = seg_f()
+    assert len(replay(rec, loose, None).events) > len(true_ends)
+    assert loose.unsure_first == 0

@@ -34,7 +34,7 @@ starts (a rep takes well over a second).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
@@ -51,6 +51,14 @@ class PickerConfig:
     max_run_s: float = 1.6
     refractory_s: float = 0.8
     confirm_s: float = 0.01       # below the end level this long ends a run (not a wobble)
+
+
+class PickedEnd(NamedTuple):
+    """A rep end the picker decided: its time, the decision's time, the run's peak."""
+
+    end: float
+    stamp: float
+    peak: float     # highest probability of the run (how sure the network was)
 
 
 class EndPicker:
@@ -74,10 +82,10 @@ class EndPicker:
         self._below_since: Optional[float] = None   # when p fell below the end level
         self._prev: Tuple[float, float] = (-np.inf, 0.0)
 
-    def update(self, t: np.ndarray, p: np.ndarray) -> List[Tuple[float, float]]:
-        """Consume samples (times, probabilities); return ``(end, stamp)`` per decided rep."""
+    def update(self, t: np.ndarray, p: np.ndarray) -> List[PickedEnd]:
+        """Consume samples (times, probabilities); return one :class:`PickedEnd` per rep."""
         cfg = self.config
-        out: List[Tuple[float, float]] = []
+        out: List[PickedEnd] = []
         for ti, pi in zip(np.asarray(t, dtype=float).tolist(),
                           np.asarray(p, dtype=float).tolist()):
             prev_t, prev_p = self._prev
@@ -109,7 +117,7 @@ class EndPicker:
                 self._run_start = None
         return out
 
-    def _fire(self, end: float, stamp: float) -> Tuple[float, float]:
+    def _fire(self, end: float, stamp: float) -> PickedEnd:
         self._fired = True
         self._last_end = end
-        return min(end, stamp), stamp
+        return PickedEnd(min(end, stamp), stamp, self._peak)

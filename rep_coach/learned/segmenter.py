@@ -22,6 +22,15 @@ whose last rep ends when the arm comes to rest, often marks that settling as a
 second end (thomas2025, LOSO: one extra rep in about half of the sets).  The
 ratio is relative, so it holds for any exercise's range of motion, and 0.5
 leaves room for a slow, shortened rep near failure.
+
+A set's first rep has no previous rep to be checked against, so it needs a sure
+end instead: a picker run peaking at ``FIRST_REP_MIN_PEAK`` or more.  The picker
+starts runs as low as 0.25 for a new lifter's slow reps near failure, which come
+late in a set, never first; at rest the arm's fidgets (a partial lift, shaking it
+out) can make such a weak run, and every one would open a new set with a spurious
+rep.  On the simulator's hour with fidgets (seed 11) the set-opening runs peaked at
+0.26-0.39 for the 5 spurious reps and at 0.90 or more for the 44 real first reps;
+held out on thomas2025 the real first reps peaked at 0.70 or more.
 """
 
 from __future__ import annotations
@@ -47,6 +56,8 @@ SEGMENTER_OUTPUTS = (TensorSpec('logits', (1, 2, None)),
 
 #: A candidate end needs this fraction of the previous rep's angle drop (module docstring).
 MIN_EXCURSION_RATIO = 0.5
+#: A set's first rep needs a picker run this sure (the network's own decision level).
+FIRST_REP_MIN_PEAK = 0.5
 #: How much earlier than the network's "inside a rep" onset a set's first lift is sought.
 FIRST_REP_LEAD_S = 1.5
 #: Longest first rep assumed when that onset is older (a slow curl takes about 5 s).
@@ -91,6 +102,8 @@ class LearnedSegmenter:
         self._last_excursion = 0.0      # angle drop (rad) of the set's previous rep
         #: Candidate ends dropped by the range-of-motion check (for diagnostics).
         self.rejected = 0
+        #: Candidate first reps of a set dropped for an unsure end (for diagnostics).
+        self.unsure_first = 0
         self.set_index = 0
         self.rep_index = 0
         #: Probabilities of the last update (for diagnostics/plots): (t, p_end, p_active).
@@ -123,8 +136,8 @@ class LearnedSegmenter:
             self._track_activity(t, p[1, i0:i1])
             # Stamp = the last sample of the hop whose update decided the rep, as
             # when the hops arrive one by one.
-            for end, _ in self.picker.update(t, p[0, i0:i1]):
-                event = self._event(end, float(t[-1]))
+            for picked in self.picker.update(t, p[0, i0:i1]):
+                event = self._event(picked.end, float(t[-1]), picked.peak)
                 if event is not None:
                     events.append(event)
         return events
@@ -151,8 +164,11 @@ class LearnedSegmenter:
         lift = rep_kinematics(t, None, omega, window, end).lift_start
         return lift if np.isfinite(lift) else window + FIRST_REP_LEAD_S
 
-    def _event(self, end: float, stamp: float) -> Optional[RepEvent]:
+    def _event(self, end: float, stamp: float, peak: float) -> Optional[RepEvent]:
         new_set = self._last_end is None or end - self._last_end > self.set_rest_s
+        if new_set and peak < FIRST_REP_MIN_PEAK:
+            self.unsure_first += 1
+            return None
         t, theta, omega = self.kin.signals()
         if new_set:
             start = self._first_rep_start(t, omega, end)

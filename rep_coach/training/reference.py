@@ -112,7 +112,7 @@ class RefSegmenter:
             p = sigmoid(self.session.run(None, {'window': x})[0][0, 0])
             t = self.t[end_i - WINDOW:end_i]
             stamp = float(t[-1])
-            for end, _ in self.picker.update(t[CENTRE], p[CENTRE]):
+            for end, _, _ in self.picker.update(t[CENTRE], p[CENTRE]):
                 events.append(self._event(end, stamp))
         # Trim only now: a big block may have completed several hops at once.
         keep = WINDOW + self.new
