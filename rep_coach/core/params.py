@@ -144,8 +144,8 @@ NODE_PARAMS: Dict[str, Tuple[ParamSpec, ...]] = {
                   in_range(1.0, 600.0)),
     ),
     'near_failure_classifier': (
-        # Learned: on the learned segmenter's reps it beats the velocity-loss rule
-        # held out (docs/models.md).
+        # Learned: on the learned segmenter's reps it is level with the velocity-loss
+        # rule on F1 and better at reps in reserve, held out (docs/models.md).
         ParamSpec('model', 'learned', 'stage-2 implementation: baseline (velocity loss) or '
                   'learned (ONNX)', one_of(*MODEL_KINDS)),
         ParamSpec('models_dir', '', 'directory of the ONNX models; empty = the installed '

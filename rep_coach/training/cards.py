@@ -76,7 +76,9 @@ def render(report: Dict[str, Any], bench: Dict[str, Any], name: str) -> str:
         'identical to offline inference. Rep end = falling edge of the first output - '
         '0.3 s (`rep_coach/learned/events.py`); a candidate end counts as a rep only if '
         'the forearm angle fell from a top since the previous rep by at least half of '
-        'that rep\'s fall (range-of-motion check, `rep_coach/learned/segmenter.py`).'
+        'that rep\'s fall (range-of-motion check, `rep_coach/learned/segmenter.py`); a '
+        'set\'s first rep, which has no previous rep, needs a run peaking at 0.5 or more '
+        '(fidgets at rest make weak runs).'
         if seg else
         'Per rep: the 5 set-relative features of `rep_coach/core/rep_features.py` '
         '(velocity loss and peak velocity loss against the set\'s best rep, duration and '
