@@ -1,4 +1,4 @@
-"""The learned segmenter's range-of-motion check: a rep end needs a lift before it."""
+"""The learned segmenter's checks on candidate ends: a lift before each, a sure first rep."""
 
 from pathlib import Path
 

@@ -56,6 +56,11 @@ class TrainConfig:
     _pretrained: Dict[int, Dict[str, Any]] = field(default_factory=dict)
 
 
+def member_seed(cfg: TrainConfig, member: int) -> int:
+    """Seed of the single-network run whose network is ensemble ``member`` (see TrainConfig)."""
+    return cfg.seed + member
+
+
 def pretrained_init(cfg: TrainConfig, member: int = 0) -> Optional[CausalTCN]:
     """Segmenter ``member`` pretrained on simulated sessions (once per run, shared by folds).
 
@@ -63,7 +68,7 @@ def pretrained_init(cfg: TrainConfig, member: int = 0) -> Optional[CausalTCN]:
     """
     if cfg.pretrain_sim <= 0 or cfg.pretrain_steps <= 0:
         return None
-    seed = cfg.seed + member
+    seed = member_seed(cfg, member)
     if member not in cfg._pretrained:
         sessions = sim_sessions(cfg.pretrain_sim, seed=PRETRAIN_SIM_SEED + seed)
         pre_cfg = replace(cfg.seg, steps=cfg.pretrain_steps)
@@ -81,7 +86,8 @@ def fit_and_export(train: List[Session], cfg: TrainConfig, out_dir: Path,
     """Train both stages on ``train`` and write the two ONNX files to ``out_dir``."""
     torch.set_num_threads(1)
     tic = time.perf_counter()
-    members = [train_segmenter(train, cfg.seg, cfg.seed + k + 1, init=pretrained_init(cfg, k),
+    members = [train_segmenter(train, cfg.seg, member_seed(cfg, k) + 1,
+                               init=pretrained_init(cfg, k),
                                desc=f'{tag} segmenter {k + 1}/{cfg.seg_members}',
                                progress=cfg.progress)
                for k in range(cfg.seg_members)]
