@@ -124,7 +124,11 @@ def test_recording_goes_on_after_a_coaching_node_is_killed_and_survives_its_own_
     assert counts['/imu/data_raw'] > 100 and counts.get('/reps', 0) >= 1
     # ... and after repair by an independent reader.
     report = repair_bag(bag)
-    assert report.message_count >= flushed and report.recovered == names[-1:]
+    assert report.message_count >= flushed
+    # The file open at the kill is recovered; when the kill came before its first flush
+    # (files rotate every 2 s, a race the test cannot exclude) it held nothing and is
+    # removed instead (CI saw that once).
+    assert report.recovered + report.removed == names[-1:]
     from rosbags.highlevel import AnyReader
     with AnyReader([bag]) as reader:
         assert reader.message_count >= flushed
