@@ -57,7 +57,7 @@ def render(report: Dict[str, Any], bench: Dict[str, Any], name: str) -> str:
     cases = bench['cases']
     seg = name == 'segmenter'
     case = cases['ours_segmenter_ort' if seg else 'ours_classifier_ort']
-    title = ('Stage 1: streaming causal TCN rep segmenter' if seg
+    title = ('Stage 1: streaming rep segmenter (causal TCNs, averaged)' if seg
              else 'Stage 2: near-failure / reps-in-reserve classifier')
     final = report.get('final', {})
     members = final.get('segmenter_members', 1)
