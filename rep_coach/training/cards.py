@@ -60,10 +60,10 @@ def render(report: Dict[str, Any], bench: Dict[str, Any], name: str) -> str:
     title = ('Stage 1: streaming rep segmenter (causal TCNs, averaged)' if seg
              else 'Stage 2: near-failure / reps-in-reserve classifier')
     final = report.get('final', {})
-    members = final.get('segmenter_members', 1)
+    members, seed = final.get('segmenter_members', 1), report.get('seed', 0)
     what = (
         f'An ensemble of {members} causal dilated residual TCNs, trained alike with seeds '
-        f'{report.get("seed")}..{report.get("seed", 0) + members - 1} and averaged '
+        f'{seed}..{seed + members - 1} and averaged '
         '(mean logits, one ONNX graph whose state stacks the members\' states; on four '
         'lifters one network\'s rep count depends on its seed). Each: 32 channels, '
         '7 blocks x 2 convs, dilations 1..64, '
