@@ -25,6 +25,14 @@ def test_default_construction_and_nested_assignment() -> None:
     assert Imu().header is not Imu().header
 
 
+def test_declared_idl_defaults_are_kept() -> None:
+    # geometry_msgs/Quaternion declares ``float64 w 1``: rclpy builds the identity, and so
+    # must the fallback, or the same node would record different bags on the two backends.
+    orientation = Imu().orientation
+    assert (orientation.x, orientation.y, orientation.z, orientation.w) == (0.0, 0.0, 0.0, 1.0)
+    assert Imu().linear_acceleration.x == 0.0
+
+
 def test_numpy_values_are_accepted() -> None:
     np = pytest.importorskip('numpy')
     msg = Imu()

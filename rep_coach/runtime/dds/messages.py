@@ -49,6 +49,13 @@ _DEFAULTS: Dict[str, Any] = {
     'bool': False, 'byte': b'\x00', 'char': 0, 'float32': 0.0, 'float64': 0.0, 'string': '',
 }
 
+#: Field defaults that the ROS IDL declares (``float64 w 1`` in geometry_msgs/Quaternion, so an
+#: unset orientation is the identity, as in rclpy).  The rosbags type store carries no default
+#: values; these are the declared ones of every message type the package uses.
+_FIELD_DEFAULTS: Dict[Tuple[str, str], Any] = {
+    ('geometry_msgs/msg/Quaternion', 'w'): 1.0,
+}
+
 _OCTET_TYPES = ('byte', 'char', 'uint8')
 
 #: ``struct`` code and size of each primitive, for the compiled codecs (see codec.py).
@@ -252,7 +259,7 @@ class MessageFactory:
             return annotation, str, None
         if typ not in _BASE_TYPES:
             raise TypeError(f'{owner}.{fname}: unsupported base type {typ!r}')
-        default = _DEFAULTS.get(typ, 0)
+        default = _FIELD_DEFAULTS.get((owner, fname), _DEFAULTS.get(typ, 0))
         swap = _ByteScalarMachine() if typ == 'byte' else None
         return _BASE_TYPES[typ], (lambda: default), swap
 
