@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 import math
 from typing import List, Optional
 
+from rep_coach.core.rep_features import mean_of_last
 from rep_coach.core.types import NearFailureState, RepEvent
 
 
@@ -87,10 +88,9 @@ class BaselineNearFailure:
         loss = rep.features.get('velocity_loss', float('nan'))
         if math.isfinite(loss):
             self._losses.append(float(loss))
-        recent = self._losses[-c.smooth_reps:]
-        if rep.rep_index < c.min_reps or not recent:
+        mean_loss = mean_of_last(self._losses, c.smooth_reps)
+        if rep.rep_index < c.min_reps or math.isnan(mean_loss):
             return NearFailureState(rep.set_index, rep.rep_index, rep.stamp, 0.0, False, 3)
-        mean_loss = sum(recent) / len(recent)
         prob = 1.0 / (1.0 + math.exp(-(mean_loss - c.loss_center) / c.loss_width))
         rir = 3 - sum(mean_loss >= b for b in c.rir_bands)
         return NearFailureState(set_index=rep.set_index, rep_index=rep.rep_index,

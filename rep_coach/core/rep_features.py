@@ -54,6 +54,9 @@ RELATIVE_FEATURES: Tuple[str, ...] = (
     'velocity_loss', 'peak_velocity_loss', 'duration_ratio', 'concentric_ratio',
     'recent_velocity_loss')
 
+#: Reps averaged by ``recent_velocity_loss`` (this one and the one before it).
+RECENT_REPS = 2
+
 
 @dataclass
 class RepKinematics:
@@ -183,8 +186,7 @@ class SetFeatureTracker:
         feats['concentric_ratio'] = _ratio(kin.concentric_s, self._ref_concentric)
         if math.isfinite(feats['velocity_loss']):
             self._losses.append(feats['velocity_loss'])
-        recent = self._losses[-2:]
-        feats['recent_velocity_loss'] = sum(recent) / len(recent) if recent else float('nan')
+        feats['recent_velocity_loss'] = mean_of_last(self._losses, RECENT_REPS)
         return {name: float(feats[name]) for name in FEATURE_NAMES}
 
 
@@ -198,6 +200,15 @@ def set_features(t: np.ndarray, angle: Optional[np.ndarray], omega: np.ndarray,
     """
     tracker = SetFeatureTracker(n_reference=n_reference)
     return [tracker.add(rep_kinematics(t, angle, omega, s, e, p)) for s, e, p in reps]
+
+
+def mean_of_last(values: Sequence[float], n: int) -> float:
+    """Mean of the last ``n`` values (all of them while fewer); NaN when there are none.
+
+    One smoothing of the velocity loss for the feature and the baseline rule.
+    """
+    recent = values[-n:]
+    return sum(recent) / len(recent) if recent else float('nan')
 
 
 def _nanmax(a: float, b: float) -> float:
