@@ -11,6 +11,7 @@ from typing import Callable, Tuple
 from rep_coach.core.near_failure import BaselineNearFailure, BaselineNearFailureConfig
 from rep_coach.core.segmentation import BaselineSegmenter, BaselineSegmenterConfig
 from rep_coach.core.stages import NearFailureClassifier, RepSegmenter
+from rep_coach.core.types import SET_REST_S
 from rep_coach.paths import models_dir as resolve_models_dir
 
 SegmenterFactory = Callable[[], RepSegmenter]
@@ -21,7 +22,7 @@ class StageError(RuntimeError):
     """A stage that cannot be built (missing or corrupt model); the message names it."""
 
 
-def baseline_factories(set_rest_s: float = 8.0,
+def baseline_factories(set_rest_s: float = SET_REST_S,
                        threshold: float = 0.5) -> Tuple[SegmenterFactory, ClassifierFactory]:
     """Factories of the signal-processing baseline."""
     seg_config = BaselineSegmenterConfig(set_rest_s=set_rest_s)
@@ -32,7 +33,7 @@ def baseline_factories(set_rest_s: float = 8.0,
             lambda: BaselineNearFailure(clf_config))
 
 
-def learned_factories(models_dir: str = '', set_rest_s: float = 8.0,
+def learned_factories(models_dir: str = '', set_rest_s: float = SET_REST_S,
                       threshold: float = 0.5) -> Tuple[SegmenterFactory, ClassifierFactory]:
     """Factories of the learned (ONNX) stages; StageError names a bad model file."""
     from rep_coach.learned import load_stages, ModelLoadError
@@ -43,7 +44,7 @@ def learned_factories(models_dir: str = '', set_rest_s: float = 8.0,
         raise StageError(str(exc)) from exc
 
 
-def stage_factories(model: str, models_dir: str = '', set_rest_s: float = 8.0,
+def stage_factories(model: str, models_dir: str = '', set_rest_s: float = SET_REST_S,
                     threshold: float = 0.5) -> Tuple[SegmenterFactory, ClassifierFactory]:
     """Factories for ``model`` in {'learned', 'baseline'}."""
     if model == 'baseline':

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import math
 from typing import Dict, List, Optional, Tuple
 
-from rep_coach.core.types import NearFailureState, RepEvent
+from rep_coach.core.types import NearFailureState, RepEvent, SET_REST_S
 
 #: Cue kinds.
 KIND_REP = 'rep'
@@ -117,7 +117,7 @@ class CoachingConfig:
     #: Reps in reserve at which the lifter should stop (0 = to failure).
     target_rir: int = 1
     #: Seconds without a rep after which the set is over.
-    set_rest_s: float = 8.0
+    set_rest_s: float = SET_REST_S
     #: Per-rep cue: 'count' speaks the count, 'tone' plays a short tone.
     rep_cue: str = 'count'
     #: Minimum near-failure probability to speak "N left" from an rir estimate.

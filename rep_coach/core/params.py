@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
+from rep_coach.core.types import SET_REST_S
+
 Check = Callable[[Any], Optional[str]]
 
 
@@ -140,7 +142,7 @@ NODE_PARAMS: Dict[str, Tuple[ParamSpec, ...]] = {
                   'or learned (ONNX)', one_of(*MODEL_KINDS)),
         ParamSpec('models_dir', '', 'directory of the ONNX models; empty = the installed '
                   'share/rep_coach/models'),
-        ParamSpec('set_rest_s', 8.0, 'rest without reps after which a new set starts',
+        ParamSpec('set_rest_s', SET_REST_S, 'rest without reps after which a new set starts',
                   in_range(1.0, 600.0)),
     ),
     'near_failure_classifier': (
@@ -160,7 +162,7 @@ NODE_PARAMS: Dict[str, Tuple[ParamSpec, ...]] = {
                   one_of('count', 'tone')),
         ParamSpec('target_rir', 1, 'reps in reserve at which the stop cue sounds',
                   in_range(0, 3)),
-        ParamSpec('set_rest_s', 8.0, 'rest without reps after which the set is summarised',
+        ParamSpec('set_rest_s', SET_REST_S, 'rest without reps after which the set is summarised',
                   in_range(1.0, 600.0)),
         ParamSpec('confidence', 0.7, 'classifier probability needed to speak reps in reserve',
                   in_range(0.0, 1.0)),

@@ -50,7 +50,7 @@ from rep_coach.core.history import RowHistory
 from rep_coach.core.rep_features import rep_kinematics, SetFeatureTracker
 from rep_coach.core.rep_signal import RepSignalBuffer
 from rep_coach.core.resample import StreamResampler
-from rep_coach.core.types import ImuBlock, RepEvent
+from rep_coach.core.types import ImuBlock, RepEvent, SET_REST_S
 
 _SEEK_VALLEY = 0
 _SEEK_PEAK = 1
@@ -79,7 +79,7 @@ class BaselineSegmenterConfig:
     min_rom_rad: float = 0.6      # minimum concentric and eccentric range, rad (~35 deg)
     min_rep_s: float = 0.8        # shortest rep, s
     max_rep_s: float = 10.0       # longest rep, s
-    set_rest_s: float = 15.0      # a rest this long without reps starts a new set, s
+    set_rest_s: float = SET_REST_S  # a rest this long without reps starts a new set, s
     history_s: float = 30.0       # signal kept for features and late direction decision, s
     hop_s: float = 0.1            # decision period: the grid is processed in hops of this, s
 

@@ -27,6 +27,12 @@ PAYLOAD_VERSION = 1
 #: Channels of a rep's raw signal: accel x, y, z (m/s^2, gravity included), gyro x, y, z
 #: (rad/s), REP-103.
 REP_SIGNAL_CHANNELS = 6
+#: Rest without reps (s) after which the next rep opens a new set.  One default for both
+#: segmenters, the coach, the nodes and the evaluation, so a replay scores what a live
+#: station does.  Longer than any pause inside a set of the shared data (reps there
+#: follow each other without rest), shorter than a rest between sets (a minute or more),
+#: and short enough that the coach's set summary follows soon after the last rep.
+SET_REST_S = 8.0
 #: Points per channel of a rep's raw signal (the rep linearly resampled to this length).
 REP_SIGNAL_POINTS = 64
 #: Decimals kept of a rep's signal: 1e-4 m/s^2 and 1e-4 rad/s are below one count of

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable, Tuple, Union
 
 from rep_coach import paths
-from rep_coach.core.types import REP_SIGNAL_POINTS
+from rep_coach.core.types import REP_SIGNAL_POINTS, SET_REST_S
 from rep_coach.learned.classifier import (CLASSIFIER_INPUTS, CLASSIFIER_OUTPUTS,
                                           LearnedNearFailure)
 from rep_coach.learned.onnx_model import ModelLoadError, OnnxModel
@@ -50,7 +50,7 @@ def load_classifier_model(path: Union[str, Path]) -> OnnxModel:
     return model
 
 
-def load_stages(models_dir: Union[str, Path, None] = None, set_rest_s: float = 15.0,
+def load_stages(models_dir: Union[str, Path, None] = None, set_rest_s: float = SET_REST_S,
                 threshold: Union[float, None] = None
                 ) -> Tuple[Callable[[], LearnedSegmenter], Callable[[], LearnedNearFailure]]:
     """Return ``(segmenter_factory, classifier_factory)`` for the models in ``models_dir``.

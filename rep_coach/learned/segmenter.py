@@ -42,7 +42,7 @@ import numpy as np
 from rep_coach.core.rep_features import rep_kinematics, SetFeatureTracker
 from rep_coach.core.rep_signal import RepSignalBuffer
 from rep_coach.core.resample import StreamResampler
-from rep_coach.core.types import ImuBlock, RepEvent
+from rep_coach.core.types import ImuBlock, RepEvent, SET_REST_S
 from rep_coach.learned.events import EndPicker, PickerConfig
 from rep_coach.learned.kinematic_input import hop_slices, KinematicInput, N_INPUTS
 from rep_coach.learned.onnx_model import OnnxModel, TensorSpec
@@ -75,7 +75,7 @@ def angle_drop(t: np.ndarray, theta: np.ndarray, since: float, end: float) -> fl
 class LearnedSegmenter:
     """:class:`~rep_coach.core.stages.RepSegmenter` backed by ``segmenter.onnx``."""
 
-    def __init__(self, model: OnnxModel, set_rest_s: float = 15.0,
+    def __init__(self, model: OnnxModel, set_rest_s: float = SET_REST_S,
                  picker: Optional[PickerConfig] = None,
                  min_excursion_ratio: float = MIN_EXCURSION_RATIO) -> None:
         """Wrap a loaded model; one update per 0.1 s hop of the 100 Hz grid."""

@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from rep_coach.core.evaluation import leave_one_subject_out
 from rep_coach.core.resample import StreamResampler
-from rep_coach.core.types import ImuBlock, NearFailureState, RepEvent
+from rep_coach.core.types import ImuBlock, NearFailureState, RepEvent, SET_REST_S
 from rep_coach.learned.events import EndPicker
 from rep_coach.learned.preprocess import RATE_HZ, scale, sigmoid
 from rep_coach.training.augment import AugmentConfig
@@ -80,7 +80,7 @@ def export_ref_segmenter(model: RefResNet, path: Path) -> Path:
 class RefSegmenter:
     """Streaming driver of the reference: a 256-sample window every 64 samples (0.64 s)."""
 
-    def __init__(self, session, set_rest_s: float = 15.0) -> None:
+    def __init__(self, session, set_rest_s: float = SET_REST_S) -> None:
         """Wrap an onnxruntime session of :func:`export_ref_segmenter`'s model."""
         self.session = session
         self.set_rest_s = set_rest_s
