@@ -112,3 +112,33 @@ def test_reference_driver_runs_one_window_per_hop_whatever_the_blocks():
         for i in range(0, n, step):
             seg.push(block.slice(i, i + step))
         assert model.calls == (n - WINDOW) // HOP + 1
+
+
+def test_held_out_baseline_picks_its_centre_on_the_training_subjects_only():
+    from rep_coach.core.evaluation import evaluate
+    from rep_coach.core.near_failure import BaselineNearFailure, BaselineNearFailureConfig
+    from rep_coach.core.segmentation import BaselineSegmenter
+    from rep_coach.training.pipeline import evaluate_baseline_loso
+    from rep_coach.training.synthetic import sim_sessions
+
+    sessions = sim_sessions(4, seed=21, sets=1)
+    for i, s in enumerate(sessions):
+        s.subject = s.recording.subject = f'sim{i % 2}'
+    centres = (0.1, 0.2, 0.3, 0.4, 0.5)
+    result = evaluate_baseline_loso(sessions, centres)
+
+    def training_f1(centre, held):
+        train = [s.recording for s in sessions if s.subject != held]
+        clf = BaselineNearFailureConfig(loss_center=centre)
+        f1 = evaluate(train, BaselineSegmenter,
+                      lambda: BaselineNearFailure(clf))['near_failure']['rep_f1']
+        return -1.0 if f1 is None else f1
+
+    for held in ('sim0', 'sim1'):
+        scores = [training_f1(c, held) for c in centres]
+        assert result['centres'][held] == centres[scores.index(max(scores))]
+    # The two lifters prefer different centres here, so a choice that saw the held-out
+    # lifter (or both) would fail the check above for one of the folds.
+    assert result['centres']['sim0'] != result['centres']['sim1']
+    assert set(result['per_subject']) == {'sim0', 'sim1'}
+    assert result['segmentation']['n_true_reps'] > 0
