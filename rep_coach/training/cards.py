@@ -62,7 +62,7 @@ def _table(report: Dict[str, Any], part: str, keys) -> str:
                 str(bsub[part].get(k)) for k in keys) + ' |')
     lines.append('| **pooled (learned)** | ' + ' | '.join(
         f'**{loso[part].get(k)}**' for k in keys) + ' |')
-    lines.append('| baseline, pooled | ' + ' | '.join(
+    lines.append('| baseline held out, pooled | ' + ' | '.join(
         str(held[part].get(k)) for k in keys) + ' |')
     if any(held[part].get(k) != shipped[part].get(k) for k in keys):
         lines.append('| baseline as shipped (not held out) | ' + ' | '.join(
