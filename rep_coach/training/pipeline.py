@@ -142,7 +142,7 @@ BASELINE_CENTRES = (0.075, 0.1, 0.125, 0.15, 0.175, 0.2, 0.225, 0.25, 0.3)
 
 def evaluate_baseline_loso(sessions: List[Session],
                            centres: Sequence[float] = BASELINE_CENTRES) -> Dict[str, Any]:
-    """The baseline held out like the learned stages.
+    """Score the baseline held out, like the learned stages.
 
     Each fold gives the rule the ``loss_center`` (of ``centres``) with the best pooled
     near-failure rep F1 on its training subjects, through the same harness, and
