@@ -5,7 +5,7 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 
-from rep_coach.core.near_failure import BaselineNearFailure
+from rep_coach.core.near_failure import BaselineNearFailure, BaselineNearFailureConfig
 from rep_coach.core.rep_features import rep_kinematics, set_features
 from rep_coach.core.segmentation import BaselineSegmenter, BaselineSegmenterConfig
 from rep_coach.core.types import ImuBlock, RepEvent
@@ -161,6 +161,19 @@ def test_classifier_resets_per_set() -> None:
     assert clf.on_rep(rep(1, 1, 0.0)).near_failure is False
     assert clf.on_rep(rep(1, 2, 0.5)).near_failure is True
     assert clf.on_rep(rep(2, 1, 0.0)).near_failure is False
+
+
+@pytest.mark.parametrize('centre', [0.1, 0.125, 0.3])
+def test_rir_reads_two_or_less_exactly_when_near_failure(centre: float) -> None:
+    # Near failure is defined as RIR <= 2, so the rule must never say one without the
+    # other (at the default threshold 0.5, i.e. at the centre).
+    config = BaselineNearFailureConfig(loss_center=centre)
+    for loss in np.linspace(0.0, 0.6, 241):
+        clf = BaselineNearFailure(config)
+        clf.on_rep(RepEvent(1, 1, 0.0, 1.0, 1.0, 0.5, {'velocity_loss': loss}))
+        state = clf.on_rep(RepEvent(1, 2, 1.0, 2.0, 2.0, 1.5, {'velocity_loss': loss}))
+        assert state.near_failure == (state.rir <= 2), (centre, loss, state)
+    assert config.rir_bands == pytest.approx([centre, centre + 0.075, centre + 0.15])
 
 
 def test_simulated_curls_if_available() -> None:

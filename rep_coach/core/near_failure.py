@@ -23,15 +23,18 @@ the dumbbell's linear velocity (they are proportional for a fixed forearm
 length).  Single-rep losses are noisy, so the loss used is the mean of the
 last ``smooth_reps`` reps of the set.
 
-RIR is estimated from the same loss in fixed 7.5 %-wide bands
-(< 10 % -> 3+, 10-17.5 % -> 2, 17.5-25 % -> 1, >= 25 % -> 0), a coarse reading
-of the same linear relationship, not fitted; the evaluation reports its error,
-treat it as indicative.
+RIR is estimated from the same loss in 7.5 %-wide bands that start at
+``loss_center``, a coarse reading of the same linear relationship: near failure
+*is* RIR <= 2, so the 3+|2 boundary is the rule's centre (with the default 12.5 %:
+< 12.5 % -> 3+, 12.5-20 % -> 2, 20-27.5 % -> 1, >= 27.5 % -> 0).  The width is
+not fitted; the evaluation reports the error, treat it as indicative.  (Until
+session 6 the bands were fixed at 10/17.5/25 % and did not follow the centre, so a
+rep could read "2 in reserve" without being near failure.)
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 import math
 from typing import List, Optional
 
@@ -48,7 +51,12 @@ class BaselineNearFailureConfig:
     loss_width: float = 0.05          # logistic scale: +-2 widths -> 0.12 .. 0.88
     smooth_reps: int = 2              # mean loss over the last reps of the set
     min_reps: int = 2                 # never flag the first reps of a set (no reference)
-    rir_bands: List[float] = field(default_factory=lambda: [0.10, 0.175, 0.25])
+    rir_band_width: float = 0.075     # RIR 2, 1, 0 from the centre up, one width each
+
+    @property
+    def rir_bands(self) -> List[float]:
+        """Velocity losses from which RIR reads 2, 1 and 0."""
+        return [self.loss_center + k * self.rir_band_width for k in range(3)]
 
     def validate(self) -> None:
         """Raise ValueError naming the first bad parameter."""
@@ -59,8 +67,8 @@ class BaselineNearFailureConfig:
             raise ValueError('BaselineNearFailureConfig.loss_width must be > 0')
         if self.smooth_reps < 1 or self.min_reps < 1:
             raise ValueError('BaselineNearFailureConfig.smooth_reps and min_reps must be >= 1')
-        if sorted(self.rir_bands) != list(self.rir_bands) or len(self.rir_bands) != 3:
-            raise ValueError('BaselineNearFailureConfig.rir_bands must be 3 increasing losses')
+        if not self.rir_band_width > 0:
+            raise ValueError('BaselineNearFailureConfig.rir_band_width must be > 0')
 
 
 class BaselineNearFailure:
