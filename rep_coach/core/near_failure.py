@@ -27,9 +27,9 @@ RIR is estimated from the same loss in 7.5 %-wide bands that start at
 ``loss_center``, a coarse reading of the same linear relationship: near failure
 *is* RIR <= 2, so the 3+|2 boundary is the rule's centre (with the default 12.5 %:
 < 12.5 % -> 3+, 12.5-20 % -> 2, 20-27.5 % -> 1, >= 27.5 % -> 0).  The width is
-not fitted; the evaluation reports the error, treat it as indicative.  (Until
-session 6 the bands were fixed at 10/17.5/25 % and did not follow the centre, so a
-rep could read "2 in reserve" without being near failure.)
+not fitted; the evaluation reports the error, treat it as indicative.  (Bands fixed
+at 10/17.5/25 %, as they once were, did not follow the centre, so a rep could read
+"2 in reserve" without being near failure.)
 """
 
 from __future__ import annotations
