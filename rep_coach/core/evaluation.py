@@ -338,6 +338,17 @@ def evaluate(recordings: Iterable[ImuRecording], segmenter_factory: SegmenterFac
     return out
 
 
+def subject_of(recording: ImuRecording) -> str:
+    """Subject of ``recording`` for leave-one-subject-out ('?' when unknown)."""
+    return recording.subject or '?'
+
+
+def held_out_subjects(recordings: Sequence[ImuRecording],
+                      train: Sequence[ImuRecording]) -> List[str]:
+    """Subjects of ``recordings`` that ``train`` lacks: what a fold holds out."""
+    return sorted({subject_of(r) for r in recordings} - {subject_of(r) for r in train})
+
+
 def leave_one_subject_out(
         recordings: Sequence[ImuRecording],
         fit: Callable[[List[ImuRecording]], Tuple[SegmenterFactory, ClassifierFactory]],
@@ -347,12 +358,12 @@ def leave_one_subject_out(
     ``fit(train_recordings) -> (segmenter_factory, classifier_factory)``.  Returns
     the pooled metrics plus ``per_subject`` (each held-out subject's metrics).
     """
-    subjects = sorted({r.subject or '?' for r in recordings})
+    subjects = sorted({subject_of(r) for r in recordings})
     pooled: List[SetScore] = []
     per: Dict[str, Any] = {}
     for sub in subjects:
-        train = [r for r in recordings if (r.subject or '?') != sub]
-        test = [r for r in recordings if (r.subject or '?') == sub]
+        train = [r for r in recordings if subject_of(r) != sub]
+        test = [r for r in recordings if subject_of(r) == sub]
         seg_f, clf_f = fit(train)
         scores: List[SetScore] = []
         for rec in test:

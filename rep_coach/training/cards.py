@@ -26,6 +26,11 @@ def _baselines(report: Dict[str, Any]) -> tuple:
     return report.get('baseline_loso', shipped), shipped
 
 
+def _verdict(ours: float, theirs: float, higher: bool) -> str:
+    better = ours > theirs if higher else ours < theirs
+    return 'better' if better else '**not better**'
+
+
 def _target_lines(report: Dict[str, Any]) -> list:
     """One line per target: pooled LOSO value, target, baselines, met / better or not."""
     loso = report['loso']
@@ -38,14 +43,12 @@ def _target_lines(report: Dict[str, Any]) -> list:
         if ours is None or theirs is None:
             continue
         met = ours >= target if higher else ours <= target
-        better = ours > theirs if higher else ours < theirs
         line = (f'- {key}: {ours} (target {"&ge;" if higher else "&le;"} {target}: '
                 f'{"met" if met else "**missed**"}); {name} {theirs}: learned '
-                f'{"better" if better else "**not better**"}')
+                f'{_verdict(ours, theirs, higher)}')
         if as_shipped != theirs:
-            beats = ours > as_shipped if higher else ours < as_shipped
             line += (f'; baseline as shipped (not held out) {as_shipped}: learned '
-                     f'{"better" if beats else "**not better**"}')
+                     f'{_verdict(ours, as_shipped, higher)}')
         lines.append(line)
     return lines
 

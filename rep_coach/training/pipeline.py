@@ -13,11 +13,12 @@ import json
 import logging
 from pathlib import Path
 import time
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-from rep_coach.core.evaluation import (aggregate, evaluate, leave_one_subject_out, replay,
+from rep_coach.core.evaluation import (aggregate, evaluate, held_out_subjects,
+                                       leave_one_subject_out, replay, Replay,
                                        score_recording, SetScore)
 from rep_coach.core.near_failure import BaselineNearFailure, BaselineNearFailureConfig
 from rep_coach.core.segmentation import BaselineSegmenter
@@ -111,12 +112,11 @@ def run_loso(sessions: List[Session], cfg: TrainConfig, work_dir: Path) -> Dict[
     """Leave-one-subject-out through the streaming evaluation harness."""
     by_name = {s.name: s for s in sessions}
     recordings = [s.recording for s in sessions]
-    subjects = sorted({s.subject or '?' for s in sessions})
     info: Dict[str, Any] = {}
 
     def fit(train_recs):
         train = [by_name[r.name] for r in train_recs]
-        held = [s for s in subjects if s not in {t.subject for t in train}]
+        held = held_out_subjects(recordings, train_recs)
         fold_dir = work_dir / f'fold_{"_".join(held)}'
         info[','.join(held)] = fit_and_export(train, cfg, fold_dir, tag=f'fold {held}')
         return load_stages(fold_dir)
@@ -150,26 +150,32 @@ def evaluate_baseline_loso(sessions: List[Session],
     ``centres`` in the result names each held-out subject's choice.
     """
     recordings = [s.recording for s in sessions]
-    scores: Dict[float, Dict[str, List[SetScore]]] = {}
+    # The segmenter has nothing to choose: replay it once per recording, then run each
+    # centre's rule over its reps (the rule's state depends on the reps alone).
+    events = {rec.name: replay(rec, BaselineSegmenter(), None).events for rec in recordings}
+    scores: Dict[Tuple[float, str], List[SetScore]] = {}
 
     def config(centre: float) -> BaselineNearFailureConfig:
         return BaselineNearFailureConfig(loss_center=centre)
 
+    def set_scores(centre: float, rec: ImuRecording) -> List[SetScore]:
+        if (centre, rec.name) not in scores:
+            rule = BaselineNearFailure(config(centre))
+            reps = events[rec.name]
+            scores[centre, rec.name] = score_recording(
+                rec, Replay(reps, [rule.on_rep(e) for e in reps]))
+        return scores[centre, rec.name]
+
     def training_f1(centre: float, train: List[ImuRecording]) -> float:
-        per = scores.setdefault(centre, {})
-        for rec in train:
-            if rec.name not in per:
-                per[rec.name] = score_recording(
-                    rec, replay(rec, BaselineSegmenter(), BaselineNearFailure(config(centre))))
-        f1 = aggregate([x for rec in train for x in per[rec.name]])['near_failure']['rep_f1']
+        pooled = [x for rec in train for x in set_scores(centre, rec)]
+        f1 = aggregate(pooled)['near_failure']['rep_f1']
         return f1 if f1 is not None else -1.0
 
     chosen: Dict[str, float] = {}
 
     def fit(train: List[ImuRecording]):
         best = max(centres, key=lambda c: training_f1(c, train))   # first of equals
-        held = sorted({r.subject or '?' for r in recordings} - {r.subject or '?' for r in train})
-        chosen[','.join(held)] = best
+        chosen[','.join(held_out_subjects(recordings, train))] = best
         return BaselineSegmenter, lambda: BaselineNearFailure(config(best))
 
     result = leave_one_subject_out(recordings, fit)

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from rep_coach.core.evaluation import leave_one_subject_out
+from rep_coach.core.evaluation import held_out_subjects, leave_one_subject_out
 from rep_coach.core.resample import StreamResampler
 from rep_coach.core.types import ImuBlock, NearFailureState, RepEvent, SET_REST_S
 from rep_coach.learned.events import EndPicker
@@ -147,10 +147,11 @@ def run_reference_loso(sessions: List[Session], steps: int, seed: int, work_dir:
     """LOSO of the reference segmenter through the streaming harness."""
     import onnxruntime as ort
     by_name = {s.name: s for s in sessions}
+    recordings = [s.recording for s in sessions]
 
     def fit(train_recs):
         train = [by_name[r.name] for r in train_recs]
-        held = sorted({s.subject for s in sessions} - {s.subject for s in train})
+        held = held_out_subjects(recordings, train_recs)
         model = train_ref_segmenter(train, steps, seed, progress=progress)
         path = export_ref_segmenter(model, work_dir / f'fold_{"_".join(held)}' / 'ref.onnx')
         opts = ort.SessionOptions()
@@ -160,7 +161,7 @@ def run_reference_loso(sessions: List[Session], steps: int, seed: int, work_dir:
         return (lambda: RefSegmenter(sess)), _NoClassifier
 
     torch.set_num_threads(1)
-    result = leave_one_subject_out([s.recording for s in sessions], fit)
+    result = leave_one_subject_out(recordings, fit)
     keep = {'segmentation': result['segmentation'],
             'per_subject': {k: v['segmentation'] for k, v in result['per_subject'].items()},
             'params': n_params(RefResNet()), 'train_steps_per_fold': steps,
