@@ -5,8 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rep_coach.core.thomas2025 import (DatasetError, load_dataset, load_set, NEAR_FAILURE_RPE,
-                                       read_rep_indexes, read_trigno_csv, rpe_to_rir)
+from rep_coach.core.evaluation import NEAR_FAILURE_RPE
+from rep_coach.core.thomas2025 import (DatasetError, load_dataset, load_set, read_rep_indexes,
+                                       read_trigno_csv, rpe_to_rir)
 
 HEADER = ['Application:, Trigno Discover (1.6.5)', 'Date/Time:, 29/01/2025 10:22:21',
           'Collection Length (seconds):, 1.0', 'wrist (81457), , , , , , bicep (81139)',

@@ -28,8 +28,6 @@ from rep_coach.core.units import DEG_TO_RAD, STANDARD_GRAVITY
 
 LOG = logging.getLogger(__name__)
 
-#: RPE at or above which a rep counts as near failure (RiR <= 2), our assumption.
-NEAR_FAILURE_RPE = 8.0
 RAW_DIR = 'Raw Data'
 REP_INDEX_FILE = 'rep_indexes_corrected.txt'
 RPE_FILE = 'rpes.csv'

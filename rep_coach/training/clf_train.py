@@ -11,9 +11,9 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from rep_coach.core.evaluation import NEAR_FAILURE_RPE
 from rep_coach.core.rep_features import RELATIVE_FEATURES, set_features
 from rep_coach.core.rep_signal import rep_signal
-from rep_coach.core.thomas2025 import NEAR_FAILURE_RPE
 from rep_coach.core.types import REP_SIGNAL_POINTS
 from rep_coach.learned.preprocess import N_REP_CHANNELS, RATE_HZ, rep_channels, scale_signal
 from rep_coach.training.augment import augment, AugmentConfig
