@@ -44,15 +44,6 @@ def _timeit(fn: Callable[[], object], n: int) -> Dict[str, float]:
             'updates_per_s': round(float(1e3 / ms.mean()), 1)}
 
 
-def _ort(path: Path):
-    import onnxruntime as ort
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    opts.inter_op_num_threads = 1
-    return ort.InferenceSession(str(path), sess_options=opts,
-                                providers=['CPUExecutionProvider'])
-
-
 def _pipeline_push(models: Path, n: int) -> Dict[str, float]:
     """Whole stage 1 + stage 2 per 0.1 s block of a simulated set (Python included)."""
     from rep_coach.core.sim import simulate
@@ -87,6 +78,8 @@ def main() -> int:
     from rep_coach.learned import load_classifier_model, load_segmenter_model
     from rep_coach.training.models import (CausalTCN, n_params, RefClassifier, RefResNet,
                                            RepClassifier, RepClassifierStep, StreamingEnsemble)
+    from rep_coach.training.reference import (export_ref_classifier, export_ref_segmenter,
+                                              load_ref_classifier, load_ref_segmenter)
     from rep_coach.core.rep_features import RELATIVE_FEATURES
     from rep_coach.learned.kinematic_input import N_INPUTS
     from rep_coach.learned.preprocess import N_REP_CHANNELS
@@ -128,15 +121,9 @@ def main() -> int:
     rw, rs = torch.zeros(1, 1, 7, 256), torch.zeros(1, 1, 8)
     rh = torch.zeros(2, 1, 1024)
     with tempfile.TemporaryDirectory() as tmp, torch.no_grad():
-        import warnings
-        warnings.simplefilter('ignore')
-        p1, p2 = Path(tmp) / 'ref_seg.onnx', Path(tmp) / 'ref_clf.onnx'
-        torch.onnx.export(ref_seg, (w,), str(p1), dynamo=False, opset_version=17,
-                          input_names=['window'], output_names=['logits'])
-        torch.onnx.export(ref_clf, (rw, rs, rh, rh), str(p2), dynamo=False, opset_version=17,
-                          input_names=['window', 'seg', 'h', 'c'],
-                          output_names=['logits', 'h_out', 'c_out'])
-        s1, s2 = _ort(p1), _ort(p2)
+        p1 = export_ref_segmenter(ref_seg, Path(tmp) / 'ref_seg.onnx')
+        p2 = export_ref_classifier(ref_clf, Path(tmp) / 'ref_clf.onnx')
+        s1, s2 = load_ref_segmenter(p1), load_ref_classifier(p2)
         wn, rwn, rsn, rhn = w.numpy(), rw.numpy(), rs.numpy(), rh.numpy()
         out['reference_segmenter_ort'] = _timeit(lambda: s1.run(None, {'window': wn}), args.n)
         out['reference_classifier_ort'] = _timeit(

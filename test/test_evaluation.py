@@ -83,3 +83,20 @@ def test_cli_json_on_two_real_sets(thomas2025_dir, capsys) -> None:
     assert out['baseline']['segmentation']['event_f1'] > 0.6
     if out['learned'] is None:
         assert out['learned_reason']
+
+
+def test_window_metrics_read_a_per_window_classifiers_own_verdicts() -> None:
+    from rep_coach.core.evaluation import Replay, score_recording
+    from rep_coach.core.types import ImuBlock, NearFailureState, RepEvent
+    reps = [RepLabel(1.0 + 2 * k, 3.0 + 2 * k, None, 9.0) for k in range(3)]
+    n = 800
+    block = ImuBlock(np.arange(n) / 100.0, np.zeros((n, 3)), np.zeros((n, 3)))
+    rec = ImuRecording('r', block, 100.0, [SetLabels(reps)], subject='S1')
+    events = [RepEvent(1, k + 1, r.start, r.end, r.end + 0.1) for k, r in enumerate(reps)]
+    per_rep = [NearFailureState(1, k + 1, e.stamp, 0.1, False) for k, e in enumerate(events)]
+    windows = [NearFailureState(1, 0, t, 0.9, True) for t in np.arange(0.64, 8.0, 0.64)]
+    by_rep = score_recording(rec, Replay(events, per_rep))[0]
+    by_window = score_recording(rec, Replay(events, per_rep, windows))[0]
+    assert by_rep.window.tp == 0 and by_window.window.tp > 0
+    assert by_window.window.fn == by_window.window.fp == 0
+    assert by_rep.rep == by_window.rep     # rep verdicts stay the per-rep ones

@@ -69,16 +69,6 @@ def test_ensemble_member_k_is_the_single_run_of_seed_plus_k(tmp_path):
     assert not all(np.array_equal(a, b) for a, b in zip(first, second))
 
 
-def test_reference_trains_on_the_six_raw_axes():
-    import torch
-    from rep_coach.training.reference import train_ref_segmenter, WINDOW
-    from rep_coach.training.synthetic import sim_sessions
-    model = train_ref_segmenter(sim_sessions(1, sets=1), steps=1, seed=0, batch=2,
-                                progress=False)
-    with torch.no_grad():
-        assert model(torch.zeros(1, 6, WINDOW)).shape == (1, 1, WINDOW)
-
-
 def test_raw_axis_crops_are_the_scaled_sensor_axes():
     import numpy as np
     from rep_coach.learned.preprocess import scale
@@ -89,29 +79,6 @@ def test_raw_axis_crops_are_the_scaled_sensor_axes():
     x, _, _ = _crop(sess, cfg, 0, np.random.default_rng(0), False, raw_axes=True)
     expected = scale(sess.x[:3, :256].T, sess.x[3:, :256].T)
     np.testing.assert_allclose(x, expected, atol=1e-6)
-
-
-def test_reference_driver_runs_one_window_per_hop_whatever_the_blocks():
-    import numpy as np
-    from rep_coach.core.types import ImuBlock
-    from rep_coach.training.reference import HOP, RefSegmenter, WINDOW
-
-    class Counting:
-        def __init__(self):
-            self.calls = 0
-
-        def run(self, _names, feeds):
-            self.calls += 1
-            return [np.full((1, 1, WINDOW), -5.0, dtype=np.float32)]
-
-    n = 2000
-    block = ImuBlock(np.arange(n) / 100.0, np.tile([0.0, 0.0, 9.81], (n, 1)), np.zeros((n, 3)))
-    for step in (1, 7, 150, n):
-        model = Counting()
-        seg = RefSegmenter(model)
-        for i in range(0, n, step):
-            seg.push(block.slice(i, i + step))
-        assert model.calls == (n - WINDOW) // HOP + 1
 
 
 def test_held_out_baseline_picks_its_centre_on_the_training_subjects_only():

@@ -54,6 +54,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help='also train and evaluate the published-size reference (LOSO)')
     p.add_argument('--reference-steps', type=int, default=60,
                    help='reference segmenter training steps per fold (16 windows each)')
+    p.add_argument('--reference-epochs', type=int, default=None, metavar='N',
+                   help='reference classifier passes over the training windows per fold '
+                        '(0: segmenter only; default: CLF_EPOCHS in '
+                        'rep_coach/training/reference.py)')
+    p.add_argument('--reference-reuse', action='store_true',
+                   help='reuse the fold segmenters an earlier --reference run left in the '
+                        'work dir when trained with the same steps, seed and sets')
     p.add_argument('--no-progress', action='store_true', help='no progress bars')
     return p
 
@@ -105,9 +112,11 @@ def run(args: argparse.Namespace) -> int:
         LOG.info('final models on all %d sets -> %s', len(sessions), args.out)
         report['final'] = fit_and_export(sessions, cfg, args.out, tag='final')
     if args.reference:
-        from rep_coach.training.reference import run_reference_loso
+        from rep_coach.training.reference import CLF_EPOCHS, run_reference_loso
+        epochs = CLF_EPOCHS if args.reference_epochs is None else args.reference_epochs
         report['reference'] = run_reference_loso(sessions, args.reference_steps, args.seed,
-                                                 work / 'reference', cfg.progress)
+                                                 work / 'reference', cfg.progress, epochs,
+                                                 args.reference_reuse)
     path = args.report or work / 'report.json'
     write_json(path, report)
     LOG.info('report: %s', path)

@@ -28,7 +28,10 @@ Near failure (ASSUMPTION: near failure = RPE >= 8, i.e. RIR <= 2)
   * ``window_*`` - the set from first rep start to last rep end is tiled in
     0.64 s windows; a window is positive when its centre lies in a true rep with
     RPE >= 8; the prediction is the latest state with ``stamp`` <= the window end
-    (from this set: states stamped before its first rep start are ignored).
+    (from this set: states stamped before its first rep start are ignored).  A
+    classifier that decides per window itself (the published design, see
+    ``rep_coach.training.reference``) exposes ``window_states``; those are then
+    the states looked up, instead of its per-rep verdicts.
   * ``rir_mae`` - over matched reps where both RIR are known.
 """
 
@@ -152,6 +155,8 @@ class Replay:
 
     events: List[RepEvent] = field(default_factory=list)
     states: List[NearFailureState] = field(default_factory=list)
+    #: Per-window verdicts of a classifier that decides per window (else empty).
+    window_states: List[NearFailureState] = field(default_factory=list)
 
 
 def replay(recording: ImuRecording, segmenter: RepSegmenter,
@@ -172,6 +177,7 @@ def replay(recording: ImuRecording, segmenter: RepSegmenter,
             out.events.append(event)
             if classifier is not None:
                 out.states.append(classifier.on_rep(event))
+    out.window_states = list(getattr(classifier, 'window_states', ()))
     return out
 
 
@@ -210,7 +216,8 @@ def score_recording(recording: ImuRecording, result: Replay) -> List[SetScore]:
         states = ([result.states[i] for i in idx]
                   if len(result.states) == len(result.events) else [])
         scores.append(_score_set(recording, labels.reps, events, states,
-                                 [s for s in result.states if lo <= s.stamp < hi]))
+                                 [s for s in result.window_states or result.states
+                                  if lo <= s.stamp < hi]))
     return scores
 
 
@@ -355,7 +362,7 @@ def leave_one_subject_out(
         block_s: float = REPLAY_BLOCK_S, progress: bool = False) -> Dict[str, Any]:
     """Fit on all subjects but one, evaluate on that one, pool the held-out scores.
 
-    ``fit(train_recordings) -> (segmenter_factory, classifier_factory)``.  Returns
+    ``fit(train_recordings) -> (segmenter_factory, classifier_factory or None)``.  Returns
     the pooled metrics plus ``per_subject`` (each held-out subject's metrics).
     """
     subjects = sorted({subject_of(r) for r in recordings})
@@ -367,7 +374,9 @@ def leave_one_subject_out(
         seg_f, clf_f = fit(train)
         scores: List[SetScore] = []
         for rec in test:
-            scores.extend(score_recording(rec, replay(rec, seg_f(), clf_f(), block_s)))
+            seg = seg_f()  # before the classifier: a per-window one is a view of it
+            clf = clf_f() if clf_f is not None else None
+            scores.extend(score_recording(rec, replay(rec, seg, clf, block_s)))
         per[sub] = aggregate(scores)
         pooled.extend(scores)
         if progress:
