@@ -38,3 +38,20 @@ def test_reports_without_a_held_out_baseline_still_render() -> None:
     del report['baseline_loso']
     rep = next(x for x in _target_lines(report) if x.startswith('- rep_f1'))
     assert '); baseline 0.75: learned **not better**' in rep
+
+
+def test_a_reference_report_adds_its_pooled_row_and_verdicts() -> None:
+    report = _report(learned=0.73, held=0.72, shipped=0.75)
+    reference = {'segmentation': {'event_f1': 0.62}}   # a segmenter-only reference run
+    seg = _table(report, 'segmentation', ('event_f1',), reference)
+    near = _table(report, 'near_failure', ('rep_f1',), reference)
+    assert '| published-size reference, pooled | 0.62 |' in seg
+    assert 'reference' not in near
+    lines = _target_lines(report, reference)
+    event = next(x for x in lines if x.startswith('- event_f1'))
+    rep = next(x for x in lines if x.startswith('- rep_f1'))
+    assert event.endswith('; published-size reference 0.62: learned better')
+    assert 'reference' not in rep
+    reference['near_failure'] = {'rep_f1': 0.8}
+    rep = next(x for x in _target_lines(report, reference) if x.startswith('- rep_f1'))
+    assert rep.endswith('; published-size reference 0.8: learned **not better**')

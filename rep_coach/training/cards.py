@@ -1,6 +1,8 @@
 """Model cards (``models/*.md``) rendered from a training report and a benchmark.
 
-Usage: ``python -m rep_coach.training.cards REPORT.json BENCH.json models/``.
+Usage: ``python -m rep_coach.training.cards REPORT.json BENCH.json models/ [REFERENCE.json]``;
+REFERENCE is the report of a ``rep-coach train --reference`` run, whose held-out
+scores then appear next to ours.
 """
 
 from __future__ import annotations
@@ -8,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 import sys
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 _SEG_KEYS = ('sample_f1', 'event_f1', 'count_mae', 'cue_delay_p50_s', 'cue_delay_p90_s')
 _NF_KEYS = ('rep_f1', 'rep_precision', 'rep_recall', 'window_f1', 'rir_mae')
@@ -31,8 +33,8 @@ def _verdict(ours: float, theirs: float, higher: bool) -> str:
     return 'better' if better else '**not better**'
 
 
-def _target_lines(report: Dict[str, Any]) -> list:
-    """One line per target: pooled LOSO value, target, baselines, met / better or not."""
+def _target_lines(report: Dict[str, Any], reference: Optional[Dict] = None) -> list:
+    """One line per target: pooled LOSO value, target, baselines (and reference), verdicts."""
     loso = report['loso']
     held, shipped = _baselines(report)
     name = 'baseline held out' if 'baseline_loso' in report else 'baseline'
@@ -49,11 +51,15 @@ def _target_lines(report: Dict[str, Any]) -> list:
         if as_shipped != theirs:
             line += (f'; baseline as shipped (not held out) {as_shipped}: learned '
                      f'{_verdict(ours, as_shipped, higher)}')
+        theirs = (reference or {}).get(part, {}).get(key)
+        if theirs is not None:
+            line += (f'; published-size reference {theirs}: learned '
+                     f'{_verdict(ours, theirs, higher)}')
         lines.append(line)
     return lines
 
 
-def _table(report: Dict[str, Any], part: str, keys) -> str:
+def _table(report: Dict[str, Any], part: str, keys, reference: Optional[Dict] = None) -> str:
     loso = report['loso']
     held, shipped = _baselines(report)
     lines = ['| held out | ' + ' | '.join(keys) + ' |', '|---' * (len(keys) + 1) + '|']
@@ -70,11 +76,18 @@ def _table(report: Dict[str, Any], part: str, keys) -> str:
     if any(held[part].get(k) != shipped[part].get(k) for k in keys):
         lines.append('| baseline as shipped (not held out) | ' + ' | '.join(
             str(shipped[part].get(k)) for k in keys) + ' |')
+    if reference and part in reference:
+        lines.append('| published-size reference, pooled | ' + ' | '.join(
+            str(reference[part].get(k)) for k in keys) + ' |')
     return '\n'.join(lines)
 
 
-def render(report: Dict[str, Any], bench: Dict[str, Any], name: str) -> str:
-    """Markdown card of ``segmenter`` or ``near_failure``."""
+def render(report: Dict[str, Any], bench: Dict[str, Any], name: str,
+           reference: Optional[Dict[str, Any]] = None) -> str:
+    """Markdown card of ``segmenter`` or ``near_failure``.
+
+    ``reference`` is the ``reference`` entry of a ``--reference`` training report.
+    """
     cases = bench['cases']
     seg = name == 'segmenter'
     case = cases['ours_segmenter_ort' if seg else 'ours_classifier_ort']
@@ -140,8 +153,10 @@ def render(report: Dict[str, Any], bench: Dict[str, Any], name: str) -> str:
         'subjects, so not held out. A321 contributes 34 of 44 sets, so '
         'pooled numbers are dominated by it; the other folds have 3-4 sets each.', '',
         '## Held-out metrics', '',
-        _table(report, 'segmentation', _SEG_KEYS), '']
-    parts += ['', _table(report, 'near_failure', _NF_KEYS), '']
+        _table(report, 'segmentation', _SEG_KEYS, reference), '']
+    parts += ['', _table(report, 'near_failure', _NF_KEYS, reference), '']
+    if reference:
+        parts += [_reference_note(reference), '']
     parts += [
         '## Size and latency', '',
         f'- parameters: {case.get("params")}; ONNX: {case.get("onnx_bytes")} bytes',
@@ -159,7 +174,7 @@ def render(report: Dict[str, Any], bench: Dict[str, Any], name: str) -> str:
         f'{cases["reference_classifier_ort"]["params"]} params, '
         f'{cases["reference_classifier_ort"]["onnx_bytes"]} bytes, p50 '
         f'{cases["reference_classifier_ort"]["p50_ms"]} ms per step', '',
-        '## Targets (pooled LOSO)', '', *_target_lines(report), '',
+        '## Targets (pooled LOSO)', '', *_target_lines(report, reference), '',
         '## Known gaps', '',
         '- The labels end a set\'s last rep when the lifter comes to rest, 1.1-4.3 s '
         'after the arm is back down (43 of 44 sets; median 0.37 s for the other reps). A '
@@ -178,14 +193,36 @@ def render(report: Dict[str, Any], bench: Dict[str, Any], name: str) -> str:
     return '\n'.join(parts)
 
 
+def _reference_note(reference: Dict[str, Any]) -> str:
+    """Say how the reference rows were trained (it gets far less CPU than a GPU would give)."""
+    note = (f'The published-size reference (`rep_coach/training/reference.py`) is trained '
+            f'per fold like ours and scored by the same harness: segmenter '
+            f'{reference.get("params")} parameters, {reference.get("train_steps_per_fold")} '
+            f'steps of 16 windows per fold')
+    if 'near_failure' in reference:
+        note += (f'; classifier {reference.get("classifier_params")} parameters, '
+                 f'{reference.get("classifier_epochs")} epochs over the windows its '
+                 f'segmenter gives on the training sets. Its window_f1 is its own '
+                 f'per-window verdict (the published protocol); its rep_f1 is the verdict '
+                 f'of the window that emitted the rep; it estimates no RIR')
+    else:
+        note += '; its near-failure classifier was not trained in this run'
+    command = reference.get('command')
+    return note + (f'. Command: `{command}`.' if command else '.')
+
+
 def main(argv=None) -> int:
     """Write ``segmenter.md`` and ``near_failure.md``."""
     argv = sys.argv[1:] if argv is None else argv
     report = json.loads(Path(argv[0]).read_text())
     bench = json.loads(Path(argv[1]).read_text())
     out = Path(argv[2])
+    reference = None
+    if len(argv) > 3:
+        ref_report = json.loads(Path(argv[3]).read_text())
+        reference = dict(ref_report['reference'], command=ref_report.get('command'))
     for name in ('segmenter', 'near_failure'):
-        (out / f'{name}.md').write_text(render(report, bench, name))
+        (out / f'{name}.md').write_text(render(report, bench, name, reference))
     return 0
 
 
