@@ -66,6 +66,19 @@ def test_reference_trains_on_the_six_raw_axes():
         assert model(torch.zeros(1, 6, WINDOW)).shape == (1, 1, WINDOW)
 
 
+def test_reference_training_is_deterministic_for_a_seed():
+    # What makes reusing a fold's segmenter (--reference-reuse) the same as retraining it.
+    from rep_coach.training.synthetic import sim_sessions
+    sessions = sim_sessions(1, sets=1)
+    a, b = (reference.train_ref_segmenter(sessions, steps=2, seed=3, batch=2, progress=False)
+            for _ in range(2))
+    assert all(torch.equal(pa, pb) for pa, pb in zip(a.parameters(), b.parameters()))
+    seq = reference.window_sequence(sessions[0], _Segmenter())
+    c, d = (reference.train_ref_classifier([seq], epochs=1, seed=3, progress=False)
+            for _ in range(2))
+    assert all(torch.equal(pc, pd) for pc, pd in zip(c.parameters(), d.parameters()))
+
+
 def test_reference_driver_runs_one_window_per_hop_whatever_the_blocks():
     n = 2000
     block = _stream(n)
