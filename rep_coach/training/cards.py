@@ -59,26 +59,29 @@ def _target_lines(report: Dict[str, Any], reference: Optional[Dict] = None) -> l
     return lines
 
 
+def _row(label: str, metrics: Dict[str, Any], keys, bold: bool = False) -> str:
+    """One table row; a metric the row lacks (None) reads '-'."""
+    cells = ['-' if metrics.get(k) is None else str(metrics.get(k)) for k in keys]
+    if bold:
+        cells = [f'**{c}**' for c in cells]
+    return f'| {label} | ' + ' | '.join(cells) + ' |'
+
+
 def _table(report: Dict[str, Any], part: str, keys, reference: Optional[Dict] = None) -> str:
     loso = report['loso']
     held, shipped = _baselines(report)
     lines = ['| held out | ' + ' | '.join(keys) + ' |', '|---' * (len(keys) + 1) + '|']
     for sub, res in sorted(loso['per_subject'].items()):
-        lines.append(f'| {sub} | ' + ' | '.join(str(res[part].get(k)) for k in keys) + ' |')
+        lines.append(_row(sub, res[part], keys))
         bsub = held.get('per_subject', {}).get(sub)
         if bsub:
-            lines.append(f'| {sub} baseline | ' + ' | '.join(
-                str(bsub[part].get(k)) for k in keys) + ' |')
-    lines.append('| **pooled (learned)** | ' + ' | '.join(
-        f'**{loso[part].get(k)}**' for k in keys) + ' |')
-    lines.append('| baseline held out, pooled | ' + ' | '.join(
-        str(held[part].get(k)) for k in keys) + ' |')
+            lines.append(_row(f'{sub} baseline', bsub[part], keys))
+    lines.append(_row('**pooled (learned)**', loso[part], keys, bold=True))
+    lines.append(_row('baseline held out, pooled', held[part], keys))
     if any(held[part].get(k) != shipped[part].get(k) for k in keys):
-        lines.append('| baseline as shipped (not held out) | ' + ' | '.join(
-            str(shipped[part].get(k)) for k in keys) + ' |')
+        lines.append(_row('baseline as shipped (not held out)', shipped[part], keys))
     if reference and part in reference:
-        lines.append('| published-size reference, pooled | ' + ' | '.join(
-            str(reference[part].get(k)) for k in keys) + ' |')
+        lines.append(_row('published-size reference, pooled', reference[part], keys))
     return '\n'.join(lines)
 
 
