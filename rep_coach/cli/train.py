@@ -9,6 +9,11 @@ Folds write ``<work-dir>/fold_<subject>/*.onnx``; the final models (all subjects
 go to ``--out``; a JSON report with per-fold and pooled held-out metrics of the
 learned stages and of the baseline (as shipped, and held out: its centre chosen per fold)
 goes to ``--report``.
+
+The published-size reference, both stages per fold, as in ``docs/models.md``
+(segmenters about 45 min, classifiers about 30 min on two cores)::
+
+    rep-coach train --no-loso --no-final --reference --reference-steps 2500
 """
 
 from __future__ import annotations
