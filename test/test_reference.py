@@ -159,9 +159,7 @@ def test_window_labels_are_the_harness_window_truth():
 
 def test_loso_run_scores_both_stages_and_reuses_only_a_segmenter_made_alike(tmp_path):
     from rep_coach.training.synthetic import sim_sessions
-    sessions = sim_sessions(4, seed=3, sets=1)
-    for i, s in enumerate(sessions):
-        s.subject = s.recording.subject = f'sim{i % 2}'
+    sessions = sim_sessions(4, seed=3, sets=1, pseudo_subjects=2)
     first = reference.run_reference_loso(sessions, 2, 0, tmp_path, progress=False, epochs=1)
     assert set(first['near_failure']) >= {'rep_f1', 'window_f1'}
     assert first['classifier_epochs'] == 1 and first['classifier_params'] > 10_000_000

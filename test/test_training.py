@@ -88,9 +88,7 @@ def test_held_out_baseline_picks_its_centre_on_the_training_subjects_only():
     from rep_coach.training.pipeline import evaluate_baseline_loso
     from rep_coach.training.synthetic import sim_sessions
 
-    sessions = sim_sessions(4, seed=21, sets=1)
-    for i, s in enumerate(sessions):
-        s.subject = s.recording.subject = f'sim{i % 2}'
+    sessions = sim_sessions(4, seed=21, sets=1, pseudo_subjects=2)
     centres = (0.1, 0.2, 0.3, 0.4, 0.5)
     result = evaluate_baseline_loso(sessions, centres)
 

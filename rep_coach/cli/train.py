@@ -92,10 +92,7 @@ def run(args: argparse.Namespace) -> int:
     if args.clf_steps is not None:
         cfg.clf.steps = args.clf_steps
     if args.synthetic:
-        sessions = sim_sessions(args.synthetic, seed=args.seed)
-        for i, s in enumerate(sessions):
-            s.subject = f'sim{i % 2}'  # two pseudo-subjects so LOSO has folds
-            s.recording.subject = s.subject
+        sessions = sim_sessions(args.synthetic, seed=args.seed, pseudo_subjects=2)
     else:
         if not args.data.is_dir():
             print(f'rep-coach train: data directory {args.data} not found', file=sys.stderr)
