@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 import json
+import logging
 from pathlib import Path
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 import warnings
@@ -49,6 +50,7 @@ from rep_coach.training.data import Session
 from rep_coach.training.models import n_params, RefClassifier, RefResNet
 from rep_coach.training.seg_train import _crop, SegTrainConfig
 
+LOG = logging.getLogger(__name__)
 WINDOW = 256
 HOP = 64
 #: Window samples whose probabilities are used: the centre hop.
@@ -311,7 +313,7 @@ def train_ref_classifier(sequences: List[WindowSequence], epochs: int, seed: int
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
-            losses.append(float(loss))
+            losses.append(loss.item())
         bar.set_postfix(loss=f'{np.mean(losses):.3f}')
     model.eval()
     return model
@@ -352,9 +354,13 @@ def _fold_segmenter(train: List[Session], steps: int, seed: int, fold_dir: Path,
     made = {'steps': steps, 'seed': seed, 'train': sorted(s.name for s in train)}
     if reuse and path.is_file() and stamp.is_file():
         if json.loads(stamp.read_text()) == made:
+            LOG.info('%s: segmenter reused (%d steps, seed %d)', fold_dir.name, steps, seed)
             return path
+        LOG.info('%s: the segmenter there was made otherwise; training it', fold_dir.name)
     export_ref_segmenter(train_ref_segmenter(train, steps, seed, progress=progress), path)
     stamp.write_text(json.dumps(made))
+    LOG.info('%s: segmenter trained (%d steps, seed %d) -> %s', fold_dir.name, steps, seed,
+             path)
     return path
 
 
@@ -379,6 +385,9 @@ def run_reference_loso(sessions: List[Session], steps: int, seed: int, work_dir:
         if epochs <= 0:
             return (lambda: RefPipeline(seg)), None
         sequences = [window_sequence(s, seg) for s in train]
+        LOG.info('%s: classifier, %d epochs over %d windows (%d labelled) of %d recordings',
+                 fold_dir.name, epochs, sum(len(q.y) for q in sequences),
+                 int(sum(q.mask.sum() for q in sequences)), len(sequences))
         model = train_ref_classifier(sequences, epochs, seed, progress=progress)
         clf = load_ref_classifier(export_ref_classifier(model, fold_dir / 'ref_clf.onnx'))
         made: List[RefPipeline] = []
