@@ -26,7 +26,9 @@ class NearFailureClassifier(Protocol):
     """Stage 2: decides after each repetition whether the set is near failure.
 
     It reads no IMU stream: what it needs comes with the rep (the features, and
-    the raw ``signal`` stage 1 attaches).
+    the raw ``signal`` stage 1 attaches).  (The published-size reference used for
+    comparison decides per window instead; the evaluation then also reads its
+    ``window_states``, see ``rep_coach.training.reference``.)
     """
 
     #: Reps whose verdict lacked the raw signal this classifier uses (``signal`` None:

@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from rep_coach.core.evaluation import (held_out_subjects, leave_one_subject_out,
-                                       NEAR_FAILURE_RPE)
+                                       NEAR_FAILURE_RPE, replay)
 from rep_coach.core.resample import StreamResampler
 from rep_coach.core.types import ImuBlock, NearFailureState, RepEvent, SET_REST_S
 from rep_coach.learned.events import EndPicker
@@ -265,13 +265,10 @@ class WindowSequence:
     mask: np.ndarray   # (W,) 1 where the window lies in a rep with an RPE
 
 
-def window_sequence(session: Session, segmenter, block_s: float = 1.0) -> WindowSequence:
+def window_sequence(session: Session, segmenter) -> WindowSequence:
     """Replay ``session`` through the reference segmenter and label every window."""
-    rec = session.recording
     pipe = RefPipeline(segmenter, keep_windows=True)
-    step = max(1, int(round(block_s * rec.rate_hz)))
-    for i in range(0, len(rec.imu), step):
-        pipe.push(rec.imu.slice(i, i + step))
+    replay(session.recording, pipe, None)
     reps = [r for s in session.sets for r in s]
     # The newest hop's centre: what the harness's window truth looks at.
     centre = np.array([w.stamp for w in pipe.windows]) - HOP / 2 / RATE_HZ
