@@ -178,3 +178,9 @@ def test_loso_run_scores_both_stages_and_reuses_only_a_segmenter_made_alike(tmp_
     assert onnx.stat().st_mtime_ns != mtime
     assert json.loads(stamp.read_text())['steps'] == 3
     assert 'near_failure' not in other
+    stamp.write_text('{not json')          # a damaged record: trained again, not a crash
+    mtime = onnx.stat().st_mtime_ns
+    reference.run_reference_loso(sessions, 3, 0, tmp_path, progress=False, epochs=0,
+                                 reuse_segmenters=True)
+    assert onnx.stat().st_mtime_ns != mtime
+    assert json.loads(stamp.read_text())['steps'] == 3

@@ -85,6 +85,9 @@ def run(args: argparse.Namespace) -> int:
     if args.seg_members < 1:
         print('rep-coach train: --seg-members must be at least 1', file=sys.stderr)
         return 2
+    if args.reference_epochs is not None and args.reference_epochs < 0:
+        print('rep-coach train: --reference-epochs must be 0 or more', file=sys.stderr)
+        return 2
     cfg = TrainConfig(seed=args.seed, seg_members=args.seg_members,
                       progress=not args.no_progress)
     if args.seg_steps is not None:

@@ -350,7 +350,12 @@ def _fold_segmenter(train: List[Session], steps: int, seed: int, fold_dir: Path,
     path, stamp = fold_dir / 'ref.onnx', fold_dir / 'ref.json'
     made = {'steps': steps, 'seed': seed, 'train': sorted(s.name for s in train)}
     if reuse and path.is_file() and stamp.is_file():
-        if json.loads(stamp.read_text()) == made:
+        try:
+            found = json.loads(stamp.read_text())
+        except ValueError:
+            found = None
+            LOG.warning('%s is not JSON; training the segmenter again', stamp)
+        if found == made:
             LOG.info('%s: segmenter reused (%d steps, seed %d)', fold_dir.name, steps, seed)
             return path
         LOG.info('%s: the segmenter there was made otherwise; training it', fold_dir.name)
