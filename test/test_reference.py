@@ -141,7 +141,8 @@ def test_onnx_step_matches_the_torch_sequence(tmp_path):
         logit, hn, cn = sess.run(None, {'window': x[:, w:w + 1], 'seg': seg[:, w:w + 1],
                                         'h': hn, 'c': cn})
         got.append(logit[0, 0])
-    np.testing.assert_allclose(got, expected, atol=1e-4)
+    # Without the carried state the logits differ by ~4e-3 here.
+    np.testing.assert_allclose(got, expected, atol=1e-5)
 
 
 def test_window_labels_are_the_harness_window_truth():
