@@ -203,6 +203,17 @@ def _is_nf(rep: RepLabel) -> Optional[bool]:
     return None if rep.rpe is None else bool(rep.rpe >= NEAR_FAILURE_RPE)
 
 
+def window_truth(centers: np.ndarray, reps: Sequence[RepLabel]) -> Tuple[np.ndarray, np.ndarray]:
+    """Per window centre: (inside a near-failure rep, inside a rep with an RPE)."""
+    truth = np.zeros(centers.shape, bool)
+    labelled = np.zeros(centers.shape, bool)
+    for rep in reps:
+        inside = (centers >= rep.start) & (centers < rep.end)
+        labelled |= inside & (rep.rpe is not None)
+        truth |= inside & bool(_is_nf(rep))
+    return truth, labelled
+
+
 def score_recording(recording: ImuRecording, result: Replay) -> List[SetScore]:
     """Score one replay against every labelled set of its recording."""
     sets = [s for s in recording.sets if s.reps]
@@ -245,12 +256,7 @@ def _score_set(recording: ImuRecording, reps: List[RepLabel], events: List[RepEv
     # Near failure per window.
     edges = np.arange(reps[0].start, reps[-1].end - WINDOW_S / 2, WINDOW_S)
     centers, ends = edges + WINDOW_S / 2, edges + WINDOW_S
-    win_truth = np.zeros(edges.size, bool)
-    has_label = np.zeros(edges.size, bool)
-    for rep in reps:
-        inside = (centers >= rep.start) & (centers < rep.end)
-        has_label |= inside & (rep.rpe is not None)
-        win_truth |= inside & bool(_is_nf(rep))
+    win_truth, has_label = window_truth(centers, reps)
     win_pred = np.zeros(edges.size, bool)
     st = [s for s in all_states if s.stamp >= reps[0].start]
     if st:

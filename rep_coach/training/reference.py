@@ -38,8 +38,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from rep_coach.core.evaluation import (held_out_subjects, leave_one_subject_out,
-                                       NEAR_FAILURE_RPE, replay)
+from rep_coach.core.evaluation import (held_out_subjects, leave_one_subject_out, replay,
+                                       window_truth)
 from rep_coach.core.resample import StreamResampler
 from rep_coach.core.types import ImuBlock, NearFailureState, RepEvent, SET_REST_S
 from rep_coach.learned.events import EndPicker
@@ -269,17 +269,12 @@ def window_sequence(session: Session, segmenter) -> WindowSequence:
     """Replay ``session`` through the reference segmenter and label every window."""
     pipe = RefPipeline(segmenter, keep_windows=True)
     replay(session.recording, pipe, None)
-    reps = [r for s in session.sets for r in s]
-    # The newest hop's centre: what the harness's window truth looks at.
+    # Labelled at the newest hop's centre, by the harness's own window truth.
     centre = np.array([w.stamp for w in pipe.windows]) - HOP / 2 / RATE_HZ
-    y, mask = np.zeros(centre.size, np.float32), np.zeros(centre.size, np.float32)
-    for r in reps:
-        inside = (centre >= r.start) & (centre < r.end)
-        if r.rpe is not None:
-            mask[inside] = 1.0
-            y[inside] = float(r.rpe >= NEAR_FAILURE_RPE)
+    y, mask = window_truth(centre, [r for s in session.sets for r in s])
     return WindowSequence(np.stack([w.x for w in pipe.windows]),
-                          np.stack([w.seg for w in pipe.windows]), y, mask)
+                          np.stack([w.seg for w in pipe.windows]),
+                          y.astype(np.float32), mask.astype(np.float32))
 
 
 def train_ref_classifier(sequences: List[WindowSequence], epochs: int, seed: int,
