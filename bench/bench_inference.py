@@ -79,7 +79,8 @@ def main() -> int:
     from rep_coach.training.models import (CausalTCN, n_params, RefClassifier, RefResNet,
                                            RepClassifier, RepClassifierStep, StreamingEnsemble)
     from rep_coach.training.reference import (export_ref_classifier, export_ref_segmenter,
-                                              load_ref_classifier, load_ref_segmenter)
+                                              load_ref_classifier, load_ref_segmenter,
+                                              SEG_FEATURES, WINDOW)
     from rep_coach.core.rep_features import RELATIVE_FEATURES
     from rep_coach.learned.kinematic_input import N_INPUTS
     from rep_coach.learned.preprocess import N_REP_CHANNELS
@@ -117,9 +118,9 @@ def main() -> int:
                                       onnx_bytes=clf_path.stat().st_size)
 
     ref_seg, ref_clf = RefResNet().eval(), RefClassifier().eval()
-    w = torch.zeros(1, 6, 256)
-    rw, rs = torch.zeros(1, 1, 7, 256), torch.zeros(1, 1, 8)
-    rh = torch.zeros(2, 1, 1024)
+    w = torch.zeros(1, 6, WINDOW)
+    rw, rs = torch.zeros(1, 1, 7, WINDOW), torch.zeros(1, 1, SEG_FEATURES)
+    rh = torch.zeros(ref_clf.lstm.num_layers, 1, ref_clf.lstm.hidden_size)
     with tempfile.TemporaryDirectory() as tmp, torch.no_grad():
         p1 = export_ref_segmenter(ref_seg, Path(tmp) / 'ref_seg.onnx')
         p2 = export_ref_classifier(ref_clf, Path(tmp) / 'ref_clf.onnx')
