@@ -107,3 +107,30 @@ def test_held_out_baseline_picks_its_centre_on_the_training_subjects_only():
     assert result['centres']['sim0'] != result['centres']['sim1']
     assert set(result['per_subject']) == {'sim0', 'sim1'}
     assert result['segmentation']['n_true_reps'] > 0
+
+
+def test_loso_trains_each_fold_without_its_held_out_subject(tmp_path, caplog):
+    import json
+    import logging
+    import onnx
+    from rep_coach.training.pipeline import run_loso, TrainConfig
+    from rep_coach.training.seg_train import SegTrainConfig
+    from rep_coach.training.clf_train import ClfTrainConfig
+    from rep_coach.training.synthetic import sim_sessions
+    sessions = sim_sessions(4, seed=31, sets=1, pseudo_subjects=2)
+    cfg = TrainConfig(seed=0, seg_members=1, progress=False,
+                      seg=SegTrainConfig(channels=8, dilations=(1, 2), steps=2, batch=2,
+                                         crop=128),
+                      clf=ClfTrainConfig(steps=1))
+    with caplog.at_level(logging.INFO, logger='rep_coach.training.pipeline'):
+        result = run_loso(sessions, cfg, tmp_path)
+    assert set(result['folds']) == {'sim0', 'sim1'}
+    assert set(result['per_subject']) == {'sim0', 'sim1'}
+    for held, other in (('sim0', 'sim1'), ('sim1', 'sim0')):
+        assert result['folds'][held]['subjects'] == [other]
+        for name in ('segmenter.onnx', 'near_failure.onnx'):
+            meta = {p.key: p.value for p in
+                    onnx.load(str(tmp_path / f'fold_{held}' / name)).metadata_props}
+            assert other in json.dumps(meta) and held not in json.dumps(meta)
+        assert any(f'fold {held} held out: trained on 2 sets of {other}' in r.getMessage()
+                   for r in caplog.records)

@@ -118,7 +118,11 @@ def run_loso(sessions: List[Session], cfg: TrainConfig, work_dir: Path) -> Dict[
         train = [by_name[r.name] for r in train_recs]
         held = held_out_subjects(recordings, train_recs)
         fold_dir = work_dir / f'fold_{"_".join(held)}'
-        info[','.join(held)] = fit_and_export(train, cfg, fold_dir, tag=f'fold {held}')
+        fold = fit_and_export(train, cfg, fold_dir, tag=f'fold {held}')
+        info[','.join(held)] = fold
+        LOG.info('fold %s held out: trained on %d sets of %s in %.0f s -> %s',
+                 ','.join(held), len(train), ','.join(fold['subjects']), fold['train_s'],
+                 fold_dir)
         return load_stages(fold_dir)
 
     result = leave_one_subject_out(recordings, fit)
