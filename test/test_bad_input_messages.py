@@ -170,7 +170,7 @@ class FakeNode:
 
     def get_logger(self) -> Any:
         """Return a logger that keeps warnings."""
-        return type('Log', (), {'warn': lambda _, text: self.logged.append(text)})()
+        return type('Log', (), {'warning': lambda _, text: self.logged.append(text)})()
 
     def get_fully_qualified_name(self) -> str:
         """Return a fixed name."""

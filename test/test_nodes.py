@@ -226,3 +226,33 @@ def test_audio_feedback_times_rests_in_data_time_from_the_clock(ros) -> None:
     node.on_clock(clock_at(102.5 + rest + 0.1))
     node.on_tick()
     assert len(cues) == 3 and 'reps' in cues[2], cues  # the set summary
+
+
+def test_node_parameters_are_read_only_after_start_up(ros) -> None:
+    # The nodes read and check their parameters once; a later set must be refused, not
+    # reported as applied while nothing changes.
+    from rep_coach.runtime import Parameter
+    node = NearFailureClassifierNode()
+    ros.add_node(node)
+    before = node.get_parameter('threshold').value
+    result = node.set_parameters([Parameter('threshold', value=0.9)])[0]
+    assert not getattr(result, 'successful', result)
+    assert node.get_parameter('threshold').value == before
+
+
+@pytest.mark.parametrize('publish_labels', [True, False])
+def test_imu_publisher_offers_labels_only_when_asked(monkeypatch, publish_labels) -> None:
+    from rep_coach.nodes.imu_publisher import ImuPublisherNode
+    monkeypatch.setenv('ROS_LOCALHOST_ONLY', '1')
+    flag = 'true' if publish_labels else 'false'
+    rclpy.init(args=['test', '--ros-args', '-p', f'publish_labels:={flag}'],
+               domain_id=claim_domain().domain)
+    try:
+        node = ImuPublisherNode()
+        offered = [pub.topic_name.lstrip('/') for pub in node.publishers]
+        node.close()
+        node.destroy_node()
+    finally:
+        rclpy.try_shutdown()
+    assert (topics.TRUE_REPS in offered) == publish_labels
+    assert topics.IMU in offered

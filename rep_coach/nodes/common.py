@@ -8,7 +8,8 @@ from typing import Any, Callable, Dict, List, Optional
 
 from rep_coach.core.params import ParameterError, specs_for
 from rep_coach.runtime import (DurabilityPolicy, ExternalShutdownException, HistoryPolicy,
-                               QoSProfile, ReliabilityPolicy, qos_profile_sensor_data, rclpy)
+                               ParameterDescriptor, QoSProfile, ReliabilityPolicy,
+                               qos_profile_sensor_data, rclpy)
 from rep_coach.runtime.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rep_coach.topics import EVENT_DEPTH, SENSOR_TOPICS
 
@@ -48,12 +49,15 @@ def qos_for(topic: str) -> QoSProfile:
 def declare_parameters(node: Any, table: str) -> Dict[str, Any]:
     """Declare every parameter of ``table`` with its default; return validated values.
 
-    Raises ParameterError naming the first bad parameter.
+    Raises ParameterError naming the first bad parameter.  Every parameter is read
+    only: the nodes read and check them once at start-up, so a later ``ros2 param
+    set`` is refused rather than reported as applied while it changes nothing.
     """
     values = {}
     for spec in specs_for(table):
+        descriptor = ParameterDescriptor(description=spec.description, read_only=True)
         try:
-            node.declare_parameter(spec.name, spec.default)
+            node.declare_parameter(spec.name, spec.default, descriptor)
         except Exception as exc:  # rclpy: InvalidParameterTypeException and kin
             # A value of the wrong type (-p threshold:=high) names the parameter, too.
             raise ParameterError(node.get_name(), spec.name, '?', str(exc)) from exc

@@ -97,7 +97,7 @@ class ImuIntake:
             if self.frame_id is not None and frame != self.frame_id:
                 self.frame_changes += 1
                 if self.frame_changes == 1:
-                    self.node.get_logger().warn(
+                    self.node.get_logger().warning(
                         f'imu/data_raw: frame_id changed from {self.frame_id!r} to {frame!r} '
                         'mid-stream (two publishers on one topic?); samples are accepted, '
                         'further changes are not reported')
@@ -119,7 +119,7 @@ class ImuIntake:
             return False
         text = report.summary()
         self.reports += 1
-        self.node.get_logger().warn(f'imu/data_raw: {text}')
+        self.node.get_logger().warning(f'imu/data_raw: {text}')
         self._diag_pub.publish(diagnostic(self.node, WARN, text, report.as_key_values()))
         return True
 

@@ -35,7 +35,8 @@ class ImuPublisherNode(Node):
         self.gyro_var = p['angular_velocity_stddev'] ** 2
         self.source = self._open()
         self.imu_pub = self.create_publisher(Imu, topics.IMU, qos_profile_sensor_data)
-        self.labels_pub = self.create_publisher(String, topics.TRUE_REPS, event_qos())
+        self.labels_pub = (self.create_publisher(String, topics.TRUE_REPS, event_qos())
+                           if p['publish_labels'] else None)
         self.diag_pub = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, event_qos())
         self.pacer: Optional[Pacer] = None
         self.created = time.monotonic()
@@ -86,7 +87,7 @@ class ImuPublisherNode(Node):
                                  self.gyro_var):
             self.imu_pub.publish(msg)
         self.published += len(due.block)
-        for rep in due.reps:
+        for rep in due.reps if self.labels_pub is not None else ():
             out = String()
             out.data = rep.to_json()
             self.labels_pub.publish(out)

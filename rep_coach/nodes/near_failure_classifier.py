@@ -42,7 +42,7 @@ class NearFailureClassifierNode(Node):
         rep = RepEvent.from_json(msg.data)
         state = self.classifier.on_rep(rep)
         if self.classifier.reps_without_signal == 1 and rep.signal is None:
-            self.get_logger().warn(
+            self.get_logger().warning(
                 f'set {rep.set_index} rep {rep.rep_index}: the rep event carries no raw '
                 'signal (a segmenter or bag from before events carried one); classified '
                 'on a zero signal, further ones are counted and reported at shutdown')
@@ -58,8 +58,8 @@ class NearFailureClassifierNode(Node):
         """Report how many reps were classified without the signal the classifier uses."""
         missing = self.classifier.reps_without_signal
         if missing > 1:
-            self.get_logger().warn(f'{missing} rep events carried no raw signal and were '
-                                   'classified on a zero signal')
+            self.get_logger().warning(f'{missing} rep events carried no raw signal and were '
+                                      'classified on a zero signal')
 
 
 def main(args: Optional[List[str]] = None) -> None:

@@ -133,7 +133,8 @@ class RcutilsLogger:
         """Log at WARN."""
         return self.log(message, LoggingSeverity.WARN, **kwargs)
 
-    warn = warning
+    # No ``warn`` alias: rclpy deprecated it and Rolling removed it (ros2/rclpy#1456),
+    # so node code that called it would pass here and fail on a real ROS 2 install.
 
     def error(self, message: Any, **kwargs: Any) -> bool:
         """Log at ERROR."""
