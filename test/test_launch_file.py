@@ -139,3 +139,31 @@ def test_params_file_sections_match_the_parameter_tables() -> None:
         sections = [v['ros__parameters'] for k, v in data.items() if node_key_matches(k, node)]
         assert len(sections) == 1, node
         assert sections[0] == {s.name: s.default for s in specs}, node
+
+
+def _ros_imports() -> Dict[str, Path]:
+    """Top-level ROS packages that the package's code and launch file import."""
+    found: Dict[str, Path] = {}
+    for path in sorted((ROOT / 'rep_coach').rglob('*.py')) + [LAUNCH_FILE]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                     else [node.module] if isinstance(node, ast.ImportFrom) and node.module
+                     and not node.level else [])
+            for name in names:
+                top = name.split('.')[0]
+                if (top in ('rclpy', 'launch', 'launch_ros', 'ament_index_python')
+                        or top.endswith(('_msgs', '_interfaces'))):
+                    found.setdefault(top, path)
+    return found
+
+
+def test_package_xml_declares_every_ros_package_the_code_imports() -> None:
+    import xml.etree.ElementTree as ET
+    root = ET.parse(ROOT / 'package.xml').getroot()
+    assert root.get('format') == '3'
+    declared = {el.text for el in root if el.tag in ('depend', 'exec_depend')}
+    imported = _ros_imports()
+    assert {'rclpy', 'sensor_msgs', 'launch_ros'} <= set(imported)   # the scan sees them
+    missing = {name: str(path.relative_to(ROOT)) for name, path in imported.items()
+               if name not in declared}
+    assert not missing, f'imported but not in package.xml: {missing}'
