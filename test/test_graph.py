@@ -88,9 +88,12 @@ def test_demo_bag_metadata_permissions_and_imu_units(demo_run) -> None:
     assert meta['version'] == 8 and meta['storage_identifier'] == 'mcap'
     topics = {t['topic_metadata']['name']: t['topic_metadata']
               for t in meta['topics_with_message_count']}
-    assert 'best_effort' not in topics['/imu/data_raw']['offered_qos_profiles'] \
-        or True  # the QoS is stored as rosbag2 integers
-    assert isinstance(topics['/imu/data_raw']['offered_qos_profiles'], str)
+    # rosbag2 v8 stores each topic's offered QoS as a YAML string of rmw integers
+    # (reliability 1 = reliable, 2 = best effort; depth 5 = sensor data's keep last 5).
+    qos = {name: yaml.safe_load(meta_topic['offered_qos_profiles'])
+           for name, meta_topic in topics.items()}
+    assert [(q['reliability'], q['depth']) for q in qos['/imu/data_raw']] == [(2, 5)]
+    assert [q['reliability'] for q in qos['/reps']] == [1]
     assert (bag.stat().st_mode & 0o777) == 0o700
     assert all((p.stat().st_mode & 0o777) == 0o600 for p in bag.iterdir())
     with AnyReader([bag]) as reader:

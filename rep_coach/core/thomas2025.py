@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 import logging
+import math
 from pathlib import Path
 import re
 from typing import Dict, Iterable, List, Optional, Tuple
@@ -40,8 +41,12 @@ class DatasetError(ValueError):
 
 
 def rpe_to_rir(rpe: float) -> int:
-    """Return reps in reserve for an RIR-based RPE (10 -> 0, 9 -> 1, 8 -> 2, <=7 -> 3 = 3+)."""
-    return int(min(3, max(0, round(10.0 - float(rpe)))))
+    """Return reps in reserve for an RIR-based RPE (10 -> 0, 9 -> 1, 8 -> 2, <=7 -> 3 = 3+).
+
+    A half point rounds the reserve up (7.5 -> 3, 8.5 -> 2), so RIR <= 2 is exactly
+    RPE >= 8 for any value (Python's round() sent 7.5 to 2 and 9.5 to 0).
+    """
+    return int(min(3, max(0, math.ceil(10.0 - float(rpe)))))
 
 
 def read_trigno_csv(path: Path) -> Tuple[ImuBlock, float]:
