@@ -27,8 +27,11 @@ def baseline_factories(set_rest_s: float = SET_REST_S,
     """Factories of the signal-processing baseline."""
     seg_config = BaselineSegmenterConfig(set_rest_s=set_rest_s)
     clf_config = BaselineNearFailureConfig(threshold=threshold)
-    seg_config.validate()
-    clf_config.validate()
+    try:
+        seg_config.validate()
+        clf_config.validate()
+    except ValueError as exc:   # names the field; a node reports it and exits, no traceback
+        raise StageError(f'baseline stages: {exc}') from exc
     return (lambda: BaselineSegmenter(seg_config),
             lambda: BaselineNearFailure(clf_config))
 

@@ -25,6 +25,8 @@ def test_defaults_are_valid() -> None:
     ('imu_publisher', 'sim_sets', True, 'expected int'),
     ('rep_segmenter', 'model', 'resnet', 'one of'),
     ('near_failure_classifier', 'threshold', float('nan'), 'NaN'),
+    ('near_failure_classifier', 'threshold', 0.0, '> 0.0'),
+    ('near_failure_classifier', 'threshold', 1.0, '< 1.0'),
     ('audio_feedback', 'target_rir', 5, '<= 3'),
     ('session_recorder', 'topics', ['/absolute'], 'relative'),
     ('session_recorder', 'topicz', ['x'], 'unknown parameter'),
@@ -56,3 +58,15 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert len(commands) >= 2
     assert 'rep-coach demo' in commands[0]
     assert commands[1] in (ROOT / '.ci' / 'run').read_text()
+
+
+def test_every_parameter_the_table_accepts_builds_the_stages() -> None:
+    # The table's range and the stages' own validation must agree: a value the node
+    # accepts must not fail later inside the stage (a traceback instead of a message).
+    from rep_coach.pipeline import baseline_factories
+    for threshold in (1e-6, 0.5, 1.0 - 1e-6):
+        params = validate_all('near_failure_classifier', {'threshold': threshold})
+        baseline_factories(threshold=params['threshold'])
+    from rep_coach.pipeline import StageError
+    with pytest.raises(StageError, match='threshold'):
+        baseline_factories(threshold=1.0)

@@ -51,15 +51,15 @@ class ParamSpec:
 
 
 def in_range(low: Optional[float] = None, high: Optional[float] = None,
-             low_open: bool = False) -> Check:
-    """Check that a number lies in [low, high] (or (low, high] when ``low_open``)."""
+             low_open: bool = False, high_open: bool = False) -> Check:
+    """Check that a number lies in [low, high]; ``low_open``/``high_open`` exclude an end."""
     def check(value: Any) -> Optional[str]:
         if value != value:  # NaN compares unequal to itself
             return 'must be a number, not NaN'
         if low is not None and (value <= low if low_open else value < low):
             return f'must be {">" if low_open else ">="} {low}'
-        if high is not None and value > high:
-            return f'must be <= {high}'
+        if high is not None and (value >= high if high_open else value > high):
+            return f'must be {"<" if high_open else "<="} {high}'
         return None
     return check
 
@@ -152,8 +152,9 @@ NODE_PARAMS: Dict[str, Tuple[ParamSpec, ...]] = {
                   'learned (ONNX)', one_of(*MODEL_KINDS)),
         ParamSpec('models_dir', '', 'directory of the ONNX models; empty = the installed '
                   'share/rep_coach/models'),
+        # Open at both ends: 0 would flag every rep and 1 none (the baseline refuses both).
         ParamSpec('threshold', 0.5, 'probability at or above which a rep is near failure',
-                  in_range(0.0, 1.0)),
+                  in_range(0.0, 1.0, low_open=True, high_open=True)),
     ),
     'audio_feedback': (
         ParamSpec('sink', 'auto', 'audio output: auto, aplay, sounddevice, wav:DIR or null',
