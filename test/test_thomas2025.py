@@ -1,6 +1,7 @@
 """The thomas2025 loader: counts, units, header detection and clear errors."""
 
 from pathlib import Path
+import re
 
 import numpy as np
 import pytest
@@ -69,6 +70,27 @@ def test_malformed_rows_and_indexes_name_file_and_line(tmp_path: Path) -> None:
         read_trigno_csv(tmp_path / 'bad.csv')
     with pytest.raises(DatasetError, match='not a thomas2025-layout directory'):
         load_dataset(tmp_path / 'Raw Data')
+
+
+@pytest.mark.parametrize('index_line, rpes, words', [
+    ('X001_5_1, [-5, 150, 300], [80, 220], 2, 2', None, 'negative sample index -5'),
+    ('X001_5_1, [10, 150, 300], [80, 999], 2, 2', None, 'peak 999 of rep 2 lies outside'),
+    ('X001_5_1, [10, 150, 300], [160, 220], 2, 2', None, 'peak 160 of rep 1 lies outside'),
+    (None, 'X001_5_1\n2\nnan\n9\n', "RPE 'nan' of set X001_5_1"),
+    (None, 'X001_5_1\n2\n6\n15\n', "RPE '15' of set X001_5_1"),
+])
+def test_bad_labels_are_a_dataset_error_naming_the_file(tmp_path: Path, index_line, rpes,
+                                                        words) -> None:
+    # Before: an IndexError, a ValueError deep in rpe_to_rir, or (negative index) a rep
+    # whose start wrapped around past its end.
+    _write_layout(tmp_path)
+    if index_line:
+        (tmp_path / 'rep_indexes_corrected.txt').write_text(index_line + '\n')
+    if rpes:
+        (tmp_path / 'rpes.csv').write_text(rpes)
+    with pytest.raises(DatasetError, match=re.escape(words)) as info:
+        load_dataset(tmp_path)
+    assert ('rpes.csv' if rpes else 'rep_indexes_corrected.txt') in str(info.value)
 
 
 def test_the_shared_dataset_matches_its_readme(thomas2025_dir: Path) -> None:

@@ -123,6 +123,9 @@ def read_rep_indexes(path: Path) -> Dict[str, _IndexLine]:
             raise DatasetError(f'{path}:{line_no}: non-integer index ({exc})') from exc
         if len(bounds) < 2 or np.any(np.diff(bounds) <= 0):
             raise DatasetError(f'{path}:{line_no}: boundaries must increase, at least two')
+        if min(bounds + peaks) < 0:
+            raise DatasetError(f'{path}:{line_no}: negative sample index '
+                               f'{min(bounds + peaks)}')
         out[match.group(1)] = _IndexLine(bounds, peaks)
     return out
 
@@ -142,9 +145,13 @@ def read_rpes(path: Path) -> Dict[str, List[float]]:
         for col, cell in enumerate(row[:len(names)]):
             if cell.strip() and names[col]:
                 try:
-                    out[names[col]].append(float(cell))
+                    value = float(cell)
                 except ValueError as exc:
                     raise DatasetError(f'{path}:{line_no}: bad RPE {cell!r}') from exc
+                if not 0.0 <= value <= 10.0:    # also refuses nan and inf
+                    raise DatasetError(f'{path}:{line_no}: RPE {cell.strip()!r} of set '
+                                       f'{names[col]} is not on the 0-10 scale')
+                out[names[col]].append(value)
     return out
 
 
@@ -178,6 +185,11 @@ def load_set(data_dir: Path, name: str,
     peaks = line.peaks if len(line.peaks) == n_reps else [None] * n_reps
     if len(line.peaks) != n_reps:
         LOG.warning('%s: %d peaks for %d reps; ignoring peaks', name, len(line.peaks), n_reps)
+    for i, peak in enumerate(peaks):
+        if peak is not None and not line.boundaries[i] < peak < line.boundaries[i + 1]:
+            raise DatasetError(f'{data_dir / REP_INDEX_FILE}: {name}: peak {peak} of rep '
+                               f'{i + 1} lies outside the rep [{line.boundaries[i]}, '
+                               f'{line.boundaries[i + 1]}]')
     reps = []
     for i in range(n_reps):
         rpe = rpe_values[i] if i < len(rpe_values) else None
