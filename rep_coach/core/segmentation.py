@@ -135,18 +135,22 @@ class BaselineSegmenter:
         """Create the segmenter; ``config`` defaults to :class:`BaselineSegmenterConfig`."""
         self.config = config or BaselineSegmenterConfig()
         self.config.validate()
+        self._set_index = 0
         self.reset()
 
     # -- public API ---------------------------------------------------------------------------
     def reset(self) -> None:
-        """Forget all state (a new session)."""
+        """Forget the stream (a new session, or a jump of the sensor clock).
+
+        Set numbers keep rising across a reset: a consumer (the coach) must never see
+        a finished set's numbers again, or it takes the new reps for repeats.
+        """
         c = self.config
         self._dt = 1.0 / c.rate_hz
         self._resampler = StreamResampler(c.rate_hz, c.max_gap_s)
         self._axis = PrincipalAxis(c.axis_tau_s, c.axis_min_rate)
         self._history = _History(int(round(c.history_s * c.rate_hz)))
         self._sign = int(c.lift_sign)
-        self._set_index = 0
         self._rep_in_set = 0
         self._last_rep_end: Optional[float] = None
         self._features = SetFeatureTracker()

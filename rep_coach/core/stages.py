@@ -19,7 +19,11 @@ class RepSegmenter(Protocol):
         """Consume new samples (any rate, SI units); return reps decided by them."""
 
     def reset(self) -> None:
-        """Forget all state (a new session)."""
+        """Forget the stream (a new session, or a jump of the sensor clock).
+
+        Set numbers keep rising across a reset: a consumer (the coach) must never see
+        a finished set's numbers again, or it takes the new reps for repeats.
+        """
 
 
 class NearFailureClassifier(Protocol):

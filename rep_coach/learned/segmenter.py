@@ -85,10 +85,15 @@ class LearnedSegmenter:
         self.state_shape = (1, int(meta['channels']), int(meta['state_len']))
         self.picker_config = picker or PickerConfig(**meta.get('picker', {}))
         self.set_rest_s = float(set_rest_s)
+        self.set_index = 0
         self.reset()
 
     def reset(self) -> None:
-        """Forget all state (a new session)."""
+        """Forget the stream (a new session, or a jump of the sensor clock).
+
+        Set numbers keep rising across a reset: a consumer (the coach) must never see
+        a finished set's numbers again, or it takes the new reps for repeats.
+        """
         self.resampler = StreamResampler(RATE_HZ)
         self.signal = RepSignalBuffer(rate_hz=RATE_HZ)  # raw grid: each RepEvent's signal
         self.picker = EndPicker(self.picker_config)
@@ -104,7 +109,6 @@ class LearnedSegmenter:
         self.rejected = 0
         #: Candidate first reps of a set dropped for an unsure end (for diagnostics).
         self.unsure_first = 0
-        self.set_index = 0
         self.rep_index = 0
         #: Probabilities of the last update (for diagnostics/plots): (t, p_end, p_active).
         self.last_output = (np.zeros(0), np.zeros(0), np.zeros(0))

@@ -136,16 +136,17 @@ class RefPipeline:
         self.classifier = classifier
         self.set_rest_s = set_rest_s
         self.keep_windows = keep_windows
+        self.set_index = 0
         self.reset()
 
     def reset(self) -> None:
-        """Forget the stream."""
+        """Forget the stream; set numbers keep rising (as the segmenters')."""
         self.resampler = StreamResampler(RATE_HZ)
         self.picker = EndPicker()
         self.t = np.zeros(0)
         self.x = np.zeros((6, 0), dtype=np.float32)
         self.new = 0
-        self.set_index, self.rep_index, self.last_end = 0, 0, None
+        self.rep_index, self.last_end = 0, None
         self.intervals: List[float] = []   # end-to-end times of the current set's reps
         self.windows: List[RefWindow] = []
         self.window_states: List[NearFailureState] = []
