@@ -6,6 +6,7 @@ against); a change mid-stream is warned about once (see rep_coach/nodes/imu_inta
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import time
@@ -243,3 +244,22 @@ def test_intake_and_stages_survive_any_corruption(block: ImuBlock, step: int) ->
              if not isinstance(m, DiagnosticArray)]
     assert all(b - a >= IMU_CLOCK_PERIOD_S - 1e-6 for a, b in zip(clock, clock[1:]))
     assert all(np.isclose(clean.t, c, rtol=0, atol=1e-6).any() for c in clock)
+
+
+@pytest.mark.parametrize('literal', ['NaN', 'Infinity', '-Infinity'])
+@pytest.mark.parametrize('field', ['start', 'end', 'stamp'])
+def test_event_times_must_be_finite(field: str, literal: str) -> None:
+    # json.loads takes these literals; a rep stamped Infinity froze the coach's data clock.
+    from rep_coach.core.types import PayloadError, RepEvent
+    payload = json.loads(RepEvent(1, 1, 1.0, 2.0, 2.5).to_json())
+    payload[field] = 123.25
+    text = json.dumps(payload).replace('123.25', literal)
+    with pytest.raises(PayloadError, match=f"'{field}' must be finite"):
+        RepEvent.from_json(text)
+
+
+def test_state_stamp_must_be_finite() -> None:
+    from rep_coach.core.types import NearFailureState, PayloadError
+    text = NearFailureState(1, 1, 123.25, 0.5, False).to_json().replace('123.25', 'NaN')
+    with pytest.raises(PayloadError, match="'stamp' must be finite"):
+        NearFailureState.from_json(text)

@@ -153,6 +153,17 @@ def _signal_from_payload(value: Any) -> Optional[np.ndarray]:
     return array
 
 
+def _require_finite(what: str, **times: float) -> None:
+    """Raise PayloadError naming the first non-finite time field.
+
+    json.loads takes NaN and Infinity; a stamp like that would poison every clock and
+    comparison downstream (the coach's data clock never moves past Infinity).
+    """
+    for name, value in times.items():
+        if not math.isfinite(value):
+            raise PayloadError(f'{what} payload: {name!r} must be finite, got {value!r}')
+
+
 def _finite_or_none(value: Optional[float]) -> Optional[float]:
     if value is None:
         return None
@@ -208,6 +219,7 @@ class RepEvent:
                                   for k, v in dict(data.get('features') or {}).items()})
         except (KeyError, TypeError, ValueError) as exc:
             raise PayloadError(f'rep event payload: bad or missing field ({exc!r})') from exc
+        _require_finite('rep event', start=event.start, end=event.end, stamp=event.stamp)
         try:
             event.signal = _signal_from_payload(data.get('signal'))
         except ValueError as exc:
@@ -243,14 +255,16 @@ class NearFailureState:
         data = _load(text, 'near-failure state')
         try:
             prob = data['probability']
-            return cls(set_index=int(data['set_index']), rep_index=int(data['rep_index']),
-                       stamp=float(data['stamp']),
-                       probability=float('nan') if prob is None else float(prob),
-                       near_failure=bool(data['near_failure']),
-                       rir=None if data.get('rir') is None else int(data['rir']))
+            state = cls(set_index=int(data['set_index']), rep_index=int(data['rep_index']),
+                        stamp=float(data['stamp']),
+                        probability=float('nan') if prob is None else float(prob),
+                        near_failure=bool(data['near_failure']),
+                        rir=None if data.get('rir') is None else int(data['rir']))
         except (KeyError, TypeError, ValueError) as exc:
             raise PayloadError(
                 f'near-failure payload: bad or missing field ({exc!r})') from exc
+        _require_finite('near-failure', stamp=state.stamp)
+        return state
 
 
 @dataclass

@@ -99,6 +99,9 @@ class AudioFeedbackNode(Node):
         if now is not None:
             for cue in self.policy.flush(now):
                 self.get_logger().info(f'cue [{cue.kind}]: {cue.text} (at shutdown)')
+        if self.clock.ignored:
+            self.get_logger().warning(f'ignored {self.clock.ignored} stamps off the data '
+                                      'timeline (non-finite, or a lone jump)')
         self.player.close()
 
 
