@@ -256,3 +256,21 @@ def test_imu_publisher_offers_labels_only_when_asked(monkeypatch, publish_labels
         rclpy.try_shutdown()
     assert (topics.TRUE_REPS in offered) == publish_labels
     assert topics.IMU in offered
+
+
+def test_audio_feedback_publishes_the_summary_of_a_set_in_progress_at_shutdown(ros) -> None:
+    node = AudioFeedbackNode()
+    ros.add_node(node)
+    probe = Node('feedback_probe')
+    ros.add_node(probe)
+    heard: List[str] = []
+    probe.create_subscription(String, topics.FEEDBACK, lambda msg: heard.append(msg.data),
+                              RELIABLE)
+    assert spin_until(ros, lambda: node.feedback_pub.get_subscription_count() >= 1, 10)
+    for index, stamp in ((1, 100.0), (2, 102.5)):
+        rep = RepEvent(set_index=1, rep_index=index, start=stamp - 2.0, end=stamp - 0.2,
+                       stamp=stamp, features={'velocity_loss': 0.0})
+        node.on_rep(String(data=rep.to_json()))
+    node.close()      # before the set's rest ran out
+    assert spin_until(ros, lambda: len(heard) >= 3, 10), heard
+    assert heard[:2] == ['one', 'two'] and 'reps' in heard[2]

@@ -85,20 +85,26 @@ class AudioFeedbackNode(Node):
         if now is not None:
             self._emit(self.policy.tick(now))
 
-    def _emit(self, cues: List[Cue]) -> None:
+    def _emit(self, cues: List[Cue], note: str = '') -> None:
         for cue in cues:
+            self.player.play(cue)
             out = String()
             out.data = cue.text
-            self.feedback_pub.publish(out)
-            self.player.play(cue)
-            self.get_logger().info(f'cue [{cue.kind}]: {cue.text}')
+            suffix = note
+            try:
+                self.feedback_pub.publish(out)
+            except Exception as exc:  # noqa: BLE001 - only at shutdown: context gone
+                if not note:
+                    raise
+                suffix += f', not published: {exc}'
+            self.get_logger().info(f'cue [{cue.kind}]: {cue.text}{suffix}')
 
     def close(self) -> None:
-        """Summarise a set still in progress and let the last cue finish."""
+        """Summarise a set still in progress (spoken and published) and let it finish."""
         now = self.clock.now(time.monotonic())
         if now is not None:
-            for cue in self.policy.flush(now):
-                self.get_logger().info(f'cue [{cue.kind}]: {cue.text} (at shutdown)')
+            # After Ctrl-C the middleware may already be down; the cue is still spoken.
+            self._emit(self.policy.flush(now), note=' (at shutdown)')
         if self.clock.ignored:
             self.get_logger().warning(f'ignored {self.clock.ignored} stamps off the data '
                                       'timeline (non-finite, or a lone jump)')
