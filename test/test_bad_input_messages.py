@@ -45,12 +45,14 @@ def crafted_stream() -> tuple:
     msgs[70].linear_acceleration.y = 1e4                     # absurd
     msgs[80].angular_velocity.x = -100.0                     # absurd (rad/s)
     msgs[90].linear_acceleration.z = 16 * STANDARD_GRAVITY   # saturated: plausible, kept
+    msgs[150].header.stamp.sec += 10 ** 6                    # one corrupt stamp
     for msg in msgs[200:]:
         msg.header.frame_id = 'other_link'                  # a second publisher?
     resent = sim_msgs(100, 1)[0]                             # same stamp as #100
     late = sim_msgs(115, 1)[0]                               # older than #120
     stream = msgs[:101] + [resent] + msgs[101:121] + [late] + msgs[121:]
-    expected = {'non_finite': 2, 'out_of_range': 2, 'duplicate': 1, 'out_of_order': 1}
+    expected = {'non_finite': 2, 'out_of_range': 2, 'duplicate': 1, 'out_of_order': 1,
+                'stray_stamp': 1}
     return stream, expected
 
 
@@ -121,6 +123,8 @@ def test_bad_imu_messages_are_dropped_counted_and_reported_once(graph, capfd) ->
     assert totals == expected, totals
     received = sum(int(kv.value) for s in mine for kv in s.values if kv.key == 'received')
     assert received == len(stream)
+    # The corrupt stamp was dropped, not followed: no resync reset the segmenter.
+    assert sum(int(kv.value) for s in mine for kv in s.values if kv.key == 'clock_jump') == 0
     err = capfd.readouterr().err
     # The rate limit: the first problem at once, the rest summed at close -> 2.
     warnings = [line for line in err.splitlines()

@@ -207,7 +207,8 @@ def test_audio_feedback_times_rests_in_data_time_from_the_clock(ros) -> None:
     node = AudioFeedbackNode()
     ros.add_node(node)
     cues: List[str] = []
-    node._emit = lambda out: cues.extend(c.text for c in out)  # type: ignore[method-assign]
+    node._emit = (  # type: ignore[method-assign]
+        lambda out, note='': cues.extend(c.text for c in out))
     rest = node.policy.config.set_rest_s
     for index, stamp in ((1, 100.0), (2, 102.5)):
         rep = RepEvent(set_index=1, rep_index=index, start=stamp - 2.0, end=stamp - 0.2,

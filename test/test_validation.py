@@ -83,10 +83,29 @@ def test_after_jump_says_whether_the_first_part_follows_a_jump():
     res = gate.push(_block([20.02, 20.03, 5.0, 5.01]))
     assert not res.after_jump and res.report.resync
     assert [len(p) for p in res.parts] == [2, 2]
-    # One sample jumping back on its own (the nodes push one message at a time).
+    # One sample jumping back on its own (the nodes push one message at a time): it
+    # waits for the next one, which shows whether the clock jumped or it strayed.
     res = gate.push(_block([1.0]))
-    assert res.after_jump and len(res.parts) == 1
-    assert not gate.push(_block([1.01])).after_jump
+    assert not res.after_jump and len(res.block) == 0
+    res = gate.push(_block([1.01]))
+    assert res.after_jump and list(res.block.t) == [1.0, 1.01]
+    assert not gate.push(_block([1.02])).after_jump
+
+
+@pytest.mark.parametrize('size', [1, 2, 5])
+def test_a_lone_far_stamp_is_dropped_not_taken_for_a_clock_jump(size):
+    # Before: a single sample stamped 1e6 made two clock jumps, and each reset the
+    # segmenter, losing the rep in progress.
+    gate = SampleGate(GateConfig(stall_s=0.2, jump_s=2.0))
+    t = np.arange(20) / 100.0
+    t[10] = 1e6
+    results = [gate.push(_block(t[i:i + size])) for i in range(0, len(t), size)]
+    kept = np.concatenate([r.block.t for r in results])
+    assert list(kept) == list(np.delete(t, 10))
+    report = gate.take_report()
+    assert report.counts['stray_stamp'] == 1 and report.counts['clock_jump'] == 0
+    assert not any(r.report.resync or r.after_jump for r in results)
+    assert report.received == 20 and report.accepted == 19
 
 
 def test_rate_change_and_burst():
@@ -214,7 +233,7 @@ def test_fast_path_gives_the_general_paths_results(events, seed, chunks, config)
     while i < len(stream):
         n = chunks[k % len(chunks)]
         block = stream.slice(i, i + n)
-        _assert_same(fast.push(block), general._push_block(block))
+        _assert_same(fast.push(block), general._push_general(block))
         if k % 7 == 6:                      # reports taken mid-stream, as the nodes do
             assert fast.take_report() == general.take_report()
         i, k = i + n, k + 1

@@ -7,7 +7,12 @@ Drops (counted by reason):
   MPU-6050's widest range, or |w| > 40 rad/s per axis, ~2300 deg/s);
 * ``duplicate``: stamp equal to the newest accepted one (re-sent sample);
 * ``out_of_order``: stamp older than the newest accepted one, by less than
-  ``jump_s`` (a late packet; the stream already moved on).
+  ``jump_s`` (a late packet; the stream already moved on);
+* ``stray_stamp``: one sample stamped more than ``jump_s`` away from the samples
+  on both sides of it (a corrupt stamp, not a clock jump: the next sample goes on
+  from the old timeline).  A sample that jumps is therefore decided only when the
+  next one arrives: if that one follows it, the clock jumped (flagged below); a
+  jump at the very end of a stream is never released.
 
 Flags (counted, samples kept):
 
@@ -48,7 +53,7 @@ import numpy as np
 from rep_coach.core.types import ImuBlock
 from rep_coach.core.units import STANDARD_GRAVITY
 
-DROP_REASONS = ('non_finite', 'out_of_range', 'duplicate', 'out_of_order')
+DROP_REASONS = ('non_finite', 'out_of_range', 'duplicate', 'out_of_order', 'stray_stamp')
 FLAG_REASONS = ('stall', 'clock_jump', 'burst', 'rate_change')
 _REASONS = DROP_REASONS + FLAG_REASONS
 _RATE_WINDOW = 64          # recent sample spacings used for the rate estimate
@@ -165,6 +170,8 @@ class SampleGate:
     def reset(self) -> None:
         """Forget the stream (a new source); counts since the last report are kept."""
         self._last_t: Optional[float] = None
+        self._held: Optional[ImuBlock] = None   # a jumped sample awaiting the next one
+        self._prev_raw = float('nan')           # stamp of the sample that arrived last
         nominal = self.config.nominal_rate_hz
         self._period: Optional[float] = None if nominal is None else 1.0 / nominal
         # The recent normal spacings, in arrival order and sorted: one sample then
@@ -185,11 +192,53 @@ class SampleGate:
 
     def push(self, block: ImuBlock) -> GateResult:
         """Check one block; return its clean samples and what was dropped or flagged."""
-        if len(block.t) == 1 and self._last_t is not None:
+        if (len(block.t) == 1 and self._last_t is not None and self._held is None
+                and abs(block.t.item(0) - self._prev_raw) <= self.config.jump_s):
             result = self._push_one(block)
             if result is not None:
+                self._prev_raw = block.t.item(0)
                 return result
-        return self._push_block(block)
+        return self._push_general(block)
+
+    def _push_general(self, block: ImuBlock) -> GateResult:
+        """Check a block of any size: strays screened out, then the vectorised checks."""
+        block, strays = self._screen_strays(block)
+        result = self._push_block(block)
+        if strays:
+            extra = GateReport(received=strays, counts={'stray_stamp': strays})
+            result.report.merge(extra)
+            self._pending.merge(extra)
+        return result
+
+    def _screen_strays(self, block: ImuBlock) -> Tuple[ImuBlock, int]:
+        """Drop lone far-off stamps; hold a jumped last sample until the next push.
+
+        Judged on raw arrival order alone (each stamp against the one that arrived
+        before it, whatever became of that one), so the same samples are dropped
+        however the stream is split into blocks.  Returns the block to check, with
+        a sample held from the previous push in front, and the number dropped.
+        """
+        if self._held is not None:
+            block, self._held = ImuBlock.concat([self._held, block]), None
+        t, jump = block.t, self.config.jump_s
+        if not len(t):
+            return block, 0
+        before = np.concatenate(([self._prev_raw], t[:-1]))   # each stamp's predecessor
+        with np.errstate(invalid='ignore'):                    # NaN compares False
+            jumped = np.abs(t - before) > jump
+            stray = np.zeros(len(t), dtype=bool)
+            stray[:-1] = (jumped[:-1] & (np.abs(t[1:] - t[:-1]) > jump)
+                          & (np.abs(t[1:] - before[:-1]) <= jump))
+        keep = ~stray
+        if jumped[-1]:                 # its successor decides: wait for it
+            self._held = block.slice(len(t) - 1, None)
+            self._prev_raw = before[-1]
+            keep[-1] = False
+        else:
+            self._prev_raw = t[-1]
+        if keep.all():
+            return block, 0
+        return ImuBlock(t[keep], block.accel[keep], block.gyro[keep]), int(stray.sum())
 
     def _push_one(self, block: ImuBlock) -> Optional[GateResult]:
         """Return the result of one clean sample in step; None when it is anything else.
