@@ -144,6 +144,18 @@ def test_pacer_speed_and_late_ticks():
     assert sum(sizes) == 1000 and max(sizes) == 300
 
 
+def test_pacer_as_fast_as_possible_reads_only_what_the_next_block_needs():
+    # Before: speed 0 read the whole source into its buffer on the first tick, block by
+    # block with a growing concatenation: 19 s for a 20-minute recording.
+    src = RecordingSource(_labelled_recording(), 't')
+    read = []
+    blocks = src.blocks
+    src.blocks = lambda: (read.append(len(b)) or b for b in blocks())  # type: ignore
+    fast = Pacer(src, speed=0, start=0.0, clock=lambda: 0.0, max_block=100)
+    assert len(fast.due(now=0.0).block) == 100
+    assert sum(read) < 300 < 1000
+
+
 def test_pacer_loop_continues_the_timeline_and_set_numbers():
     pacer = Pacer(RecordingSource(_labelled_recording(), 't'), speed=0, loop=True,
                   epoch=0.0, start=0.0, clock=lambda: 0.0, max_block=500)

@@ -420,9 +420,10 @@ class Pacer:
         self._exhausted = False
         self._t_sent: Optional[float] = None   # last released source time of this pass
 
-    def _fill(self, until: float) -> None:
-        """Read blocks until the buffer holds a sample after ``until`` or the source ends."""
-        while not self._exhausted and (not len(self._buf) or self._sched[-1] <= until):
+    def _fill(self, until: float, enough: Optional[int] = None) -> None:
+        """Read until a buffered sample is after ``until`` (or ``enough`` are held) or the end."""
+        while not self._exhausted and (not len(self._buf) or self._sched[-1] <= until) \
+                and (enough is None or len(self._buf) < enough):
             try:
                 block = next(self._it)
             except StopIteration:
@@ -444,7 +445,10 @@ class Pacer:
         else:
             if self.speed == 0:
                 target = math.inf
-                self._fill(-math.inf if len(self._buf) >= self.max_block else math.inf)
+                # As fast as the graph takes it: read only what the next block needs,
+                # plus one sample to know whether the source ends with it (reading the
+                # whole source here cost time quadratic in its length).
+                self._fill(math.inf, enough=self.max_block + 1)
             else:
                 base = self._t_first if self._t_first is not None else 0.0
                 elapsed = max(0.0, now - self._start)
