@@ -141,3 +141,24 @@ def test_decode_fifo_negative_values():
     assert acc[0, 0] == pytest.approx(-STANDARD_GRAVITY)
     assert gyr[0, 0] == pytest.approx(-DEG_TO_RAD / 32.8)
     assert gyr[0, 2] == pytest.approx(-32768 * DEG_TO_RAD / 32.8)
+
+
+def test_a_retry_after_a_read_error_configures_the_chip_again():
+    # A brown-out puts the chip back in its reset state: asleep, FIFO off.  It then
+    # answers reads with no samples, so the publisher's retry must configure it.
+    from rep_coach.core.sources import Mpu6050Source, SourceError
+    bus = FakeBus()
+    source = Mpu6050Source(smbus=bus)
+    assert len(next(source.blocks())) == 0
+    bus.fail_on = m.INT_STATUS
+    with pytest.raises(SourceError, match='Remote I/O error'):
+        next(source.blocks())
+    bus.fail_on, bus.regs = None, {m.WHO_AM_I: 0x68}        # back, in its reset state
+    seen = len(bus.writes)
+    retry = source.blocks()
+    next(retry)
+    redone = {reg: value for _, reg, value in bus.writes[seen:]}
+    assert redone[m.PWR_MGMT_1] == 0x01 and redone[m.FIFO_EN] == 0x78
+    seen = len(bus.writes)
+    next(retry)                                  # configured once per retry, not per read
+    assert len(bus.writes) == seen

@@ -193,6 +193,15 @@ class Mpu6050:
             raise Mpu6050Error(f'{self.where}: I2C read of register 0x{reg:02x} failed '
                                f'({exc})') from exc
 
+    def reconfigure(self) -> None:
+        """Write the configuration again, e.g. after a read error.
+
+        A chip that browned out comes back in its reset state (asleep, FIFO off): it
+        answers reads, but with no samples, so reopening must configure it again.
+        """
+        self._t_last = None
+        self._configure()
+
     def _configure(self) -> None:
         who = self._read(WHO_AM_I)[0]
         if who != WHO_AM_I_VALUE:

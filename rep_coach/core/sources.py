@@ -127,15 +127,24 @@ class Mpu6050Source(ImuSource):
             raise SourceError(f'mpu6050: {exc}') from exc
         self.name = self.device.where
         self.rate_hz = self.device.rate_hz
+        self._failed = False
 
     def blocks(self) -> Iterator[ImuBlock]:
-        """Endless; yields an empty block when nothing new has arrived."""
+        """Endless; yields an empty block when nothing new has arrived.
+
+        After a read error, the next ``blocks()`` (the publisher's retry) configures
+        the chip again before reading.
+        """
         from rep_coach.core.mpu6050 import Mpu6050Error
-        while True:
-            try:
+        try:
+            if self._failed:
+                self.device.reconfigure()
+                self._failed = False
+            while True:
                 yield self.device.read_block()
-            except Mpu6050Error as exc:
-                raise SourceError(str(exc)) from exc
+        except Mpu6050Error as exc:
+            self._failed = True
+            raise SourceError(str(exc)) from exc
 
     def close(self) -> None:
         """Put the chip to sleep and close the bus."""

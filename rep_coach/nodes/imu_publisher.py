@@ -19,7 +19,7 @@ from rep_coach.nodes.common import (declare_parameters, diagnostic, ERROR, event
 from rep_coach.runtime import Node, qos_profile_sensor_data, rclpy
 from rep_coach.runtime.msg import DiagnosticArray, Imu, String
 
-#: Seconds between attempts to reopen a live device after a read error.
+#: Seconds between attempts to resume a live device (configured again) after a read error.
 REOPEN_S = 1.0
 
 
@@ -95,7 +95,7 @@ class ImuPublisherNode(Node):
             self._finish()
 
     def _device_error(self, exc: Exception) -> None:
-        """Report a live device that failed mid-session, then reopen it after a pause."""
+        """Report a live device that failed mid-session; resume (reconfigured) after a pause."""
         self.get_logger().error(f'{self.source.name}: {exc}; retrying in {REOPEN_S:.0f} s')
         self.diag_pub.publish(diagnostic(self, ERROR, str(exc), {'source': self.source.name}))
         self.pacer = None
