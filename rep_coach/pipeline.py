@@ -6,7 +6,7 @@ and the benchmarks construct exactly the same stages from the same settings.
 
 from __future__ import annotations
 
-from typing import Callable, Tuple
+from typing import Any, Callable, Tuple
 
 from rep_coach.core.near_failure import BaselineNearFailure, BaselineNearFailureConfig
 from rep_coach.core.segmentation import BaselineSegmenter, BaselineSegmenterConfig
@@ -22,36 +22,54 @@ class StageError(RuntimeError):
     """A stage that cannot be built (missing or corrupt model); the message names it."""
 
 
-def baseline_factories(set_rest_s: float = SET_REST_S,
-                       threshold: float = 0.5) -> Tuple[SegmenterFactory, ClassifierFactory]:
-    """Factories of the signal-processing baseline."""
-    seg_config = BaselineSegmenterConfig(set_rest_s=set_rest_s)
-    clf_config = BaselineNearFailureConfig(threshold=threshold)
-    try:
-        seg_config.validate()
-        clf_config.validate()
-    except ValueError as exc:   # names the field; a node reports it and exits, no traceback
-        raise StageError(f'baseline stages: {exc}') from exc
-    return (lambda: BaselineSegmenter(seg_config),
-            lambda: BaselineNearFailure(clf_config))
+def segmenter_factory(model: str, models_dir: str = '',
+                      set_rest_s: float = SET_REST_S) -> SegmenterFactory:
+    """Factory of stage 1 for ``model`` in {'learned', 'baseline'}; StageError names a problem.
+
+    Only this stage's model file is read: the segmenter node needs no classifier.
+    """
+    if model == 'baseline':
+        config = BaselineSegmenterConfig(set_rest_s=set_rest_s)
+        _validate(config)
+        return lambda: BaselineSegmenter(config)
+    if model == 'learned':
+        from rep_coach.learned import ModelLoadError, segmenter_factory as learned
+        try:
+            return learned(resolve_models_dir(models_dir), set_rest_s=set_rest_s)
+        except ModelLoadError as exc:
+            raise StageError(str(exc)) from exc
+    raise _unknown(model)
 
 
-def learned_factories(models_dir: str = '', set_rest_s: float = SET_REST_S,
-                      threshold: float = 0.5) -> Tuple[SegmenterFactory, ClassifierFactory]:
-    """Factories of the learned (ONNX) stages; StageError names a bad model file."""
-    from rep_coach.learned import load_stages, ModelLoadError
-    try:
-        return load_stages(resolve_models_dir(models_dir), set_rest_s=set_rest_s,
-                           threshold=threshold)
-    except ModelLoadError as exc:
-        raise StageError(str(exc)) from exc
+def classifier_factory(model: str, models_dir: str = '',
+                       threshold: float = 0.5) -> ClassifierFactory:
+    """Factory of stage 2 for ``model`` in {'learned', 'baseline'}; StageError names a problem."""
+    if model == 'baseline':
+        config = BaselineNearFailureConfig(threshold=threshold)
+        _validate(config)
+        return lambda: BaselineNearFailure(config)
+    if model == 'learned':
+        from rep_coach.learned import classifier_factory as learned, ModelLoadError
+        try:
+            return learned(resolve_models_dir(models_dir), threshold=threshold)
+        except ModelLoadError as exc:
+            raise StageError(str(exc)) from exc
+    raise _unknown(model)
 
 
 def stage_factories(model: str, models_dir: str = '', set_rest_s: float = SET_REST_S,
                     threshold: float = 0.5) -> Tuple[SegmenterFactory, ClassifierFactory]:
-    """Factories for ``model`` in {'learned', 'baseline'}."""
-    if model == 'baseline':
-        return baseline_factories(set_rest_s, threshold)
-    if model == 'learned':
-        return learned_factories(models_dir, set_rest_s, threshold)
-    raise StageError(f"unknown model {model!r}: expected 'learned' or 'baseline'")
+    """Factories of both stages for ``model`` in {'learned', 'baseline'}."""
+    return (segmenter_factory(model, models_dir, set_rest_s),
+            classifier_factory(model, models_dir, threshold))
+
+
+def _validate(config: Any) -> None:
+    try:
+        config.validate()
+    except ValueError as exc:   # names the field; a node reports it and exits, no traceback
+        raise StageError(f'baseline stages: {exc}') from exc
+
+
+def _unknown(model: str) -> StageError:
+    return StageError(f"unknown model {model!r}: expected 'learned' or 'baseline'")

@@ -174,6 +174,24 @@ def test_missing_corrupt_or_wrong_shaped_model_is_named(tmp_path: Path) -> None:
     assert not (tmp_path / CLASSIFIER_FILE).exists()
 
 
+def test_each_stage_needs_only_its_own_model_file(tmp_path: Path) -> None:
+    # The segmenter node used to fail to start when only the classifier's file was
+    # missing (and the other way round): both were loaded together.
+    import shutil
+    from rep_coach.paths import models_dir
+    from rep_coach.pipeline import classifier_factory, segmenter_factory, StageError
+    for present, missing in ((SEGMENTER_FILE, CLASSIFIER_FILE),
+                             (CLASSIFIER_FILE, SEGMENTER_FILE)):
+        one = tmp_path / present
+        one.mkdir()
+        shutil.copy(models_dir() / present, one / present)
+        build, other = ((segmenter_factory, classifier_factory) if present == SEGMENTER_FILE
+                        else (classifier_factory, segmenter_factory))
+        assert build('learned', str(one))() is not None
+        with pytest.raises(StageError, match=re.escape(str(one / missing))):
+            other('learned', str(one))
+
+
 def test_node_with_a_corrupt_model_exits_2_and_the_recording_survives(tmp_path: Path) -> None:
     models = tmp_path / 'models'
     models.mkdir()

@@ -63,10 +63,10 @@ def test_ci_runs_the_readme_test_command() -> None:
 def test_every_parameter_the_table_accepts_builds_the_stages() -> None:
     # The table's range and the stages' own validation must agree: a value the node
     # accepts must not fail later inside the stage (a traceback instead of a message).
-    from rep_coach.pipeline import baseline_factories
+    from rep_coach.pipeline import classifier_factory
     for threshold in (1e-6, 0.5, 1.0 - 1e-6):
         params = validate_all('near_failure_classifier', {'threshold': threshold})
-        baseline_factories(threshold=params['threshold'])
+        classifier_factory('baseline', threshold=params['threshold'])
     from rep_coach.pipeline import StageError
     with pytest.raises(StageError, match='threshold'):
-        baseline_factories(threshold=1.0)
+        classifier_factory('baseline', threshold=1.0)

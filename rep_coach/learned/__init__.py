@@ -1,6 +1,7 @@
 """Learned stages (ONNX, run with onnxruntime + numpy; no PyTorch at runtime).
 
-``load_stages(models_dir)`` loads ``segmenter.onnx`` and ``near_failure.onnx``,
+``load_stages(models_dir)`` loads ``segmenter.onnx`` and ``near_failure.onnx`` (or one of
+them: ``segmenter_factory``, ``classifier_factory``),
 checks their interfaces, and returns factories of fresh stage instances that
 share the loaded sessions.
 """
@@ -20,7 +21,8 @@ from rep_coach.learned.segmenter import LearnedSegmenter, SEGMENTER_INPUTS, SEGM
 SEGMENTER_FILE = 'segmenter.onnx'
 CLASSIFIER_FILE = 'near_failure.onnx'
 
-__all__ = ['load_stages', 'load_segmenter_model', 'load_classifier_model', 'ModelLoadError',
+__all__ = ['load_stages', 'segmenter_factory', 'classifier_factory', 'load_segmenter_model',
+           'load_classifier_model', 'ModelLoadError',
            'LearnedSegmenter', 'LearnedNearFailure', 'SEGMENTER_FILE', 'CLASSIFIER_FILE']
 
 
@@ -50,23 +52,34 @@ def load_classifier_model(path: Union[str, Path]) -> OnnxModel:
     return model
 
 
+def segmenter_factory(models_dir: Union[str, Path, None] = None,
+                      set_rest_s: float = SET_REST_S) -> Callable[[], LearnedSegmenter]:
+    """Load and check ``segmenter.onnx``; return a factory of fresh segmenters."""
+    model = load_segmenter_model(_models_dir(models_dir) / SEGMENTER_FILE)
+    return lambda: LearnedSegmenter(model, set_rest_s=set_rest_s)
+
+
+def classifier_factory(models_dir: Union[str, Path, None] = None,
+                       threshold: Union[float, None] = None
+                       ) -> Callable[[], LearnedNearFailure]:
+    """Load and check ``near_failure.onnx``; return a factory of fresh classifiers."""
+    model = load_classifier_model(_models_dir(models_dir) / CLASSIFIER_FILE)
+    return lambda: LearnedNearFailure(model, threshold=threshold)
+
+
 def load_stages(models_dir: Union[str, Path, None] = None, set_rest_s: float = SET_REST_S,
                 threshold: Union[float, None] = None
                 ) -> Tuple[Callable[[], LearnedSegmenter], Callable[[], LearnedNearFailure]]:
     """Return ``(segmenter_factory, classifier_factory)`` for the models in ``models_dir``.
 
     Raises :class:`ModelLoadError` naming the file when a model is missing,
-    corrupt or has the wrong inputs/outputs.
+    corrupt or has the wrong inputs/outputs.  A node that runs one stage loads only
+    that stage's file (:func:`segmenter_factory`, :func:`classifier_factory`).
     """
+    return (segmenter_factory(models_dir, set_rest_s),
+            classifier_factory(models_dir, threshold))
+
+
+def _models_dir(models_dir: Union[str, Path, None]) -> Path:
     # One rule for where installed models live (ament share, pip prefix, checkout).
-    models_dir = Path(models_dir) if models_dir else paths.models_dir()
-    seg_model = load_segmenter_model(models_dir / SEGMENTER_FILE)
-    clf_model = load_classifier_model(models_dir / CLASSIFIER_FILE)
-
-    def segmenter_factory() -> LearnedSegmenter:
-        return LearnedSegmenter(seg_model, set_rest_s=set_rest_s)
-
-    def classifier_factory() -> LearnedNearFailure:
-        return LearnedNearFailure(clf_model, threshold=threshold)
-
-    return segmenter_factory, classifier_factory
+    return Path(models_dir) if models_dir else paths.models_dir()

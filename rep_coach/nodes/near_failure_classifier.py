@@ -12,7 +12,7 @@ from typing import List, Optional
 from rep_coach import topics
 from rep_coach.core.types import RepEvent
 from rep_coach.nodes.common import declare_parameters, event_qos, guarded, run_node, StartupError
-from rep_coach.pipeline import stage_factories, StageError
+from rep_coach.pipeline import classifier_factory, StageError
 from rep_coach.runtime import Node
 from rep_coach.runtime.msg import String
 
@@ -26,7 +26,7 @@ class NearFailureClassifierNode(Node):
         super().__init__(self.NODE_NAME)
         params = declare_parameters(self, self.NODE_NAME)
         try:
-            _, make_classifier = stage_factories(params['model'], params['models_dir'],
+            make_classifier = classifier_factory(params['model'], params['models_dir'],
                                                  threshold=params['threshold'])
         except StageError as exc:
             raise StartupError(f"parameter 'model' = {params['model']!r}: {exc}") from exc

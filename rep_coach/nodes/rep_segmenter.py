@@ -8,7 +8,7 @@ from rep_coach import topics
 from rep_coach.nodes.common import (declare_parameters, event_qos, guarded, imu_reader_qos,
                                     run_node, StartupError)
 from rep_coach.nodes.imu_intake import ImuIntake
-from rep_coach.pipeline import stage_factories, StageError
+from rep_coach.pipeline import segmenter_factory, StageError
 from rep_coach.runtime import Node
 from rep_coach.runtime.msg import Imu, String
 
@@ -22,8 +22,8 @@ class RepSegmenterNode(Node):
         super().__init__(self.NODE_NAME)
         params = declare_parameters(self, self.NODE_NAME)
         try:
-            make_segmenter, _ = stage_factories(params['model'], params['models_dir'],
-                                                set_rest_s=params['set_rest_s'])
+            make_segmenter = segmenter_factory(params['model'], params['models_dir'],
+                                               set_rest_s=params['set_rest_s'])
         except StageError as exc:
             raise StartupError(f"parameter 'model' = {params['model']!r}: {exc}") from exc
         self.segmenter = make_segmenter()
