@@ -134,3 +134,19 @@ def test_loso_trains_each_fold_without_its_held_out_subject(tmp_path, caplog):
             assert other in json.dumps(meta) and held not in json.dumps(meta)
         assert any(f'fold {held} held out: trained on 2 sets of {other}' in r.getMessage()
                    for r in caplog.records)
+
+
+def test_train_writes_the_shipped_models_only_when_named(tmp_path, monkeypatch, capsys):
+    # A smoke run from the repository root used to overwrite models/ (the default --out).
+    from rep_coach.cli import train
+    monkeypatch.chdir(tmp_path)
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest='command')
+    train.add_parser(sub)
+    base = ['train', '--synthetic', '2', '--seg-steps', '1', '--clf-steps', '1', '--no-loso',
+            '--seg-members', '1', '--work-dir', str(tmp_path / 'work'), '--no-progress']
+    assert train.run(parser.parse_args(base)) == 0
+    assert (tmp_path / 'work' / 'final' / 'segmenter.onnx').is_file()
+    assert not (tmp_path / 'models').exists()
+    assert train.run(parser.parse_args(base + ['--seg-steps', '-5'])) == 2
+    assert '--seg-steps must be 0 or more, got -5' in capsys.readouterr().err

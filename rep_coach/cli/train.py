@@ -1,4 +1,4 @@
-"""``rep-coach train``: LOSO cross-validation, final models, ONNX export, reference.
+r"""``rep-coach train``: LOSO cross-validation, final models, ONNX export, reference.
 
 Example (the command that produced ``models/``)::
 
@@ -6,7 +6,8 @@ Example (the command that produced ``models/``)::
         --pretrain-sim 20 --pretrain-steps 400
 
 Folds write ``<work-dir>/fold_<subject>/*.onnx``; the final models (all subjects)
-go to ``--out``; a JSON report with per-fold and pooled held-out metrics of the
+go to ``--out`` (default ``<work-dir>/final``: the shipped ``models/`` are replaced
+only when named, as above); a JSON report with per-fold and pooled held-out metrics of the
 learned stages and of the baseline (as shipped, and held out: its centre chosen per fold)
 goes to ``--report``.
 
@@ -38,8 +39,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help='thomas2025-layout directory (default: %(default)s)')
     p.add_argument('--synthetic', type=int, default=0, metavar='N',
                    help='train on N simulated sessions instead of --data (smoke runs)')
-    p.add_argument('--out', type=Path, default=Path('models'),
-                   help='where the final segmenter.onnx / near_failure.onnx go')
+    p.add_argument('--out', type=Path, default=None,
+                   help='where the final segmenter.onnx / near_failure.onnx go (default: '
+                        '<work-dir>/final; name models/ to replace the shipped ones)')
     p.add_argument('--work-dir', type=Path, default=None,
                    help='fold models and report (default: <cache>/train)')
     p.add_argument('--report', type=Path, default=None,
@@ -74,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the training; return the process exit code."""
     import torch
 
+    from rep_coach.core.thomas2025 import DatasetError
     from rep_coach.training.data import default_cache_dir, load_thomas2025
     from rep_coach.training.pipeline import (evaluate_baseline, evaluate_baseline_loso,
                                              fit_and_export, run_loso, TrainConfig, write_json)
@@ -85,9 +88,14 @@ def run(args: argparse.Namespace) -> int:
     if args.seg_members < 1:
         print('rep-coach train: --seg-members must be at least 1', file=sys.stderr)
         return 2
-    if args.reference_epochs is not None and args.reference_epochs < 0:
-        print('rep-coach train: --reference-epochs must be 0 or more', file=sys.stderr)
-        return 2
+    for name in ('reference_epochs', 'seg_steps', 'clf_steps', 'synthetic', 'pretrain_sim',
+                 'pretrain_steps', 'reference_steps'):
+        value = getattr(args, name)
+        if value is not None and value < 0:
+            print(f"rep-coach train: --{name.replace('_', '-')} must be 0 or more, got {value}",
+                  file=sys.stderr)
+            return 2
+    out = args.out or work / 'final'
     cfg = TrainConfig(seed=args.seed, seg_members=args.seg_members,
                       progress=not args.no_progress)
     if args.seg_steps is not None:
@@ -100,7 +108,11 @@ def run(args: argparse.Namespace) -> int:
         if not args.data.is_dir():
             print(f'rep-coach train: data directory {args.data} not found', file=sys.stderr)
             return 2
-        sessions = load_thomas2025(args.data)
+        try:
+            sessions = load_thomas2025(args.data)
+        except DatasetError as exc:
+            print(f'rep-coach train: {exc}', file=sys.stderr)
+            return 2
     if args.pretrain_sim:
         cfg.pretrain_sim = args.pretrain_sim
         cfg.pretrain_steps = args.pretrain_steps
@@ -114,8 +126,8 @@ def run(args: argparse.Namespace) -> int:
         report['baseline_loso'] = evaluate_baseline_loso(sessions)
         _summary(report['loso'], report['baseline_loso'])
     if not args.no_final:
-        LOG.info('final models on all %d sets -> %s', len(sessions), args.out)
-        report['final'] = fit_and_export(sessions, cfg, args.out, tag='final')
+        LOG.info('final models on all %d sets -> %s', len(sessions), out)
+        report['final'] = fit_and_export(sessions, cfg, out, tag='final')
     if args.reference:
         from rep_coach.training.reference import CLF_EPOCHS, run_reference_loso
         epochs = CLF_EPOCHS if args.reference_epochs is None else args.reference_epochs
