@@ -83,6 +83,19 @@ def test_cli_json_on_two_real_sets(thomas2025_dir, capsys) -> None:
     assert out['baseline']['segmentation']['event_f1'] > 0.6
     if out['learned'] is None:
         assert out['learned_reason']
+    else:   # the shipped models learned from all four subjects: not held out, and said so
+        assert out['learned']['in_sample_subjects'] == ['A321']
+
+
+def test_cli_named_models_that_do_not_load_are_an_error(thomas2025_dir, tmp_path,
+                                                        capsys) -> None:
+    parser = argparse.ArgumentParser()
+    evaluate_cli.add_parser(parser.add_subparsers())
+    args = parser.parse_args(['evaluate', str(thomas2025_dir), '--json', '--limit', '1',
+                              '--models', str(tmp_path), '--no-progress'])
+    assert evaluate_cli.run(args) == 2
+    captured = capsys.readouterr()
+    assert captured.out == '' and str(tmp_path / 'segmenter.onnx') in captured.err
 
 
 def test_window_metrics_read_a_per_window_classifiers_own_verdicts() -> None:

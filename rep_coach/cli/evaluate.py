@@ -17,6 +17,7 @@ from pathlib import Path
 import sys
 from typing import Any, Dict, List, Optional
 
+from rep_coach import paths
 from rep_coach.core.evaluation import ASSUMPTION, evaluate
 from rep_coach.core.near_failure import BaselineNearFailure
 from rep_coach.core.segmentation import BaselineSegmenter
@@ -37,7 +38,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help='directory of the learned models (default: the package models)')
     parser.add_argument('--subjects', nargs='*', default=None,
                         help='only these subjects (thomas2025 layout)')
-    parser.add_argument('--limit', type=int, default=None, help='only the first N sets')
+    parser.add_argument('--limit', type=_positive_int, default=None,
+                        help='only the first N sets (N >= 1)')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
     parser.set_defaults(func=run)
     return parser
@@ -69,14 +71,27 @@ def read_labelled_bag(path: Path) -> ImuRecording:
     return recording
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'must be 1 or more, got {value}')
+    return value
+
+
 def _learned(models: Optional[Path], recordings: List[ImuRecording],
              progress: bool) -> Dict[str, Any]:
     try:
         import rep_coach.learned as learned
         seg_f, clf_f = learned.load_stages(models)
+        meta = learned.load_segmenter_model(
+            (models or paths.models_dir()) / learned.SEGMENTER_FILE).meta_json('rep_coach')
     except Exception as exc:  # absent package, no models, bad model: report, don't fail
         return {'error': f'learned pipeline unavailable: {exc}'}
-    return evaluate(recordings, seg_f, clf_f, progress=progress)
+    result = evaluate(recordings, seg_f, clf_f, progress=progress)
+    # Scores on subjects the models learned from are not held out: say so.
+    trained = set(meta.get('trained_on_subjects') or ())
+    result['in_sample_subjects'] = sorted(trained & {r.subject for r in recordings})
+    return result
 
 
 def run(args: argparse.Namespace) -> int:
@@ -92,7 +107,11 @@ def run(args: argparse.Namespace) -> int:
         print(f'rep-coach evaluate: {args.data}: no labelled sets', file=sys.stderr)
         return 2
     progress = not getattr(args, 'no_progress', False)
-    learned = _learned(getattr(args, 'models', None), recordings, progress)
+    models = getattr(args, 'models', None)
+    learned = _learned(models, recordings, progress)
+    if models is not None and 'error' in learned:   # asked for these models: no fallback
+        print(f'rep-coach evaluate: --models {models}: {learned["error"]}', file=sys.stderr)
+        return 2
     baseline = evaluate(recordings, BaselineSegmenter, BaselineNearFailure, progress=progress)
     if args.json:
         out = {'learned': None if 'error' in learned else learned, 'baseline': baseline,
@@ -124,4 +143,8 @@ def _table(learned: Dict[str, Any], baseline: Dict[str, Any], n_sets: int) -> st
                  f'{_fmt(baseline.get("speed_x_realtime")):>10s}')
     if 'error' in learned:
         lines.append(f'learned: {learned["error"]}')
+    if learned.get('in_sample_subjects'):
+        lines.append(f'note: the learned models were trained on '
+                     f'{", ".join(learned["in_sample_subjects"])}, so their scores here are not '
+                     'held out (held-out scores: rep-coach train, docs/models.md)')
     return '\n'.join(lines)
