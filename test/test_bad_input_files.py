@@ -127,18 +127,23 @@ def test_mistyped_override_is_caught_by_the_launcher_before_start() -> None:
     assert launcher.pids() == {}
 
 
-@pytest.mark.parametrize('args,culprit', [
-    (['--params-file', '{bad}'], '{bad}'),
-    (['--params-file', '{missing}'], '{missing}'),
-    (['-p', 'threshold:=high', '-p', 'model:=baseline'], "'threshold'"),
+@pytest.mark.parametrize('node,args,culprit', [
+    ('near_failure_classifier', ['--params-file', '{bad}'], '{bad}'),
+    ('near_failure_classifier', ['--params-file', '{missing}'], '{missing}'),
+    ('near_failure_classifier', ['-p', 'threshold:=high', '-p', 'model:=baseline'],
+     "'threshold'"),
+    ('near_failure_classifier', ['-p', 'threshold:=1.0', '-p', 'model:=baseline'],
+     "'threshold'"),
+    ('audio_feedback', ['-p', 'sink:=wav:/proc/no_such_dir'], "'sink'"),
 ])
-def test_node_with_a_bad_params_file_or_value_exits_2_naming_it(tmp_path: Path, args: List[str],
+def test_node_with_a_bad_params_file_or_value_exits_2_naming_it(tmp_path: Path, node: str,
+                                                                args: List[str],
                                                                 culprit: str) -> None:
     bad = tmp_path / 'bad.yaml'
     bad.write_text('/**/near_failure_classifier:\n  ros__parameters:\n    model: [baseline\n')
     paths = {'bad': str(bad), 'missing': str(tmp_path / 'missing.yaml')}
     args = [a.format(**paths) for a in args]
-    proc = subprocess.run([sys.executable, '-m', 'rep_coach.nodes.near_failure_classifier',
+    proc = subprocess.run([sys.executable, '-m', f'rep_coach.nodes.{node}',
                            '--ros-args', *args], capture_output=True, text=True, timeout=60,
                           env=isolated_env())
     assert proc.returncode == 2, proc.stderr[-2000:]

@@ -11,7 +11,8 @@ from rep_coach.core.coaching import CoachingConfig, CoachingPolicy, Cue, KIND_FO
 from rep_coach.core.data_clock import DataClock
 from rep_coach.core.types import NearFailureState, RepEvent
 from rep_coach.imu_msg import stamp_to_seconds
-from rep_coach.nodes.common import declare_parameters, event_qos, guarded, run_node
+from rep_coach.nodes.common import (declare_parameters, event_qos, guarded, run_node,
+                                    StartupError)
 from rep_coach.runtime import Node, qos_profile_sensor_data
 from rep_coach.runtime.msg import Header, String
 
@@ -30,11 +31,16 @@ class AudioFeedbackNode(Node):
         self.policy = CoachingPolicy(CoachingConfig(
             target_rir=params['target_rir'], set_rest_s=params['set_rest_s'],
             rep_cue=params['rep_cue'], confidence=params['confidence']))
-        # Problems with the sound device or espeak-ng are warnings: text still flows.
-        self.player = build_player(sink=params['sink'], voice=params['voice'],
-                                   rate=params['speech_rate'], volume=params['volume'] / 100.0,
-                                   tone_hz=params['tone_hz'], logger=self.get_logger(),
-                                   phrases=self.policy.fixed_phrases())
+        # Problems with the sound device or espeak-ng are warnings: text still flows.  A
+        # sink that cannot exist at all (a wav: directory that cannot be made) is fatal.
+        try:
+            self.player = build_player(sink=params['sink'], voice=params['voice'],
+                                       rate=params['speech_rate'],
+                                       volume=params['volume'] / 100.0,
+                                       tone_hz=params['tone_hz'], logger=self.get_logger(),
+                                       phrases=self.policy.fixed_phrases())
+        except ValueError as exc:
+            raise StartupError(f"parameter 'sink' = {params['sink']!r}: {exc}") from exc
         self.clock = DataClock()
         self.feedback_pub = self.create_publisher(String, topics.FEEDBACK, event_qos())
         self.create_subscription(String, topics.REPS, guarded(self, 'rep event')(self.on_rep),
