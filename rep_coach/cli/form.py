@@ -5,12 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from pathlib import Path
 import sys
 from typing import Any, Iterator, List, Optional, Tuple
 
 import numpy as np
 
+from rep_coach.cli.outputs import output_problem
+
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
+#: Containers the mp4v writer produces.
+VIDEO_EXTS = ('.mp4', '.mov', '.avi', '.mkv')
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -63,6 +68,12 @@ def run(args: argparse.Namespace) -> int:
     if not is_camera and not os.path.isfile(src):
         print(f'rep-coach form: input not found: {src}', file=sys.stderr)
         return 2
+    if args.output:
+        # An image in, an annotated image out; a video or camera in, an mp4v video out.
+        problem = output_problem(Path(args.output), IMAGE_EXTS if is_image else VIDEO_EXTS)
+        if problem:
+            print(f'rep-coach form: {problem}', file=sys.stderr)
+            return 2
     try:
         coach = FormCoach(args.exercise, static_image=is_image, backend=args.backend)
         frames: List[dict] = []

@@ -12,6 +12,7 @@ from pathlib import Path
 import sys
 from typing import Any
 
+from rep_coach.cli.outputs import output_problem
 from rep_coach.core.evaluation import replay
 from rep_coach.core.near_failure import BaselineNearFailure
 from rep_coach.core.plotting import plot_replay
@@ -45,6 +46,10 @@ def load_one(source: str) -> ImuRecording:
 
 def run(args: argparse.Namespace) -> int:
     """Replay the set through the baseline stages and write the PNG."""
+    problem = output_problem(args.output, ('.png',))
+    if problem:
+        print(f'rep-coach plot: {problem}', file=sys.stderr)
+        return 2
     try:
         rec = load_one(args.source)
     except (OSError, ValueError) as exc:

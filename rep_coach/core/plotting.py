@@ -39,7 +39,7 @@ def plot_replay(recording: ImuRecording, result: Replay, t: np.ndarray, theta: n
             ax.axvspan(rep.start, rep.end, color=colour, alpha=0.07, lw=0)
             ax.axvline(rep.end, color='k', lw=0.8, alpha=0.6)
         if rep.rpe is not None:
-            ax_a.text((rep.start + rep.end) / 2, 1.0, f'{rep.rpe:g}', ha='center', va='bottom',
+            ax_a.text((rep.start + rep.end) / 2, 1.0, f'RPE {rep.rpe:g}', ha='center', va='bottom',
                       fontsize=7, transform=ax_a.get_xaxis_transform())
     for event in result.events:
         for ax in (ax_w, ax_a):
@@ -69,7 +69,8 @@ def plot_replay(recording: ImuRecording, result: Replay, t: np.ndarray, theta: n
     ax_p.set_ylabel('p(near failure)')
     ax_p.set_xlabel('time (s)')
     ax_p.legend(loc='upper left', fontsize=8)
-    fig.suptitle(title or recording.name)
+    fig.suptitle(title or f'{recording.name}: detected reps and p(near failure) of the baseline '
+                 'stages')
     fig.tight_layout()
     out = Path(out)
     fig.savefig(out, dpi=110)
