@@ -161,7 +161,7 @@ def test_remove_ros_args() -> None:
 
 
 def test_name_resolution_and_remaps(ros) -> None:
-    from rep_coach.runtime.dds.names import dds_topic_name
+    from rep_coach.ros_names import dds_topic_name
 
     ros('-r', 'chatter:=talk', '-r', 'other:imu/data_raw:=/wrong', '-r', '__node:=renamed')
     node = ros.node('talker', namespace='station1')

@@ -11,6 +11,7 @@ import sys
 import time
 
 from rep_coach.bagio import BagError
+from rep_coach.core.sim.exercises import EXERCISES
 from rep_coach.launcher import IMU_READERS, isolated_env, LaunchError, Launcher, standard_graph
 from rep_coach.paths import default_params_file
 from rep_coach.session_summary import summarize_bag
@@ -31,7 +32,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help='print one JSON object (reps_true, reps_detected, '
                              'near_failure_rep, cues, bag) on stdout; logs go to stderr')
     parser.add_argument('--seed', type=int, default=7, help='simulated lifter (default 7)')
-    parser.add_argument('--exercise', default='biceps_curl', help='simulated exercise')
+    parser.add_argument('--exercise', default='biceps_curl', choices=sorted(EXERCISES),
+                        help='simulated exercise (default biceps_curl)')
     parser.add_argument('--speed', type=float, default=4.0,
                         help='simulation speed, multiples of real time (default 4)')
     parser.add_argument('--audio', default='auto', metavar='SINK',

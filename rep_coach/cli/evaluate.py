@@ -18,6 +18,7 @@ import sys
 from typing import Any, Dict, List, Optional
 
 from rep_coach import paths
+from rep_coach.cli.checks import positive_int
 from rep_coach.core.evaluation import ASSUMPTION, evaluate
 from rep_coach.core.near_failure import BaselineNearFailure
 from rep_coach.core.segmentation import BaselineSegmenter
@@ -38,7 +39,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help='directory of the learned models (default: the package models)')
     parser.add_argument('--subjects', nargs='*', default=None,
                         help='only these subjects (thomas2025 layout)')
-    parser.add_argument('--limit', type=_positive_int, default=None,
+    parser.add_argument('--limit', type=positive_int, default=None,
                         help='only the first N sets (N >= 1)')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
     parser.set_defaults(func=run)
@@ -69,13 +70,6 @@ def read_labelled_bag(path: Path) -> ImuRecording:
     if not any(s.reps for s in recording.sets):
         raise ValueError(f'{path}: no labels/reps (TrueRep JSON) messages to score against')
     return recording
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f'must be 1 or more, got {value}')
-    return value
 
 
 def _learned(models: Optional[Path], recordings: List[ImuRecording],

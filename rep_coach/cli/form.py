@@ -11,7 +11,7 @@ from typing import Any, Iterator, List, Optional, Tuple
 
 import numpy as np
 
-from rep_coach.cli.outputs import output_problem
+from rep_coach.cli.checks import output_problem
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
 #: Containers the mp4v writer produces.

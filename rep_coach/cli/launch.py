@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rep_coach.cli.checks import namespace, positive_float
 from rep_coach.launcher import GRAPH, LaunchError, Launcher, standard_graph
 from rep_coach.paths import default_params_file
 
@@ -21,13 +22,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument('--params', type=Path, default=None, metavar='FILE',
                         help='YAML in the ros__parameters layout (default: the installed '
                              'config/rep_coach.yaml)')
-    parser.add_argument('--namespace', default='', metavar='NS',
+    parser.add_argument('--namespace', default='', metavar='NS', type=namespace,
                         help='namespace of every node and topic, one per gym station')
     parser.add_argument('--source', default=None, metavar='SPEC',
                         help='IMU source overriding the YAML: sim, csv:PATH, bag:PATH, mpu6050')
     parser.add_argument('--record', default=None, metavar='DIR',
                         help='record the session as a rosbag2 (MCAP) under DIR')
-    parser.add_argument('--duration', type=float, default=None, metavar='SECONDS',
+    parser.add_argument('--duration', type=positive_float, default=None, metavar='SECONDS',
                         help='stop everything after this many seconds')
     parser.add_argument('--respawn', nargs='+', default=[], metavar='NODE',
                         choices=list(GRAPH) + ['session_recorder'],

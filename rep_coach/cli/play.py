@@ -18,6 +18,7 @@ import time
 from typing import Any, Callable, Dict, Iterable, Optional, Tuple
 
 from rep_coach.bagio import BagError, BagMetadata, load_metadata, QosSpec, read_bag
+from rep_coach.cli.checks import namespace
 
 LOG = logging.getLogger('play')
 
@@ -149,7 +150,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument('--loop', action='store_true', help='play again and again')
     parser.add_argument('--topics', nargs='+', default=None, metavar='TOPIC',
                         help='play only these topics (as recorded)')
-    parser.add_argument('--namespace', default='', metavar='NS',
+    parser.add_argument('--namespace', default='', metavar='NS', type=namespace,
                         help="publish under this namespace instead of the recording's")
     return parser
 

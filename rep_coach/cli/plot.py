@@ -12,7 +12,7 @@ from pathlib import Path
 import sys
 from typing import Any
 
-from rep_coach.cli.outputs import output_problem
+from rep_coach.cli.checks import output_problem
 from rep_coach.core.evaluation import replay
 from rep_coach.core.near_failure import BaselineNearFailure
 from rep_coach.core.plotting import plot_replay

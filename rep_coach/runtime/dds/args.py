@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import List, Optional, Sequence, Tuple
 
-from .names import RemapRule
+from rep_coach.ros_names import RemapRule
 
 ROS_ARGS_FLAG = '--ros-args'
 END_FLAG = '--'

@@ -11,7 +11,7 @@ from cyclonedds.pub import DataWriter
 from cyclonedds.sub import DataReader
 from cyclonedds.topic import Topic
 
-from . import names
+from rep_coach import ros_names as names
 from .args import parse_ros_args, RosArgs
 from .clock import Clock, ClockType
 from .context import Context, get_default_context

@@ -1,4 +1,4 @@
-"""ROS 2 name validation, expansion and remapping (the rcl rules, reimplemented).
+"""ROS 2 name validation, expansion and remapping (the rcl rules, reimplemented, plain Python).
 
 Expansion follows ``rcl_expand_topic_name``: ``~`` is the node's fully qualified name, ``{node}``
 and ``{ns}`` substitute, relative names are joined to the node namespace. Remapping follows

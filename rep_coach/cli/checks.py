@@ -1,0 +1,54 @@
+"""Checks of command-line values before any work starts (one clear line, exit 2).
+
+argparse types (``namespace``, ``positive_int``, ``positive_float``) and the output
+path check that plot and form share.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Optional, Sequence
+
+from rep_coach.ros_names import normalize_namespace
+
+
+def namespace(text: str) -> str:
+    """Check a ROS namespace by the rcl rules (as each node would, but before starting)."""
+    try:
+        normalize_namespace(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def positive_int(text: str) -> int:
+    """Parse an integer of 1 or more."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'must be 1 or more, got {value}')
+    return value
+
+
+def positive_float(text: str) -> float:
+    """Parse a finite number above 0."""
+    value = float(text)
+    if not 0.0 < value < float('inf'):
+        raise argparse.ArgumentTypeError(f'must be a number above 0, got {text}')
+    return value
+
+
+def output_problem(path: Path, suffixes: Sequence[str]) -> Optional[str]:
+    """Return why ``path`` cannot take the output, or None when it can.
+
+    ``suffixes`` are the extensions the writer understands (lower case, with the dot);
+    the first is named in the message as the usual choice.
+    """
+    if path.is_dir():
+        return f'{path} is a directory; name a file, e.g. {path / ("out" + suffixes[0])}'
+    if path.suffix.lower() not in suffixes:
+        return (f'{path}: the file name must end in {", ".join(suffixes)} '
+                f'(it says which format to write)')
+    if not path.parent.is_dir():
+        return f'{path}: directory {path.parent} does not exist'
+    return None

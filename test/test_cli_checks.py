@@ -1,0 +1,47 @@
+"""Command-line values and output paths are checked before the work: one clear line, exit 2."""
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from rep_coach.cli import plot
+from rep_coach.cli.checks import output_problem
+
+
+def test_output_problem_names_what_is_wrong(tmp_path: Path) -> None:
+    assert output_problem(tmp_path / 'a.png', ('.png',)) is None
+    assert output_problem(tmp_path / 'A.PNG', ('.png',)) is None
+    assert 'is a directory' in output_problem(tmp_path, ('.png',))
+    assert 'must end in .png' in output_problem(tmp_path / 'a.txt', ('.png',))
+    assert 'must end in .png' in output_problem(tmp_path / 'a', ('.png',))
+    assert 'does not exist' in output_problem(tmp_path / 'no' / 'a.png', ('.png',))
+
+
+def test_plot_refuses_an_unwritable_output_before_loading(tmp_path: Path, capsys) -> None:
+    parser = argparse.ArgumentParser()
+    plot.add_parser(parser.add_subparsers())
+    args = parser.parse_args(['plot', str(tmp_path / 'missing.csv'), '-o', str(tmp_path)])
+    assert plot.run(args) == 2
+    assert 'is a directory' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('argv, words', [
+    (['launch', '--namespace', '3station'], "token '3station'"),
+    (['launch', '--namespace', 'a__b'], 'repeated underscores'),
+    (['launch', '--duration', '0'], 'above 0'),
+    (['play', 'bag', '--namespace', 'bad ns!'], "invalid namespace"),
+    (['demo', '--exercise', 'pushup'], "invalid choice: 'pushup'"),
+    (['evaluate', 'data', '--limit', '-1'], 'must be 1 or more'),
+])
+def test_bad_values_stop_before_anything_starts(argv, words, capsys) -> None:
+    from rep_coach.cli import build_parser
+    with pytest.raises(SystemExit) as info:
+        build_parser(argv[0]).parse_args(argv)
+    assert info.value.code == 2 and words in capsys.readouterr().err
+
+
+def test_good_namespaces_pass() -> None:
+    from rep_coach.cli.checks import namespace
+    assert [namespace(ns) for ns in ('', 'station3', '/gym/station_3')] == \
+        ['', 'station3', '/gym/station_3']
