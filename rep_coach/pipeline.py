@@ -28,33 +28,35 @@ def segmenter_factory(model: str, models_dir: str = '',
 
     Only this stage's model file is read: the segmenter node needs no classifier.
     """
-    if model == 'baseline':
-        config = BaselineSegmenterConfig(set_rest_s=set_rest_s)
-        _validate(config)
-        return lambda: BaselineSegmenter(config)
-    if model == 'learned':
-        from rep_coach.learned import ModelLoadError, segmenter_factory as learned
-        try:
-            return learned(resolve_models_dir(models_dir), set_rest_s=set_rest_s)
-        except ModelLoadError as exc:
-            raise StageError(str(exc)) from exc
-    raise _unknown(model)
+    return _factory(model, BaselineSegmenterConfig(set_rest_s=set_rest_s), BaselineSegmenter,
+                    lambda learned: learned.segmenter_factory(resolve_models_dir(models_dir),
+                                                              set_rest_s=set_rest_s))
 
 
 def classifier_factory(model: str, models_dir: str = '',
                        threshold: float = 0.5) -> ClassifierFactory:
     """Factory of stage 2 for ``model`` in {'learned', 'baseline'}; StageError names a problem."""
+    return _factory(model, BaselineNearFailureConfig(threshold=threshold), BaselineNearFailure,
+                    lambda learned: learned.classifier_factory(resolve_models_dir(models_dir),
+                                                               threshold=threshold))
+
+
+def _factory(model: str, config: Any, baseline: Callable[[Any], Any],
+             load_learned: Callable[[Any], Callable[[], Any]]) -> Callable[[], Any]:
     if model == 'baseline':
-        config = BaselineNearFailureConfig(threshold=threshold)
-        _validate(config)
-        return lambda: BaselineNearFailure(config)
-    if model == 'learned':
-        from rep_coach.learned import classifier_factory as learned, ModelLoadError
         try:
-            return learned(resolve_models_dir(models_dir), threshold=threshold)
-        except ModelLoadError as exc:
+            config.validate()
+        except ValueError as exc:   # names the field; a node reports it and exits 2
+            raise StageError(f'baseline stages: {exc}') from exc
+        return lambda: baseline(config)
+    if model == 'learned':
+        # Imported here: the baseline runs without onnxruntime.
+        import rep_coach.learned as learned
+        try:
+            return load_learned(learned)
+        except learned.ModelLoadError as exc:
             raise StageError(str(exc)) from exc
-    raise _unknown(model)
+    raise StageError(f"unknown model {model!r}: expected 'learned' or 'baseline'")
 
 
 def stage_factories(model: str, models_dir: str = '', set_rest_s: float = SET_REST_S,
@@ -62,14 +64,3 @@ def stage_factories(model: str, models_dir: str = '', set_rest_s: float = SET_RE
     """Factories of both stages for ``model`` in {'learned', 'baseline'}."""
     return (segmenter_factory(model, models_dir, set_rest_s),
             classifier_factory(model, models_dir, threshold))
-
-
-def _validate(config: Any) -> None:
-    try:
-        config.validate()
-    except ValueError as exc:   # names the field; a node reports it and exits, no traceback
-        raise StageError(f'baseline stages: {exc}') from exc
-
-
-def _unknown(model: str) -> StageError:
-    return StageError(f"unknown model {model!r}: expected 'learned' or 'baseline'")
