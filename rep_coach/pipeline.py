@@ -24,7 +24,7 @@ class StageError(RuntimeError):
 
 def segmenter_factory(model: str, models_dir: str = '',
                       set_rest_s: float = SET_REST_S) -> SegmenterFactory:
-    """Factory of stage 1 for ``model`` in {'learned', 'baseline'}; StageError names a problem.
+    """Return a factory of stage 1 for ``model`` ('learned' or 'baseline') or raise StageError.
 
     Only this stage's model file is read: the segmenter node needs no classifier.
     """
@@ -35,7 +35,7 @@ def segmenter_factory(model: str, models_dir: str = '',
 
 def classifier_factory(model: str, models_dir: str = '',
                        threshold: float = 0.5) -> ClassifierFactory:
-    """Factory of stage 2 for ``model`` in {'learned', 'baseline'}; StageError names a problem."""
+    """Return a factory of stage 2 for ``model`` ('learned' or 'baseline') or raise StageError."""
     return _factory(model, BaselineNearFailureConfig(threshold=threshold), BaselineNearFailure,
                     lambda learned: learned.classifier_factory(resolve_models_dir(models_dir),
                                                                threshold=threshold))
