@@ -54,6 +54,14 @@ def imu_readers(nodes: List[Node]) -> int:
                if sub.topic_name.endswith('/' + topics.IMU))
 
 
+def send_two_reps(node: AudioFeedbackNode) -> None:
+    """Hand the coach two reps of set 1, 2.5 s apart in data time."""
+    for index, stamp in ((1, 100.0), (2, 102.5)):
+        rep = RepEvent(set_index=1, rep_index=index, start=stamp - 2.0, end=stamp - 0.2,
+                       stamp=stamp, features={'velocity_loss': 0.0})
+        node.on_rep(String(data=rep.to_json()))
+
+
 def test_imu_to_reps_to_verdicts_to_cues(ros) -> None:
     nodes = [node_class() for node_class in (RepSegmenterNode, NearFailureClassifierNode,
                                              AudioFeedbackNode)]
@@ -210,10 +218,7 @@ def test_audio_feedback_times_rests_in_data_time_from_the_clock(ros) -> None:
     node._emit = (  # type: ignore[method-assign]
         lambda out, note='': cues.extend(c.text for c in out))
     rest = node.policy.config.set_rest_s
-    for index, stamp in ((1, 100.0), (2, 102.5)):
-        rep = RepEvent(set_index=1, rep_index=index, start=stamp - 2.0, end=stamp - 0.2,
-                       stamp=stamp, features={'velocity_loss': 0.0})
-        node.on_rep(String(data=rep.to_json()))
+    send_two_reps(node)
     node.on_tick()
     assert cues == ['one', 'two']
 
@@ -268,10 +273,7 @@ def test_audio_feedback_publishes_the_summary_of_a_set_in_progress_at_shutdown(r
     probe.create_subscription(String, topics.FEEDBACK, lambda msg: heard.append(msg.data),
                               RELIABLE)
     assert spin_until(ros, lambda: node.feedback_pub.get_subscription_count() >= 1, 10)
-    for index, stamp in ((1, 100.0), (2, 102.5)):
-        rep = RepEvent(set_index=1, rep_index=index, start=stamp - 2.0, end=stamp - 0.2,
-                       stamp=stamp, features={'velocity_loss': 0.0})
-        node.on_rep(String(data=rep.to_json()))
+    send_two_reps(node)
     node.close()      # before the set's rest ran out
     assert spin_until(ros, lambda: len(heard) >= 3, 10), heard
     assert heard[:2] == ['one', 'two'] and 'reps' in heard[2]

@@ -17,7 +17,6 @@ from pathlib import Path
 import sys
 from typing import Any, Dict, List, Optional
 
-from rep_coach import paths
 from rep_coach.cli.checks import positive_int
 from rep_coach.core.evaluation import ASSUMPTION, evaluate
 from rep_coach.core.near_failure import BaselineNearFailure
@@ -77,8 +76,7 @@ def _learned(models: Optional[Path], recordings: List[ImuRecording],
     try:
         import rep_coach.learned as learned
         seg_f, clf_f = learned.load_stages(models)
-        meta = learned.load_segmenter_model(
-            (models or paths.models_dir()) / learned.SEGMENTER_FILE).meta_json('rep_coach')
+        meta = seg_f().model.meta_json('rep_coach')   # the loaded model's, not a second read
     except Exception as exc:  # absent package, no models, bad model: report, don't fail
         return {'error': f'learned pipeline unavailable: {exc}'}
     result = evaluate(recordings, seg_f, clf_f, progress=progress)
