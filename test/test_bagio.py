@@ -5,11 +5,7 @@ from __future__ import annotations
 import errno
 import os
 from pathlib import Path
-import signal
 import stat
-import subprocess
-import sys
-import textwrap
 from typing import Any, Iterator, List
 import warnings
 
@@ -24,7 +20,8 @@ from rep_coach.bagio import (BagError, BagExistsError, BagReadError, BagRecorder
 from rep_coach.bagio.mcapwriter import MAGIC as MCAP_MAGIC
 from rep_coach.bagio.types import default_typestore
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from bag_helpers import record_and_kill
+
 IMU = 'sensor_msgs/msg/Imu'
 STRING = 'std_msgs/msg/String'
 TOPICS = {'/imu/data_raw': (IMU, 'sensor_data'), '/reps': (STRING, 'events')}
@@ -403,46 +400,9 @@ def test_unfinished_file_damaged_in_the_middle_recovers_up_to_the_damage(
     assert len(anyreader_messages(bag)) == 10
 
 
-_CHILD = textwrap.dedent('''
-    import sys, time
-    sys.path.insert(0, sys.argv[2])
-    from rep_coach.bagio import BagRecorder
-    from rep_coach.bagio.types import default_typestore
-    store = default_typestore()
-    cdr = lambda text: bytes(store.serialize_cdr(store.types['std_msgs/msg/String'](text),
-                                                 'std_msgs/msg/String'))
-    rec = BagRecorder(sys.argv[1], {'/reps': ('std_msgs/msg/String', 'events')},
-                      flush_interval_s=3600, max_file_duration_s=3600)
-    for i in range(40):
-        rec.write('/reps', i, cdr(f'm{i}'))
-        if i == 19:
-            rec.max_file_duration_s = 1e-9   # rotate at the next flush: one finalised file
-        if i % 10 == 9:
-            rec.flush()
-            rec.max_file_duration_s = 3600
-    print('flushed', rec.stats.flushed, rec.stats.files, flush=True)
-    for i in range(40, 60):
-        rec.write('/reps', i, cdr(f'm{i}'))
-    print('pending', rec.stats.pending, flush=True)
-    time.sleep(60)
-''')
-
-
 def test_sigkill_loses_only_what_was_not_flushed(tmp_path: Path) -> None:
     bag = tmp_path / 'killed'
-    script = tmp_path / 'child.py'
-    script.write_text(_CHILD)
-    proc = subprocess.Popen([sys.executable, str(script), str(bag), str(REPO_ROOT)],
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        flushed_line = proc.stdout.readline().split()
-        assert proc.stdout.readline().split() == ['pending', '20']
-    finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-        proc.stdout.close()
-    assert proc.returncode == -signal.SIGKILL
-    assert flushed_line == ['flushed', '40', '2']
+    assert record_and_kill(bag) == [['flushed', '40', '2'], ['pending', '20']]
     expected = [f'm{i}' for i in range(40)]
     # As the recorder left it: one finalised file and the open one, both listed, owner-only.
     names = load_metadata(bag).relative_file_paths

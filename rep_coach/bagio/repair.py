@@ -12,7 +12,8 @@ from rosbags.typesys.store import Typestore
 
 from .errors import BagError, BagReadError, BagWriteError
 from .mcapscan import ScanError
-from .metadata import build_metadata, FileEntry, load_metadata, TopicEntry, write_metadata
+from .metadata import (build_metadata, FileEntry, load_metadata, METADATA_NAME, STORAGE_ID,
+                       TopicEntry, write_metadata)
 from .reader import open_mcap
 from .storagefile import (file_index, fsync_path, INPROGRESS_SUFFIX, remove_workdir,
                           storage_name, StorageFile)
@@ -30,6 +31,13 @@ class RepairReport:
     message_count: int = 0
     lost_bytes: int = 0
     warnings: List[str] = field(default_factory=list)
+    #: metadata.yaml was missing, unusable or did not list the files as they are.
+    relisted: bool = False
+
+    @property
+    def changed(self) -> bool:
+        """Return True when the bag needed repair (False: it was fine already)."""
+        return bool(self.recovered or self.removed or self.relisted)
 
     def summary(self) -> str:
         """One line for logs and the CLI."""
@@ -37,7 +45,16 @@ class RepairReport:
                 f'{len(self.recovered)} files recovered, {len(self.removed)} removed')
         if self.lost_bytes:
             text += f', {self.lost_bytes} bytes lost'
+        if not self.changed:
+            text += '; nothing needed repair'
         return text
+
+    def to_dict(self) -> Dict[str, object]:
+        """Return a JSON-ready dict of the report."""
+        return {'path': str(self.path), 'changed': self.changed, 'files': list(self.files),
+                'recovered': list(self.recovered), 'removed': list(self.removed),
+                'message_count': self.message_count, 'lost_bytes': self.lost_bytes,
+                'metadata_rebuilt': self.relisted, 'warnings': list(self.warnings)}
 
 
 _REPAIR_SUFFIX = '.repair'
@@ -80,17 +97,27 @@ def repair_bag(path: Union[str, Path], typestore: Optional[Typestore] = None) ->
     """
     bag = Path(path)
     if not bag.is_dir():
-        raise BagReadError(bag, 'bag directory does not exist')
+        raise BagReadError(bag, 'bag directory does not exist' if not bag.exists()
+                           else 'not a bag directory (rosbag2 bags are directories)')
     store = typestore or default_typestore()
     report = RepairReport(bag)
     old_topics: Dict[str, TopicEntry] = {}
+    old_files: Optional[List[Tuple[str, int]]] = None   # None: no usable metadata.yaml
     custom: Dict[str, str] = {}
     try:
         old = load_metadata(bag)
-        old_topics = {t.name: t for t in old.topics}
-        custom = old.custom_data
     except BagError as exc:
+        _check_is_a_bag(bag)
         report.warnings.append(f'old metadata unusable, rebuilt from the files ({exc.message})')
+    else:
+        if old.storage_identifier != STORAGE_ID:
+            # Its files are not ours to rewrite: listing none of them would lose the bag.
+            raise BagReadError(bag, f'storage {old.storage_identifier!r}, not MCAP: repair '
+                                    'recovers MCAP bags only (ros2 bag reindex rebuilds '
+                                    'the metadata of other storages)')
+        old_topics = {t.name: t for t in old.topics}
+        old_files = [(f.path, f.message_count) for f in old.files]
+        custom = old.custom_data
 
     topics: Dict[str, TopicEntry] = {}
     files: List[FileEntry] = []
@@ -159,9 +186,21 @@ def repair_bag(path: Union[str, Path], typestore: Optional[Typestore] = None) ->
         if name not in topics:
             topics[name] = TopicEntry(name, entry.msgtype, entry.qos, entry.type_hash)
     write_metadata(bag, build_metadata(list(topics.values()), files, custom))
+    report.relisted = [(f.path, f.message_count) for f in files] != old_files
     report.files = [f.path for f in files]
     report.message_count = sum(f.message_count for f in files)
     return report
+
+
+def _check_is_a_bag(bag: Path) -> None:
+    """Refuse a directory that holds no bag (so no metadata.yaml is written into it)."""
+    entries = list(bag.iterdir())
+    if any(e.suffix == '.mcap' or e.name.endswith(INPROGRESS_SUFFIX) for e in entries):
+        return
+    bags = sorted(e.name for e in entries
+                  if e.is_dir() and ((e / METADATA_NAME).is_file() or any(e.glob('*.mcap'))))
+    hint = f'; it holds the bags {", ".join(bags)}: name one' if bags else ''
+    raise BagReadError(bag, f'not a bag: neither {METADATA_NAME} nor an .mcap file in it{hint}')
 
 
 def _merge_topic(topics: Dict[str, TopicEntry], old: Dict[str, TopicEntry], name: str,

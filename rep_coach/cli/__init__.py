@@ -18,6 +18,7 @@ SUBCOMMANDS = [
     ('demo', 'demo', 'run the whole graph on a simulated set to failure and summarise it'),
     ('launch', 'launch', 'start every node as its own process, as ros2 launch would'),
     ('play', 'play', 'replay a recorded session bag onto the graph (like ros2 bag play)'),
+    ('repair', 'repair', 'recover a session bag whose recording was cut (crash, power loss)'),
     ('evaluate', 'evaluate', 'score the learned pipeline and the baseline on labelled data'),
     ('plot', 'plot', 'draw a set: IMU, true and detected reps, near-failure probability'),
     ('train', 'train', 'train the learned segmenter and classifier (needs the train extra)'),

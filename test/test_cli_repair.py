@@ -1,0 +1,120 @@
+"""``rep-coach repair`` on bags a killed recorder left behind, and on bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+import re
+from typing import Tuple
+import warnings
+
+import pytest
+from rosbags.highlevel import AnyReader
+
+from rep_coach.bagio import BagRecorder, BagRecoveryWarning, read_bag
+from rep_coach.cli import main
+
+from bag_helpers import record_and_kill
+
+#: What the killed recorder had flushed (see bag_helpers).
+FLUSHED = [f'm{i}' for i in range(40)]
+
+
+def cut_bag(tmp_path: Path) -> Tuple[Path, int]:
+    """Return a killed recorder's bag whose open file is also cut inside its last chunk.
+
+    The second number is how many messages remain readable (the last chunk is lost).
+    """
+    bag = tmp_path / 'killed'
+    record_and_kill(bag)
+    open_file = bag / 'killed_1.mcap'
+    data = open_file.read_bytes()
+    # As if the power went during the last append: its chunk (m30-m39) is incomplete.
+    open_file.write_bytes(data[:data.rindex(b'm35')])
+    return bag, 30
+
+
+def repair(capsys: pytest.CaptureFixture, *argv: str) -> Tuple[int, str, str]:
+    """Run ``rep-coach repair ARGV``; return the exit status, stdout and stderr."""
+    code = main(['repair', *argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def anyreader_texts(bag: Path) -> list:
+    """The String messages of ``bag`` through rosbags, which needs a complete bag."""
+    with AnyReader([bag]) as reader:
+        return [reader.deserialize(raw, c.msgtype).data for c, _, raw in reader.messages()]
+
+
+def test_repair_recovers_a_cut_recording_and_says_what_was_lost(
+        tmp_path: Path, capsys: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture) -> None:
+    bag, readable = cut_bag(tmp_path)
+    code, out, err = repair(capsys, str(bag))
+    assert code == 0, err
+    assert re.fullmatch(f'{re.escape(str(bag))}: 2 files, {readable} messages; 1 files '
+                        r'recovered, 0 removed, \d+ bytes lost\n', out), out
+    assert any(r.levelname == 'WARNING' and 'killed_1.mcap: truncated; recovered 10 messages'
+               in r.getMessage() for r in caplog.records), caplog.text
+    # Complete now: rosbags reads it, and our reader finds nothing to warn about.
+    assert anyreader_texts(bag) == FLUSHED[:readable]
+    with warnings.catch_warnings():
+        warnings.simplefilter('error', BagRecoveryWarning)
+        assert len(list(read_bag(bag, raw=True))) == readable
+    # A second run finds a healthy bag, says so and leaves it as it was.
+    before = {p.name: p.read_bytes() for p in bag.iterdir()}
+    code, out, err = repair(capsys, str(bag))
+    assert code == 0 and out.strip().endswith('; nothing needed repair'), (out, err)
+    assert {p.name: p.read_bytes() for p in bag.iterdir()} == before
+
+
+def test_repair_json_report(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    bag = tmp_path / 'killed'
+    record_and_kill(bag)           # the open file is unfinished but whole: nothing lost
+    code, out, err = repair(capsys, str(bag), '--json')
+    assert code == 0, err
+    report = json.loads(out)
+    assert report == {'path': str(bag), 'changed': True,
+                      'files': ['killed_0.mcap', 'killed_1.mcap'],
+                      'recovered': ['killed_1.mcap'], 'removed': [], 'message_count': 40,
+                      'lost_bytes': 0, 'metadata_rebuilt': True,
+                      'warnings': report['warnings']}
+    assert len(report['warnings']) == 1 and 'not finalised' in report['warnings'][0]
+    assert anyreader_texts(bag) == FLUSHED
+    code, out, _ = repair(capsys, str(bag), '--json')
+    assert code == 0 and json.loads(out)['changed'] is False
+
+
+def test_repair_names_the_culprit_of_bad_input(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture) -> None:
+    missing = tmp_path / 'nope'
+    code, out, err = repair(capsys, str(missing))
+    assert (code, out) == (2, '') and f'{missing}: bag directory does not exist' in err
+    a_file = tmp_path / 'notes.txt'
+    a_file.write_text('x')
+    code, _, err = repair(capsys, str(a_file))
+    assert code == 2 and f'{a_file}: not a bag directory' in err
+    # The directory the bags are recorded in, not a bag: named, and left untouched.
+    BagRecorder(tmp_path / 'bags' / 'session_1', {}).close()
+    code, _, err = repair(capsys, str(tmp_path / 'bags'))
+    assert code == 2 and 'holds the bags session_1: name one' in err, err
+    assert sorted(p.name for p in (tmp_path / 'bags').iterdir()) == ['session_1']
+    # Another storage than MCAP is refused, its metadata.yaml unchanged.
+    sqlite = tmp_path / 'sqlite_bag'
+    BagRecorder(sqlite, {}).close()
+    meta = sqlite / 'metadata.yaml'
+    meta.write_text(meta.read_text().replace('storage_identifier: mcap',
+                                             'storage_identifier: sqlite3'))
+    before = meta.read_bytes()
+    code, _, err = repair(capsys, str(sqlite))
+    assert code == 2 and "storage 'sqlite3', not MCAP" in err
+    assert meta.read_bytes() == before
+
+
+def test_help_says_what_is_recovered_and_what_is_not(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(['repair', '--help'])
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    assert 'What it recovers:' in text and 'What it cannot recover:' in text
+    assert 'exit status: 0' in text
