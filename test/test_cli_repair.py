@@ -11,7 +11,7 @@ import warnings
 import pytest
 from rosbags.highlevel import AnyReader
 
-from rep_coach.bagio import BagRecorder, BagRecoveryWarning, read_bag
+from rep_coach.bagio import BagRecorder, BagRecoveryWarning, load_metadata, read_bag
 from rep_coach.cli import main
 
 from bag_helpers import record_and_kill
@@ -109,6 +109,22 @@ def test_repair_names_the_culprit_of_bad_input(tmp_path: Path,
     code, _, err = repair(capsys, str(sqlite))
     assert code == 2 and "storage 'sqlite3', not MCAP" in err
     assert meta.read_bytes() == before
+
+
+def test_read_errors_tell_the_user_the_repair_command(tmp_path: Path) -> None:
+    bag = tmp_path / 'my bag'
+    BagRecorder(bag, {}).close()
+    (bag / 'metadata.yaml').write_text('rosbag2_bagfile_information: [')
+    with pytest.raises(Exception, match=r"not valid YAML.*\(rep-coach repair '.*my bag' "):
+        load_metadata(bag)
+    (bag / 'metadata.yaml').unlink()
+    with pytest.raises(Exception, match=r"metadata.yaml is missing .*run: rep-coach repair "):
+        load_metadata(bag)
+    killed = tmp_path / 'killed'
+    record_and_kill(killed)
+    with pytest.warns(BagRecoveryWarning,
+                      match=f'not finalised.*rep-coach repair {killed} finalises it'):
+        list(read_bag(killed, raw=True))
 
 
 def test_help_says_what_is_recovered_and_what_is_not(capsys: pytest.CaptureFixture) -> None:

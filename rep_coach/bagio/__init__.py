@@ -21,7 +21,7 @@ syncs it every ``flush_interval_s`` (:mod:`.mcapwriter`), and rotates to a new
 file by size or duration, rewriting metadata.yaml atomically only then.  A
 SIGKILL loses at most the messages since the last flush: the open file lacks
 only its summary and footer; :func:`read_bag` reads it by a scan and
-:func:`repair_bag` finalises it.  Details: docs/bags.md.
+:func:`repair_bag` (``rep-coach repair BAG``) finalises it.  Details: docs/bags.md.
 """
 
 from .errors import (BagError, BagExistsError, BagReadError, BagRecoveryWarning,  # noqa: F401

@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
+import shlex
 from typing import Union
 
 
-class BagError(Exception):
-    """A bag cannot be written, read or repaired; ``path`` names the culprit."""
+def repair_command(bag: Union[str, Path]) -> str:
+    """Return the shell command that repairs ``bag`` (for messages that advise it)."""
+    return f'rep-coach repair {shlex.quote(str(bag))}'
 
-    def __init__(self, path: Union[str, Path], message: str) -> None:
+
+class BagError(Exception):
+    """A bag cannot be written, read or repaired; ``path`` names the culprit.
+
+    ``advice`` (what would fix it, e.g. the repair command) is appended to the
+    text in parentheses and kept apart from ``message``.
+    """
+
+    def __init__(self, path: Union[str, Path], message: str, advice: str = '') -> None:
         self.path = Path(path)
         self.message = message
-        super().__init__(f'{self.path}: {message}')
+        self.advice = advice
+        super().__init__(f'{self.path}: {message}' + (f' ({advice})' if advice else ''))
 
 
 class BagExistsError(BagError):

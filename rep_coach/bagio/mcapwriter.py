@@ -6,8 +6,9 @@ file per flush.  This writer appends each chunk as soon as it is flushed: the
 file is then a valid MCAP *data section* (magic, header, schema and channel
 records, chunks with their message indexes) that lacks only its summary and
 footer until :meth:`McapFileWriter.close`.  Streaming readers and
-:func:`rep_coach.bagio.mcapscan.scan_mcap` read such a file; :func:`repair_bag`
-turns it into an indexed one.
+:func:`rep_coach.bagio.mcapscan.scan_mcap` read such a file; after a crash
+``rep-coach repair BAG`` (:func:`~rep_coach.bagio.repair_bag`) turns it into an
+indexed one.
 
 Layout, following the MCAP spec (https://mcap.dev/spec) and the ``ros2``
 profile of ``rosbag2_storage_mcap``: schemas (``ros2msg``) and channels are

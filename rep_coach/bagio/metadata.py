@@ -21,7 +21,7 @@ from rosbags.rosbag2.metadata import dump_qos_v8, parse_qos
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from .errors import BagReadError, BagWriteError
+from .errors import BagReadError, BagWriteError, repair_command
 
 #: rosbag2 metadata version written; Humble reads it, version 9 it cannot.
 BAG_VERSION = 8
@@ -146,6 +146,12 @@ def write_metadata(bag: Path, doc: Dict[str, Any], fsync: bool = True) -> None:
     write_private_file(bag / METADATA_NAME, dump_yaml(doc).encode('utf8'), fsync=fsync)
 
 
+def _unusable(bag: Path, problem: str) -> BagReadError:
+    """Return the error for a garbled metadata.yaml, which a repair rebuilds from the files."""
+    return BagReadError(bag, problem,
+                        advice=f'{repair_command(bag)} rebuilds it from the storage files')
+
+
 def load_metadata(bag: Union[str, Path]) -> BagMetadata:
     """Load and validate ``bag/metadata.yaml``; raise BagReadError naming what is wrong."""
     bag = Path(bag)
@@ -155,8 +161,8 @@ def load_metadata(bag: Union[str, Path]) -> BagMetadata:
         raise BagReadError(bag, 'not a bag directory (rosbag2 bags are directories)')
     meta_path = bag / METADATA_NAME
     if not meta_path.exists():
-        raise BagReadError(bag, f'{METADATA_NAME} is missing (did the recorder die? '
-                                f'run rep_coach.bagio.repair_bag on it)')
+        raise BagReadError(bag, f'{METADATA_NAME} is missing (did the recorder die?)',
+                           advice=f'run: {repair_command(bag)}')
     try:
         doc = YAML(typ='safe').load(meta_path.read_text('utf8'))
     except (OSError, UnicodeDecodeError) as exc:
@@ -164,10 +170,10 @@ def load_metadata(bag: Union[str, Path]) -> BagMetadata:
     except YAMLError as exc:
         where = getattr(exc, 'problem_mark', None)
         line = f' at line {where.line + 1}' if where is not None else ''
-        raise BagReadError(bag, f'{METADATA_NAME} is not valid YAML{line}') from None
+        raise _unusable(bag, f'{METADATA_NAME} is not valid YAML{line}') from None
     info = doc.get('rosbag2_bagfile_information') if isinstance(doc, dict) else None
     if not isinstance(info, dict):
-        raise BagReadError(bag, f'{METADATA_NAME} has no rosbag2_bagfile_information mapping')
+        raise _unusable(bag, f'{METADATA_NAME} has no rosbag2_bagfile_information mapping')
     key = 'rosbag2_bagfile_information'
     try:
         key = 'version'
@@ -201,8 +207,8 @@ def load_metadata(bag: Union[str, Path]) -> BagMetadata:
     except BagReadError:
         raise
     except (KeyError, TypeError, ValueError, AttributeError, ReaderError) as exc:
-        raise BagReadError(bag, f'{METADATA_NAME}: field {key!r} is missing or malformed '
-                                f'({exc!r})') from None
+        raise _unusable(bag, f'{METADATA_NAME}: field {key!r} is missing or malformed '
+                             f'({exc!r})') from None
     if not files:
         # Versions < 5 have no per-file entries; the reader needs only the names.
         files = [FileEntry(p, 0, 0, 0) for p in rel]

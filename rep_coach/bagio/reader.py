@@ -16,7 +16,7 @@ from rosbags.rosbag2.storage_mcap import McapReader
 from rosbags.typesys.store import Typestore
 
 from .storagefile import file_index, INPROGRESS_SUFFIX
-from .errors import BagReadError, BagRecoveryWarning
+from .errors import BagReadError, BagRecoveryWarning, repair_command
 from .mcapscan import scan_mcap, ScanError
 from .metadata import BagMetadata, load_metadata
 from .types import default_typestore, ensure_type
@@ -127,7 +127,7 @@ def read_bag(path: Union[str, Path], topics: Optional[Iterable[str]] = None, *,
     leftovers = unlisted_files(bag, meta)
     if leftovers:
         warn(f'{bag}: recording was not closed cleanly; ignoring unlisted {leftovers} '
-             '(bagio.repair_bag recovers them)')
+             f'({repair_command(bag)} recovers them)')
 
     files: List[FileMessages] = []
     for name in meta.relative_file_paths:
@@ -151,7 +151,7 @@ def read_bag(path: Union[str, Path], topics: Optional[Iterable[str]] = None, *,
                 # The file being recorded, or the one a killed recorder was writing.
                 warn(f'{fpath}: not finalised (recording in progress or the recorder was '
                      f'killed); read {got} messages by a scan, nothing lost '
-                     '(bagio.repair_bag finalises it)')
+                     f'({repair_command(bag)} finalises it)')
         files.append(content)
     if meta.relative_file_paths and not files:
         raise BagReadError(bag, 'none of the storage files listed in metadata.yaml is readable')

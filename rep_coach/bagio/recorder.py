@@ -73,8 +73,9 @@ class BagRecorder:
     metadata.yaml is replaced atomically when a file is begun (listing it with
     no messages yet), at rotation and at close.  Until it is closed, the open
     file lacks its summary: :func:`~rep_coach.bagio.read_bag` reads it by a
-    scan and :func:`~rep_coach.bagio.repair_bag` finalises it after a crash,
-    after which ``ros2 bag``, rosbags and the ``mcap`` library read the bag.
+    scan and ``rep-coach repair BAG`` (:func:`~rep_coach.bagio.repair_bag`)
+    finalises it after a crash, after which ``ros2 bag``, rosbags and the
+    ``mcap`` library read the bag.
 
     ``topics`` maps topic name to ``(ros type name, offered QoS)``; the QoS may be a
     preset name, :class:`~rep_coach.bagio.qos.QosSpec`, dict, rclpy ``QoSProfile``

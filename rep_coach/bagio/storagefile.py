@@ -7,8 +7,9 @@ section without summary, readable by a scan after every flush (see
 :mod:`rep_coach.bagio.mcapwriter`).
 
 Bags written by earlier rep_coach versions may hold ``.<bag>_<i>.inprogress/``
-work directories (one rosbags-written chunk each); :func:`repair_bag` still
-salvages them, so their names are recognised here.
+work directories (one rosbags-written chunk each); ``rep-coach repair BAG``
+(:func:`~rep_coach.bagio.repair_bag`) still salvages them, so their names are
+recognised here.
 """
 
 from __future__ import annotations
