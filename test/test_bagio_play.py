@@ -165,6 +165,40 @@ def test_run_publishes_runtime_messages_with_recorded_qos(
                                        topics=None, namespace='')) == 2
 
 
+def test_relative_topics_resolve_in_the_recording_namespace() -> None:
+    known = ['/s1/reps', '/s1/imu/data_raw', '/diagnostics']
+    assert play.bag_topic('reps', known, '/s1') == '/s1/reps'
+    assert play.bag_topic('/s1/reps', known, '/s1') == '/s1/reps'
+    assert play.bag_topic('diagnostics', known, '/s1') == '/diagnostics'
+    assert play.bag_topic('imu/data_raw', ['/imu/data_raw'], '/') == '/imu/data_raw'
+    assert play.bag_topic('reps', known, '') is None
+    assert play.bag_topic('/reps', known, '/s1') is None
+
+
+def test_topics_without_the_leading_slash_play_and_unknown_ones_are_named(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    pytest.importorskip('cyclonedds')
+    bag = tmp_path / 'b'
+    store = default_typestore()
+    rec = BagRecorder(bag, {'/feedback': (STRING, 'events'), '/reps': (STRING, 'events')})
+    rec.write('/feedback', 0, store.types[STRING]('stop'))
+    rec.write('/reps', 1, store.types[STRING]('{}'))
+    rec.close()
+    published: list = []
+    monkeypatch.setitem(sys.modules, 'rep_coach.runtime', _fake_runtime(published))
+    monkeypatch.setitem(sys.modules, 'rep_coach.runtime.msg', types.ModuleType('msg'))
+
+    def run(*topics: str) -> int:
+        return play.run(argparse.Namespace(bag=bag, rate=10.0, loop=False,
+                                           topics=list(topics), namespace=''))
+
+    assert run('feedback', '/feedback') == 0
+    assert [(t, m.data) for t, _, m in published] == [('/feedback', 'stop')]
+    assert run('feedback', 'feedbak', '/nope') == 2
+    assert capsys.readouterr().out.strip().endswith(
+        'no topic feedbak, /nope in the bag; it has /feedback, /reps')
+
+
 def test_parser() -> None:
     parser = argparse.ArgumentParser()
     play.add_parser(parser.add_subparsers(dest='command'))

@@ -137,6 +137,22 @@ def output_topic(recorded: str, namespace: str, strip: str) -> str:
     return name.lstrip('/')
 
 
+def bag_topic(name: str, known: Iterable[str], recorded_namespace: str = '') -> Optional[str]:
+    """Return the bag's topic that ``--topics`` entry ``name`` means, or None.
+
+    An absolute name is taken as it is.  A relative one (``imu/data_raw``, as the
+    nodes name their topics) is resolved as a node in the recording's namespace
+    would resolve it, else against the root: ``/station3/imu/data_raw`` in a bag
+    recorded under ``/station3``, ``/imu/data_raw`` in one recorded without.
+    """
+    topics = set(known)
+    if name.startswith('/'):
+        return name if name in topics else None
+    ns = recorded_namespace.strip('/')
+    candidates = [f'/{ns}/{name}'] if ns else []
+    return next((c for c in [*candidates, f'/{name}'] if c in topics), None)
+
+
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register the ``play`` subcommand."""
     parser = subparsers.add_parser(
@@ -149,7 +165,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help='playback speed factor (default 1.0; 2 = twice as fast)')
     parser.add_argument('--loop', action='store_true', help='play again and again')
     parser.add_argument('--topics', nargs='+', default=None, metavar='TOPIC',
-                        help='play only these topics (as recorded)')
+                        help="play only these topics: as recorded ('/imu/data_raw') or "
+                             "relative ('imu/data_raw', resolved in the recording's namespace)")
     parser.add_argument('--namespace', default='', metavar='NS', type=namespace,
                         help="publish under this namespace instead of the recording's")
     return parser
@@ -214,12 +231,16 @@ def run(args: argparse.Namespace) -> int:
         print(f'[ERROR] [play]: --rate must be > 0, got {args.rate}')
         return 2
     known = {t.name: t.msgtype for t in metadata.topics}
-    wanted = list(args.topics) if args.topics else list(known)
-    missing = [t for t in wanted if t not in known]
-    if missing:
-        print(f'[ERROR] [play]: {args.bag}: no topic {missing} in the bag; it has '
-              f'{sorted(known)}')
-        return 2
+    strip = metadata.custom_data.get('namespace', '')
+    wanted = list(known)
+    if args.topics:
+        found = {name: bag_topic(name, known, strip) for name in args.topics}
+        missing = [name for name, topic in found.items() if topic is None]
+        if missing:
+            print(f'[ERROR] [play]: {args.bag}: no topic {", ".join(missing)} in the bag; '
+                  f'it has {", ".join(sorted(known)) or "none"}')
+            return 2
+        wanted = list(dict.fromkeys(t for t in found.values() if t is not None))
     try:
         runtime = importlib.import_module('rep_coach.runtime')
     except ImportError as exc:
@@ -231,7 +252,6 @@ def run(args: argparse.Namespace) -> int:
     node = None
     try:
         node = runtime.Node('rep_coach_player', namespace=args.namespace or None)
-        strip = metadata.custom_data.get('namespace', '')
         publishers: Dict[str, Tuple[Any, Callable[[bytes], Any]]] = {}
         for topic in wanted:
             cls = _resolve_class(runtime, known[topic])
