@@ -72,6 +72,22 @@ def test_malformed_rows_and_indexes_name_file_and_line(tmp_path: Path) -> None:
         load_dataset(tmp_path / 'Raw Data')
 
 
+def test_a_missing_set_file_is_named_not_the_index(tmp_path: Path) -> None:
+    _write_layout(tmp_path)
+    raw = tmp_path / 'Raw Data'
+    # Named in the index, but its file is absent; and neither named nor present (a typo).
+    for name, listed in (('X001_5_2', 'named in'), ('X001_5_9', 'not named either in')):
+        with pytest.raises(DatasetError, match=re.escape(
+                f"{raw / name}.csv: no such file (set {name!r}; {listed} "
+                'rep_indexes_corrected.txt)')):
+            load_set(tmp_path, name)
+    # A file that exists but has no labels is the index's fault, and it is named.
+    (raw / 'X001_5_3.csv').write_text((raw / 'X001_5_1.csv').read_text())
+    with pytest.raises(DatasetError, match=re.escape(
+            f"{tmp_path / 'rep_indexes_corrected.txt'}: no line for set 'X001_5_3'")):
+        load_set(tmp_path, 'X001_5_3')
+
+
 @pytest.mark.parametrize('index_line, rpes, words', [
     ('X001_5_1, [-5, 150, 300], [80, 220], 2, 2', None, 'negative sample index -5'),
     ('X001_5_1, [10, 150, 300], [80, 999], 2, 2', None, 'peak 999 of rep 2 lies outside'),

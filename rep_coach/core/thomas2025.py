@@ -170,9 +170,15 @@ def load_set(data_dir: Path, name: str,
     indexes = indexes if indexes is not None else read_rep_indexes(data_dir / REP_INDEX_FILE)
     if rpes is None:
         rpes = read_rpes(data_dir / RPE_FILE) if (data_dir / RPE_FILE).is_file() else {}
+    csv_path = data_dir / RAW_DIR / f'{name}.csv'
+    if not csv_path.is_file():
+        # The set's own file is the culprit, whether or not the index names the set.
+        listed = 'named' if name in indexes else 'not named either'
+        raise DatasetError(f'{csv_path}: no such file (set {name!r}; {listed} in '
+                           f'{REP_INDEX_FILE})')
     if name not in indexes:
         raise DatasetError(f'{data_dir / REP_INDEX_FILE}: no line for set {name!r}')
-    block, rate = read_trigno_csv(data_dir / RAW_DIR / f'{name}.csv')
+    block, rate = read_trigno_csv(csv_path)
     line = indexes[name]
     n_reps = len(line.boundaries) - 1
     if line.boundaries[-1] >= len(block):
