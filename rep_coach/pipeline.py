@@ -6,7 +6,8 @@ and the benchmarks construct exactly the same stages from the same settings.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Tuple
+from pathlib import Path
+from typing import Any, Callable, Mapping, Tuple
 
 from rep_coach.core.near_failure import BaselineNearFailure, BaselineNearFailureConfig
 from rep_coach.core.segmentation import BaselineSegmenter, BaselineSegmenterConfig
@@ -19,7 +20,19 @@ ClassifierFactory = Callable[[], NearFailureClassifier]
 
 
 class StageError(RuntimeError):
-    """A stage that cannot be built (missing or corrupt model); the message names it."""
+    """A stage that cannot be built (missing or corrupt model); the message names it.
+
+    ``parameter`` is the node parameter to blame: ``models_dir`` when the models come
+    from a directory it names, else ``model``.
+    """
+
+    def __init__(self, message: str, parameter: str = 'model') -> None:
+        super().__init__(message)
+        self.parameter = parameter
+
+    def for_node(self, params: Mapping[str, Any]) -> str:
+        """Return the message prefixed by the parameter at fault and its value in ``params``."""
+        return f'parameter {self.parameter!r} = {params.get(self.parameter)!r}: {self}'
 
 
 def segmenter_factory(model: str, models_dir: str = '',
@@ -28,21 +41,21 @@ def segmenter_factory(model: str, models_dir: str = '',
 
     Only this stage's model file is read: the segmenter node needs no classifier.
     """
-    return _factory(model, BaselineSegmenterConfig(set_rest_s=set_rest_s), BaselineSegmenter,
-                    lambda learned: learned.segmenter_factory(resolve_models_dir(models_dir),
-                                                              set_rest_s=set_rest_s))
+    return _factory(model, models_dir, BaselineSegmenterConfig(set_rest_s=set_rest_s),
+                    BaselineSegmenter,
+                    lambda learned, path: learned.segmenter_factory(path, set_rest_s=set_rest_s))
 
 
 def classifier_factory(model: str, models_dir: str = '',
                        threshold: float = 0.5) -> ClassifierFactory:
     """Return a factory of stage 2 for ``model`` ('learned' or 'baseline') or raise StageError."""
-    return _factory(model, BaselineNearFailureConfig(threshold=threshold), BaselineNearFailure,
-                    lambda learned: learned.classifier_factory(resolve_models_dir(models_dir),
-                                                               threshold=threshold))
+    return _factory(model, models_dir, BaselineNearFailureConfig(threshold=threshold),
+                    BaselineNearFailure,
+                    lambda learned, path: learned.classifier_factory(path, threshold=threshold))
 
 
-def _factory(model: str, config: Any, baseline: Callable[[Any], Any],
-             load_learned: Callable[[Any], Callable[[], Any]]) -> Callable[[], Any]:
+def _factory(model: str, models_dir: str, config: Any, baseline: Callable[[Any], Any],
+             load_learned: Callable[[Any, Path], Callable[[], Any]]) -> Callable[[], Any]:
     if model == 'baseline':
         try:
             config.validate()
@@ -50,12 +63,19 @@ def _factory(model: str, config: Any, baseline: Callable[[Any], Any],
             raise StageError(f'baseline stages: {exc}') from exc
         return lambda: baseline(config)
     if model == 'learned':
+        # A model missing from a directory the user named is that directory's fault; from
+        # the installed one, the installation's (the message names the file either way).
+        blame = 'models_dir' if models_dir else 'model'
+        path = resolve_models_dir(models_dir)
+        if models_dir and not path.is_dir():
+            raise StageError(f'{path}: ' + ('not a directory' if path.exists()
+                                            else 'no such directory'), blame)
         # Imported here: the baseline runs without onnxruntime.
         import rep_coach.learned as learned
         try:
-            return load_learned(learned)
+            return load_learned(learned, path)
         except learned.ModelLoadError as exc:
-            raise StageError(str(exc)) from exc
+            raise StageError(str(exc), blame) from exc
     raise StageError(f"unknown model {model!r}: expected 'learned' or 'baseline'")
 
 

@@ -135,13 +135,19 @@ def test_mistyped_override_is_caught_by_the_launcher_before_start() -> None:
     ('near_failure_classifier', ['-p', 'threshold:=1.0', '-p', 'model:=baseline'],
      "'threshold'"),
     ('audio_feedback', ['-p', 'sink:=wav:/proc/no_such_dir'], "'sink'"),
+    # A bad models_dir is its own fault, not the 'model' parameter's.
+    ('rep_segmenter', ['-p', 'models_dir:={missing_dir}'],
+     "parameter 'models_dir' = '{missing_dir}': {missing_dir}: no such directory"),
+    ('near_failure_classifier', ['-p', 'models_dir:={tmp}'],
+     "parameter 'models_dir' = '{tmp}': {tmp}/near_failure.onnx"),
 ])
 def test_node_with_a_bad_params_file_or_value_exits_2_naming_it(tmp_path: Path, node: str,
                                                                 args: List[str],
                                                                 culprit: str) -> None:
     bad = tmp_path / 'bad.yaml'
     bad.write_text('/**/near_failure_classifier:\n  ros__parameters:\n    model: [baseline\n')
-    paths = {'bad': str(bad), 'missing': str(tmp_path / 'missing.yaml')}
+    paths = {'bad': str(bad), 'missing': str(tmp_path / 'missing.yaml'), 'tmp': str(tmp_path),
+             'missing_dir': str(tmp_path / 'no_models')}
     args = [a.format(**paths) for a in args]
     proc = subprocess.run([sys.executable, '-m', f'rep_coach.nodes.{node}',
                            '--ros-args', *args], capture_output=True, text=True, timeout=60,
@@ -195,6 +201,23 @@ def test_each_stage_needs_only_its_own_model_file(tmp_path: Path) -> None:
         assert build('learned', str(one))() is not None
         with pytest.raises(StageError, match=re.escape(str(one / missing))):
             other('learned', str(one))
+
+
+def test_a_stage_error_blames_the_parameter_at_fault(tmp_path: Path) -> None:
+    from rep_coach.pipeline import classifier_factory, segmenter_factory, StageError
+    a_file = tmp_path / 'models.txt'
+    a_file.write_text('')
+    for models_dir, words in ((tmp_path / 'none', 'no such directory'),
+                              (a_file, 'not a directory'),
+                              (tmp_path, f'{tmp_path / SEGMENTER_FILE}')):
+        with pytest.raises(StageError, match=re.escape(f'{models_dir}')) as info:
+            segmenter_factory('learned', str(models_dir))
+        assert info.value.parameter == 'models_dir' and words in str(info.value)
+        assert info.value.for_node({'model': 'learned', 'models_dir': str(models_dir)}) \
+            .startswith(f"parameter 'models_dir' = '{models_dir}': ")
+    with pytest.raises(StageError, match='unknown model') as info:
+        classifier_factory('resnet', str(tmp_path))
+    assert info.value.parameter == 'model'
 
 
 def test_node_with_a_corrupt_model_exits_2_and_the_recording_survives(tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ class NearFailureClassifierNode(Node):
             make_classifier = classifier_factory(params['model'], params['models_dir'],
                                                  threshold=params['threshold'])
         except StageError as exc:
-            raise StartupError(f"parameter 'model' = {params['model']!r}: {exc}") from exc
+            raise StartupError(exc.for_node(params)) from exc
         self.classifier = make_classifier()
         self.state_pub = self.create_publisher(String, topics.NEAR_FAILURE, event_qos())
         self.create_subscription(String, topics.REPS, guarded(self, 'rep event')(self.on_rep),

@@ -25,7 +25,7 @@ class RepSegmenterNode(Node):
             make_segmenter = segmenter_factory(params['model'], params['models_dir'],
                                                set_rest_s=params['set_rest_s'])
         except StageError as exc:
-            raise StartupError(f"parameter 'model' = {params['model']!r}: {exc}") from exc
+            raise StartupError(exc.for_node(params)) from exc
         self.segmenter = make_segmenter()
         self.reps_pub = self.create_publisher(String, topics.REPS, event_qos())
         self.intake = ImuIntake(self)
