@@ -12,6 +12,7 @@ from typing import Any, Iterator, List, Optional, Tuple
 import numpy as np
 
 from rep_coach.cli.checks import output_problem
+from rep_coach.pose.summary import summary_lines
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
 #: Containers the mp4v writer produces.
@@ -143,14 +144,4 @@ def _run_stream(args: argparse.Namespace, coach: Any, cv2: Any, tqdm: Any, annot
 
 
 def _summary(frames: List[dict], reps: List[dict]) -> None:
-    seen = sum(f['person'] for f in frames)
-    print(f'{len(frames)} frames, person in {seen}, {len(reps)} reps')
-    for r in reps:
-        print(f"rep {r['index']} ({r['t_start']:.1f}-{r['t_end']:.1f} s): "
-              f"{', '.join(r['faults']) or 'good'}")
-    if len(frames) == 1:
-        f = frames[0]
-        print(f"status {f['status']} {f['reason']}".rstrip())
-        print('faults: ' + (', '.join(f['faults']) or 'none'))
-        for fault, why in f['unjudged'].items():
-            print(f'not judged: {fault} ({why})')
+    print('\n'.join(summary_lines(frames, reps)))
