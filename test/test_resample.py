@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from rep_coach.core.resample import StreamResampler
+from rep_coach.core.resample import hop_slices, StreamResampler
 from rep_coach.core.types import ImuBlock
 
 
@@ -55,3 +55,20 @@ def test_non_increasing_samples_are_dropped() -> None:
     out = rs.push(_block(np.array([0.008, 0.006, 0.012, 0.02])))
     assert rs.dropped_count == 2
     assert np.all(np.diff(out.t) > 0)
+
+
+def test_hop_slices_lie_on_the_absolute_grid_and_end_at_holes() -> None:
+    # Indices 7..9 finish hop 0; hop 1 is whole; a hole after 23 ends a short chunk;
+    # hop 3 (30..34) is not complete yet and stays with the caller.
+    k = np.concatenate([np.arange(7, 24), np.arange(30, 35)])
+    assert hop_slices(k, 10) == [(0, 3), (3, 13), (13, 17)]
+    assert hop_slices(np.arange(30, 40), 10) == [(0, 10)]
+    assert hop_slices(np.zeros(0, dtype=np.int64), 10) == []
+
+
+def test_both_segmenters_cut_hops_with_the_one_function() -> None:
+    # One hop cutter serves both segmenters, so their decisions fall on the same grid.
+    from rep_coach.core import segmentation
+    from rep_coach.learned import kinematic_input, segmenter
+    assert segmentation.hop_slices is hop_slices
+    assert segmenter.hop_slices is hop_slices and kinematic_input.hop_slices is hop_slices

@@ -21,7 +21,7 @@ period; ``gap_count`` counts them for diagnostics.
 from __future__ import annotations
 
 import math
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 
@@ -138,3 +138,23 @@ class StreamResampler:
     def next_k(self) -> Optional[int]:
         """Grid index of the next point to emit (its time is ``next_k / rate_hz``)."""
         return self._next_k
+
+
+def hop_slices(k: np.ndarray, hop: int) -> List[Tuple[int, int]]:
+    """Cut grid indices ``k`` into hops of ``hop`` on the absolute grid; ``(i0, i1)`` pairs.
+
+    Hop ``m`` holds grid indices ``m * hop .. m * hop + hop - 1``, so the slices do
+    not depend on how the stream was split into blocks: both segmenters decide once
+    per hop and give the same events however the source chunks its samples.  A
+    hole in ``k`` (a stall the resampler did not bridge) also ends a slice.  The
+    last hop is returned only when complete; samples after the last slice are the
+    caller's to keep for the next call.
+    """
+    if k.size == 0:
+        return []
+    m = k // hop
+    cuts = np.flatnonzero((m[1:] != m[:-1]) | (k[1:] - k[:-1] > 1)) + 1
+    ends = cuts.tolist()
+    if (int(k[-1]) + 1) % hop == 0:
+        ends.append(int(k.size))  # the last hop is complete too
+    return list(zip([0] + ends[:-1], ends))

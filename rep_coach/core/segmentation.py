@@ -49,7 +49,7 @@ from rep_coach.core.filters import butter_highpass, butter_lowpass, PrincipalAxi
 from rep_coach.core.history import RowHistory
 from rep_coach.core.rep_features import rep_kinematics, SetFeatureTracker
 from rep_coach.core.rep_signal import RepSignalBuffer
-from rep_coach.core.resample import StreamResampler
+from rep_coach.core.resample import hop_slices, StreamResampler
 from rep_coach.core.types import ImuBlock, RepEvent, SET_REST_S
 
 _SEEK_VALLEY = 0
@@ -223,24 +223,18 @@ class BaselineSegmenter:
             grid_t = np.concatenate((self._grid_t, grid_t))
             grid_gyro = np.concatenate((self._grid_gyro, grid_gyro))
             grid_k = np.concatenate((self._grid_k, grid_k))
-        # Chunk boundaries: a new hop starts, or a hole left by the resampler (a stall).
-        hop = grid_k // self._hop
-        cuts = np.flatnonzero((hop[1:] != hop[:-1]) | (grid_k[1:] - grid_k[:-1] > 1)) + 1
-        ends = cuts.tolist()
-        if (int(grid_k[-1]) + 1) % self._hop == 0:
-            ends.append(grid_k.size)  # the last hop is complete too
         events: List[RepEvent] = []
-        start = 0
-        for end in ends:
+        done = 0
+        for start, end in hop_slices(grid_k, self._hop):
             first_k = int(grid_k[start])
             if self._last_k is not None and first_k - self._last_k > 1:
                 self._restart()  # filters restart after a stall
             self._last_k = int(grid_k[end - 1])
             self._stamp_floor = float(grid_t[end - 1])
             events.extend(self._process(grid_t[start:end], grid_gyro[start:end]))
-            start = end
-        self._grid_t, self._grid_gyro = grid_t[start:], grid_gyro[start:]
-        self._grid_k = grid_k[start:]
+            done = end
+        self._grid_t, self._grid_gyro = grid_t[done:], grid_gyro[done:]
+        self._grid_k = grid_k[done:]
         return events
 
     # -- internals ----------------------------------------------------------------------------

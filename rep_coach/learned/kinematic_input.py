@@ -24,6 +24,7 @@ from typing import List, Tuple
 import numpy as np
 
 from rep_coach.core.arm_pose import ArmPose
+from rep_coach.core.resample import hop_slices
 from rep_coach.core.types import ImuBlock
 from rep_coach.learned.preprocess import ACCEL_SCALE, GYRO_SCALE, RATE_HZ
 
@@ -82,25 +83,6 @@ class KinematicInput:
         return np.concatenate(self._t), np.concatenate(self._angle), np.concatenate(self._rate)
 
 
-def hop_slices(k: np.ndarray) -> list:
-    """Cut grid indices ``k`` into hops on the absolute grid (and at holes); (i0, i1) pairs.
-
-    Only complete hops are returned; the caller keeps the remainder.
-    """
-    if k.size == 0:
-        return []
-    hop = k // HOP
-    cuts = np.flatnonzero((hop[1:] != hop[:-1]) | (k[1:] - k[:-1] > 1)) + 1
-    ends = cuts.tolist()
-    if (int(k[-1]) + 1) % HOP == 0:
-        ends.append(int(k.size))
-    out, start = [], 0
-    for end in ends:
-        out.append((start, end))
-        start = end
-    return out
-
-
 def replay_channels(grid: ImuBlock) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Channels of a whole grid recording exactly as the live segmenter sees them.
 
@@ -111,7 +93,7 @@ def replay_channels(grid: ImuBlock) -> Tuple[np.ndarray, np.ndarray, np.ndarray]
     k = np.rint(grid.t * RATE_HZ).astype(np.int64)
     out = np.zeros((N_INPUTS, len(grid)), dtype=np.float32)
     last = 0
-    for i0, i1 in hop_slices(k):
+    for i0, i1 in hop_slices(k, HOP):
         out[:, i0:i1] = kin.push_hop(grid.slice(i0, i1))
         last = i1
     if last < len(grid):

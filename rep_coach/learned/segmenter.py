@@ -41,10 +41,10 @@ import numpy as np
 
 from rep_coach.core.rep_features import rep_kinematics, SetFeatureTracker
 from rep_coach.core.rep_signal import RepSignalBuffer
-from rep_coach.core.resample import StreamResampler
+from rep_coach.core.resample import hop_slices, StreamResampler
 from rep_coach.core.types import ImuBlock, RepEvent, SET_REST_S
 from rep_coach.learned.events import EndPicker, PickerConfig
-from rep_coach.learned.kinematic_input import hop_slices, KinematicInput, N_INPUTS
+from rep_coach.learned.kinematic_input import HOP, KinematicInput, N_INPUTS
 from rep_coach.learned.onnx_model import OnnxModel, TensorSpec
 from rep_coach.learned.preprocess import RATE_HZ, sigmoid
 
@@ -120,7 +120,7 @@ class LearnedSegmenter:
             return []
         pending = ImuBlock.concat([self._pending, grid])
         k = np.rint(pending.t * RATE_HZ).astype(np.int64)
-        hops = hop_slices(k)
+        hops = hop_slices(k, HOP)
         self._pending = pending.slice(hops[-1][1] if hops else 0, None)
         if not hops:
             return []
