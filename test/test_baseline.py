@@ -163,6 +163,34 @@ def test_classifier_resets_per_set() -> None:
     assert clf.on_rep(rep(2, 1, 0.0)).near_failure is False
 
 
+def test_classifier_reads_the_recent_velocity_loss_feature() -> None:
+    # One smoothing for both classifiers: the rule judges the segmenter's
+    # recent_velocity_loss, not a list of its own (which read 0.0 here).
+    clf = BaselineNearFailure()
+    rep = RepEvent(1, 2, 1.0, 2.0, 2.0, 1.5,
+                   {'velocity_loss': 0.0, 'recent_velocity_loss': 0.5})
+    assert clf.on_rep(rep).near_failure is True
+
+
+def test_classifier_verdicts_follow_the_segmenters_feature_through_a_reset() -> None:
+    block, _ = synthetic_curls(n_reps=8, slow_from=4)
+    events = _run(block)
+    assert len(events) == 8 and {e.set_index for e in events} == {1}
+    config = BaselineNearFailureConfig()
+    clf = BaselineNearFailure(config)
+    for event in events:
+        if event.rep_index == 5:
+            clf.reset()  # a restarted classifier node still knows the set's last rep
+        state = clf.on_rep(event)
+        loss = event.features['recent_velocity_loss']
+        assert loss == pytest.approx(np.mean([e.features['velocity_loss']
+                                              for e in events[max(0, event.rep_index - 2):
+                                                              event.rep_index]]))
+        if event.rep_index >= config.min_reps:
+            centre, width = config.loss_center, config.loss_width
+            assert state.probability == pytest.approx(1 / (1 + np.exp(-(loss - centre) / width)))
+
+
 @pytest.mark.parametrize('centre', [0.1, 0.125, 0.3])
 def test_rir_reads_two_or_less_exactly_when_near_failure(centre: float) -> None:
     # Near failure is defined as RIR <= 2, so the rule must never say one without the

@@ -20,8 +20,12 @@ maps the loss to a probability (centre -+ 0.1 -> 0.12 .. 0.88).
 The velocity here is the forearm's mean *angular* velocity about its principal
 axis in the concentric (from :mod:`rep_coach.core.rep_features`), a proxy for
 the dumbbell's linear velocity (they are proportional for a fixed forearm
-length).  Single-rep losses are noisy, so the loss used is the mean of the
-last ``smooth_reps`` reps of the set.
+length).  Single-rep losses are noisy, so the loss used is the rep's
+``recent_velocity_loss`` feature: the mean ``velocity_loss`` of this rep and the one
+before it in the set (``RECENT_REPS``), as the segmenter's set tracker computed it,
+the same number the learned classifier reads.  An event without that feature
+(built by hand, or by a producer without the set tracker) is judged on its own
+``velocity_loss``.
 
 RIR is estimated from the same loss in 7.5 %-wide bands that start at
 ``loss_center``, a coarse reading of the same linear relationship: near failure
@@ -38,7 +42,6 @@ from dataclasses import dataclass
 import math
 from typing import List, Optional
 
-from rep_coach.core.rep_features import mean_of_last
 from rep_coach.core.types import NearFailureState, RepEvent
 
 
@@ -49,7 +52,6 @@ class BaselineNearFailureConfig:
     threshold: float = 0.5            # probability at or above which near_failure is True
     loss_center: float = 0.125        # velocity loss giving probability 0.5 (LOSO)
     loss_width: float = 0.05          # logistic scale: +-2 widths -> 0.12 .. 0.88
-    smooth_reps: int = 2              # mean loss over the last reps of the set
     min_reps: int = 2                 # never flag the first reps of a set (no reference)
     rir_band_width: float = 0.075     # RIR 2, 1, 0 from the centre up, one width each
 
@@ -65,8 +67,8 @@ class BaselineNearFailureConfig:
                              f'got {self.threshold!r}')
         if not self.loss_width > 0:
             raise ValueError('BaselineNearFailureConfig.loss_width must be > 0')
-        if self.smooth_reps < 1 or self.min_reps < 1:
-            raise ValueError('BaselineNearFailureConfig.smooth_reps and min_reps must be >= 1')
+        if self.min_reps < 1:
+            raise ValueError('BaselineNearFailureConfig.min_reps must be >= 1')
         if not self.rir_band_width > 0:
             raise ValueError('BaselineNearFailureConfig.rir_band_width must be > 0')
 
@@ -84,19 +86,15 @@ class BaselineNearFailure:
         self.reset()
 
     def reset(self) -> None:
-        """Forget all state."""
-        self._set_index: Optional[int] = None
-        self._losses: List[float] = []
+        """Forget all state (there is none: the set's history is in the rep's features)."""
 
     def on_rep(self, rep: RepEvent) -> NearFailureState:
-        """Return the verdict after ``rep`` (uses ``rep.features['velocity_loss']``)."""
+        """Return the verdict after ``rep`` from its ``recent_velocity_loss`` feature."""
         c = self.config
-        if rep.set_index != self._set_index:
-            self._set_index, self._losses = rep.set_index, []
-        loss = rep.features.get('velocity_loss', float('nan'))
-        if math.isfinite(loss):
-            self._losses.append(float(loss))
-        mean_loss = mean_of_last(self._losses, c.smooth_reps)
+        # The segmenter's set tracker already smoothed the loss over the set's last
+        # reps (one smoothing for both classifiers); an event without it, the rep's own.
+        mean_loss = rep.features.get('recent_velocity_loss',
+                                     rep.features.get('velocity_loss', math.nan))
         if rep.rep_index < c.min_reps or math.isnan(mean_loss):
             return NearFailureState(rep.set_index, rep.rep_index, rep.stamp, 0.0, False, 3)
         prob = 1.0 / (1.0 + math.exp(-(mean_loss - c.loss_center) / c.loss_width))

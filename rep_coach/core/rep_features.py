@@ -205,7 +205,7 @@ def set_features(t: np.ndarray, angle: Optional[np.ndarray], omega: np.ndarray,
 def mean_of_last(values: Sequence[float], n: int) -> float:
     """Mean of the last ``n`` values (all of them while fewer); NaN when there are none.
 
-    One smoothing of the velocity loss for the feature and the baseline rule.
+    The smoothing of ``recent_velocity_loss``, which both near-failure classifiers read.
     """
     recent = values[-n:]
     return sum(recent) / len(recent) if recent else float('nan')
