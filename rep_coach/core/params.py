@@ -142,7 +142,9 @@ NODE_PARAMS: Dict[str, Tuple[ParamSpec, ...]] = {
                   'or learned (ONNX)', one_of(*MODEL_KINDS)),
         ParamSpec('models_dir', '', 'directory of the ONNX models; empty = the installed '
                   'share/rep_coach/models'),
-        ParamSpec('set_rest_s', SET_REST_S, 'rest without reps after which a new set starts',
+        # The rest as a lifter means it, the same for both models (core.types.opens_new_set).
+        ParamSpec('set_rest_s', SET_REST_S, 'rest between sets, from the end of a rep to the '
+                  'start of the next: a rest this long or longer opens a new set',
                   in_range(1.0, 600.0)),
     ),
     'near_failure_classifier': (

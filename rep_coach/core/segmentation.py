@@ -25,7 +25,8 @@ Signal chain (all causal, state kept across ``push`` calls, 100 Hz grid):
    A valley that closes valley -> peak -> valley with ``min_rom_rad`` both ways
    and a duration in [``min_rep_s``, ``max_rep_s``] is a rep, emitted at once.
 7. Sets: a rep starting ``set_rest_s`` or more after the previous rep's end
-   opens a new set.
+   opens a new set (:func:`~rep_coach.core.types.opens_new_set`, the learned
+   segmenter's rule too).
 8. Every event carries the rep's raw 6-axis signal (``RepEvent.signal``), cut
    by :class:`~rep_coach.core.rep_signal.RepSignalBuffer` from the same grid (the
    resampler interpolates all six axes; the gyro drives steps 2-6).
@@ -50,7 +51,7 @@ from rep_coach.core.history import RowHistory
 from rep_coach.core.rep_features import rep_kinematics, SetFeatureTracker
 from rep_coach.core.rep_signal import RepSignalBuffer
 from rep_coach.core.resample import hop_slices, StreamResampler
-from rep_coach.core.types import ImuBlock, RepEvent, SET_REST_S
+from rep_coach.core.types import ImuBlock, opens_new_set, RepEvent, SET_REST_S
 
 _SEEK_VALLEY = 0
 _SEEK_PEAK = 1
@@ -79,7 +80,7 @@ class BaselineSegmenterConfig:
     min_rom_rad: float = 0.6      # minimum concentric and eccentric range, rad (~35 deg)
     min_rep_s: float = 0.8        # shortest rep, s
     max_rep_s: float = 10.0       # longest rep, s
-    set_rest_s: float = SET_REST_S  # a rest this long without reps starts a new set, s
+    set_rest_s: float = SET_REST_S  # rest (a rep's end to the next's start) opening a set, s
     history_s: float = 30.0       # signal kept for features and late direction decision, s
     hop_s: float = 0.1            # decision period: the grid is processed in hops of this, s
 
@@ -400,7 +401,7 @@ class BaselineSegmenter:
         return None
 
     def _emit(self, start: float, peak: float, end: float, stamp: float) -> RepEvent:
-        if self._last_rep_end is None or start - self._last_rep_end >= self.config.set_rest_s:
+        if opens_new_set(self._last_rep_end, start, self.config.set_rest_s):
             self._set_index += 1
             self._rep_in_set = 0
             self._features.reset()

@@ -27,11 +27,12 @@ PAYLOAD_VERSION = 1
 #: Channels of a rep's raw signal: accel x, y, z (m/s^2, gravity included), gyro x, y, z
 #: (rad/s), REP-103.
 REP_SIGNAL_CHANNELS = 6
-#: Rest without reps (s) after which the next rep opens a new set.  One default for both
-#: segmenters, the coach, the nodes and the evaluation, so a replay scores what a live
-#: station does.  Longer than any pause inside a set of the shared data (reps there
-#: follow each other without rest), shorter than a rest between sets (a minute or more),
-#: and short enough that the coach's set summary follows soon after the last rep.
+#: Rest without reps (s) after which the next rep opens a new set (the rest as
+#: :func:`opens_new_set` measures it).  One default for both segmenters, the coach, the
+#: nodes and the evaluation, so a replay scores what a live station does.  Longer than
+#: any pause inside a set of the shared data (reps there follow each other without
+#: rest), shorter than a rest between sets (a minute or more), and short enough that
+#: the coach's set summary follows soon after the last rep.
 SET_REST_S = 8.0
 #: Points per channel of a rep's raw signal (the rep linearly resampled to this length).
 REP_SIGNAL_POINTS = 64
@@ -39,6 +40,20 @@ REP_SIGNAL_POINTS = 64
 #: an MPU-6050 at its finest ranges (6e-4 m/s^2 at 2 g, 1.3e-4 rad/s at 250 deg/s),
 #: and they keep the ``reps`` payload at about 3 kB.
 REP_SIGNAL_DECIMALS = 4
+
+
+def opens_new_set(last_end: Optional[float], start: float,
+                  set_rest_s: float = SET_REST_S) -> bool:
+    """Tell whether a rep starting at ``start`` opens a new set.
+
+    The rest is what a lifter means by the rest between sets: from the end of the
+    last rep (``last_end``; None before any rep, which opens the first set) to the
+    start of this one.  A rest of ``set_rest_s`` or more opens a new set.  Both
+    segmenters decide by this one rule, so ``set_rest_s`` means the same for either
+    (the learned one once measured end to end, which counted the rep's own
+    duration as rest).
+    """
+    return last_end is None or start - last_end >= set_rest_s
 
 
 class PayloadError(ValueError):

@@ -42,7 +42,7 @@ import numpy as np
 from rep_coach.core.rep_features import rep_kinematics, SetFeatureTracker
 from rep_coach.core.rep_signal import RepSignalBuffer
 from rep_coach.core.resample import hop_slices, StreamResampler
-from rep_coach.core.types import ImuBlock, RepEvent, SET_REST_S
+from rep_coach.core.types import ImuBlock, opens_new_set, RepEvent, SET_REST_S
 from rep_coach.learned.events import EndPicker, PickerConfig
 from rep_coach.learned.kinematic_input import HOP, KinematicInput, N_INPUTS
 from rep_coach.learned.onnx_model import OnnxModel, TensorSpec
@@ -155,7 +155,9 @@ class LearnedSegmenter:
             elif ai < 0.3:
                 self._active_since = None
 
-    def _first_rep_start(self, t: np.ndarray, omega: np.ndarray, end: float) -> float:
+    def _lift_start(self, t: np.ndarray, omega: np.ndarray, end: float) -> float:
+        # Where the lift of the rep ending at ``end`` left the bottom: a set's first
+        # rep starts there, and the rest before any rep is measured to there.
         # The "inside a rep" output rises only once the network has seen the lift
         # begin (thomas2025 LOSO: a median 0.68 s after the labelled start), which
         # cut the first concentric short and biased every duration and concentric
@@ -169,15 +171,16 @@ class LearnedSegmenter:
         return lift if np.isfinite(lift) else window + FIRST_REP_LEAD_S
 
     def _event(self, end: float, stamp: float, peak: float) -> Optional[RepEvent]:
-        new_set = self._last_end is None or end - self._last_end > self.set_rest_s
+        t, theta, omega = self.kin.signals()
+        # The rest ends where this rep's lift began, not at its end: set_rest_s is the
+        # rest between the reps, whatever the rep's own duration (the baseline's rule).
+        lift = self._lift_start(t, omega, end)
+        new_set = opens_new_set(self._last_end, lift, self.set_rest_s)
         if new_set and peak < FIRST_REP_MIN_PEAK:
             self.unsure_first += 1
             return None
-        t, theta, omega = self.kin.signals()
-        if new_set:
-            start = self._first_rep_start(t, omega, end)
-        else:
-            start = self._last_end
+        # Within a set a rep starts where the previous one ended (no rest between).
+        start = lift if new_set else self._last_end
         excursion = angle_drop(t, theta, start, end)
         if not new_set and excursion < self.min_excursion_ratio * self._last_excursion:
             self.rejected += 1

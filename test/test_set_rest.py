@@ -1,0 +1,57 @@
+"""``set_rest_s`` means one thing for both segmenters: from a rep's end to the next's start.
+
+Before: the baseline measured to the next rep's start, the learned segmenter to the
+next rep's end, so with the same ``set_rest_s`` the learned one opened a new set
+after a rest a whole rep shorter.
+"""
+
+from __future__ import annotations
+
+from typing import List, Tuple
+
+import pytest
+
+from rep_coach.core.sim import simulate, SimConfig
+from rep_coach.core.types import ImuBlock, opens_new_set, RepEvent
+from rep_coach.pipeline import stage_factories
+
+
+def test_a_rest_of_set_rest_s_or_more_opens_a_new_set() -> None:
+    assert opens_new_set(None, 3.0, 8.0)                # the first rep opens the first set
+    assert opens_new_set(10.0, 18.0, 8.0)               # the rest reaches set_rest_s
+    assert not opens_new_set(10.0, 17.9, 8.0)
+    assert not opens_new_set(10.0, 9.5, 8.0)            # a start before the last end: no rest
+
+
+def _two_sets() -> ImuBlock:
+    """Two sets of 6 curls about 13.5 s apart (no fidgets or false starts in between)."""
+    config = SimConfig(seed=3, sets=2, rest_s=9.0, reps_to_failure=6, fidgets=False,
+                       false_start_prob=0.0, failed_attempt_prob=0.0)
+    return simulate(config).imu
+
+
+def _events(model: str, imu: ImuBlock, set_rest_s: float) -> List[RepEvent]:
+    segmenter = stage_factories(model, set_rest_s=set_rest_s)[0]()
+    return [e for i in range(0, len(imu), 100) for e in segmenter.push(imu.slice(i, i + 100))]
+
+
+def _between_sets(events: List[RepEvent]) -> Tuple[RepEvent, RepEvent]:
+    """Last rep of set 1 and first rep of set 2."""
+    i = next(i for i, e in enumerate(events) if e.set_index == 2)
+    return events[i - 1], events[i]
+
+
+@pytest.mark.parametrize('model', ['baseline', 'learned'])
+def test_both_segmenters_measure_the_rest_from_end_to_next_start(model: str) -> None:
+    imu = _two_sets()
+    last, first = _between_sets(_events(model, imu, set_rest_s=10.0))
+    rest = first.start - last.end
+    assert 12.0 < rest < 15.0, rest
+    # A rest just short of set_rest_s keeps the reps in one set, although from the
+    # last rep's end to the next rep's END (the learned rule before) is longer.
+    assert first.end - last.end > rest + 1.0
+    longer = _events(model, imu, set_rest_s=rest + 0.5)
+    assert {e.set_index for e in longer} == {1}
+    assert [e.rep_index for e in longer] == list(range(1, len(longer) + 1))
+    shorter = _events(model, imu, set_rest_s=rest - 0.5)
+    assert _between_sets(shorter)[1].start == pytest.approx(first.start)
