@@ -1,6 +1,8 @@
-"""Topic names (all relative, so a namespace per gym station works) and their types."""
+"""Topic names (all relative, so a namespace per gym station works), their types and QoS."""
 
 from typing import Dict
+
+from rep_coach.qos import QosSpec
 
 IMU = 'imu/data_raw'
 #: The IMU timeline at a low rate: std_msgs/Header stamped with the newest sample the
@@ -32,6 +34,8 @@ TOPIC_TYPES: Dict[str, str] = {
 
 #: Topics whose QoS is sensor data (best effort); every other topic is reliable.
 SENSOR_TOPICS = frozenset({IMU, IMU_CLOCK})
+#: Camera frames and what is drawn on them: only the newest is worth having.
+NEWEST_ONLY_TOPICS = frozenset({IMAGE, IMAGE_COMPRESSED, FORM_LANDMARKS})
 
 #: Data seconds between two ``imu/clock`` messages (5 per second at real-time playback).
 IMU_CLOCK_PERIOD_S = 0.2
@@ -39,3 +43,24 @@ IMU_CLOCK_PERIOD_S = 0.2
 #: History depth of the reliable event topics: deep enough that a slow subscriber
 #: catches up after a hiccup instead of losing a rep.
 EVENT_DEPTH = 100
+
+# The QoS of each kind of topic, as writers offer it: the one definition that the
+# nodes' publishers and subscriptions (``rep_coach.nodes.common``) and a recorded
+# bag's offered-QoS metadata (``rep_coach.bagio``) are both made from.
+
+#: Sensor data as rclpy's ``qos_profile_sensor_data``: a late sample is worth less
+#: than the next one.
+SENSOR_QOS = QosSpec('best_effort', 'volatile', 'keep_last', 5)
+#: Events (reps, verdicts, cues, diagnostics, labels): none may be lost.
+EVENT_QOS = QosSpec('reliable', 'volatile', 'keep_last', EVENT_DEPTH)
+#: Camera frames and landmarks: a stale frame is dropped, not queued.
+NEWEST_ONLY_QOS = QosSpec('best_effort', 'volatile', 'keep_last', 1)
+
+
+def topic_qos(topic: str) -> QosSpec:
+    """Return the QoS that ``topic`` (relative name, as in this module) is offered with."""
+    if topic in SENSOR_TOPICS:
+        return SENSOR_QOS
+    if topic in NEWEST_ONLY_TOPICS:
+        return NEWEST_ONLY_QOS
+    return EVENT_QOS

@@ -11,9 +11,9 @@ from rep_coach.core.coaching import CoachingConfig, CoachingPolicy, Cue, KIND_FO
 from rep_coach.core.data_clock import DataClock
 from rep_coach.core.types import NearFailureState, RepEvent
 from rep_coach.imu_msg import stamp_to_seconds
-from rep_coach.nodes.common import (declare_parameters, event_qos, guarded, run_node,
+from rep_coach.nodes.common import (declare_parameters, event_qos, guarded, qos_for, run_node,
                                     StartupError)
-from rep_coach.runtime import Node, qos_profile_sensor_data
+from rep_coach.runtime import Node
 from rep_coach.runtime.msg import Header, String
 
 #: Period of the timer that ends rested sets and applies verdicts whose rep was lost.
@@ -54,7 +54,7 @@ class AudioFeedbackNode(Node):
         # this node a wake-up each for nothing else.  Event stamps advance it too.
         self.create_subscription(Header, topics.IMU_CLOCK,
                                  guarded(self, 'IMU clock')(self.on_clock),
-                                 qos_profile_sensor_data)
+                                 qos_for(topics.IMU_CLOCK))
         self.create_timer(TICK_S, guarded(self, 'tick')(self.on_tick))
         self.get_logger().info(f'coaching to {params["target_rir"]} rep(s) in reserve; '
                                f'audio sink {params["sink"]!r}')

@@ -7,11 +7,11 @@ import sys
 from typing import Any, Callable, Dict, List, Optional
 
 from rep_coach.core.params import ParameterError, specs_for
+from rep_coach.qos import QosSpec
 from rep_coach.runtime import (DurabilityPolicy, ExternalShutdownException, HistoryPolicy,
-                               ParameterDescriptor, QoSProfile, ReliabilityPolicy,
-                               qos_profile_sensor_data, rclpy)
+                               ParameterDescriptor, QoSProfile, rclpy, ReliabilityPolicy)
 from rep_coach.runtime.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rep_coach.topics import EVENT_DEPTH, SENSOR_TOPICS
+from rep_coach.topics import EVENT_QOS, IMU, topic_qos
 
 #: Exit code of a node that refused to start (bad parameter, unusable source...).
 EXIT_BAD_CONFIG = 2
@@ -21,11 +21,26 @@ class StartupError(RuntimeError):
     """A node cannot start; the message names the culprit (file, device, model)."""
 
 
-def event_qos(depth: int = EVENT_DEPTH) -> QoSProfile:
-    """Reliable, volatile, keep-last QoS of the event topics."""
-    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth,
-                      reliability=ReliabilityPolicy.RELIABLE,
-                      durability=DurabilityPolicy.VOLATILE)
+def qos_profile(spec: QosSpec, depth: Optional[int] = None) -> QoSProfile:
+    """Return the runtime's QoSProfile of ``spec``; ``depth`` replaces its history depth."""
+    return QoSProfile(history=HistoryPolicy[spec.history.upper()],
+                      depth=spec.depth if depth is None else depth,
+                      reliability=ReliabilityPolicy[spec.reliability.upper()],
+                      durability=DurabilityPolicy[spec.durability.upper()])
+
+
+def qos_for(topic: str, depth: Optional[int] = None) -> QoSProfile:
+    """Return the QoS of ``topic`` (``rep_coach.topics.topic_qos``), optionally deeper.
+
+    A reader may keep a deeper history than the writer offers; the policies that
+    must match the writer's (reliability, durability) stay the topic's.
+    """
+    return qos_profile(topic_qos(topic), depth)
+
+
+def event_qos() -> QoSProfile:
+    """Return the QoS of the event topics: reliable, volatile, keep last ``EVENT_DEPTH``."""
+    return qos_profile(EVENT_QOS)
 
 
 #: Reader history of IMU consumers.  The writer offers sensor-data QoS (best effort,
@@ -36,14 +51,7 @@ IMU_READER_DEPTH = 100
 
 def imu_reader_qos() -> QoSProfile:
     """Best effort (matches the sensor-data writer) with a burst-proof queue."""
-    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=IMU_READER_DEPTH,
-                      reliability=ReliabilityPolicy.BEST_EFFORT,
-                      durability=DurabilityPolicy.VOLATILE)
-
-
-def qos_for(topic: str) -> QoSProfile:
-    """Sensor-data QoS for IMU samples, reliable QoS for everything else."""
-    return qos_profile_sensor_data if topic in SENSOR_TOPICS else event_qos()
+    return qos_for(IMU, IMU_READER_DEPTH)
 
 
 def declare_parameters(node: Any, table: str) -> Dict[str, Any]:

@@ -17,16 +17,10 @@ import numpy as np
 from rep_coach import topics
 from rep_coach.image_msg import compressed_to_bgr, image_to_bgr
 from rep_coach.imu_msg import stamp_to_seconds
-from rep_coach.nodes.common import declare_parameters, event_qos, guarded, run_node
+from rep_coach.nodes.common import declare_parameters, event_qos, guarded, qos_for, run_node
 from rep_coach.pose import FormCoach, FrameVerdict, PoseBackendUnavailable
-from rep_coach.runtime import HistoryPolicy, Node, QoSProfile, ReliabilityPolicy
+from rep_coach.runtime import Node
 from rep_coach.runtime.msg import CompressedImage, Image, String
-
-
-def newest_frame_qos() -> QoSProfile:
-    """Best effort, keep last 1: drop stale frames rather than queue them."""
-    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
-                      reliability=ReliabilityPolicy.BEST_EFFORT)
 
 
 class FormCoachNode(Node):
@@ -39,16 +33,16 @@ class FormCoachNode(Node):
         self.params = declare_parameters(self, self.NODE_NAME)
         self.coach = FormCoach(self.params['exercise'], backend=self.params['backend'])
         self.landmarks_pub = self.create_publisher(String, topics.FORM_LANDMARKS,
-                                                   newest_frame_qos())
+                                                   qos_for(topics.FORM_LANDMARKS))
         self.events_pub = self.create_publisher(String, topics.FORM_EVENTS, event_qos())
         self.cues_pub = self.create_publisher(String, topics.FORM_CUES, event_qos())
         self.backend_failed = False
         self.create_subscription(Image, topics.IMAGE,
                                  guarded(self, 'image')(self._on(image_to_bgr)),
-                                 newest_frame_qos())
+                                 qos_for(topics.IMAGE))
         self.create_subscription(CompressedImage, topics.IMAGE_COMPRESSED,
                                  guarded(self, 'compressed image')(self._on(compressed_to_bgr)),
-                                 newest_frame_qos())
+                                 qos_for(topics.IMAGE_COMPRESSED))
         self.get_logger().info(f'judging {self.params["exercise"]} form with the '
                                f'{self.params["backend"]} pose backend')
 

@@ -25,8 +25,7 @@ from rep_coach import topics
 from rep_coach.core.types import ImuBlock
 from rep_coach.core.validation import SampleGate
 from rep_coach.imu_msg import msgs_to_block, seconds_to_stamp
-from rep_coach.nodes.common import diagnostic, event_qos, WARN
-from rep_coach.runtime import qos_profile_sensor_data
+from rep_coach.nodes.common import diagnostic, event_qos, qos_for, WARN
 from rep_coach.runtime.msg import DiagnosticArray, Header
 
 #: Bad samples are reported at most this often: one counted warning, not one per sample.
@@ -48,7 +47,7 @@ class ImuIntake:
         self._dirty = False
         self._diag_pub = node.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, event_qos())
         self._clock_pub = (node.create_publisher(Header, topics.IMU_CLOCK,
-                                                 qos_profile_sensor_data)
+                                                 qos_for(topics.IMU_CLOCK))
                            if publish_clock else None)
         self._clock_due = -float('inf')
         # Counts held back by the rate limit go out even if no sample follows.

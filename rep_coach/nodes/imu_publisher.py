@@ -15,8 +15,8 @@ from rep_coach.core.sim import SimConfig
 from rep_coach.core.sources import open_source, Pacer, SourceError
 from rep_coach.imu_msg import block_to_msgs
 from rep_coach.nodes.common import (declare_parameters, diagnostic, ERROR, event_qos, guarded,
-                                    run_node, StartupError)
-from rep_coach.runtime import Node, qos_profile_sensor_data, rclpy
+                                    qos_for, run_node, StartupError)
+from rep_coach.runtime import Node, rclpy
 from rep_coach.runtime.msg import DiagnosticArray, Imu, String
 
 #: Seconds between attempts to resume a live device (configured again) after a read error.
@@ -34,7 +34,7 @@ class ImuPublisherNode(Node):
         self.accel_var = p['linear_acceleration_stddev'] ** 2
         self.gyro_var = p['angular_velocity_stddev'] ** 2
         self.source = self._open()
-        self.imu_pub = self.create_publisher(Imu, topics.IMU, qos_profile_sensor_data)
+        self.imu_pub = self.create_publisher(Imu, topics.IMU, qos_for(topics.IMU))
         self.labels_pub = (self.create_publisher(String, topics.TRUE_REPS, event_qos())
                            if p['publish_labels'] else None)
         self.diag_pub = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, event_qos())

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from rep_coach import topics as topic_names
-from rep_coach.bagio import BagError, BagRecorder, PRESETS
+from rep_coach.bagio import BagError, BagRecorder
 from rep_coach.core.params import ParameterError
 from rep_coach.nodes.common import (declare_parameters, diagnostic, ERROR, event_qos, guarded,
                                     qos_for, run_node, StartupError)
 from rep_coach.nodes.serialization import serialize_message
-from rep_coach.runtime import HistoryPolicy, Node, QoSProfile
+from rep_coach.runtime import Node, QoSProfile
 from rep_coach.runtime.msg import DiagnosticArray, Imu, String
 
 #: Reader history of the recorder: a flush (append + fdatasync, a file rotation) may stall it
@@ -36,9 +36,7 @@ MESSAGE_CLASSES: Dict[str, Any] = {
 
 def recorder_qos(topic: str) -> QoSProfile:
     """Return the topic's own reliability (so it matches its writer) with a deep history."""
-    qos = qos_for(topic)
-    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=RECORDER_DEPTH,
-                      reliability=qos.reliability, durability=qos.durability)
+    return qos_for(topic, RECORDER_DEPTH)
 
 
 class SessionRecorderNode(Node):
@@ -57,10 +55,9 @@ class SessionRecorderNode(Node):
         name = params['bag_name'] or datetime.now().strftime('rep_coach_%Y%m%d_%H%M%S')
         self.path = Path(params['bag_dir']).expanduser() / name
         namespace = self.get_namespace().rstrip('/')
+        # The offered QoS the bag stores is the one the nodes' writers use.
         specs = {f'{namespace}/{topic}': (topic_names.TOPIC_TYPES[topic],
-                                          PRESETS['sensor_data']
-                                          if topic in topic_names.SENSOR_TOPICS
-                                          else PRESETS['events'])
+                                          topic_names.topic_qos(topic))
                  for topic in params['topics']}
         try:
             # The namespace lets `rep-coach play --namespace` replay onto another station.
