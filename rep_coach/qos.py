@@ -4,7 +4,7 @@ A :class:`QosSpec` names the four policies rep_coach sets (reliability, durabili
 history and its depth); durations stay at the middleware default.  It imports
 neither rclpy nor the runtime, so the bag code (``rep_coach.bagio``) can describe a
 topic's offered QoS with it, and the nodes turn the same description into a
-runtime ``QoSProfile`` (``rep_coach.nodes.common.qos_profile``).  Each topic's
+runtime ``QoSProfile`` (:meth:`QosSpec.to_runtime`).  Each topic's
 QoS is in :mod:`rep_coach.topics`.  The ``rosbags`` form is built on demand
 (``rosbags`` is imported only then), for the bag metadata.
 """
@@ -12,7 +12,7 @@ QoS is in :mod:`rep_coach.topics`.  The ``rosbags`` form is built on demand
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 #: The policy names a QosSpec accepts, per field: the lower-case names of the enum
 #: members of rclpy, the runtime and ``rosbags`` alike.
@@ -39,6 +39,19 @@ class QosSpec:
                                  f'expected one of {sorted(names)}')
         if int(self.depth) < 0:
             raise ValueError(f'QosSpec.depth={self.depth!r} must be >= 0')
+
+    def to_runtime(self, runtime: Any, depth: Optional[int] = None) -> Any:
+        """Return ``runtime.QoSProfile`` of these policies; ``depth`` replaces the depth.
+
+        ``runtime`` is :mod:`rep_coach.runtime` (or rclpy): any module with
+        ``QoSProfile`` and the three policy enums.  Passed in rather than imported,
+        so this module stays free of the runtime (the bag code uses it).
+        """
+        return runtime.QoSProfile(
+            history=runtime.HistoryPolicy[self.history.upper()],
+            depth=self.depth if depth is None else depth,
+            reliability=runtime.ReliabilityPolicy[self.reliability.upper()],
+            durability=runtime.DurabilityPolicy[self.durability.upper()])
 
     def to_rosbags(self) -> Any:
         """Return the ``rosbags.interfaces.Qos`` form (what a bag's metadata stores)."""

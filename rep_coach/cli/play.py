@@ -213,13 +213,6 @@ def _deserializer(runtime: Any, cls: type) -> Callable[[bytes], Any]:
     raise TypeError(f'cannot deserialise into {cls!r}')
 
 
-def _make_qos(runtime: Any, spec: QosSpec) -> Any:
-    return runtime.QoSProfile(
-        history=runtime.HistoryPolicy[spec.history.upper()], depth=spec.depth,
-        reliability=runtime.ReliabilityPolicy[spec.reliability.upper()],
-        durability=runtime.DurabilityPolicy[spec.durability.upper()])
-
-
 def run(args: argparse.Namespace) -> int:
     """Play the bag; 0 on success, 2 on a bad bag or a missing runtime."""
     try:
@@ -261,7 +254,7 @@ def run(args: argparse.Namespace) -> int:
                 continue
             spec = playback_qos(metadata, topic)
             out = output_topic(topic, args.namespace, strip)
-            publishers[topic] = (node.create_publisher(cls, out, _make_qos(runtime, spec)),
+            publishers[topic] = (node.create_publisher(cls, out, spec.to_runtime(runtime)),
                                  _deserializer(runtime, cls))
             LOG.info('%s -> %s (%s, %s)', topic, out, known[topic], spec)
         if not publishers:

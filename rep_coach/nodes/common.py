@@ -8,8 +8,8 @@ from typing import Any, Callable, Dict, List, Optional
 
 from rep_coach.core.params import ParameterError, specs_for
 from rep_coach.qos import QosSpec
-from rep_coach.runtime import (DurabilityPolicy, ExternalShutdownException, HistoryPolicy,
-                               ParameterDescriptor, QoSProfile, rclpy, ReliabilityPolicy)
+from rep_coach import runtime
+from rep_coach.runtime import ExternalShutdownException, ParameterDescriptor, QoSProfile, rclpy
 from rep_coach.runtime.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rep_coach.topics import EVENT_QOS, IMU, topic_qos
 
@@ -23,10 +23,7 @@ class StartupError(RuntimeError):
 
 def qos_profile(spec: QosSpec, depth: Optional[int] = None) -> QoSProfile:
     """Return the runtime's QoSProfile of ``spec``; ``depth`` replaces its history depth."""
-    return QoSProfile(history=HistoryPolicy[spec.history.upper()],
-                      depth=spec.depth if depth is None else depth,
-                      reliability=ReliabilityPolicy[spec.reliability.upper()],
-                      durability=DurabilityPolicy[spec.durability.upper()])
+    return spec.to_runtime(runtime, depth)
 
 
 def qos_for(topic: str, depth: Optional[int] = None) -> QoSProfile:
