@@ -27,9 +27,9 @@ import threading
 import time
 from typing import Any, Callable, Dict, IO, List, Optional
 
-import yaml
-
 from rep_coach.core.params import NODE_PARAMS, ParameterError, validate_all
+from rep_coach.params_file import load_params_file, params_for_node, ParamsFileError
+from rep_coach.ros_names import fully_qualified_name, normalize_namespace
 
 LOG = logging.getLogger('launch')
 #: Seconds a node gets to exit after SIGINT before SIGTERM, then SIGKILL (as ros2 launch).
@@ -184,55 +184,23 @@ def node_command(node: NodeLaunch, params_file: Optional[Path], namespace: str) 
     return cmd
 
 
-def load_params_file(path: Path) -> Dict[str, Dict[str, Any]]:
-    """Read a ros__parameters YAML file into ``{node_key: {param: value}}``.
+def validate_params_file(path: Path, nodes: List[NodeLaunch], namespace: str = '') -> None:
+    """Check every value meant for ``nodes`` (in ``namespace``) against the parameter tables.
 
-    Raises LaunchError naming the file for a missing or malformed file.
+    The file's sections apply to a node as they will in the node (rcl's key matching,
+    :func:`rep_coach.ros_names.params_key_matches`, on its fully qualified name); a node's
+    overrides win over them.  Catches unknown (mistyped) parameter names and bad values
+    before any process starts, naming the file, the node and the parameter.
     """
     try:
-        text = Path(path).read_text(encoding='utf-8')
-    except OSError as exc:
-        raise LaunchError(f'parameter file {path}: {exc.strerror or exc}') from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise LaunchError(f'parameter file {path}: malformed YAML: {exc}') from exc
-    if not isinstance(data, dict):
-        raise LaunchError(f'parameter file {path}: expected a mapping of node names')
-    out = {}
-    for key, section in data.items():
-        if not isinstance(section, dict) or not isinstance(section.get('ros__parameters'),
-                                                           dict):
-            raise LaunchError(f'parameter file {path}: section {key!r} lacks a '
-                              f'ros__parameters mapping')
-        out[str(key)] = section['ros__parameters']
-    return out
-
-
-def node_key_matches(key: str, node_name: str) -> bool:
-    """Whether a params-file key applies to ``node_name`` in any namespace.
-
-    Accepts the forms rcl accepts for a namespace-independent file: ``/**``,
-    ``/**/name``, ``name`` and ``/name``.
-    """
-    key = key.rstrip('/')
-    return key in ('/**', '**', f'/**/{node_name}', node_name, f'/{node_name}')
-
-
-def validate_params_file(path: Path, nodes: List[NodeLaunch]) -> None:
-    """Check every value meant for ``nodes`` against the parameter tables.
-
-    Catches unknown (mistyped) parameter names and bad values before any process
-    starts, naming the file, the node and the parameter.
-    """
-    sections = load_params_file(path)
+        entries = load_params_file(str(path))
+    except ParamsFileError as exc:
+        raise LaunchError(str(exc)) from exc
+    node_ns = normalize_namespace(namespace)
     for node in nodes:
         if node.executable not in NODE_PARAMS:
             continue
-        values: Dict[str, Any] = {}
-        for key, section in sections.items():
-            if node_key_matches(key, node.name):
-                values.update(section)
+        values = params_for_node(entries, fully_qualified_name(node_ns, node.name))
         values.update(node.overrides)
         try:
             validate_all(node.executable, values)
@@ -291,7 +259,7 @@ class Launcher:
     def start(self) -> None:
         """Validate the parameters, then start every node."""
         if self.params_file is not None:
-            validate_params_file(self.params_file, self.nodes)
+            validate_params_file(self.params_file, self.nodes, self.namespace)
         for node in self.nodes:
             self._spawn(node)
 

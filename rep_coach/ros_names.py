@@ -3,11 +3,14 @@
 Expansion follows ``rcl_expand_topic_name``: ``~`` is the node's fully qualified name, ``{node}``
 and ``{ns}`` substitute, relative names are joined to the node namespace. Remapping follows
 ``rcl_remap_topic_name``: both sides of a rule are expanded against the node first, the first
-matching rule wins, node-specific rules (``node:from:=to``) only apply to that node.
+matching rule wins, node-specific rules (``node:from:=to``) only apply to that node. Which
+sections of a parameter file apply to a node follows rclcpp's and rclpy's use of the keys
+``rcl_yaml_param_parser`` reads (:func:`params_key_matches`).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Iterable, Optional
@@ -138,3 +141,32 @@ def remapped_node_identity(node_name: str, namespace: str,
         elif rule.from_name == '__ns' and new_ns == namespace:
             new_ns = normalize_namespace(rule.to_name)
     return new_name, new_ns
+
+
+@functools.lru_cache(maxsize=256)
+def _params_key_regex(node_key: str) -> 're.Pattern[str]':
+    if not node_key.startswith('/'):
+        node_key = '/' + node_key
+    parts = re.split(r'(/\*\*|/\*)', node_key)
+    return re.compile(''.join(r'(/[A-Za-z0-9_]+)*' if part == '/**'
+                              else r'(/[A-Za-z0-9_]+)' if part == '/*'
+                              else re.escape(part) for part in parts))
+
+
+def params_key_matches(node_key: str, node_fqn: str) -> bool:
+    """Return whether a parameter file's node key applies to the node ``node_fqn``.
+
+    The rule rclcpp (``parameter_map_from`` in rclcpp/src/rclcpp/parameter_map.cpp) and rclpy
+    (``_populate_node_parameters_from_rcl_params`` in rclpy/src/rclpy/node.cpp) apply to the
+    node names ``rcl_yaml_param_parser`` reads (nested YAML levels joined with ``/``, its
+    ``NODE_NS_SEPERATOR``): a missing leading ``/`` is added, then ``/*`` becomes the regex
+    ``(/\\w+)``, so ``/**`` becomes ``(/\\w+)*``, and the key must match the whole fully
+    qualified name (``std::regex_match``). So ``/**`` is every node, ``/**/name`` a node
+    ``name`` in any namespace (the root included), ``/*/name`` one ``name`` exactly one
+    namespace level deep, ``/ns/*`` every node directly in ``/ns``, and ``name`` or ``/name``
+    only the node in the root namespace.  rcl leaves the other characters of the key
+    unescaped; here they are literal, which differs only for keys that are not ROS names
+    (a ``*`` inside a token, which the ROS design article on command-line arguments rules
+    out: no partial matches).
+    """
+    return _params_key_regex(node_key).fullmatch(node_fqn) is not None

@@ -19,7 +19,8 @@ import pytest
 import yaml
 
 from rep_coach.core.params import NODE_PARAMS
-from rep_coach.launcher import GRAPH, node_key_matches
+from rep_coach.launcher import GRAPH
+from rep_coach.ros_names import params_key_matches
 from rep_coach.topics import TOPIC_TYPES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -133,10 +134,12 @@ def test_record_runs_ros2_bag_record_mcap_on_every_topic(launch_module, tmp_path
     assert (bag_dir.stat().st_mode & 0o777) == 0o700
 
 
-def test_params_file_sections_match_the_parameter_tables() -> None:
+@pytest.mark.parametrize('namespace', ['', '/station1', '/gym/station1'])
+def test_params_file_sections_match_the_parameter_tables(namespace: str) -> None:
     data = yaml.safe_load((ROOT / 'config' / 'rep_coach.yaml').read_text())
     for node, specs in NODE_PARAMS.items():
-        sections = [v['ros__parameters'] for k, v in data.items() if node_key_matches(k, node)]
+        sections = [v['ros__parameters'] for k, v in data.items()
+                    if params_key_matches(k, f'{namespace}/{node}')]
         assert len(sections) == 1, node
         assert sections[0] == {s.name: s.default for s in specs}, node
 

@@ -73,19 +73,6 @@ def test_params_file_key_matching(params_file: Path) -> None:
         'rate': 100.0, 'label': 'all'}
 
 
-def test_node_key_regex_wildcards() -> None:
-    from rep_coach.runtime.dds.params import node_key_regex
-
-    assert node_key_regex('/**').fullmatch('/a/b/c')
-    assert node_key_regex('/*').fullmatch('/a')
-    assert not node_key_regex('/*').fullmatch('/a/b')
-    assert node_key_regex('/*/node').fullmatch('/ns/node')
-    assert not node_key_regex('/*/node').fullmatch('/node')
-    assert node_key_regex('/**/node').fullmatch('/node')
-    assert node_key_regex('node').fullmatch('/node')
-    assert not node_key_regex('node').fullmatch('/ns/node')
-
-
 def test_dash_p_types_and_precedence(ros, params_file: Path) -> None:
     ros('--params-file', str(params_file), '-p', 'rate:=50.0', '-p', 'count:=3',
         '-p', 'flag:=true', '-p', 'name:=hello', '-p', 'ints:=[1, 2]', '-p', "quoted:='7'",

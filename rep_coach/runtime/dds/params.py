@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from enum import IntEnum
-from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from rep_coach.params_file import load_params_file as read_params_file
+from rep_coach.params_file import params_for_node, ParamsEntry, ParamsFileError
 from .args import ParamOverride
 
 
@@ -38,10 +38,6 @@ class ParameterNotDeclaredException(ParameterException):
 
     def __init__(self, names: Sequence[str]) -> None:
         super().__init__(f'Invalid access to undeclared parameter(s): {list(names)}')
-
-
-class ParamsFileError(ValueError):
-    """A params file is missing, unreadable, malformed or not in the ros__parameters layout."""
 
 
 class Parameter:
@@ -143,99 +139,21 @@ class ParameterDescriptor:
 
 
 # ---------------------------------------------------------------------------------------------
-# params files
-
-
-@dataclass
-class ParamsEntry:
-    """The parameters one node key of one source gives, in source order."""
-
-    node_key: str
-    params: Dict[str, Any]
-    source: str
-
-
-def _flatten(prefix: str, tree: Dict[str, Any], out: Dict[str, Any], path: str) -> None:
-    for key, value in tree.items():
-        name = f'{prefix}.{key}' if prefix else str(key)
-        if isinstance(value, dict):
-            _flatten(name, value, out, path)
-        else:
-            out[name] = value
+# params files: read (and matched to nodes) by rep_coach.params_file, plain Python shared with
+# the launcher; here each value must also be a parameter type.
 
 
 def load_params_file(path: str) -> List[ParamsEntry]:
-    """Read a ``<node key>: {ros__parameters: {...}}`` YAML file into ordered entries."""
-    import yaml
-
-    file = Path(path)
-    if not file.is_file():
-        raise ParamsFileError(f'params file {path!r} does not exist')
-    try:
-        data = yaml.safe_load(file.read_text())
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ParamsFileError(f'params file {path!r} could not be read: {exc}') from exc
-    except yaml.YAMLError as exc:
-        raise ParamsFileError(f'params file {path!r} is not valid YAML: {exc}') from exc
-    if data is None:
-        return []
-    if not isinstance(data, dict):
-        raise ParamsFileError(f'params file {path!r}: top level must map node names to '
-                              '{ros__parameters: ...}')
-    entries: List[ParamsEntry] = []
-    _collect(data, '', path, entries)
+    """Read a params file into ordered entries, refusing values no parameter type holds."""
+    entries = read_params_file(path)
+    for entry in entries:
+        for name, value in entry.params.items():
+            try:
+                Parameter.Type.from_parameter_value(value)
+            except TypeError as exc:
+                raise ParamsFileError(f'params file {path!r}: {entry.node_key}: parameter '
+                                      f'{name!r}: {exc}') from exc
     return entries
-
-
-def _collect(tree: Dict[str, Any], ns: str, path: str, entries: List[ParamsEntry]) -> None:
-    # rcl allows nesting namespaces as YAML levels ("ns: {node: {ros__parameters: ...}}").
-    for key, body in tree.items():
-        key = str(key)
-        node_key = f'{ns}/{key.lstrip("/")}' if ns else key
-        if not isinstance(body, dict):
-            raise ParamsFileError(f'params file {path!r}: entry {node_key!r} must be a mapping')
-        if 'ros__parameters' in body:
-            params = body['ros__parameters']
-            if not isinstance(params, dict):
-                raise ParamsFileError(f'params file {path!r}: {node_key}.ros__parameters must '
-                                      'be a mapping')
-            flat: Dict[str, Any] = {}
-            _flatten('', params, flat, path)
-            for name, value in flat.items():
-                try:
-                    Parameter.Type.from_parameter_value(value)
-                except TypeError as exc:
-                    raise ParamsFileError(
-                        f'params file {path!r}: {node_key}: parameter {name!r}: {exc}') from exc
-            entries.append(ParamsEntry(node_key, flat, path))
-            others = {k: v for k, v in body.items() if k != 'ros__parameters'}
-        else:
-            others = body
-        if others:
-            _collect(others, node_key, path, entries)
-
-
-def node_key_regex(node_key: str) -> 're.Pattern[str]':
-    """Compile a params-file node key to a regex over fully qualified node names.
-
-    As rclcpp's parameter_map_from: a leading ``/`` is implied, ``/*`` matches exactly one
-    name token and ``/**`` any number of them (including none).
-    """
-    if not node_key.startswith('/'):
-        node_key = '/' + node_key
-    out = []
-    i = 0
-    while i < len(node_key):
-        if node_key.startswith('/**', i):
-            out.append(r'(/\w+)*')
-            i += 3
-        elif node_key.startswith('/*', i):
-            out.append(r'(/\w+)')
-            i += 2
-        else:
-            out.append(re.escape(node_key[i]))
-            i += 1
-    return re.compile(''.join(out))
 
 
 def resolve_overrides(sources: Sequence[Tuple[str, object]], node_fqn: str) -> Dict[str, Any]:
@@ -251,9 +169,7 @@ def resolve_overrides(sources: Sequence[Tuple[str, object]], node_fqn: str) -> D
             assert isinstance(payload, ParamOverride)
             result[payload.name] = payload.value
             continue
-        for entry in load_params_file(str(payload)):
-            if node_key_regex(entry.node_key).fullmatch(node_fqn):
-                result.update(entry.params)
+        result.update(params_for_node(load_params_file(str(payload)), node_fqn))
     return result
 
 
