@@ -190,7 +190,7 @@ def validate_params_file(path: Path, nodes: List[NodeLaunch], namespace: str = '
     The file's sections apply to a node as they will in the node (rcl's key matching,
     :func:`rep_coach.ros_names.params_key_matches`, on its fully qualified name); a node's
     overrides win over them.  Catches unknown (mistyped) parameter names and bad values
-    before any process starts, naming the file, the node and the parameter.
+    before any process starts, naming the file, or the override, the node and the parameter.
     """
     try:
         entries = load_params_file(str(path))
@@ -205,6 +205,9 @@ def validate_params_file(path: Path, nodes: List[NodeLaunch], namespace: str = '
         try:
             validate_all(node.executable, values)
         except ParameterError as exc:
+            if exc.name in node.overrides:
+                raise LaunchError(f'{exc} (a value the launch passes as -p, not one from '
+                                  f'parameter file {path})') from exc
             raise LaunchError(f'parameter file {path}: {exc}') from exc
 
 

@@ -30,6 +30,8 @@ def test_plot_refuses_an_unwritable_output_before_loading(tmp_path: Path, capsys
     (['launch', '--namespace', '3station'], "token '3station'"),
     (['launch', '--namespace', 'a__b'], 'repeated underscores'),
     (['launch', '--duration', '0'], 'above 0'),
+    (['launch', '--source', 'foo'], "argument --source: 'foo': must start with one of sim"),
+    (['launch', '--source', 'csv:'], 'needs a value after the colon'),
     (['play', 'bag', '--namespace', 'bad ns!'], "invalid namespace"),
     (['demo', '--exercise', 'pushup'], "invalid choice: 'pushup'"),
     (['evaluate', 'data', '--limit', '-1'], 'must be 1 or more'),
@@ -45,3 +47,21 @@ def test_good_namespaces_pass() -> None:
     from rep_coach.cli.checks import namespace
     assert [namespace(ns) for ns in ('', 'station3', '/gym/station_3')] == \
         ['', 'station3', '/gym/station_3']
+
+
+def test_good_sources_pass() -> None:
+    from rep_coach.cli.checks import imu_source
+    specs = ('sim', 'sim:seed=3', 'csv:/data/set.csv', 'bag:session', 'mpu6050')
+    assert [imu_source(spec) for spec in specs] == list(specs)
+
+
+def test_launcher_blames_a_bad_override_not_the_parameter_file() -> None:
+    # `rep-coach launch --source foo` used to say "parameter file .../rep_coach.yaml: ...".
+    from rep_coach.launcher import LaunchError, standard_graph, validate_params_file
+    from rep_coach.paths import default_params_file
+    params = default_params_file()
+    with pytest.raises(LaunchError) as info:
+        validate_params_file(params, standard_graph('foo'))
+    message = str(info.value)
+    assert message.startswith("imu_publisher: parameter 'source' = 'foo' is invalid")
+    assert f'passes as -p, not one from parameter file {params}' in message

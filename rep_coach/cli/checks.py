@@ -1,7 +1,7 @@
 """Checks of command-line values before any work starts (one clear line, exit 2).
 
-argparse types (``namespace``, ``positive_int``, ``positive_float``) and the output
-path check that plot and form share.
+argparse types (``namespace``, ``positive_int``, ``positive_float``, ``imu_source``) and
+the output path check that plot and form share.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 from typing import Optional, Sequence
 
+from rep_coach.core.params import ParameterError, specs_for
 from rep_coach.ros_names import normalize_namespace
 
 
@@ -19,6 +20,16 @@ def namespace(text: str) -> str:
         normalize_namespace(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def imu_source(text: str) -> str:
+    """Check an IMU source spec by imu_publisher's parameter table (as the node would)."""
+    spec = next(s for s in specs_for('imu_publisher') if s.name == 'source')
+    try:
+        spec.validate('imu_publisher', text)
+    except ParameterError as exc:
+        raise argparse.ArgumentTypeError(f'{text!r}: {exc.reason}') from None
     return text
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rep_coach.cli.checks import namespace, positive_float
+from rep_coach.cli.checks import imu_source, namespace, positive_float
 from rep_coach.launcher import GRAPH, LaunchError, Launcher, standard_graph
 from rep_coach.paths import default_params_file
 
@@ -24,7 +24,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                              'config/rep_coach.yaml)')
     parser.add_argument('--namespace', default='', metavar='NS', type=namespace,
                         help='namespace of every node and topic, one per gym station')
-    parser.add_argument('--source', default=None, metavar='SPEC',
+    parser.add_argument('--source', default=None, metavar='SPEC', type=imu_source,
                         help='IMU source overriding the YAML: sim, csv:PATH, bag:PATH, mpu6050')
     parser.add_argument('--record', default=None, metavar='DIR',
                         help='record the session as a rosbag2 (MCAP) under DIR')

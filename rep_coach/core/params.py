@@ -24,6 +24,7 @@ class ParameterError(ValueError):
         super().__init__(f"{node}: parameter '{name}' = {value!r} is invalid: {reason}")
         self.node = node
         self.name = name
+        self.reason = reason
 
 
 @dataclass(frozen=True)
