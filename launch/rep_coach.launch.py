@@ -6,6 +6,12 @@ Arguments:
   source       IMU source overriding the YAML: sim, csv:PATH, bag:PATH, mpu6050
   record       true to record the session with ``ros2 bag record -s mcap``
   bag_dir      directory for session bags (created owner-only)
+
+Every process is required: when one exits, the launch shuts down (at once if it failed,
+``DRAIN_S`` later if it finished cleanly), as ``rep-coach launch`` does without ROS.  The
+publisher is the only data source, the segmenter and classifier the only path to a cue,
+audio_feedback the only output the lifter perceives, and a session the user asked to
+record must not go unrecorded: a graph missing any of them only looks alive.
 """
 
 from datetime import datetime
@@ -13,10 +19,12 @@ import os
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, ExecuteProcess, OpaqueFunction
+from launch.actions import DeclareLaunchArgument, ExecuteProcess, OpaqueFunction, Shutdown
+from launch.actions import TimerAction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
+from rep_coach.launcher import DRAIN_S, node_failed, required_exit_reason
 from rep_coach.topics import TOPIC_TYPES
 
 #: The coaching graph; the recorder node is for machines without ROS, here
@@ -28,6 +36,16 @@ TRUE_VALUES = ('true', '1', 'yes', 'on')
 def _fully_qualified(namespace: str, topic: str) -> str:
     namespace = namespace.strip('/')
     return f'/{namespace}/{topic}' if namespace else f'/{topic}'
+
+
+def _required_exited(event, context):
+    """Shut the launch down after a required process exited (its ``on_exit``)."""
+    shutdown = Shutdown(reason=required_exit_reason(event.process_name, event.returncode))
+    if node_failed(event.returncode):
+        return [shutdown]
+    # A clean finish (a finite source with shutdown_when_done): let the others handle
+    # its last messages first.
+    return [TimerAction(period=DRAIN_S, actions=[shutdown])]
 
 
 def _launch_setup(context, *args, **kwargs):
@@ -44,7 +62,7 @@ def _launch_setup(context, *args, **kwargs):
             parameters.append({'source': source})
         actions.append(Node(package='rep_coach', executable=name, name=name,
                             namespace=namespace, parameters=parameters,
-                            output='screen', emulate_tty=True))
+                            output='screen', emulate_tty=True, on_exit=_required_exited))
     if record:
         # Session bags hold personal training data: the parent directory is
         # owner-only, so the bag inside is unreadable to other users.
@@ -54,7 +72,7 @@ def _launch_setup(context, *args, **kwargs):
         topics = [_fully_qualified(namespace, topic) for topic in TOPIC_TYPES]
         actions.append(ExecuteProcess(
             cmd=['ros2', 'bag', 'record', '-s', 'mcap', '-o', bag] + topics,
-            output='screen'))
+            output='screen', on_exit=_required_exited))
     return actions
 
 

@@ -6,6 +6,13 @@ like ``ros2 launch`` (``[imu_publisher-1] ...``), reports a node that dies with 
 exit code (and restarts it when ``respawn`` is set), and stops everything cleanly on
 SIGINT/SIGTERM: first the coaching nodes, then the recorder, so the recording holds
 the last cue and is finalised.
+
+Every node of the graph is *required* (``ros2 launch``'s ``on_exit=Shutdown()``, which
+``launch/rep_coach.launch.py`` sets the same way): when one exits and is not respawned,
+the others are stopped, at once if it failed, :data:`DRAIN_S` later if it finished cleanly
+(a finite source with ``shutdown_when_done``), and a failure makes :meth:`Launcher.run`
+return 1.  Without this a node that failed at start (a missing CSV, a corrupt model) left
+the rest running forever, doing nothing.
 """
 
 from __future__ import annotations
@@ -37,6 +44,22 @@ SIGINT_TIMEOUT_S = 5.0
 SIGTERM_TIMEOUT_S = 3.0
 #: The recorder stops last so the bag holds everything the other nodes said.
 LAST_TO_STOP = ('session_recorder',)
+#: Seconds the graph runs on after a required node finished cleanly, so the others handle
+#: its last messages (the last rep's event, cue and recording) before they are stopped.
+DRAIN_S = 2.0
+#: Exit codes of a node that did not fail: finished, or stopped by SIGINT (as 128 + 2 too).
+CLEAN_EXIT_CODES = (0, -signal.SIGINT, 128 + signal.SIGINT)
+
+
+def node_failed(code: int) -> bool:
+    """Return whether a node's exit code is a failure (not a clean finish or a SIGINT)."""
+    return code not in CLEAN_EXIT_CODES
+
+
+def required_exit_reason(process: str, code: int) -> str:
+    """Say why the graph stops after the required node ``process`` exited with ``code``."""
+    how = f'failed (exit code {code})' if node_failed(code) else f'finished (exit code {code})'
+    return f'{process} {how} and the graph cannot run without it'
 
 
 class LaunchError(RuntimeError):
@@ -154,13 +177,19 @@ def isolated_env(base: Optional[Dict[str, str]] = None,
 
 @dataclass
 class NodeLaunch:
-    """How to start one node."""
+    """How to start one node.
+
+    ``required``: the graph cannot run without the node, so when it exits the launcher
+    stops the others (``ros2 launch``'s ``on_exit=Shutdown()``); a node with ``respawn``
+    is restarted instead.
+    """
 
     executable: str
     name: str = ''
     overrides: Dict[str, Any] = field(default_factory=dict)
     respawn: bool = False
     respawn_delay_s: float = 1.0
+    required: bool = True
 
     def __post_init__(self) -> None:
         self.name = self.name or self.executable
@@ -245,13 +274,17 @@ class Launcher:
 
     def __init__(self, nodes: List[NodeLaunch], params_file: Optional[Path] = None,
                  namespace: str = '', env: Optional[Dict[str, str]] = None,
-                 output: IO[str] = sys.stderr) -> None:
+                 output: IO[str] = sys.stderr, drain_s: float = DRAIN_S) -> None:
         self.nodes = nodes
         self.params_file = params_file
         self.namespace = namespace
         self.env = dict(os.environ if env is None else env)
         self.output = output
+        self.drain_s = drain_s
         self.exit_codes: Dict[str, List[int]] = {}
+        #: Why the graph is stopping on its own (a required node exited), or None.
+        self.stop_reason: Optional[str] = None
+        self._stop_at: Optional[float] = None
         self._running: Dict[str, _Running] = {}
         self._counter = 0
         self._stop = threading.Event()
@@ -300,7 +333,11 @@ class Launcher:
         return run is not None and run.proc.poll() is None
 
     def poll(self) -> None:
-        """Report nodes that exited; restart those with ``respawn``."""
+        """Report nodes that exited; restart those with ``respawn``.
+
+        A required node's exit schedules the stop of the graph (:meth:`run` carries it
+        out): at once after a failure, ``drain_s`` later after a clean finish.
+        """
         for name, run in list(self._running.items()):
             code = run.proc.poll()
             if code is None or run.stopping:
@@ -321,13 +358,29 @@ class Launcher:
                           f'{run.node.respawn_delay_s:.1f} s')
                 time.sleep(run.node.respawn_delay_s)
                 self._spawn(run.node, run.restarts + 1)
+            elif run.node.required and not self._stop.is_set():
+                self._required_exited(label, code)
+
+    def _required_exited(self, label: str, code: int) -> None:
+        reason = required_exit_reason(label, code)
+        others = ', '.join(self._running) or 'none left'
+        if node_failed(code):
+            self.stop_reason = reason
+            self._say(f'[ERROR] [launch]: {reason}: stopping {others}')
+            self._stop.set()
+        elif self._stop_at is None:
+            self.stop_reason = reason
+            self._stop_at = time.monotonic() + self.drain_s
+            self._say(f'[INFO] [launch]: {reason}: stopping {others} in {self.drain_s:.1f} s, '
+                      'once they have handled its last messages')
 
     def run(self, duration: Optional[float] = None,
             until: Optional[Callable[['Launcher'], bool]] = None,
             handle_signals: bool = True) -> int:
         """Start the nodes, watch them until a signal, ``duration`` or ``until``; stop all.
 
-        Returns 0 when every node ended cleanly, 1 when one died with an error.
+        A required node that exits stops the graph too (see :meth:`poll`).  Returns 0 when
+        every node ended cleanly, 1 when one died with an error.
         """
         previous = {}
         if handle_signals:
@@ -344,13 +397,14 @@ class Launcher:
                     break
                 if until is not None and until(self):
                     break
+                if self._stop_at is not None and time.monotonic() >= self._stop_at:
+                    break
                 self._stop.wait(0.1)
         finally:
             self.stop()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-        failed = any(code not in (0, -signal.SIGINT, 130)
-                     for codes in self.exit_codes.values() for code in codes)
+        failed = any(node_failed(code) for codes in self.exit_codes.values() for code in codes)
         return 1 if failed else 0
 
     # -- stopping ---------------------------------------------------------------------

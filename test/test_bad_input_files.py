@@ -6,7 +6,6 @@ from pathlib import Path
 import re
 import subprocess
 import sys
-import time
 from typing import List
 import warnings
 
@@ -220,7 +219,8 @@ def test_a_stage_error_blames_the_parameter_at_fault(tmp_path: Path) -> None:
     assert info.value.parameter == 'model'
 
 
-def test_node_with_a_corrupt_model_exits_2_and_the_recording_survives(tmp_path: Path) -> None:
+def test_node_with_a_corrupt_model_exits_2_and_stops_the_graph_recording_intact(
+        tmp_path: Path) -> None:
     models = tmp_path / 'models'
     models.mkdir()
     (models / SEGMENTER_FILE).write_bytes(b'not an onnx model')
@@ -235,24 +235,20 @@ def test_node_with_a_corrupt_model_exits_2_and_the_recording_survives(tmp_path: 
              NodeLaunch('rep_segmenter', overrides={'model': 'learned',
                                                     'models_dir': str(models)})]
     launcher = Launcher(nodes, params_file=default_params_file(), env=isolated_env(), output=out)
-    launcher.start()
-    try:
-        deadline = time.monotonic() + 30
-        while 'rep_segmenter' not in launcher.exit_codes and time.monotonic() < deadline:
-            launcher.poll()
-            time.sleep(0.1)
-        time.sleep(1.5)
-        assert launcher.alive('session_recorder') and launcher.alive('imu_publisher')
-    finally:
-        launcher.stop()
+    # The segmenter is required: its failure stops the others (the recorder last, cleanly)
+    # instead of leaving them running with nothing to segment.
+    assert launcher.run(duration=60, handle_signals=False) == 1, out.text()[-3000:]
     assert launcher.exit_codes['rep_segmenter'] == [2]
+    assert launcher.stop_reason.startswith('rep_segmenter-3 failed (exit code 2)')
     fatal = [line for line in out.text().splitlines() if '[FATAL]' in line]
     assert len(fatal) == 1 and str(models / SEGMENTER_FILE) in fatal[0], fatal
     assert launcher.exit_codes['session_recorder'] == [0]
+    assert launcher.exit_codes['imu_publisher'] == [0]
+    assert (bag / 'metadata.yaml').is_file()
     with warnings.catch_warnings():
         # Seen once under load: a chunk left .inprogress by a SIGINT landing mid-flush.
         warnings.simplefilter('ignore', BagRecoveryWarning)
-        assert sum(1 for _ in read_bag(bag, topics=['/imu/data_raw'], raw=True)) > 100
+        sum(1 for _ in read_bag(bag, topics=['/imu/data_raw'], raw=True))   # readable
 
 
 # -- safety of recorded data and of the process ---------------------------------------------

@@ -165,6 +165,74 @@ def test_launch_cli_stops_every_node_cleanly_on_sigint(tmp_path) -> None:
     assert len(bags) == 1 and (bags[0] / 'metadata.yaml').is_file()
 
 
+def test_launch_cli_stops_the_graph_when_a_node_fails_at_start(tmp_path) -> None:
+    # The audit's case: imu_publisher exited 2 with one FATAL line and the other nodes
+    # (recorder included) ran on forever, doing nothing.
+    missing = tmp_path / 'missing.csv'
+    cmd = [sys.executable, '-m', 'rep_coach.cli', 'launch', '--source', f'csv:{missing}',
+           '--record', str(tmp_path / 'bags')]
+    started = time.monotonic()
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          env=isolated_env(), cwd=tmp_path, timeout=90)
+    elapsed = time.monotonic() - started
+    output = proc.stdout
+    assert proc.returncode == 1, output[-3000:]
+    fatal = [line for line in output.splitlines() if '[FATAL]' in line]
+    assert len(fatal) == 1 and str(missing) in fatal[0], output[-3000:]
+    assert ('imu_publisher-1 failed (exit code 2) and the graph cannot run without it: '
+            'stopping rep_segmenter, near_failure_classifier, audio_feedback, '
+            'session_recorder') in output, output[-3000:]
+    # The others were stopped by SIGINT and exited cleanly, the recording finalised.
+    assert 'on shutdown' not in output and 'escalating' not in output, output[-3000:]
+    assert len(list((tmp_path / 'bags').glob('*/metadata.yaml'))) == 1
+    # Start-up (a few s per process on a loaded machine) plus one SIGINT round.
+    assert elapsed < 60, elapsed
+
+
+def _tiny_csv(path: Path, seconds: float = 2.0) -> Path:
+    import numpy as np
+    from rep_coach.core.sources import write_our_csv
+    from rep_coach.core.types import ImuBlock
+    t = np.arange(0.0, seconds, 0.01)
+    accel = np.tile([0.0, 0.0, 9.81], (len(t), 1))
+    write_our_csv(path, ImuBlock(t, accel, np.zeros((len(t), 3))))
+    return path
+
+
+def test_launcher_drains_then_stops_after_a_required_node_finishes(tmp_path) -> None:
+    out = Lines()
+    nodes = [NodeLaunch('imu_publisher', overrides={
+                 'source': f'csv:{_tiny_csv(tmp_path / "short.csv")}', 'playback_speed': 0.0,
+                 'start_delay_s': 0.0, 'shutdown_when_done': True, 'publish_labels': False}),
+             NodeLaunch('rep_segmenter', overrides={'model': 'baseline'})]
+    launcher = Launcher(nodes, params_file=default_params_file(), env=isolated_env(),
+                        output=out, drain_s=1.5)
+    code = launcher.run(duration=90, handle_signals=False)
+    assert code == 0, out.text()[-3000:]
+    assert launcher.exit_codes == {'imu_publisher': [0], 'rep_segmenter': [0]}
+    assert ('imu_publisher-1 finished (exit code 0) and the graph cannot run without it: '
+            'stopping rep_segmenter in 1.5 s') in out.text(), out.text()[-3000:]
+    assert launcher.stop_reason.startswith('imu_publisher-1 finished')
+
+
+def test_a_node_that_is_not_required_may_exit_alone(tmp_path) -> None:
+    out = Lines()
+    nodes = [NodeLaunch('imu_publisher', overrides={'source': f'csv:{tmp_path / "no.csv"}'},
+                        required=False),
+             NodeLaunch('rep_segmenter', overrides={'model': 'baseline'})]
+    launcher = Launcher(nodes, params_file=default_params_file(), env=isolated_env(), output=out)
+    launcher.start()
+    try:
+        assert _wait_for(lambda: (launcher.poll() or True)
+                         and 'imu_publisher' in launcher.exit_codes, 60), out.text()
+        time.sleep(1.0)
+        launcher.poll()
+        assert launcher.alive('rep_segmenter') and launcher.stop_reason is None
+    finally:
+        launcher.stop()
+    assert launcher.exit_codes == {'imu_publisher': [2], 'rep_segmenter': [0]}
+
+
 def test_bad_parameter_stops_the_node_naming_it() -> None:
     proc = subprocess.run([sys.executable, '-m', 'rep_coach.nodes.rep_segmenter', '--ros-args',
                            '-p', 'model:=resnet'], capture_output=True, text=True, timeout=60,
@@ -189,7 +257,7 @@ def test_mistyped_parameter_in_a_params_file_is_caught_before_start(tmp_path) ->
     with pytest.raises(LaunchError, match="'sourse'.*unknown parameter"):
         validate_params_file(params, [NodeLaunch('imu_publisher')])
     params.write_text('/**/imu_publisher:\n  ros__parameters:\n    source: [sim\n')
-    with pytest.raises(LaunchError, match='malformed YAML'):
+    with pytest.raises(LaunchError, match='not valid YAML'):
         validate_params_file(params, [NodeLaunch('imu_publisher')])
     with pytest.raises(LaunchError, match='nope.yaml'):
         validate_params_file(tmp_path / 'nope.yaml', [NodeLaunch('imu_publisher')])

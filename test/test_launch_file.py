@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from rep_coach.core.params import NODE_PARAMS
-from rep_coach.launcher import GRAPH
+from rep_coach.launcher import DRAIN_S, GRAPH
 from rep_coach.ros_names import params_key_matches
 from rep_coach.topics import TOPIC_TYPES
 
@@ -50,7 +50,8 @@ def _fake_modules(share: Path) -> Dict[str, types.ModuleType]:
     launch = types.ModuleType('launch')
     launch.LaunchDescription = lambda entities: list(entities)
     actions = types.ModuleType('launch.actions')
-    for name in ('DeclareLaunchArgument', 'ExecuteProcess', 'OpaqueFunction'):
+    for name in ('DeclareLaunchArgument', 'ExecuteProcess', 'OpaqueFunction', 'Shutdown',
+                 'TimerAction'):
         setattr(actions, name, type(name, (_Action,), {}))
     substitutions = types.ModuleType('launch.substitutions')
     substitutions.LaunchConfiguration = _LaunchConfiguration
@@ -132,6 +133,33 @@ def test_record_runs_ros2_bag_record_mcap_on_every_topic(launch_module, tmp_path
     assert cmd[6].startswith(str(bag_dir))
     assert cmd[7:] == [f'/station3/{topic}' for topic in TOPIC_TYPES]
     assert (bag_dir.stat().st_mode & 0o777) == 0o700
+
+
+class _ProcessExited:
+    """The two fields of launch.events.process.ProcessExited that on_exit handlers read."""
+
+    def __init__(self, process_name: str, returncode: int) -> None:
+        self.process_name = process_name
+        self.returncode = returncode
+
+
+@pytest.mark.parametrize('record', ['true', 'false'])
+def test_every_process_shuts_the_launch_down_when_it_exits(launch_module, tmp_path,
+                                                           record: str) -> None:
+    # Without on_exit, ros2 launch kept the graph running after a node failed at start.
+    _, actions = _evaluate(launch_module, record=record, bag_dir=str(tmp_path / 'bags'))
+    processes = [a for a in actions if type(a).__name__ in ('Node', 'ExecuteProcess')]
+    assert len(processes) == len(GRAPH) + (record == 'true')
+    for process in processes:
+        on_exit = process.kwargs['on_exit']
+        failed = on_exit(_ProcessExited('imu_publisher-1', 2), None)
+        assert [type(a).__name__ for a in failed] == ['Shutdown']
+        reason = failed[0].kwargs['reason']
+        assert 'imu_publisher-1 failed (exit code 2)' in reason, reason
+        finished = on_exit(_ProcessExited('imu_publisher-1', 0), None)
+        assert [type(a).__name__ for a in finished] == ['TimerAction']
+        assert finished[0].kwargs['period'] == DRAIN_S
+        assert [type(a).__name__ for a in finished[0].kwargs['actions']] == ['Shutdown']
 
 
 @pytest.mark.parametrize('namespace', ['', '/station1', '/gym/station1'])

@@ -16,9 +16,6 @@ from rep_coach.launcher import IMU_READERS, isolated_env, LaunchError, Launcher,
 from rep_coach.paths import default_params_file
 from rep_coach.session_summary import summarize_bag
 
-#: Seconds the graph gets after the last IMU sample to emit its final events.
-DRAIN_S = 2.0
-
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register the ``demo`` subcommand."""
@@ -73,7 +70,9 @@ def run(args: argparse.Namespace) -> int:
         nodes = standard_graph('sim:tail_s=10', args.record, overrides)
         launcher = Launcher(nodes, params_file=args.params or default_params_file(),
                             namespace='', env=env, output=sys.stderr)
-        code = launcher.run(until=_source_done(DRAIN_S))
+        # imu_publisher exits once the set is over (shutdown_when_done); it is required,
+        # so the launcher stops the rest DRAIN_S later, when they have said their last.
+        code = launcher.run()
     except LaunchError as exc:
         print(f'rep-coach demo: {exc}', file=sys.stderr)
         return 2
@@ -91,19 +90,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_summary(result)
     return code
-
-
-def _source_done(drain_s: float):
-    """Return an ``until`` predicate: true ``drain_s`` after imu_publisher has exited."""
-    done_at = []
-
-    def until(launcher: Launcher) -> bool:
-        if launcher.alive('imu_publisher'):
-            return False
-        if not done_at:
-            done_at.append(time.monotonic())
-        return time.monotonic() - done_at[0] >= drain_s
-    return until
 
 
 def _print_summary(result: dict) -> None:
