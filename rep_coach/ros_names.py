@@ -154,13 +154,13 @@ def _params_key_regex(node_key: str) -> 're.Pattern[str]':
 
 
 def params_key_matches(node_key: str, node_fqn: str) -> bool:
-    """Return whether a parameter file's node key applies to the node ``node_fqn``.
+    r"""Return whether a parameter file's node key applies to the node ``node_fqn``.
 
     The rule rclcpp (``parameter_map_from`` in rclcpp/src/rclcpp/parameter_map.cpp) and rclpy
     (``_populate_node_parameters_from_rcl_params`` in rclpy/src/rclpy/node.cpp) apply to the
     node names ``rcl_yaml_param_parser`` reads (nested YAML levels joined with ``/``, its
     ``NODE_NS_SEPERATOR``): a missing leading ``/`` is added, then ``/*`` becomes the regex
-    ``(/\\w+)``, so ``/**`` becomes ``(/\\w+)*``, and the key must match the whole fully
+    ``(/\w+)``, so ``/**`` becomes ``(/\w+)*``, and the key must match the whole fully
     qualified name (``std::regex_match``). So ``/**`` is every node, ``/**/name`` a node
     ``name`` in any namespace (the root included), ``/*/name`` one ``name`` exactly one
     namespace level deep, ``/ns/*`` every node directly in ``/ns``, and ``name`` or ``/name``

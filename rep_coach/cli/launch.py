@@ -17,8 +17,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         description='Start imu_publisher, rep_segmenter, near_failure_classifier and '
                     'audio_feedback (and session_recorder with --record) as separate '
                     'processes from one parameter file. Ctrl-C stops them all cleanly and '
-                    'finalises the recording; a node that dies is reported with its exit '
-                    'code. On a ROS 2 machine use: ros2 launch rep_coach rep_coach.launch.py')
+                    'finalises the recording. Every node is required: when one exits, the '
+                    'others are stopped (at once, and exit code 1, if it failed; 2 s later '
+                    'if it finished) unless it is given to --respawn. On a ROS 2 machine '
+                    'use: ros2 launch rep_coach rep_coach.launch.py')
     parser.add_argument('--params', type=Path, default=None, metavar='FILE',
                         help='YAML in the ros__parameters layout (default: the installed '
                              'config/rep_coach.yaml)')
