@@ -121,6 +121,15 @@ def run_node(factory: Callable[[], Any], args: Optional[List[str]] = None) -> No
         code = EXIT_BAD_CONFIG
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:
+        # A stop request (SIGINT from the launcher stopping the graph) that lands while
+        # the node is still starting can surface as another error: interrupted inside a
+        # native module's import, onnxruntime raises "ImportError: initialization failed".
+        # The context is already shut down then, and the node was asked to stop anyway.
+        if rclpy.ok():
+            raise
+        print(f'[INFO] [{name}]: stopped while starting (shutdown requested)',
+              file=sys.stderr, flush=True)
     finally:
         if node is not None:
             close = getattr(node, 'close', None)
