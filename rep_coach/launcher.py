@@ -202,7 +202,8 @@ def _param_arg(name: str, value: Any) -> str:
 
 def node_command(node: NodeLaunch, params_file: Optional[Path], namespace: str) -> List[str]:
     """Return the argv that starts ``node`` with ROS-style arguments."""
-    cmd = [sys.executable, '-m', f'rep_coach.nodes.{node.executable}', '--ros-args',
+    # Through rep_coach.nodes' __main__: a node stopped while importing exits cleanly.
+    cmd = [sys.executable, '-m', 'rep_coach.nodes', node.executable, '--ros-args',
            '-r', f'__node:={node.name}']
     if namespace.strip('/'):
         cmd += ['-r', f'__ns:=/{namespace.strip("/")}']
