@@ -14,7 +14,6 @@ audio_feedback the only output the lifter perceives, and a session the user aske
 record must not go unrecorded: a graph missing any of them only looks alive.
 """
 
-from datetime import datetime
 import os
 
 from ament_index_python.packages import get_package_share_directory
@@ -24,6 +23,7 @@ from launch.actions import TimerAction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
+from rep_coach.bag_names import default_bag_name
 from rep_coach.launcher import DRAIN_S, node_failed, required_exit_reason
 from rep_coach.topics import TOPIC_TYPES
 
@@ -68,7 +68,7 @@ def _launch_setup(context, *args, **kwargs):
         # owner-only, so the bag inside is unreadable to other users.
         os.makedirs(bag_dir, mode=0o700, exist_ok=True)
         os.chmod(bag_dir, 0o700)
-        bag = os.path.join(bag_dir, datetime.now().strftime('rep_coach_%Y%m%d_%H%M%S'))
+        bag = os.path.join(bag_dir, default_bag_name(namespace))
         topics = [_fully_qualified(namespace, topic) for topic in TOPIC_TYPES]
         actions.append(ExecuteProcess(
             cmd=['ros2', 'bag', 'record', '-s', 'mcap', '-o', bag] + topics,

@@ -130,7 +130,7 @@ def test_record_runs_ros2_bag_record_mcap_on_every_topic(launch_module, tmp_path
     assert len(records) == 1
     cmd = records[0]
     assert cmd[:6] == ['ros2', 'bag', 'record', '-s', 'mcap', '-o']
-    assert cmd[6].startswith(str(bag_dir))
+    assert cmd[6].startswith(str(bag_dir / 'rep_coach_station3_'))   # stations share bag_dir
     assert cmd[7:] == [f'/station3/{topic}' for topic in TOPIC_TYPES]
     assert (bag_dir.stat().st_mode & 0o777) == 0o700
 

@@ -178,7 +178,8 @@ NODE_PARAMS: Dict[str, Tuple[ParamSpec, ...]] = {
     'session_recorder': (
         ParamSpec('bag_dir', 'rep_coach_bags', 'directory in which each session bag is '
                   'created (owner-only permissions)', non_empty),
-        ParamSpec('bag_name', '', 'bag directory name; empty = rep_coach_<date>_<time>'),
+        ParamSpec('bag_name', '', 'bag directory name; empty = '
+                  'rep_coach_<station>_<date>_<time> (numbered if taken)'),
         ParamSpec('topics', ['imu/data_raw', 'labels/reps', 'reps', 'near_failure', 'feedback',
                              'diagnostics', 'form/events', 'form/cues'],
                   'relative topics to record', topic_list),

@@ -10,12 +10,12 @@ directory, disk full) says so clearly; the other nodes, and so the coaching, go 
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from rep_coach import topics as topic_names
-from rep_coach.bagio import BagError, BagRecorder
+from rep_coach.bagio import BagError, BagExistsError, BagRecorder
+from rep_coach.bag_names import bag_name_candidates, default_bag_name
 from rep_coach.core.params import ParameterError
 from rep_coach.nodes.common import (declare_parameters, diagnostic, ERROR, event_qos, guarded,
                                     qos_for, run_node, StartupError)
@@ -52,22 +52,31 @@ class SessionRecorderNode(Node):
             raise ParameterError(self.get_name(), 'topics', params['topics'],
                                  f'unknown topics {unknown}; known: '
                                  f'{sorted(topic_names.TOPIC_TYPES)}')
-        name = params['bag_name'] or datetime.now().strftime('rep_coach_%Y%m%d_%H%M%S')
-        self.path = Path(params['bag_dir']).expanduser() / name
         namespace = self.get_namespace().rstrip('/')
         # The offered QoS the bag stores is the one the nodes' writers use.
         specs = {f'{namespace}/{topic}': (topic_names.TOPIC_TYPES[topic],
                                           topic_names.topic_qos(topic))
                  for topic in params['topics']}
-        try:
-            # The namespace lets `rep-coach play --namespace` replay onto another station.
-            self.recorder = BagRecorder(
-                self.path, specs, params['flush_interval_s'], serialize=serialize_message,
-                custom_data={'namespace': namespace or '/'},
-                max_file_size=params['max_file_size_mb'] * 2**20,
-                max_file_duration_s=params['max_file_duration_s'])
-        except (BagError, OSError) as exc:
-            raise StartupError(f'cannot record the session: {exc}') from exc
+        bag_dir = Path(params['bag_dir']).expanduser()
+        # A generated name holds the station, and is numbered when taken (two stations, or
+        # a respawn, in the same second); a bag_name the user chose is never overwritten.
+        names = ([params['bag_name']] if params['bag_name']
+                 else list(bag_name_candidates(default_bag_name(namespace))))
+        for number, name in enumerate(names, 1):
+            self.path = bag_dir / name
+            try:
+                # The namespace lets `rep-coach play --namespace` replay onto another station.
+                self.recorder = BagRecorder(
+                    self.path, specs, params['flush_interval_s'], serialize=serialize_message,
+                    custom_data={'namespace': namespace or '/'},
+                    max_file_size=params['max_file_size_mb'] * 2**20,
+                    max_file_duration_s=params['max_file_duration_s'])
+                break
+            except BagExistsError as exc:
+                if number == len(names):
+                    raise StartupError(f'cannot record the session: {exc}') from exc
+            except (BagError, OSError) as exc:
+                raise StartupError(f'cannot record the session: {exc}') from exc
         self.failed_reported = False
         self.diag_pub = self.create_publisher(DiagnosticArray, topic_names.DIAGNOSTICS,
                                               event_qos())
