@@ -30,6 +30,7 @@ from rep_coach.launcher import (claim_domain, GRAPH, IMU_READERS, isolated_env, 
 from rep_coach.nodes import session_recorder
 from rep_coach.nodes.session_recorder import SessionRecorderNode
 from rep_coach.runtime import rclpy
+from rep_coach.runtime.dds.participant import Participant, ParticipantError
 
 from graph_helpers import Lines
 
@@ -196,3 +197,25 @@ def test_each_station_records_coaches_and_speaks_only_its_own_lifter(
     published = [m.data for m in messages['feedback']]
     assert spoken == published and len(spoken) > len(reps), (spoken, published)
     assert 'reps' in spoken[-1], spoken               # the set's summary, in time
+
+
+# -- more processes than a host's participant indices ------------------------------------------
+
+def test_a_refused_participant_is_explained_with_the_hosts_index_limit(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Seen with 7 stations (35 node processes) under ROS_LOCALHOST_ONLY=1: Cyclone logs
+    # "Failed to find a free participant index" and raised a bare "Non specific error".
+    # A configuration Cyclone rejects fails the same call, deterministically.
+    monkeypatch.setenv('ROS_LOCALHOST_ONLY', '1')
+    monkeypatch.setenv('CYCLONEDDS_URI', '<CycloneDDS><Domain><Discovery><MaxAutoParticipant'
+                                         'Index>many</MaxAutoParticipantIndex></Discovery>'
+                                         '</Domain></CycloneDDS>')
+    claim = claim_domain()
+    try:
+        with pytest.raises(ParticipantError) as info:
+            Participant(claim.domain)
+    finally:
+        claim.release()
+    text = str(info.value)
+    assert text.startswith(f'cannot join DDS domain {claim.domain} (discovery range LOCALHOST)')
+    assert 'MaxAutoParticipantIndex' in text and 'ROS_AUTOMATIC_DISCOVERY_RANGE=SUBNET' in text

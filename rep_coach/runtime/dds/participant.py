@@ -8,10 +8,35 @@ from typing import Any, Dict, Optional
 
 from cyclonedds.builtin import BuiltinDataReader, BuiltinTopicDcpsPublication
 from cyclonedds.builtin import BuiltinTopicDcpsSubscription
-from cyclonedds.core import InstanceState, Policy, Qos, ReadCondition, SampleState, ViewState
+from cyclonedds.core import (DDSException, InstanceState, Policy, Qos, ReadCondition,
+                             SampleState, ViewState)
 from cyclonedds.domain import Domain, DomainParticipant
 
 from .context import cyclone_config, discovery_range
+
+
+#: Participant indices a host has per domain with unicast discovery (LOCALHOST or static
+#: peers), as rmw_cyclonedds configures it: one per node process.
+MAX_PARTICIPANT_INDEX = 32
+
+
+class ParticipantError(RuntimeError):
+    """This process cannot join its DDS domain; the message says why and what to change."""
+
+
+def participant_error(domain_id: int, range_: str, static_peers: bool, exc: Exception) -> str:
+    """Explain a refused DomainParticipant, with the participant-index limit when it applies."""
+    text = f'cannot join DDS domain {domain_id} (discovery range {range_}): {exc}'
+    if range_ == 'LOCALHOST' or static_peers:
+        text += (f'. With unicast discovery (ROS_LOCALHOST_ONLY=1, ROS_STATIC_PEERS) a host has '
+                 f'{MAX_PARTICIPANT_INDEX} participant indices per domain, one per node '
+                 'process (as rmw_cyclonedds), so at most 6 stations of 5 nodes; if Cyclone '
+                 'said "Failed to find a free participant index", stop other processes of '
+                 'this domain, use multicast discovery (ROS_AUTOMATIC_DISCOVERY_RANGE=SUBNET), '
+                 'or raise the limit for every process of the domain: CYCLONEDDS_URI='
+                 '"<CycloneDDS><Domain><Discovery><MaxAutoParticipantIndex>100'
+                 '</MaxAutoParticipantIndex></Discovery></Domain></CycloneDDS>"')
+    return text
 
 
 class Participant:
@@ -20,13 +45,18 @@ class Participant:
     def __init__(self, domain_id: int) -> None:
         self.domain_id = domain_id
         static_peers = [p for p in os.environ.get('ROS_STATIC_PEERS', '').split(';') if p]
-        config = cyclone_config(discovery_range(), static_peers,
-                                os.environ.get('CYCLONEDDS_URI'))
-        # An explicit Domain applies our config for this domain id only, without editing the
-        # environment that child processes inherit.
-        self.domain: Optional[Domain] = Domain(domain_id, config) if config else None
-        # USER_DATA "enclave=/;" as rmw_cyclonedds sets on its participants (no security here).
-        self.dp = DomainParticipant(domain_id, qos=Qos(Policy.Userdata(data=b'enclave=/;')))
+        range_ = discovery_range()
+        config = cyclone_config(range_, static_peers, os.environ.get('CYCLONEDDS_URI'))
+        try:
+            # An explicit Domain applies our config for this domain id only, without editing
+            # the environment that child processes inherit.
+            self.domain: Optional[Domain] = Domain(domain_id, config) if config else None
+            # USER_DATA "enclave=/;" as rmw_cyclonedds sets on its participants (no security).
+            self.dp = DomainParticipant(domain_id,
+                                        qos=Qos(Policy.Userdata(data=b'enclave=/;')))
+        except DDSException as exc:
+            raise ParticipantError(participant_error(domain_id, range_, bool(static_peers),
+                                                     exc)) from exc
         self.graph: Any = None
         self._graph_lock = threading.Lock()
         self._pub_reader = BuiltinDataReader(self.dp, BuiltinTopicDcpsPublication)
