@@ -232,10 +232,10 @@ class SampleGate:
         keep = ~stray
         if jumped[-1]:                 # its successor decides: wait for it
             self._held = block.slice(len(t) - 1, None)
-            self._prev_raw = before[-1]
+            self._prev_raw = float(before[-1])
             keep[-1] = False
         else:
-            self._prev_raw = t[-1]
+            self._prev_raw = float(t[-1])
         if keep.all():
             return block, 0
         return ImuBlock(t[keep], block.accel[keep], block.gyro[keep]), int(stray.sum())
