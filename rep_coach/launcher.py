@@ -35,8 +35,9 @@ import time
 from typing import Any, Callable, Dict, IO, List, Optional
 
 from rep_coach.core.params import NODE_PARAMS, ParameterError, validate_all
-from rep_coach.params_file import load_params_file, params_for_node, ParamsFileError
-from rep_coach.ros_names import fully_qualified_name, normalize_namespace
+from rep_coach.params_file import (load_params_file, params_for_node, ParamsEntry,
+                                   ParamsFileError)
+from rep_coach.ros_names import fully_qualified_name, normalize_namespace, params_key_matches
 
 LOG = logging.getLogger('launch')
 #: Seconds a node gets to exit after SIGINT before SIGTERM, then SIGKILL (as ros2 launch).
@@ -230,7 +231,8 @@ def validate_params_file(path: Path, nodes: List[NodeLaunch], namespace: str = '
     for node in nodes:
         if node.executable not in NODE_PARAMS:
             continue
-        values = params_for_node(entries, fully_qualified_name(node_ns, node.name))
+        fqn = fully_qualified_name(node_ns, node.name)
+        values = _meant_for(node.executable, entries, params_for_node(entries, fqn), fqn)
         values.update(node.overrides)
         try:
             validate_all(node.executable, values)
@@ -239,6 +241,29 @@ def validate_params_file(path: Path, nodes: List[NodeLaunch], namespace: str = '
                 raise LaunchError(f'{exc} (a value the launch passes as -p, not one from '
                                   f'parameter file {path})') from exc
             raise LaunchError(f'parameter file {path}: {exc}') from exc
+
+
+#: Parameters rclpy declares in every node itself: valid in any section, not ours to check.
+RCLPY_NODE_PARAMS = ('use_sim_time', 'start_type_description_service')
+
+
+def _meant_for(executable: str, entries: List[ParamsEntry], values: Dict[str, Any],
+               fqn: str) -> Dict[str, Any]:
+    """Return the file's ``values`` for a node without those meant for other nodes.
+
+    rcl hands a node every value of every section whose key matches it, and a node
+    ignores what it does not declare: a ``/**`` section may set ``playback_speed`` for
+    imu_publisher alone.  So a name this node does not know counts as a mistake only
+    when a section naming this node exactly gives it, or when no rep_coach node (nor
+    rclpy itself) declares it: a typo.
+    """
+    own = {spec.name for spec in NODE_PARAMS[executable]}
+    anyone = {spec.name for specs in NODE_PARAMS.values() for spec in specs}
+    anyone.update(RCLPY_NODE_PARAMS)
+    exact = {name for entry in entries if '*' not in entry.node_key
+             and params_key_matches(entry.node_key, fqn) for name in entry.params}
+    return {name: value for name, value in values.items()
+            if name in own or name in exact or name not in anyone}
 
 
 def _load_prctl() -> Optional[Callable[..., int]]:

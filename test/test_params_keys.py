@@ -116,3 +116,29 @@ def test_dds_runtime_applies_namespaces_nested_as_yaml_levels(tmp_path: Path) ->
         'model': 'baseline', 'set_rest_s': 30.0}
     assert resolve_overrides(sources, '/gym/station2/rep_segmenter') == {'set_rest_s': 30.0}
     assert resolve_overrides(sources, '/station1/rep_segmenter') == {}
+
+
+SHARED = """
+/**:
+  ros__parameters:
+    use_sim_time: false
+    playback_speed: 2.0
+    set_rest_s: 30.0
+"""
+
+
+def test_a_wildcard_section_may_set_what_only_some_nodes_declare(tmp_path: Path) -> None:
+    # rcl gives every node the /** values and each ignores what it does not declare; the
+    # launcher refused this file ("rep_segmenter: ... 'playback_speed' ... unknown").
+    path = tmp_path / 'shared.yaml'
+    path.write_text(SHARED)
+    graph = [NodeLaunch(name) for name in ('imu_publisher', 'rep_segmenter', 'audio_feedback')]
+    validate_params_file(path, graph, '/station1')
+    # A name no node declares is still a typo, and so is another node's parameter in a
+    # section naming this node exactly.
+    path.write_text(SHARED.replace('playback_speed', 'playbak_speed'))
+    with pytest.raises(LaunchError, match="'playbak_speed'"):
+        validate_params_file(path, graph, '/station1')
+    path.write_text(SHARED.replace('/**', '/station1/rep_segmenter'))
+    with pytest.raises(LaunchError, match="rep_segmenter: parameter 'playback_speed'"):
+        validate_params_file(path, graph, '/station1')
