@@ -59,8 +59,9 @@ def node_failed(code: int) -> bool:
 
 def required_exit_reason(process: str, code: int) -> str:
     """Say why the graph stops after the required node ``process`` exited with ``code``."""
-    how = f'failed (exit code {code})' if node_failed(code) else f'finished (exit code {code})'
-    return f'{process} {how} and the graph cannot run without it'
+    if node_failed(code):
+        return f'{process} failed (exit code {code}) and the graph cannot run without it'
+    return f'{process} finished (exit code {code}), so the graph is done'
 
 
 class LaunchError(RuntimeError):
