@@ -70,6 +70,23 @@ def test_the_launchers_entry_exits_cleanly_when_stopped_during_the_imports() -> 
     assert '[rep_segmenter]: stopped while starting' in proc.stderr
 
 
+def test_the_launchers_entry_exits_cleanly_when_stopped_before_rclpy_init() -> None:
+    proc = _start('''
+        import importlib, sys, types
+
+        def interrupted_before_init():
+            raise KeyboardInterrupt
+
+        importlib.import_module = lambda name: types.SimpleNamespace(
+            main=interrupted_before_init, __file__=name)
+        from rep_coach.nodes.__main__ import start
+        sys.exit(start(['audio_feedback']))
+    ''')
+    assert proc.returncode == 0, proc.stderr
+    assert 'Traceback' not in proc.stderr
+    assert '[audio_feedback]: stopped while starting' in proc.stderr
+
+
 def test_the_launchers_entry_reports_import_errors_and_unknown_nodes() -> None:
     proc = _start('''
         import importlib, sys

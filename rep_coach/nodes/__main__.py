@@ -36,8 +36,7 @@ def start(argv: List[str]) -> int:
             print(f'usage: python -m rep_coach.nodes {{{",".join(NODE_PARAMS)}}} '
                   f'[--ros-args ...]; got {argv[:1] or "no node name"}', file=sys.stderr)
             return 2
-        name = argv[0]
-        module = importlib.import_module(f'rep_coach.nodes.{name}')
+        module = importlib.import_module(f'rep_coach.nodes.{argv[0]}')
     except Exception:
         if not stop_requested:
             raise
@@ -45,13 +44,22 @@ def start(argv: List[str]) -> int:
     finally:
         signal.signal(signal.SIGINT, previous)
     if stop_requested:
-        print(f'[INFO] [{argv[0]}]: stopped while starting (SIGINT before the node was up)',
-              file=sys.stderr, flush=True)
+        _say_stopped(argv[0])
         return 0
     # As if started as the node's own script: rclpy.init reads the ROS arguments there.
     sys.argv = [module.__file__ or argv[0], *argv[1:]]
-    module.main()
+    try:
+        module.main()
+    except KeyboardInterrupt:
+        # main() handles a SIGINT once the runtime is up; this one came before rclpy.init
+        # installed its handlers, after the imports.
+        _say_stopped(argv[0])
     return 0
+
+
+def _say_stopped(name: str) -> None:
+    print(f'[INFO] [{name}]: stopped while starting (SIGINT before the node was up)',
+          file=sys.stderr, flush=True)
 
 
 if __name__ == '__main__':
