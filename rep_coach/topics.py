@@ -1,6 +1,6 @@
 """Topic names (all relative, so a namespace per gym station works), their types and QoS."""
 
-from typing import Dict
+from typing import Dict, Iterable, List, Mapping, NamedTuple, Optional
 
 from rep_coach.qos import QosSpec
 
@@ -64,3 +64,61 @@ def topic_qos(topic: str) -> QosSpec:
     if topic in NEWEST_ONLY_TOPICS:
         return NEWEST_ONLY_QOS
     return EVENT_QOS
+
+
+#: Every relative topic name the graph uses: what a recording's namespace is inferred from.
+RELATIVE_TOPICS = (IMU, IMU_CLOCK, TRUE_REPS, REPS, NEAR_FAILURE, FEEDBACK, DIAGNOSTICS, IMAGE,
+                   IMAGE_COMPRESSED, FORM_LANDMARKS, FORM_EVENTS, FORM_CUES)
+
+
+class RecordedNamespace(NamedTuple):
+    """The namespace a bag was recorded in, and how it is known."""
+
+    #: ``/station1``, ``/`` for the root, ``''`` when not known.
+    name: str
+    #: ``metadata`` (``custom_data['namespace']``), ``topics`` (inferred) or ``''``.
+    source: str
+    #: Why it is not known (empty when it is).
+    reason: str = ''
+
+
+def topic_prefix(topic: str) -> Optional[str]:
+    """Return the namespace before ``topic``'s rep_coach name, or None if it has none.
+
+    The longest known relative name wins (``/s1/labels/reps`` is ``labels/reps`` in
+    ``/s1``, not ``reps`` in ``/s1/labels``); the root is ``/``.
+    """
+    for relative in sorted(RELATIVE_TOPICS, key=len, reverse=True):
+        if topic == f'/{relative}':
+            return '/'
+        if topic.endswith(f'/{relative}'):
+            return topic[:-len(relative) - 1]
+    return None
+
+
+def recorded_namespace(custom_data: Mapping[str, str],
+                       topics: Iterable[str]) -> RecordedNamespace:
+    """Return the namespace of a recording from its metadata, else from its topic names.
+
+    ``custom_data`` is the bag's (rep_coach's recorder writes ``namespace`` there;
+    ``ros2 bag record`` does not).  Without it, the namespace is inferred when all of
+    the bag's rep_coach topics (a known relative name from this module after a prefix)
+    share one prefix; other topics (``/rosout``, ``/tf``) are ignored.
+    """
+    stated = str(custom_data.get('namespace', '')).strip()
+    if stated:
+        return RecordedNamespace('/' + stated.strip('/'), 'metadata')
+    prefixes: Dict[str, List[str]] = {}
+    for topic in topics:
+        prefix = topic_prefix(topic)
+        if prefix is not None:
+            prefixes.setdefault(prefix, []).append(topic)
+    if len(prefixes) == 1:
+        return RecordedNamespace(next(iter(prefixes)), 'topics')
+    if not prefixes:
+        return RecordedNamespace('', '', 'no rep_coach topic (one named as in '
+                                         'rep_coach/topics.py) in the bag')
+    where = '; '.join(f'{prefix}: {", ".join(sorted(names))}'
+                      for prefix, names in sorted(prefixes.items()))
+    return RecordedNamespace('', '', 'its rep_coach topics lie under several namespaces '
+                                     f'({where})')

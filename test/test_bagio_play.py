@@ -205,3 +205,43 @@ def test_parser() -> None:
     args = parser.parse_args(['play', 'BAG', '--rate', '2', '--loop', '--topics', 'a', 'b',
                               '--namespace', 'ns'])
     assert (args.rate, args.loop, args.topics, args.namespace) == (2.0, True, ['a', 'b'], 'ns')
+
+
+def test_recorded_namespace_from_metadata_else_from_topic_names() -> None:
+    from rep_coach.topics import recorded_namespace
+    station = ['/station1/imu/data_raw', '/station1/labels/reps', '/station1/reps', '/rosout']
+    assert recorded_namespace({'namespace': '/s1'}, station) == ('/s1', 'metadata', '')
+    assert recorded_namespace({}, station)[:2] == ('/station1', 'topics')
+    # labels/reps is one name, not reps under /gym/s2/labels.
+    assert recorded_namespace({}, ['/gym/s2/labels/reps', '/gym/s2/reps'])[:2] == \
+        ('/gym/s2', 'topics')
+    assert recorded_namespace({}, ['/imu/data_raw', '/feedback'])[:2] == ('/', 'topics')
+    mixed = recorded_namespace({}, ['/s1/reps', '/diagnostics'])
+    assert mixed.name == '' and '/: /diagnostics; /s1: /s1/reps' in mixed.reason
+    assert recorded_namespace({}, ['/rosout', '/tf']).reason.startswith('no rep_coach topic')
+
+
+def test_namespace_of_a_ros2_bag_record_bag_is_inferred_not_doubled(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    pytest.importorskip('cyclonedds')
+    bag = tmp_path / 'b'
+    store = default_typestore()
+    # As `ros2 bag record` writes it: namespaced topics, no custom_data namespace.
+    rec = BagRecorder(bag, {'/station1/feedback': (STRING, 'events'),
+                            '/station1/reps': (STRING, 'events')})
+    rec.write('/station1/feedback', 0, store.types[STRING]('stop'))
+    rec.write('/station1/reps', 1, store.types[STRING]('{}'))
+    rec.close()
+    assert 'namespace' not in load_metadata(bag).custom_data
+    published: list = []
+    monkeypatch.setitem(sys.modules, 'rep_coach.runtime', _fake_runtime(published))
+    monkeypatch.setitem(sys.modules, 'rep_coach.runtime.msg', types.ModuleType('msg'))
+    caplog.set_level('INFO', logger='play')
+    args = argparse.Namespace(bag=bag, rate=10.0, loop=False, topics=['feedback'],
+                              namespace='station2')
+    assert play.run(args) == 0
+    # Published relative to the player's namespace (/station2/feedback), not
+    # /station2/station1/feedback.
+    assert [(t, m.data) for t, _, m in published] == [('feedback', 'stop')]
+    assert '/station1 inferred from its topic names' in caplog.text

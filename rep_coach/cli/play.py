@@ -19,6 +19,7 @@ from typing import Any, Callable, Dict, Iterable, Optional, Tuple
 
 from rep_coach.bagio import BagError, BagMetadata, load_metadata, QosSpec, read_bag
 from rep_coach.cli.checks import namespace
+from rep_coach.topics import recorded_namespace
 
 LOG = logging.getLogger('play')
 
@@ -125,7 +126,8 @@ def output_topic(recorded: str, namespace: str, strip: str) -> str:
     """Topic to publish ``recorded`` on.
 
     Without ``--namespace`` names stay as recorded.  With it, the recording's own
-    namespace ``strip`` (``custom_data['namespace']`` of the bag) is removed and
+    namespace ``strip`` (``custom_data['namespace']`` of the bag, else inferred from
+    its topic names by :func:`rep_coach.topics.recorded_namespace`) is removed and
     the rest is published relative to the player node's namespace.
     """
     if not namespace:
@@ -224,7 +226,15 @@ def run(args: argparse.Namespace) -> int:
         print(f'[ERROR] [play]: --rate must be > 0, got {args.rate}')
         return 2
     known = {t.name: t.msgtype for t in metadata.topics}
-    strip = metadata.custom_data.get('namespace', '')
+    recorded = recorded_namespace(metadata.custom_data, known)
+    if recorded.source == 'topics':
+        LOG.info("%s: metadata.yaml does not say the recording's namespace; %s inferred "
+                 'from its topic names', args.bag, recorded.name)
+    elif not recorded.source and args.namespace:
+        LOG.warning("%s: the recording's namespace is unknown (%s); topics are published "
+                    'under %s with their recorded names', args.bag, recorded.reason,
+                    args.namespace)
+    strip = recorded.name
     wanted = list(known)
     if args.topics:
         found = {name: bag_topic(name, known, strip) for name in args.topics}
