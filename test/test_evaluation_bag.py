@@ -37,23 +37,37 @@ def _string_cdr(text: str) -> bytes:
     return bytes(store.serialize_cdr(store.types[STRING](text), STRING))
 
 
-def write_labelled_bag(path: Path, rec: ImuRecording) -> int:
-    """Record ``rec`` as the system does (namespaced topics); return the labelled reps."""
-    bag = BagRecorder(path, {f'{NS}/imu/data_raw': (IMU, 'sensor_data'),
-                             f'{NS}/labels/reps': (STRING, 'events')},
-                      flush_interval_s=3600, custom_data={'namespace': NS})
+def write_labelled_bag(path: Path, rec: ImuRecording, ns: str = NS,
+                       stated: bool = True) -> int:
+    """Record ``rec`` as the system does (topics under ``ns``); return the labelled reps.
+
+    ``stated``: metadata.yaml says the namespace, as rep_coach's recorder writes it
+    (``ros2 bag record`` does not).
+    """
+    ns = ns.rstrip('/')
+    bag = BagRecorder(path, {f'{ns}/imu/data_raw': (IMU, 'sensor_data'),
+                             f'{ns}/labels/reps': (STRING, 'events')},
+                      flush_interval_s=3600,
+                      custom_data={'namespace': ns or '/'} if stated else None)
     for msg in block_to_msgs(rec.imu, 'imu_link', _imu_msg):
         stamp = msg.header.stamp
-        bag.write(f'{NS}/imu/data_raw', stamp.sec * 1_000_000_000 + stamp.nanosec, msg)
+        bag.write(f'{ns}/imu/data_raw', stamp.sec * 1_000_000_000 + stamp.nanosec, msg)
     n = 0
     for k, labels in enumerate(rec.sets, start=1):
         for j, rep in enumerate(labels.reps, start=1):
             true = TrueRep(k, j, rep.start, rep.end, rep.peak, rep.rpe, rep.rir)
             # Published when the rep ends, as the labelled sources do.
-            bag.write(f'{NS}/labels/reps', int(round(rep.end * 1e9)), _string_cdr(true.to_json()))
+            bag.write(f'{ns}/labels/reps', int(round(rep.end * 1e9)), _string_cdr(true.to_json()))
             n += 1
     bag.close()
     return n
+
+
+def run_evaluate(*argv: str) -> int:
+    """Run ``rep-coach evaluate ARGV`` (without the progress bar); return its exit status."""
+    parser = argparse.ArgumentParser()
+    evaluate_cli.add_parser(parser.add_subparsers())
+    return evaluate_cli.run(parser.parse_args(['evaluate', *argv, '--no-progress']))
 
 
 @pytest.fixture(scope='module')
@@ -114,3 +128,98 @@ def test_plot_bag(labelled_bag: tuple, tmp_path: Path, capsys: Any) -> None:
     assert plot_cli.run(args) == 0
     assert out.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
     assert f'{n_reps} labelled' in capsys.readouterr().out
+
+
+def test_a_station_bag_is_reported_under_its_station_with_each_set(
+        labelled_bag: tuple, capsys: Any) -> None:
+    bag, rec, _ = labelled_bag
+    assert run_evaluate(str(bag), '--json') == 0
+    out = json.loads(capsys.readouterr().out)
+    base = out['baseline']
+    assert list(base['per_subject']) == ['station3']      # the namespace, not '?'
+    # Two labelled sets: counted as two, and scored one by one.
+    assert out['n_sets'] == base['n_sets'] == 2
+    assert list(base['per_set']) == ['session:1', 'session:2']
+    assert [base['per_set'][k]['segmentation']['n_true_reps'] for k in base['per_set']] == \
+        [len(s.reps) for s in rec.sets]
+    assert 'per_recording' not in base and 'bags' not in out
+
+
+@pytest.mark.parametrize('ns, stated, subject', [
+    ('/gym/station_2', False, 'gym.station_2'),   # ros2 bag record: inferred from topics
+    ('/', True, 'plain'),                          # root: the bag's own name
+    ('/', False, 'plain'),
+])
+def test_subject_of_a_bag(tmp_path: Path, ns: str, stated: bool, subject: str) -> None:
+    rec = simulate(SimConfig(seed=2, sets=1))
+    write_labelled_bag(tmp_path / 'plain', rec, ns, stated)
+    assert evaluate_cli.read_labelled_bag(tmp_path / 'plain').subject == subject
+
+
+def test_a_directory_of_bags_is_scored_pooled_and_per_bag(
+        tmp_path: Path, labelled_bag: tuple, capsys: Any) -> None:
+    sessions = tmp_path / 'bags'
+    sessions.mkdir()
+    first = simulate(SimConfig(seed=3, sets=1))
+    second = simulate(SimConfig(seed=4, sets=1))
+    n_first = write_labelled_bag(sessions / 'a', first, '/station1')
+    n_second = write_labelled_bag(sessions / 'b', second, '/station2', stated=False)
+    unlabelled = simulate(SimConfig(seed=1, sets=1))
+    unlabelled.sets = []
+    write_labelled_bag(sessions / 'c', unlabelled, '/station1')
+    (sessions / 'notes.txt').write_text('not a bag')
+    assert run_evaluate(str(sessions), '--json') == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    base = out['baseline']
+    assert out['bags'] == ['a', 'b'] and out['n_sets'] == 2
+    assert list(out['skipped_bags']) == ['c'] and 'labels/reps' in out['skipped_bags']['c']
+    assert 'bag c not scored' in captured.err
+    assert base['segmentation']['n_true_reps'] == n_first + n_second
+    assert list(base['per_recording']) == ['a', 'b']
+    assert list(base['per_subject']) == ['station1', 'station2']
+    assert base['per_recording']['a']['segmentation']['n_true_reps'] == n_first
+    # Pooled = the bags' recordings evaluated together.
+    from rep_coach.core.evaluation import evaluate
+    from rep_coach.core.near_failure import BaselineNearFailure
+    from rep_coach.core.segmentation import BaselineSegmenter
+    direct = evaluate([first, second], BaselineSegmenter, BaselineNearFailure)
+    assert base['segmentation']['event_f1'] == direct['segmentation']['event_f1']
+    # --subjects picks stations; the table lists every bag.
+    assert run_evaluate(str(sessions), '--subjects', 'station2', '--json') == 0
+    assert json.loads(capsys.readouterr().out)['bags'] == ['b']
+    assert run_evaluate(str(sessions)) == 0
+    table = capsys.readouterr().out
+    assert '[per_recording]' in table and '\n  a ' in table and '\n  b:1 ' in table
+
+
+def test_a_directory_of_unscorable_bags_is_an_error(tmp_path: Path, capsys: Any) -> None:
+    rec = simulate(SimConfig(seed=1, sets=1))
+    rec.sets = []
+    write_labelled_bag(tmp_path / 'only_imu', rec)
+    assert run_evaluate(str(tmp_path)) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert err.startswith(f'rep-coach evaluate: {tmp_path}: none of its 1 bag(s) can be scored')
+
+
+def test_empty_and_imu_only_bags_say_what_they_hold(tmp_path: Path, capsys: Any) -> None:
+    BagRecorder(tmp_path / 'empty', {f'{NS}/imu/data_raw': (IMU, 'sensor_data')}).close()
+    assert run_evaluate(str(tmp_path / 'empty')) == 2
+    assert capsys.readouterr().err == f'rep-coach evaluate: {tmp_path / "empty"}: empty bag ' \
+                                      '(no messages)\n'
+    rec = simulate(SimConfig(seed=1, sets=1))
+    rec.sets = []
+    write_labelled_bag(tmp_path / 'imu', rec)
+    assert run_evaluate(str(tmp_path / 'imu')) == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and 'no labels/reps' in err and f'{NS}/imu/data_raw' in err
+    assert run_evaluate(str(tmp_path / 'missing')) == 2
+    assert 'missing: no such file or directory' in capsys.readouterr().err
+
+
+def test_evaluate_help_documents_the_exit_status(capsys: Any) -> None:
+    with pytest.raises(SystemExit):
+        run_evaluate('--help')
+    text = capsys.readouterr().out
+    assert 'exit status: 0 scored' in text and 'directory of bags' in text

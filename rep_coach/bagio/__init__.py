@@ -26,7 +26,7 @@ only its summary and footer; :func:`read_bag` reads it by a scan and
 
 from .errors import (BagError, BagExistsError, BagReadError, BagRecoveryWarning,  # noqa: F401
                      BagWriteError)
-from .metadata import BAG_VERSION, BagMetadata, load_metadata, TopicEntry  # noqa: F401
+from .metadata import BAG_VERSION, BagMetadata, bags_in, load_metadata, TopicEntry  # noqa: F401
 from .qos import PRESETS, QosSpec, to_rosbags_qos  # noqa: F401
 from .reader import BagMessage, read_bag  # noqa: F401
 from .recorder import BagRecorder, RecorderStats  # noqa: F401
@@ -34,5 +34,5 @@ from .repair import repair_bag, RepairReport  # noqa: F401
 
 __all__ = ['BAG_VERSION', 'BagError', 'BagExistsError', 'BagMessage', 'BagMetadata',
            'BagReadError', 'BagRecorder', 'BagRecoveryWarning', 'BagWriteError', 'PRESETS',
-           'QosSpec', 'RecorderStats', 'RepairReport', 'TopicEntry', 'load_metadata',
+           'QosSpec', 'RecorderStats', 'RepairReport', 'TopicEntry', 'bags_in', 'load_metadata',
            'read_bag', 'repair_bag', 'to_rosbags_qos']

@@ -152,6 +152,16 @@ def _unusable(bag: Path, problem: str) -> BagReadError:
                         advice=f'{repair_command(bag)} rebuilds it from the storage files')
 
 
+def bags_in(directory: Union[str, Path]) -> List[Path]:
+    """Return the bags directly inside ``directory``, by name.
+
+    A bag is a subdirectory holding metadata.yaml or an .mcap file (a bag whose
+    recorder died before listing it has only the latter).
+    """
+    return sorted(e for e in Path(directory).iterdir()
+                  if e.is_dir() and ((e / METADATA_NAME).is_file() or any(e.glob('*.mcap'))))
+
+
 def load_metadata(bag: Union[str, Path]) -> BagMetadata:
     """Load and validate ``bag/metadata.yaml``; raise BagReadError naming what is wrong."""
     bag = Path(bag)

@@ -12,8 +12,8 @@ from rosbags.typesys.store import Typestore
 
 from .errors import BagError, BagReadError, BagWriteError
 from .mcapscan import ScanError
-from .metadata import (build_metadata, FileEntry, load_metadata, METADATA_NAME, STORAGE_ID,
-                       TopicEntry, write_metadata)
+from .metadata import (bags_in, build_metadata, FileEntry, load_metadata, METADATA_NAME,
+                       STORAGE_ID, TopicEntry, write_metadata)
 from .reader import open_mcap
 from .storagefile import (file_index, fsync_path, INPROGRESS_SUFFIX, remove_workdir,
                           storage_name, StorageFile)
@@ -197,8 +197,7 @@ def _check_is_a_bag(bag: Path) -> None:
     entries = list(bag.iterdir())
     if any(e.suffix == '.mcap' or e.name.endswith(INPROGRESS_SUFFIX) for e in entries):
         return
-    bags = sorted(e.name for e in entries
-                  if e.is_dir() and ((e / METADATA_NAME).is_file() or any(e.glob('*.mcap'))))
+    bags = [b.name for b in bags_in(bag)]
     hint = f'; it holds the bags {", ".join(bags)}: name one' if bags else ''
     raise BagReadError(bag, f'not a bag: neither {METADATA_NAME} nor an .mcap file in it{hint}')
 

@@ -197,6 +197,8 @@ class SetScore:
     window: Counts
     rir_errors: List[float]
     duration_s: float
+    #: Ordinal of the set among its recording's labelled sets, from 1.
+    set_number: int = 1
 
 
 def _is_nf(rep: RepLabel) -> Optional[bool]:
@@ -226,9 +228,11 @@ def score_recording(recording: ImuRecording, result: Replay) -> List[SetScore]:
         events = [result.events[i] for i in idx]
         states = ([result.states[i] for i in idx]
                   if len(result.states) == len(result.events) else [])
-        scores.append(_score_set(recording, labels.reps, events, states,
-                                 [s for s in result.window_states or result.states
-                                  if lo <= s.stamp < hi]))
+        score = _score_set(recording, labels.reps, events, states,
+                           [s for s in result.window_states or result.states
+                            if lo <= s.stamp < hi])
+        score.set_number = k + 1
+        scores.append(score)
     return scores
 
 
@@ -318,11 +322,14 @@ def aggregate(scores: Sequence[SetScore]) -> Dict[str, Any]:
 def evaluate(recordings: Iterable[ImuRecording], segmenter_factory: SegmenterFactory,
              classifier_factory: Optional[ClassifierFactory] = None, *,
              block_s: float = REPLAY_BLOCK_S, progress: bool = False,
-             per_subject: bool = True) -> Dict[str, Any]:
+             per_subject: bool = True, per_recording: bool = False,
+             per_set: bool = False) -> Dict[str, Any]:
     """Replay every recording through fresh stages and return pooled metrics.
 
     The result has ``segmentation`` and ``near_failure`` dicts, ``n_sets``,
-    ``per_subject`` (the same metrics per subject) and ``speed_x_realtime``.
+    ``per_subject`` (the same metrics per subject) and ``speed_x_realtime``; on
+    request ``per_recording`` (keyed by recording name) and ``per_set`` (keyed
+    ``<recording>:<n>``, n counting the recording's labelled sets from 1).
     """
     import time
     recordings = list(recordings)
@@ -344,11 +351,22 @@ def evaluate(recordings: Iterable[ImuRecording], segmenter_factory: SegmenterFac
     out = aggregate(scores)
     out['speed_x_realtime'] = round(seconds / busy, 1) if busy > 0 else None
     if per_subject:
-        subjects = sorted({s.subject or '?' for s in scores})
-        out['per_subject'] = {
-            sub: aggregate([s for s in scores if (s.subject or '?') == sub])
-            for sub in subjects}
+        out['per_subject'] = _breakdown(scores, lambda s: s.subject or '?', sort=True)
+    if per_recording:
+        out['per_recording'] = _breakdown(scores, lambda s: s.name)
+    if per_set:
+        out['per_set'] = _breakdown(scores, lambda s: f'{s.name}:{s.set_number}')
     return out
+
+
+def _breakdown(scores: Sequence[SetScore], key: Callable[[SetScore], str],
+               sort: bool = False) -> Dict[str, Dict[str, Any]]:
+    """Aggregate ``scores`` per ``key`` (in order of appearance, or sorted)."""
+    groups: Dict[str, List[SetScore]] = {}
+    for score in scores:
+        groups.setdefault(key(score), []).append(score)
+    names = sorted(groups) if sort else list(groups)
+    return {name: aggregate(groups[name]) for name in names}
 
 
 def subject_of(recording: ImuRecording) -> str:

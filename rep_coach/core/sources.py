@@ -337,8 +337,10 @@ def read_imu_bag(path: Path) -> ImuRecording:
         raise SourceError(f'{path}: no such bag')
     imu: Dict[str, List[Tuple[float, ...]]] = {}
     reps: List[TrueRep] = []
+    seen: Dict[str, int] = {}
     try:
         for topic, msgtype, _, msg in _bag_messages(path):
+            seen[topic] = seen.get(topic, 0) + 1
             if msgtype == IMU_MSGTYPE:
                 st = msg.header.stamp
                 a, w = msg.linear_acceleration, msg.angular_velocity
@@ -353,8 +355,11 @@ def read_imu_bag(path: Path) -> ImuRecording:
         raise
     except Exception as exc:  # noqa: B902 - BagReadError, rosbags errors, I/O: name the bag
         raise SourceError(f'{path}: cannot read bag ({exc})') from None
+    if not seen:
+        raise SourceError(f'{path}: empty bag (no messages)')
     if not imu:
-        raise SourceError(f'{path}: no {IMU_MSGTYPE} topic with messages')
+        raise SourceError(f'{path}: no {IMU_MSGTYPE} topic with messages (it has '
+                          f'{", ".join(f"{n} on {t}" for t, n in sorted(seen.items()))})')
     preferred = [tp for tp in imu if tp.rstrip('/').endswith('imu/data_raw')]
     if len(imu) > 1 and len(preferred) != 1:
         raise SourceError(f'{path}: several IMU topics ({", ".join(sorted(imu))}); '
