@@ -223,3 +223,54 @@ def test_evaluate_help_documents_the_exit_status(capsys: Any) -> None:
         run_evaluate('--help')
     text = capsys.readouterr().out
     assert 'exit status: 0 scored' in text and 'directory of bags' in text
+
+
+def run_plot(*argv: str) -> int:
+    """Run ``rep-coach plot ARGV``; return its exit status."""
+    parser = argparse.ArgumentParser()
+    plot_cli.add_parser(parser.add_subparsers())
+    return plot_cli.run(parser.parse_args(['plot', *argv]))
+
+
+def test_plot_a_set_of_a_bag_on_a_relative_time_axis(
+        labelled_bag: tuple, tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import matplotlib.pyplot as plt
+    bag, rec, _ = labelled_bag
+    figures: list = []
+    monkeypatch.setattr(plt, 'close', figures.append)   # keep the figure to look at it
+    out = tmp_path / 'set2.png'
+    assert run_plot(f'{bag}:2', '-o', str(out)) == 0
+    assert out.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    assert f'set 2 of {bag}: {len(rec.sets[1].reps)} reps detected, ' \
+           f'{len(rec.sets[1].reps)} labelled' in capsys.readouterr().out
+    ax_rate, ax_angle, ax_p = figures[0].axes
+    assert ax_rate.get_ylabel() == 'angular rate (rad/s)'
+    assert ax_angle.get_ylabel() == 'forearm angle (rad)'
+    assert ax_p.get_xlabel().startswith('time since the first sample (s)')
+    # The x axis shows set 2 in seconds since the first sample, not epoch stamps.
+    reps = rec.sets[1].reps
+    t0 = float(rec.imu.t[0])
+    lo, hi = ax_p.get_xlim()
+    assert lo == pytest.approx(reps[0].start - t0 - plot_cli.SET_MARGIN_S)
+    assert hi == pytest.approx(reps[-1].end - t0 + plot_cli.SET_MARGIN_S)
+    assert run_plot(f'{bag}:3', '-o', str(out)) == 2
+    assert capsys.readouterr().err == f'rep-coach plot: {bag}:3: no such set; the bag has ' \
+                                      'sets 1-2\n'
+
+
+def test_plot_an_unlabelled_bag_draws_the_detections(tmp_path: Path, capsys: Any) -> None:
+    rec = simulate(SimConfig(seed=1, sets=1))
+    rec.sets = []
+    write_labelled_bag(tmp_path / 'gym', rec)
+    assert run_plot(str(tmp_path / 'gym'), '-o', str(tmp_path / 'gym.png')) == 0
+    captured = capsys.readouterr()
+    assert 'has no labels (labels/reps): detections only' in captured.err
+    assert '0 labelled' in captured.out and (tmp_path / 'gym.png').is_file()
+
+
+def test_plot_help_says_what_it_draws(capsys: Any) -> None:
+    with pytest.raises(SystemExit):
+        run_plot('--help')
+    text = capsys.readouterr().out
+    for what in ('BAG:N', 'principal axis', 'threshold', 'RPE >= 8', 'exit status: 0 written'):
+        assert what in text
