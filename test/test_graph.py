@@ -284,3 +284,52 @@ def test_nodes_start_with_the_committed_learned_models(node: str) -> None:
     output = ''.join(lines) + rest
     assert 'with the learned model' in output, output
     assert proc.returncode == 0, output
+
+
+def test_demo_bag_is_readable_by_rosbags_with_its_typestore(demo_run) -> None:
+    """Every topic of a recorded bag deserialises with rosbags' own Reader and typestore.
+
+    No rep_coach code in the reading path: what another lab's tooling does.  The
+    metadata.yaml fields ``ros2 bag info`` prints agree with the messages.
+    """
+    from rosbags.rosbag2 import Reader
+    from rosbags.typesys import get_typestore, Stores
+    bag = Path(demo_run['summary']['bag'])
+    meta = yaml.safe_load((bag / 'metadata.yaml').read_text())['rosbag2_bagfile_information']
+    store = get_typestore(Stores.ROS2_HUMBLE if meta['ros_distro'] == 'humble'
+                          else Stores.ROS2_JAZZY)
+    counts: dict = {}
+    stamps = []
+    with Reader(bag) as reader:
+        for conn in reader.connections:
+            assert conn.msgtype in store.types, conn.msgtype   # empty topics too
+        for conn, timestamp, raw in reader.messages():
+            msg = store.deserialize_cdr(raw, conn.msgtype)
+            counts[conn.topic] = counts.get(conn.topic, 0) + 1
+            stamps.append(timestamp)
+            if conn.msgtype == 'std_msgs/msg/String' and conn.topic != '/feedback':
+                assert json.loads(msg.data)['v'] >= 1
+    assert set(counts) >= {'/imu/data_raw', '/labels/reps', '/reps', '/near_failure',
+                           '/feedback'}
+    # What `ros2 bag info` shows: storage, counts per topic and in all, start, duration.
+    assert meta['storage_identifier'] == 'mcap'
+    assert meta['message_count'] == sum(counts.values()) == len(stamps)
+    assert {t['topic_metadata']['name']: t['message_count']
+            for t in meta['topics_with_message_count'] if t['message_count']} == counts
+    assert all(t['topic_metadata']['serialization_format'] == 'cdr'
+               for t in meta['topics_with_message_count'])
+    assert meta['starting_time']['nanoseconds_since_epoch'] == min(stamps)
+    assert meta['duration']['nanoseconds'] == max(stamps) - min(stamps)
+
+
+def test_evaluate_scores_the_demo_bag_under_its_name(demo_run) -> None:
+    bag = Path(demo_run['summary']['bag'])
+    proc = subprocess.run([sys.executable, '-m', 'rep_coach.cli', 'evaluate', str(bag),
+                           '--json', '--no-progress'], capture_output=True, text=True,
+                          timeout=120, env=isolated_env())
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    base = out['baseline']
+    assert base['segmentation']['n_true_reps'] == demo_run['summary']['reps_true']
+    assert list(base['per_subject']) == [bag.name]   # recorded at the root: the bag's name
+    assert list(base['per_set']) == [f'{bag.name}:1'] and out['n_sets'] == 1
