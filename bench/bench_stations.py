@@ -34,7 +34,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help='wall seconds per run (default 60)')
     parser.add_argument('--warmup', type=float, default=10.0,
                         help='seconds after the start left out (default 10)')
-    parser.add_argument('--model', choices=['learned', 'baseline'], default=None)
+    parser.add_argument('--model', choices=['learned', 'baseline'], default=None,
+                        help='stages every station runs (default: the learned ones when the '
+                             'model files are present, else the baseline)')
     parser.add_argument('--json', action='store_true', help='print JSON only')
     args = parser.parse_args(argv)
     if any(n < 1 for n in args.stations) or not args.duration > args.warmup >= 0:

@@ -6,7 +6,7 @@ import os
 import platform
 import subprocess
 import sys
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 
 def cpu_model() -> str:
@@ -41,19 +41,24 @@ def load_average() -> Optional[Dict[str, float]]:
 def busy_fraction(seconds: float = 1.0) -> Optional[float]:
     """Return the fraction of all CPUs busy over ``seconds`` (from /proc/stat)."""
     import time
-
-    def read() -> Optional[tuple]:
-        try:
-            with open('/proc/stat', encoding='ascii') as stream:
-                fields = [int(x) for x in stream.readline().split()[1:]]
-        except (OSError, ValueError):
-            return None
-        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)   # idle + iowait
-        return sum(fields), idle
-
-    first = read()
+    first = cpu_times()
     time.sleep(seconds)
-    second = read()
+    return busy_between(first, cpu_times())
+
+
+def cpu_times() -> Optional[Tuple[int, int]]:
+    """Return the machine's (total, idle + iowait) CPU time in ticks (/proc/stat), or None."""
+    try:
+        with open('/proc/stat', encoding='ascii') as stream:
+            fields = [int(x) for x in stream.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return sum(fields), fields[3] + (fields[4] if len(fields) > 4 else 0)
+
+
+def busy_between(first: Optional[Tuple[int, int]],
+                 second: Optional[Tuple[int, int]]) -> Optional[float]:
+    """Return the fraction of all CPUs busy between two :func:`cpu_times` readings."""
     if first is None or second is None or second[0] == first[0]:
         return None
     return round(1.0 - (second[1] - first[1]) / (second[0] - first[0]), 3)

@@ -20,7 +20,7 @@ import time
 from typing import Any, Dict, List, Optional
 
 from rep_coach.benchmarks.graph import GraphBenchError, LogCapture, read_session_bag, resolve_model
-from rep_coach.benchmarks.machine import describe, load_note
+from rep_coach.benchmarks.machine import busy_between, cpu_times, describe, load_note
 from rep_coach.benchmarks.procstat import ProcessSampler, total
 from rep_coach.benchmarks.stats import latency_stats
 
@@ -44,15 +44,6 @@ class StationsConfig:
 def station_namespace(index: int) -> str:
     """Return the namespace of station ``index`` (1-based): ``/station1``."""
     return f'/station{index}'
-
-
-def _cpu_times() -> Optional[tuple]:
-    try:
-        with open('/proc/stat', encoding='ascii') as stream:
-            fields = [int(x) for x in stream.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    return sum(fields), fields[3] + (fields[4] if len(fields) > 4 else 0)
 
 
 def measure_stations(config: StationsConfig) -> Dict[str, Any]:
@@ -90,12 +81,12 @@ def measure_stations(config: StationsConfig) -> Dict[str, Any]:
         sampler.start()
         start = time.monotonic()
         time.sleep(config.warmup_s)
-        t0, busy0 = time.monotonic(), _cpu_times()
+        t0, busy0 = time.monotonic(), cpu_times()
         while time.monotonic() - start < config.duration_s:
             for launcher in launchers.values():
                 launcher.poll()
             time.sleep(0.5)
-        t1, busy1 = time.monotonic(), _cpu_times()
+        t1, busy1 = time.monotonic(), cpu_times()
         died = {ns: codes for ns, launcher in launchers.items()
                 for codes in [launcher.exit_codes] if codes}
     finally:
@@ -117,9 +108,7 @@ def measure_stations(config: StationsConfig) -> Dict[str, Any]:
                         'rep_latency': latency_stats(r.recv - r.data['stamp']
                                                      for r in reps).to_dict()}
     cpu, rss = total(usages)
-    busy = None
-    if busy0 and busy1 and busy1[0] > busy0[0]:
-        busy = round(1.0 - (busy1[1] - busy0[1]) / (busy1[0] - busy0[0]), 3)
+    busy = busy_between(busy0, busy1)
     latencies = [s['rep_latency']['p99_ms'] for s in stations.values()
                  if s['rep_latency']['p99_ms'] is not None]
     if config.keep_dir is None:
