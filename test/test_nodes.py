@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 import time
-from typing import Callable, List
+from typing import Callable, Dict, List, Tuple
 
 import numpy as np
 import pytest
@@ -54,6 +54,18 @@ def imu_readers(nodes: List[Node]) -> int:
                if sub.topic_name.endswith('/' + topics.IMU))
 
 
+def listening_probe(ros, *names: str,
+                    node_name: str = 'probe') -> Tuple[Node, Dict[str, List[str]]]:
+    """Add a probe node to ``ros``; return it and the String data it hears on each topic."""
+    probe = Node(node_name)
+    ros.add_node(probe)
+    heard: Dict[str, List[str]] = {name: [] for name in names}
+    for name, store in heard.items():
+        probe.create_subscription(String, name, lambda msg, s=store: s.append(msg.data),
+                                  RELIABLE)
+    return probe, heard
+
+
 def send_two_reps(node: AudioFeedbackNode) -> None:
     """Hand the coach two reps of set 1, 2.5 s apart in data time."""
     for index, stamp in ((1, 100.0), (2, 102.5)):
@@ -67,12 +79,7 @@ def test_imu_to_reps_to_verdicts_to_cues(ros) -> None:
                                              AudioFeedbackNode)]
     for node in nodes:
         ros.add_node(node)
-    probe = Node('probe')
-    ros.add_node(probe)
-    got = {topics.REPS: [], topics.NEAR_FAILURE: [], topics.FEEDBACK: []}
-    for name, store in got.items():
-        probe.create_subscription(String, name, lambda msg, s=store: s.append(msg.data),
-                                  RELIABLE)
+    probe, got = listening_probe(ros, topics.REPS, topics.NEAR_FAILURE, topics.FEEDBACK)
     imu_pub = probe.create_publisher(Imu, topics.IMU, qos_profile_sensor_data)
     recording = simulate(SimConfig(seed=3, sets=1, tail_s=10.0))
     msgs = block_to_msgs(recording.imu, 'imu_link', Imu)
@@ -114,11 +121,8 @@ def test_only_the_segmenter_reads_the_imu_stream_among_the_coaching_nodes(ros) -
 def test_a_malformed_rep_message_does_not_stop_the_classifier(ros) -> None:
     classifier = NearFailureClassifierNode()
     ros.add_node(classifier)
-    probe = Node('probe')
-    ros.add_node(probe)
-    verdicts: List[str] = []
-    probe.create_subscription(String, topics.NEAR_FAILURE, lambda m: verdicts.append(m.data),
-                              RELIABLE)
+    probe, heard = listening_probe(ros, topics.NEAR_FAILURE)
+    verdicts = heard[topics.NEAR_FAILURE]
     pub = probe.create_publisher(String, topics.REPS, RELIABLE)
     assert spin_until(ros, lambda: pub.get_subscription_count() >= 1, 10)
     good = RepEvent(set_index=1, rep_index=1, start=0.0, end=2.0, stamp=2.3,
@@ -267,11 +271,7 @@ def test_imu_publisher_offers_labels_only_when_asked(monkeypatch, publish_labels
 def test_audio_feedback_publishes_the_summary_of_a_set_in_progress_at_shutdown(ros) -> None:
     node = AudioFeedbackNode()
     ros.add_node(node)
-    probe = Node('feedback_probe')
-    ros.add_node(probe)
-    heard: List[str] = []
-    probe.create_subscription(String, topics.FEEDBACK, lambda msg: heard.append(msg.data),
-                              RELIABLE)
+    heard = listening_probe(ros, topics.FEEDBACK, node_name='feedback_probe')[1][topics.FEEDBACK]
     assert spin_until(ros, lambda: node.feedback_pub.get_subscription_count() >= 1, 10)
     send_two_reps(node)
     node.close()      # before the set's rest ran out
