@@ -6,7 +6,11 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from rep_coach.launcher import isolated_env
+from rep_coach.nodes.common import EXIT_MIDDLEWARE, run_node
+from rep_coach.runtime.errors import is_middleware_startup_error, MiddlewareStartupError
 
 SCRIPT = textwrap.dedent('''
     import os, signal, time
@@ -103,3 +107,97 @@ def test_the_launchers_entry_reports_import_errors_and_unknown_nodes() -> None:
                           capture_output=True, text=True, env=isolated_env(), timeout=60)
     assert proc.returncode == 2
     assert "got ['rep_segmentr']" in proc.stderr and 'rep_segmenter' in proc.stderr
+
+
+# -- the middleware refusing the node ----------------------------------------------------------
+
+@pytest.fixture
+def in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let run_node run inside pytest: its faulthandler would hold pytest's captured stderr."""
+    import faulthandler
+    monkeypatch.setattr(faulthandler, 'enable', lambda *args, **kwargs: None)
+
+
+def _refused_participant(domain_id: int, **kwargs: object) -> None:
+    # What Cyclone raises when it has no free participant index left (32 per host with
+    # ROS_LOCALHOST_ONLY=1) or rejects its configuration.
+    from cyclonedds.core import DDSException
+    raise DDSException(DDSException.DDS_RETCODE_ERROR,
+                       'Occurred upon initialisation of a cyclonedds.domain.DomainParticipant')
+
+
+def test_a_refused_dds_participant_is_one_fatal_line_and_exit_1(
+        in_process: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    from rep_coach.nodes.audio_feedback import AudioFeedbackNode
+    from rep_coach.runtime.dds import participant
+
+    for name in ('ROS_LOCALHOST_ONLY', 'ROS_STATIC_PEERS', 'CYCLONEDDS_URI'):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv('ROS_DOMAIN_ID', '0')      # never joined: the participant is refused
+    monkeypatch.setattr(participant, '_participants', {})   # none left over from other tests
+    monkeypatch.setattr(participant, 'DomainParticipant', _refused_participant)
+    with pytest.raises(SystemExit) as info:
+        run_node(AudioFeedbackNode, [])
+    assert info.value.code == EXIT_MIDDLEWARE == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == [
+        '[FATAL] [audio_feedback]: the middleware refused to start: cannot join DDS domain 0 '
+        '(discovery range SUBNET): [DDS_RETCODE_ERROR] Non specific error. Occurred upon '
+        'initialisation of a cyclonedds.domain.DomainParticipant'], lines
+
+
+def _rclpy_error(name: str, base: type = RuntimeError) -> type:
+    """Stand in for an exception class of rclpy's bindings (pybind11 names its module)."""
+    return type(name, (base,), {'__module__': 'rclpy._rclpy_pybind11'})
+
+
+def test_rclpys_error_creating_the_node_is_one_fatal_line_and_exit_1(
+        in_process: None, capsys: pytest.CaptureFixture) -> None:
+    # With rclpy, rmw creates the participant with the first node: rcl_node_init fails and
+    # rclpy raises RCLError.  rclpy is not installed here, so a class of the same name.
+    rcl_error = _rclpy_error('RCLError')
+
+    class Refused:
+        NODE_NAME = 'rep_segmenter'
+
+        def __init__(self) -> None:
+            raise rcl_error('error creating node: rcl node\'s rmw handle is invalid')
+
+    with pytest.raises(SystemExit) as info:
+        run_node(Refused, [])
+    assert info.value.code == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "[FATAL] [rep_segmenter]: the middleware refused to start: error creating node: "
+        "rcl node's rmw handle is invalid"]
+
+
+def test_only_the_middleware_refusing_counts_as_a_middleware_start_up_error() -> None:
+    from rep_coach.runtime.dds.participant import ParticipantError
+
+    rcl_error = _rclpy_error('RCLError')
+    assert is_middleware_startup_error(MiddlewareStartupError('no participant'))
+    assert is_middleware_startup_error(ParticipantError('cannot join DDS domain 0'))
+    assert is_middleware_startup_error(rcl_error('error creating node'))
+    # rclpy's subclasses of RCLError are a bad command line, a runtime error is just that.
+    assert not is_middleware_startup_error(_rclpy_error('RCLInvalidROSArgsError', rcl_error)())
+    assert not is_middleware_startup_error(RuntimeError('RCLError'))
+    assert not is_middleware_startup_error(type('RCLError', (RuntimeError,), {})())
+
+
+def test_a_node_the_middleware_refuses_says_so_in_one_line() -> None:
+    # The real thing, end to end: a Cyclone configuration it rejects (as in test_stations)
+    # fails the participant the way a host out of participant indices does.
+    env = isolated_env()
+    env['CYCLONEDDS_URI'] = ('<CycloneDDS><Domain><Discovery><MaxAutoParticipantIndex>many'
+                             '</MaxAutoParticipantIndex></Discovery></Domain></CycloneDDS>')
+    proc = subprocess.run([sys.executable, '-m', 'rep_coach.nodes', 'audio_feedback',
+                           '--ros-args', '-p', 'sink:=null'],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    assert 'Traceback' not in proc.stderr, proc.stderr
+    fatal = [line for line in proc.stderr.splitlines() if '[FATAL]' in line]
+    assert len(fatal) == 1, proc.stderr
+    assert fatal[0].startswith('[FATAL] [audio_feedback]: the middleware refused to start: '
+                               'cannot join DDS domain '), fatal
+    assert 'MaxAutoParticipantIndex' in fatal[0], fatal

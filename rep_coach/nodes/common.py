@@ -10,11 +10,15 @@ from rep_coach.core.params import ParameterError, specs_for
 from rep_coach.qos import QosSpec
 from rep_coach import runtime
 from rep_coach.runtime import ExternalShutdownException, ParameterDescriptor, QoSProfile, rclpy
+from rep_coach.runtime.errors import is_middleware_startup_error
 from rep_coach.runtime.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rep_coach.topics import EVENT_QOS, IMU, topic_qos
 
 #: Exit code of a node that refused to start (bad parameter, unusable source...).
 EXIT_BAD_CONFIG = 2
+#: Exit code of a node the middleware refused (no DDS participant): nothing in the node's
+#: own configuration is wrong, so not EXIT_BAD_CONFIG; 1 as the traceback it replaces.
+EXIT_MIDDLEWARE = 1
 
 
 class StartupError(RuntimeError):
@@ -100,6 +104,9 @@ def run_node(factory: Callable[[], Any], args: Optional[List[str]] = None) -> No
 
     A node that cannot start (bad parameter, unreadable source, missing model) logs
     one FATAL line naming the culprit and exits with code 2 instead of a traceback.
+    One the middleware refuses while the node is created (no DDS participant: the
+    host's participant indices are used up, a bad Cyclone configuration) logs one FATAL
+    line with the middleware's reason and exits with code 1.
     """
     name = getattr(factory, 'NODE_NAME', 'rep_coach')
     # A crash in native code (middleware, numpy, onnxruntime) then leaves the Python stack
@@ -108,6 +115,8 @@ def run_node(factory: Callable[[], Any], args: Optional[List[str]] = None) -> No
     try:
         rclpy.init(args=args)
     except Exception as exc:  # noqa: BLE001 - bad --ros-args or params file (names it)
+        # Not the middleware: init parses arguments and parameter files, and the participant
+        # comes with the first node (rmw_cyclonedds creates it lazily, as the fallback does).
         print(f'[FATAL] [{name}]: cannot start: {exc}', file=sys.stderr, flush=True)
         sys.exit(EXIT_BAD_CONFIG)
     node = None
@@ -121,15 +130,23 @@ def run_node(factory: Callable[[], Any], args: Optional[List[str]] = None) -> No
         code = EXIT_BAD_CONFIG
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except Exception:
-        # A stop request (SIGINT from the launcher stopping the graph) that lands while
-        # the node is still starting can surface as another error: interrupted inside a
-        # native module's import, onnxruntime raises "ImportError: initialization failed".
-        # The context is already shut down then, and the node was asked to stop anyway.
-        if rclpy.ok():
+    except Exception as exc:
+        if node is None and is_middleware_startup_error(exc):
+            # Raised by the node's construction, where the backend creates its participant:
+            # the reason (and what to change) is the whole story, a traceback adds nothing.
+            print(f'[FATAL] [{name}]: the middleware refused to start: {exc}',
+                  file=sys.stderr, flush=True)
+            code = EXIT_MIDDLEWARE
+        elif rclpy.ok():
             raise
-        print(f'[INFO] [{name}]: stopped while starting (shutdown requested)',
-              file=sys.stderr, flush=True)
+        else:
+            # A stop request (SIGINT from the launcher stopping the graph) that lands while
+            # the node is still starting can surface as another error: interrupted inside a
+            # native module's import, onnxruntime raises "ImportError: initialization
+            # failed".  The context is already shut down then, and the node was asked to
+            # stop anyway.
+            print(f'[INFO] [{name}]: stopped while starting (shutdown requested)',
+                  file=sys.stderr, flush=True)
     finally:
         if node is not None:
             close = getattr(node, 'close', None)

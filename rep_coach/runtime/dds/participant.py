@@ -12,6 +12,7 @@ from cyclonedds.core import (DDSException, InstanceState, Policy, Qos, ReadCondi
                              SampleState, ViewState)
 from cyclonedds.domain import Domain, DomainParticipant
 
+from ..errors import MiddlewareStartupError
 from .context import cyclone_config, discovery_range
 
 
@@ -20,8 +21,11 @@ from .context import cyclone_config, discovery_range
 MAX_PARTICIPANT_INDEX = 32
 
 
-class ParticipantError(RuntimeError):
-    """This process cannot join its DDS domain; the message says why and what to change."""
+class ParticipantError(MiddlewareStartupError):
+    """This process cannot join its DDS domain; the message says why and what to change.
+
+    A :class:`MiddlewareStartupError`, so a node reports it as one FATAL line (``run_node``).
+    """
 
 
 def participant_error(domain_id: int, range_: str, static_peers: bool, exc: Exception) -> str:
