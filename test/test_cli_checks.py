@@ -34,6 +34,12 @@ def test_plot_refuses_an_unwritable_output_before_loading(tmp_path: Path, capsys
     (['launch', '--source', 'csv:'], 'needs a value after the colon'),
     (['play', 'bag', '--namespace', 'bad ns!'], "invalid namespace"),
     (['demo', '--exercise', 'pushup'], "invalid choice: 'pushup'"),
+    (['demo', '--audio', 'speakers'], "argument --audio: 'speakers': must be one of auto, "
+                                      "null, aplay, aplay:DEVICE, pw-play, sounddevice, "
+                                      "sounddevice:DEVICE, wav:DIR"),
+    (['demo', '--audio', 'wav'], "argument --audio: 'wav': must be one of"),
+    (['demo', '--audio', 'wav:'], "argument --audio: 'wav:': must be one of"),
+    (['demo', '--audio', 'null:x'], "argument --audio: 'null:x': must be one of"),
     (['evaluate', 'data', '--limit', '-1'], 'must be 1 or more'),
 ])
 def test_bad_values_stop_before_anything_starts(argv, words, capsys) -> None:
@@ -53,6 +59,24 @@ def test_good_sources_pass() -> None:
     from rep_coach.cli.checks import imu_source
     specs = ('sim', 'sim:seed=3', 'csv:/data/set.csv', 'bag:session', 'mpu6050')
     assert [imu_source(spec) for spec in specs] == list(specs)
+
+
+def test_good_sinks_pass_and_the_node_agrees() -> None:
+    # One rule: what --audio lets through, audio_feedback's parameter and make_sink take.
+    from rep_coach.audio import make_sink
+    from rep_coach.cli.checks import audio_sink
+    from rep_coach.core.params import ParameterError, specs_for
+    sink = next(s for s in specs_for('audio_feedback') if s.name == 'sink')
+    for spec in ('auto', 'null', 'aplay', 'aplay:plughw:1,0', 'pw-play', 'sounddevice',
+                 'sounddevice:2', 'wav:/tmp/cues'):
+        assert audio_sink(spec) == spec == sink.validate('audio_feedback', spec)
+    for spec in ('speakers', 'wav', 'aplay:', 'NULL', ''):
+        with pytest.raises(argparse.ArgumentTypeError):
+            audio_sink(spec)
+        with pytest.raises(ParameterError):
+            sink.validate('audio_feedback', spec)
+        with pytest.raises(ValueError, match='must be one of auto'):
+            make_sink(spec)
 
 
 def test_launcher_blames_a_bad_override_not_the_parameter_file() -> None:

@@ -24,9 +24,9 @@ from typing import Any, Dict, List, Optional
 
 from rep_coach.audio.log import LoggerLike, warner
 from rep_coach.audio.tones import Clip
-
-#: Accepted ``sink`` parameter forms, for error messages and docs.
-SINK_SPECS = ('auto', 'null', 'aplay', 'aplay:DEVICE', 'pw-play', 'sounddevice', 'wav:DIR')
+# The sink forms are audio_feedback's parameter rule, kept with the parameter table so the
+# node, make_sink and the demo's --audio check one rule.
+from rep_coach.core.params import parse_sink, SINK_SPECS  # noqa: F401 - SINK_SPECS re-exported
 
 
 #: File names the wav sink writes: ``0001_rep.wav``.
@@ -317,13 +317,14 @@ def make_sink(spec: str = 'auto', logger: LoggerLike = None) -> Sink:
     ``auto``: aplay when a sound card exists, else pw-play when PipeWire runs,
     else null.  ``aplay`` / ``aplay:DEVICE`` (e.g. ``aplay:null``), ``pw-play``,
     ``sounddevice`` / ``sounddevice:DEVICE``, ``wav:DIR``, ``null``.  A sink that
-    cannot work here becomes :class:`NullSink` with one warning; an unknown spec
-    or an unusable ``wav`` directory raises ValueError naming the parameter.
+    cannot work here becomes :class:`NullSink` with one warning; a spec that is
+    none of ``SINK_SPECS`` or an unusable ``wav`` directory raises ValueError.
     """
     warn = warner(logger)
-    spec = (spec or 'auto').strip()
-    kind, _, arg = spec.partition(':')
-    kind = kind.lower()
+    try:
+        kind, arg = parse_sink(spec)
+    except ValueError as exc:
+        raise ValueError(f'sink {spec!r}: {exc}') from None
     try:
         if kind == 'null':
             return NullSink()
@@ -345,14 +346,13 @@ def make_sink(spec: str = 'auto', logger: LoggerLike = None) -> Sink:
                                       '(use aplay:DEVICE to name one)')
             argv = ['aplay', '-q'] + (['-D', arg] if arg else [])
             return CommandSink(argv, 'aplay', logger)
-        if kind in ('pw-play', 'pwplay'):
+        if kind == 'pw-play':
             if not has_pipewire() and shutil.which('pw-play'):
                 raise SinkUnavailable('no PipeWire server socket')
             return CommandSink(['pw-play', '-'], 'pw-play', logger)
-        if kind == 'sounddevice':
-            return SoundDeviceSink(arg or None)
+        # 'sounddevice', the one kind left that parse_sink admits.
+        return SoundDeviceSink(arg or None)
     except SinkUnavailable as exc:
         warn(f'audio sink {spec!r} unavailable: {exc}; audio disabled, text cues still '
              f'published')
         return NullSink()
-    raise ValueError(f'parameter sink = {spec!r}: expected one of {", ".join(SINK_SPECS)}')

@@ -1,7 +1,7 @@
 """Checks of command-line values before any work starts (one clear line, exit 2).
 
-argparse types (``namespace``, ``positive_int``, ``positive_float``, ``imu_source``) and
-the output path check that plot and form share.
+argparse types (``namespace``, ``positive_int``, ``positive_float``, ``imu_source``,
+``audio_sink``) and the output path check that plot and form share.
 """
 
 from __future__ import annotations
@@ -23,14 +23,24 @@ def namespace(text: str) -> str:
     return text
 
 
-def imu_source(text: str) -> str:
-    """Check an IMU source spec by imu_publisher's parameter table (as the node would)."""
-    spec = next(s for s in specs_for('imu_publisher') if s.name == 'source')
+def _node_parameter(node: str, name: str, text: str) -> str:
+    """Check ``text`` as ``node``'s parameter ``name`` by its table entry (as the node would)."""
+    spec = next(s for s in specs_for(node) if s.name == name)
     try:
-        spec.validate('imu_publisher', text)
+        spec.validate(node, text)
     except ParameterError as exc:
         raise argparse.ArgumentTypeError(f'{text!r}: {exc.reason}') from None
     return text
+
+
+def imu_source(text: str) -> str:
+    """Check an IMU source spec by imu_publisher's ``source`` parameter."""
+    return _node_parameter('imu_publisher', 'source', text)
+
+
+def audio_sink(text: str) -> str:
+    """Check an audio sink spec by audio_feedback's ``sink`` parameter."""
+    return _node_parameter('audio_feedback', 'sink', text)
 
 
 def positive_int(text: str) -> int:

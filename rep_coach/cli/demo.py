@@ -11,6 +11,8 @@ import sys
 import time
 
 from rep_coach.bagio import BagError
+from rep_coach.cli.checks import audio_sink
+from rep_coach.core.params import SINK_SPECS
 from rep_coach.core.sim.exercises import EXERCISES
 from rep_coach.launcher import IMU_READERS, isolated_env, LaunchError, Launcher, standard_graph
 from rep_coach.paths import default_params_file
@@ -33,8 +35,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help='simulated exercise (default biceps_curl)')
     parser.add_argument('--speed', type=float, default=4.0,
                         help='simulation speed, multiples of real time (default 4)')
-    parser.add_argument('--audio', default='auto', metavar='SINK',
-                        help='auto, aplay, sounddevice, wav:DIR or null (default auto)')
+    parser.add_argument('--audio', default='auto', metavar='SINK', type=audio_sink,
+                        help=f'audio output: {", ".join(SINK_SPECS)} (default auto)')
     parser.add_argument('--model', choices=['learned', 'baseline'], default=None,
                         help='stage implementation (default: the parameter file\'s)')
     parser.add_argument('--record', default='rep_coach_bags', metavar='DIR',

@@ -101,6 +101,37 @@ def topic_list(value: Any) -> Optional[str]:
 SOURCE_KINDS = ('sim', 'csv:', 'bag:', 'mpu6050')
 MODEL_KINDS = ('baseline', 'learned')
 
+#: Every form audio_feedback's ``sink`` takes; ``rep_coach.audio.make_sink`` builds each.
+#: A form with ``:NAME`` needs a value there (``aplay:plughw:1,0``, ``wav:/tmp/cues``); one
+#: without takes none.  This table is the rule: the node's parameter check, make_sink and
+#: ``rep-coach demo --audio`` all go through :func:`parse_sink`.
+SINK_SPECS = ('auto', 'null', 'aplay', 'aplay:DEVICE', 'pw-play', 'sounddevice',
+              'sounddevice:DEVICE', 'wav:DIR')
+#: The forms as written before any value: 'auto', 'aplay', 'aplay:', 'wav:' ...
+_SINK_FORMS = frozenset(''.join(form.partition(':')[:2]) for form in SINK_SPECS)
+
+
+def parse_sink(spec: str) -> Tuple[str, str]:
+    """Split a ``sink`` spec into its kind and its value (``''`` if none).
+
+    Raises ValueError listing the valid forms when ``spec`` is none of them.
+    """
+    kind, colon, value = spec.partition(':')
+    # 'aplay:DEVICE' admits 'aplay:' and a value, 'null' exactly 'null'.
+    if (f'{kind}:' if colon else kind) in _SINK_FORMS and (value or not colon):
+        return kind, value
+    raise ValueError(f'must be one of {", ".join(SINK_SPECS)}')
+
+
+def sink_spec(value: Any) -> Optional[str]:
+    """Check a ``sink`` spec by :func:`parse_sink`."""
+    try:
+        parse_sink(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 NODE_PARAMS: Dict[str, Tuple[ParamSpec, ...]] = {
     'imu_publisher': (
         ParamSpec('source', 'sim', 'IMU source: sim[:key=value,...], csv:PATH, bag:PATH or '
@@ -160,8 +191,8 @@ NODE_PARAMS: Dict[str, Tuple[ParamSpec, ...]] = {
                   in_range(0.0, 1.0, low_open=True, high_open=True)),
     ),
     'audio_feedback': (
-        ParamSpec('sink', 'auto', 'audio output: auto, aplay, sounddevice, wav:DIR or null',
-                  prefixed('auto', 'aplay', 'sounddevice', 'wav:', 'null')),
+        ParamSpec('sink', 'auto', f'audio output: {", ".join(SINK_SPECS)} (auto: aplay on a '
+                  'sound card, else pw-play on PipeWire, else none)', sink_spec),
         ParamSpec('rep_cue', 'count', 'per-rep cue: count (spoken number) or tone',
                   one_of('count', 'tone')),
         ParamSpec('target_rir', 1, 'reps in reserve at which the stop cue sounds',
