@@ -179,6 +179,61 @@ def test_set_ends_by_tick_after_rest() -> None:
     assert texts(cues) == ['one', 'two']
 
 
+def test_the_rest_is_measured_from_the_last_reps_end_not_its_detection() -> None:
+    # As the segmenters measure set_rest_s (opens_new_set): from a rep's end.  The coach
+    # hears of the rep at its stamp, 1.5 s later here; the rest began at its end.
+    policy = CoachingPolicy(CoachingConfig(set_rest_s=8.0))
+    late = RepEvent(set_index=1, rep_index=1, start=8.0, end=10.0, stamp=11.5)
+    assert texts(policy.on_rep(late, 11.5)) == ['one']
+    assert policy.tick(17.9) == []
+    end = policy.tick(18.0)                     # 8 s after the end, 6.5 s after the stamp
+    assert texts(end) == ['one rep'] and end[0].stamp == 18.0
+    summary = policy.summaries[0]
+    assert (summary.start, summary.end) == (8.0, 10.0)
+
+
+def test_a_rep_decides_by_its_start_whenever_it_arrives() -> None:
+    policy = CoachingPolicy(CoachingConfig(set_rest_s=8.0))
+    cues = policy.on_rep(RepEvent(1, 1, 8.0, 10.0, 10.5), 10.5)
+    # No tick since: the next rep started 7.9 s after the last end (same set), or 8 s.
+    cues += policy.on_rep(RepEvent(1, 2, 17.9, 20.0, 20.5), 20.5)
+    cues += policy.on_rep(RepEvent(1, 3, 28.0, 30.0, 30.5), 30.5)
+    assert texts(cues) == ['one', 'two', 'two reps', 'one']
+
+
+def test_a_rep_under_way_when_the_rest_ran_out_reopens_its_set() -> None:
+    # The timer cannot see a rep that has started but is not detected yet (its event
+    # comes at its end).  It started within the rest, so it is in the set, for the
+    # segmenter (same set_index) and for the coach: the count goes on.
+    policy = CoachingPolicy(CoachingConfig(set_rest_s=8.0))
+    cues = policy.on_rep(RepEvent(1, 1, 8.0, 10.0, 10.5), 10.5)
+    cues += policy.on_rep(RepEvent(1, 2, 10.5, 12.0, 12.5), 12.5)
+    cues += policy.tick(20.0)                           # 8 s after rep 2's end
+    assert texts(cues) == ['one', 'two', 'two reps']
+    cues = policy.on_rep(RepEvent(1, 3, 19.5, 22.0, 22.5), 22.5)   # started at 19.5
+    assert texts(cues) == ['three'] and cues[0].set_index == 1
+    assert policy.in_set and policy.summaries == []     # the first summary was early
+    end = policy.tick(30.0)
+    assert texts(end) == ['three reps'] and end[0].set_index == 1
+    assert [(s.set_index, s.reps, s.start, s.end) for s in policy.summaries] == \
+        [(1, 3, 8.0, 22.0)]
+
+
+def test_only_a_new_rep_that_started_within_the_rest_reopens_a_set() -> None:
+    policy = CoachingPolicy(CoachingConfig(set_rest_s=8.0))
+    policy.on_rep(RepEvent(1, 1, 8.0, 10.0, 10.5), 10.5)
+    assert texts(policy.tick(18.0)) == ['one rep']
+    # Its rest had run out: a new set, counted from one, as the segmenter would split it
+    # had it the same set_rest_s (it kept set_index 1 here).
+    cues = policy.on_rep(RepEvent(1, 2, 18.0, 20.0, 20.5), 20.5)
+    assert texts(cues) == ['one'] and cues[0].set_index == 2
+    assert texts(policy.tick(28.0)) == ['one rep']
+    # The next segmenter set never reopens the set before it.
+    cues = policy.on_rep(RepEvent(2, 1, 27.0, 29.0, 29.5), 29.5)
+    assert texts(cues) == ['one'] and cues[0].set_index == 3
+    assert [s.set_index for s in policy.summaries] == [1, 2]
+
+
 def test_long_rest_splits_a_set_without_tick() -> None:
     """The segmenter keeps counting (same set_index) but the lifter rested."""
     policy = CoachingPolicy()

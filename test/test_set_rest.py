@@ -1,8 +1,10 @@
-"""``set_rest_s`` means one thing for both segmenters: from a rep's end to the next's start.
+"""``set_rest_s`` means one thing for both segmenters and the coach: from a rep's end to
+the next's start.
 
 Before: the baseline measured to the next rep's start, the learned segmenter to the
 next rep's end, so with the same ``set_rest_s`` the learned one opened a new set
-after a rest a whole rep shorter.
+after a rest a whole rep shorter; and the coach (audio_feedback) measured from the
+rep's detection, and split a set the segmenter kept whole.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import List, Tuple
 
 import pytest
 
+from rep_coach.core.coaching import CoachingConfig, CoachingPolicy, Cue, number_to_words
 from rep_coach.core.sim import simulate, SimConfig
 from rep_coach.core.types import ImuBlock, opens_new_set, RepEvent
 from rep_coach.pipeline import stage_factories
@@ -55,3 +58,40 @@ def test_both_segmenters_measure_the_rest_from_end_to_next_start(model: str) -> 
     assert [e.rep_index for e in longer] == list(range(1, len(longer) + 1))
     shorter = _events(model, imu, set_rest_s=rest - 0.5)
     assert _between_sets(shorter)[1].start == pytest.approx(first.start)
+
+
+def _coach(events: List[RepEvent], set_rest_s: float) -> Tuple[CoachingPolicy, List[Cue]]:
+    """Run the coach as audio_feedback does: each event at its stamp, a tick every 0.1 s."""
+    policy = CoachingPolicy(CoachingConfig(set_rest_s=set_rest_s))
+    cues: List[Cue] = []
+    pending = sorted(events, key=lambda e: e.stamp)
+    for k in range(int((pending[-1].stamp + set_rest_s + 1.0) / 0.1)):
+        now = k * 0.1
+        while pending and pending[0].stamp <= now:
+            cues += policy.on_rep(pending.pop(0), now)
+        cues += policy.tick(now)
+    return policy, cues
+
+
+@pytest.mark.parametrize('model', ['baseline', 'learned'])
+@pytest.mark.parametrize('margin', [-0.5, 0.5])
+def test_the_coach_sums_up_the_sets_the_segmenter_makes(model: str, margin: float) -> None:
+    imu = _two_sets()
+    last, first = _between_sets(_events(model, imu, set_rest_s=10.0))
+    set_rest_s = first.start - last.end + margin
+    events = _events(model, imu, set_rest_s)
+    policy, cues = _coach(events, set_rest_s)
+    sets = sorted({e.set_index for e in events})
+    assert len(sets) == (2 if margin < 0 else 1)
+    # The coach's sets are the segmenter's, counted as it counts them.
+    assert [(s.set_index, s.reps) for s in policy.summaries] == \
+        [(i, sum(e.set_index == i for e in events)) for i in sets]
+    assert [c.rep_index for c in cues if c.kind == 'rep'] == [e.rep_index for e in events]
+    spoken = [c.text for c in cues if c.kind == 'summary']
+    if margin < 0:
+        assert spoken == [s.text for s in policy.summaries]
+    else:
+        # The rest fell short by 0.5 s, so the next rep was under way, not yet detected,
+        # when the timer summed the set up: an early summary, then the count goes on.
+        first_set = sum(e.set_index == 1 and e.end <= last.end for e in events)
+        assert spoken == [f'{number_to_words(first_set)} reps', policy.summaries[0].text]

@@ -11,9 +11,16 @@ cue to the audio player.
 
 Semantics (see the issue and docs/ARCHITECTURE.md):
 
-* A set starts with its first rep and ends after ``set_rest_s`` without a rep
-  (detected by ``tick`` or by the next rep), or when the segmenter's
-  ``set_index`` changes.  Its end yields a ``summary`` cue.
+* A set starts with its first rep and ends after a rest of ``set_rest_s``, measured
+  as the segmenters measure it (:func:`~rep_coach.core.types.opens_new_set`): from
+  the end of its last rep (``RepEvent.end``) to the start of the next.  It also ends
+  when the segmenter's ``set_index`` changes.  Its end yields a ``summary`` cue.
+* The summary follows the rest, so ``tick`` cannot wait for the next rep's start:
+  it ends the set once ``now`` is ``set_rest_s`` past the last rep's end, the
+  earliest time at which a rep starting then would open a new set.  A rep already
+  under way then (started within the rest, detected only at its end) still belongs
+  to the set, for the segmenter and so for the coach: the set is reopened, the
+  count goes on and the set is summarised again when it ends.
 * Every rep yields a ``rep`` cue (spoken count, or a tone).
 * Reps left before the target are ``rir - target_rir``.  With an ``rir``
   estimate, "two left" / "last one" are spoken when the near-failure
@@ -33,7 +40,7 @@ from dataclasses import dataclass
 import math
 from typing import Dict, List, Optional, Tuple
 
-from rep_coach.core.types import NearFailureState, RepEvent, SET_REST_S
+from rep_coach.core.types import NearFailureState, opens_new_set, RepEvent, SET_REST_S
 
 #: Cue kinds.
 KIND_REP = 'rep'
@@ -116,7 +123,8 @@ class CoachingConfig:
 
     #: Reps in reserve at which the lifter should stop (0 = to failure).
     target_rir: int = 1
-    #: Seconds without a rep after which the set is over.
+    #: Rest (s) from the end of a set's last rep after which the set is over (as
+    #: ``opens_new_set``: a rep starting this long or longer after it opens a new set).
     set_rest_s: float = SET_REST_S
     #: Per-rep cue: 'count' speaks the count, 'tone' plays a short tone.
     rep_cue: str = 'count'
@@ -178,8 +186,8 @@ class SetSummary:
 
     set_index: int
     reps: int
-    start: float
-    end: float
+    start: float              # start of its first rep (RepEvent.start)
+    end: float                # end of its last rep (RepEvent.end)
     rir: Optional[int]
     near_failure: bool
     stop_cued: bool
@@ -194,8 +202,8 @@ class _SetState:
     index: int
     source_set: int            # the segmenter's set_index
     base: int                  # subtracted from rep_index to count within this set
-    start: float               # ``now`` of its first rep
-    last_rep_time: float = 0.0
+    start: float               # start of its first rep
+    last_rep_end: float = 0.0  # end of its last rep, where its rest starts
     last_rep_source: int = 0   # the segmenter's rep_index of the last rep
     count: int = 0
     missed: int = 0
@@ -212,6 +220,8 @@ class CoachingPolicy:
     def __init__(self, config: Optional[CoachingConfig] = None) -> None:
         self.config = config or CoachingConfig()
         self._set: Optional[_SetState] = None
+        # The set summarised last, reopened by a rep that turns out to belong to it.
+        self._last_set: Optional[_SetState] = None
         self._sets_done = 0
         # Verdicts that arrived before their rep: (source set, rep) -> (state, arrival).
         self._early: Dict[Tuple[int, int], Tuple[NearFailureState, float]] = {}
@@ -224,15 +234,21 @@ class CoachingPolicy:
 
     def on_rep(self, rep: RepEvent, now: float) -> List[Cue]:
         """Handle a rep from the segmenter; return the cues it causes."""
-        cues = self._expire(now)
+        # The rep's own start says whether the rest reached set_rest_s, whenever it
+        # arrives; the timer's guess (``tick``) is for the time no rep is known.
+        cues = self._expire_verdicts(now)
         cur = self._set
+        last = self._last_set
+        if cur is None and last is not None and rep.rep_index > last.last_rep_source \
+                and self._continues(last, rep):
+            cur = self._set = self._reopen(last)
         if cur is not None and rep.set_index == cur.source_set \
                 and rep.rep_index <= cur.last_rep_source:
             # A duplicate or a reordered older rep: the count already covers it.
             return cues
         # A different set_index (next set, or a lower one after the segmenter
-        # restarted) ends the set in progress.
-        if cur is not None and rep.set_index != cur.source_set:
+        # restarted) or a rest of set_rest_s ends the set in progress.
+        if cur is not None and not self._continues(cur, rep):
             cues += self._end_set(now)
             cur = None
         if cur is None:
@@ -242,12 +258,13 @@ class CoachingPolicy:
             same_source = self._last_source_set == rep.set_index
             base = rep.rep_index - 1 if same_source else 0
             cur = self._set = _SetState(index=self._sets_done, source_set=rep.set_index,
-                                        base=base, start=now, last_rep_source=base)
+                                        base=base, start=rep.start, last_rep_source=base)
         count = rep.rep_index - cur.base
         cur.missed += max(0, rep.rep_index - cur.last_rep_source - 1)
         cur.count = count
         cur.last_rep_source = rep.rep_index
-        cur.last_rep_time = now
+        # Not after ``now``: an end off the data timeline would hold the set open.
+        cur.last_rep_end = min(rep.end, now)
         self._last_source_set = rep.set_index
         if self.config.rep_cue == 'tone':
             cues.append(self._cue(number_to_words(count), KIND_REP, rep.stamp, count,
@@ -313,7 +330,27 @@ class CoachingPolicy:
         return Cue(text=text, kind=kind, priority=PRIORITY[kind], stamp=float(stamp),
                    set_index=set_index, rep_index=int(rep_index), audio=audio)
 
+    def _continues(self, prior: _SetState, rep: RepEvent) -> bool:
+        """Tell whether ``rep`` belongs to the set ``prior``, as the segmenter decides."""
+        return (rep.set_index == prior.source_set
+                and not opens_new_set(prior.last_rep_end, rep.start, self.config.set_rest_s))
+
+    def _reopen(self, cur: _SetState) -> _SetState:
+        """Resume ``cur``, summarised last: a rep under way when its rest ran out is in it."""
+        self._last_set = None
+        # Its summary told the set as it stood; the one to come when it ends tells all of it.
+        self.summaries = [s for s in self.summaries if s.set_index != cur.index]
+        return cur
+
     def _expire(self, now: float) -> List[Cue]:
+        cues = self._expire_verdicts(now)
+        cur = self._set
+        # A rep starting now would open a new set: the rest has reached set_rest_s.
+        if cur is not None and opens_new_set(cur.last_rep_end, now, self.config.set_rest_s):
+            cues += self._end_set(now)
+        return cues
+
+    def _expire_verdicts(self, now: float) -> List[Cue]:
         cues: List[Cue] = []
         wait = self.config.state_wait_s
         for key, (state, arrived) in list(self._early.items()):
@@ -325,9 +362,6 @@ class CoachingPolicy:
                     and state.rep_index > cur.base:
                 # Its rep was lost: the verdict still says how close failure is.
                 cues += self._apply_state(state)
-        cur = self._set
-        if cur is not None and now - cur.last_rep_time >= self.config.set_rest_s:
-            cues += self._end_set(now)
         return cues
 
     def _probability(self, state: NearFailureState) -> float:
@@ -378,6 +412,7 @@ class CoachingPolicy:
         cur = self._set
         assert cur is not None
         self._set = None
+        self._last_set = cur
         rir: Optional[int] = None
         last = cur.last_state
         # Only the verdict for the set's final rep describes how the set ended.
@@ -387,7 +422,7 @@ class CoachingPolicy:
             near = cur.summary_latch
         text = summary_text(cur.count, rir, near)
         self.summaries.append(SetSummary(
-            set_index=cur.index, reps=cur.count, start=cur.start, end=cur.last_rep_time,
+            set_index=cur.index, reps=cur.count, start=cur.start, end=cur.last_rep_end,
             rir=rir, near_failure=near, stop_cued=cur.lowest_left == 0,
             missed_reps=cur.missed, text=text))
         self._ended = (cur.source_set, cur.last_rep_source)
