@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from rep_coach.launcher import isolated_env
+from rep_coach.launcher import claim_domain, isolated_env
 from rep_coach.nodes.common import EXIT_MIDDLEWARE, run_node
 from rep_coach.runtime.errors import is_middleware_startup_error, MiddlewareStartupError
 
@@ -188,12 +188,14 @@ def test_only_the_middleware_refusing_counts_as_a_middleware_start_up_error() ->
 def test_a_node_the_middleware_refuses_says_so_in_one_line() -> None:
     # The real thing, end to end: a Cyclone configuration it rejects (as in test_stations)
     # fails the participant the way a host out of participant indices does.
-    env = isolated_env()
-    env['CYCLONEDDS_URI'] = ('<CycloneDDS><Domain><Discovery><MaxAutoParticipantIndex>many'
-                             '</MaxAutoParticipantIndex></Discovery></Domain></CycloneDDS>')
-    proc = subprocess.run([sys.executable, '-m', 'rep_coach.nodes', 'audio_feedback',
-                           '--ros-args', '-p', 'sink:=null'],
-                          capture_output=True, text=True, env=env, timeout=60)
+    with claim_domain() as claim:           # given back at once: the node never joins it
+        env = isolated_env(claim=claim)
+        env['CYCLONEDDS_URI'] = ('<CycloneDDS><Domain><Discovery><MaxAutoParticipantIndex>'
+                                 'many</MaxAutoParticipantIndex></Discovery></Domain>'
+                                 '</CycloneDDS>')
+        proc = subprocess.run([sys.executable, '-m', 'rep_coach.nodes', 'audio_feedback',
+                               '--ros-args', '-p', 'sink:=null'],
+                              capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 1, proc.stderr
     assert 'Traceback' not in proc.stderr, proc.stderr
     fatal = [line for line in proc.stderr.splitlines() if '[FATAL]' in line]
