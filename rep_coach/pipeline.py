@@ -7,7 +7,7 @@ and the benchmarks construct exactly the same stages from the same settings.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Mapping, Tuple
+from typing import Any, Callable, Mapping, Optional, Tuple
 
 from rep_coach.core.near_failure import BaselineNearFailure, BaselineNearFailureConfig
 from rep_coach.core.segmentation import BaselineSegmenter, BaselineSegmenterConfig
@@ -35,15 +35,20 @@ class StageError(RuntimeError):
         return f'parameter {self.parameter!r} = {params.get(self.parameter)!r}: {self}'
 
 
-def segmenter_factory(model: str, models_dir: str = '',
-                      set_rest_s: float = SET_REST_S) -> SegmenterFactory:
+def segmenter_factory(model: str, models_dir: str = '', set_rest_s: float = SET_REST_S,
+                      history_s: Optional[float] = None) -> SegmenterFactory:
     """Return a factory of stage 1 for ``model`` ('learned' or 'baseline') or raise StageError.
 
     Only this stage's model file is read: the segmenter node needs no classifier.
+    ``history_s`` is how much of its signals the stage keeps for ``signals()``
+    (None: the stage's bounded default, as in the nodes; ``rep-coach plot`` keeps a
+    whole recording); it changes no event.
     """
-    return _factory(model, models_dir, BaselineSegmenterConfig(set_rest_s=set_rest_s),
+    kept = {} if history_s is None else {'history_s': float(history_s)}
+    return _factory(model, models_dir, BaselineSegmenterConfig(set_rest_s=set_rest_s, **kept),
                     BaselineSegmenter,
-                    lambda learned, path: learned.segmenter_factory(path, set_rest_s=set_rest_s))
+                    lambda learned, path: learned.segmenter_factory(path, set_rest_s=set_rest_s,
+                                                                    **kept))
 
 
 def classifier_factory(model: str, models_dir: str = '',
@@ -80,7 +85,8 @@ def _factory(model: str, models_dir: str, config: Any, baseline: Callable[[Any],
 
 
 def stage_factories(model: str, models_dir: str = '', set_rest_s: float = SET_REST_S,
-                    threshold: float = 0.5) -> Tuple[SegmenterFactory, ClassifierFactory]:
-    """Factories of both stages for ``model`` in {'learned', 'baseline'}."""
-    return (segmenter_factory(model, models_dir, set_rest_s),
+                    threshold: float = 0.5, history_s: Optional[float] = None
+                    ) -> Tuple[SegmenterFactory, ClassifierFactory]:
+    """Factories of both stages for ``model`` in {'learned', 'baseline'} (see above)."""
+    return (segmenter_factory(model, models_dir, set_rest_s, history_s),
             classifier_factory(model, models_dir, threshold))

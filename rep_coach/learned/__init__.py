@@ -16,14 +16,16 @@ from rep_coach.core.types import REP_SIGNAL_POINTS, SET_REST_S
 from rep_coach.learned.classifier import (CLASSIFIER_INPUTS, CLASSIFIER_OUTPUTS,
                                           LearnedNearFailure)
 from rep_coach.learned.onnx_model import ModelLoadError, OnnxModel
-from rep_coach.learned.segmenter import LearnedSegmenter, SEGMENTER_INPUTS, SEGMENTER_OUTPUTS
+from rep_coach.learned.segmenter import (HISTORY_S, LearnedSegmenter, LearnedSignals,
+                                         SEGMENTER_INPUTS, SEGMENTER_OUTPUTS)
 
 SEGMENTER_FILE = 'segmenter.onnx'
 CLASSIFIER_FILE = 'near_failure.onnx'
 
 __all__ = ['load_stages', 'segmenter_factory', 'classifier_factory', 'load_segmenter_model',
            'load_classifier_model', 'ModelLoadError',
-           'LearnedSegmenter', 'LearnedNearFailure', 'SEGMENTER_FILE', 'CLASSIFIER_FILE']
+           'LearnedSegmenter', 'LearnedSignals', 'LearnedNearFailure', 'SEGMENTER_FILE',
+           'CLASSIFIER_FILE']
 
 
 def load_segmenter_model(path: Union[str, Path]) -> OnnxModel:
@@ -53,10 +55,14 @@ def load_classifier_model(path: Union[str, Path]) -> OnnxModel:
 
 
 def segmenter_factory(models_dir: Union[str, Path, None] = None,
-                      set_rest_s: float = SET_REST_S) -> Callable[[], LearnedSegmenter]:
-    """Load and check ``segmenter.onnx``; return a factory of fresh segmenters."""
+                      set_rest_s: float = SET_REST_S,
+                      history_s: float = HISTORY_S) -> Callable[[], LearnedSegmenter]:
+    """Load and check ``segmenter.onnx``; return a factory of fresh segmenters.
+
+    ``history_s``: span of :meth:`LearnedSegmenter.signals` (changes no event).
+    """
     model = load_segmenter_model(_models_dir(models_dir) / SEGMENTER_FILE)
-    return lambda: LearnedSegmenter(model, set_rest_s=set_rest_s)
+    return lambda: LearnedSegmenter(model, set_rest_s=set_rest_s, history_s=history_s)
 
 
 def classifier_factory(models_dir: Union[str, Path, None] = None,

@@ -31,14 +31,20 @@ out) can make such a weak run, and every one would open a new set with a spuriou
 rep.  On the simulator's hour with fidgets (seed 11) the set-opening runs peaked at
 0.26-0.39 for the 5 spurious reps and at 0.90 or more for the 44 real first reps;
 held out on thomas2025 the real first reps peaked at 0.70 or more.
+
+What the network saw and said is kept for the last ``history_s`` (30 s by
+default, so a node's memory stays bounded) and returned by :meth:`signals`:
+``rep-coach plot`` keeps a whole recording to draw it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import List, Optional
 
 import numpy as np
 
+from rep_coach.core.history import RowHistory
 from rep_coach.core.rep_features import rep_kinematics, SetFeatureTracker
 from rep_coach.core.rep_signal import RepSignalBuffer
 from rep_coach.core.resample import hop_slices, StreamResampler
@@ -62,6 +68,24 @@ FIRST_REP_MIN_PEAK = 0.5
 FIRST_REP_LEAD_S = 1.5
 #: Longest first rep assumed when that onset is older (a slow curl takes about 5 s).
 FIRST_REP_MAX_S = 6.0
+#: Default span of :meth:`LearnedSegmenter.signals`, s (the baseline's ``history_s``).
+HISTORY_S = 30.0
+
+
+@dataclass(frozen=True)
+class LearnedSignals:
+    """What the segmenter saw and said on the 100 Hz grid, one column per sample.
+
+    ``inputs`` are the network's input channels exactly as fed to it (scaled and
+    clipped, see :mod:`rep_coach.learned.kinematic_input`); ``p_end`` is the
+    rep-end probability the :class:`~rep_coach.learned.events.EndPicker` reads and
+    ``p_active`` the "inside a rep" probability a set's first rep starts from.
+    """
+
+    t: np.ndarray           # (n,) grid times, s
+    inputs: np.ndarray      # (N_INPUTS, n)
+    p_end: np.ndarray       # (n,)
+    p_active: np.ndarray    # (n,)
 
 
 def angle_drop(t: np.ndarray, theta: np.ndarray, since: float, end: float) -> float:
@@ -77,9 +101,14 @@ class LearnedSegmenter:
 
     def __init__(self, model: OnnxModel, set_rest_s: float = SET_REST_S,
                  picker: Optional[PickerConfig] = None,
-                 min_excursion_ratio: float = MIN_EXCURSION_RATIO) -> None:
-        """Wrap a loaded model; one update per 0.1 s hop of the 100 Hz grid."""
+                 min_excursion_ratio: float = MIN_EXCURSION_RATIO,
+                 history_s: float = HISTORY_S) -> None:
+        """Wrap a loaded model; one update per 0.1 s hop of the 100 Hz grid.
+
+        ``history_s`` is how much of :meth:`signals` is kept; it changes no event.
+        """
         self.model = model
+        self.history_s = float(history_s)
         self.min_excursion_ratio = float(min_excursion_ratio)
         meta = model.meta_json('rep_coach')
         self.state_shape = (1, int(meta['channels']), int(meta['state_len']))
@@ -110,8 +139,8 @@ class LearnedSegmenter:
         #: Candidate first reps of a set dropped for an unsure end (for diagnostics).
         self.unsure_first = 0
         self.rep_index = 0
-        #: Probabilities of the last update (for diagnostics/plots): (t, p_end, p_active).
-        self.last_output = (np.zeros(0), np.zeros(0), np.zeros(0))
+        # Columns: t, the N_INPUTS input channels, p_end, p_active (see signals()).
+        self._history = RowHistory(max(1, int(round(self.history_s * RATE_HZ))), N_INPUTS + 3)
 
     def push(self, block: ImuBlock) -> List[RepEvent]:
         """Consume raw IMU samples; return the reps decided by them."""
@@ -133,7 +162,7 @@ class LearnedSegmenter:
         x = np.concatenate([self.kin.push_hop(done.slice(i0, i1)) for i0, i1 in hops], axis=1)
         logits, self.state = self.model.run(imu=x[None], state=self.state)
         p = sigmoid(logits[0])
-        self.last_output = (done.t, p[0], p[1])
+        self._history.append(done.t, x.T, p[0], p[1])
         events: List[RepEvent] = []
         for i0, i1 in hops:
             t = done.t[i0:i1]
@@ -145,6 +174,12 @@ class LearnedSegmenter:
                 if event is not None:
                     events.append(event)
         return events
+
+    def signals(self) -> LearnedSignals:
+        """Return the kept inputs and outputs (at least the last ``history_s``), oldest first."""
+        rows = self._history.rows.copy()   # the buffer is reused by the next push
+        return LearnedSignals(t=rows[:, 0], inputs=rows[:, 1:1 + N_INPUTS].T,
+                              p_end=rows[:, 1 + N_INPUTS], p_active=rows[:, 2 + N_INPUTS])
 
     def _track_activity(self, t: np.ndarray, active: np.ndarray) -> None:
         # Remember where the current run of "inside a rep" began: the first rep of
