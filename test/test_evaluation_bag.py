@@ -232,20 +232,24 @@ def run_plot(*argv: str) -> int:
     return plot_cli.run(parser.parse_args(['plot', *argv]))
 
 
+@pytest.mark.parametrize('pipeline', ['learned', 'baseline'])
 def test_plot_a_set_of_a_bag_on_a_relative_time_axis(
-        labelled_bag: tuple, tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        pipeline: str, labelled_bag: tuple, tmp_path: Path, capsys: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     import matplotlib.pyplot as plt
     bag, rec, _ = labelled_bag
     figures: list = []
     monkeypatch.setattr(plt, 'close', figures.append)   # keep the figure to look at it
     out = tmp_path / 'set2.png'
-    assert run_plot(f'{bag}:2', '-o', str(out)) == 0
+    assert run_plot(f'{bag}:2', '-o', str(out), '--pipeline', pipeline) == 0
     assert out.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
     assert f'set 2 of {bag}: {len(rec.sets[1].reps)} reps detected, ' \
-           f'{len(rec.sets[1].reps)} labelled' in capsys.readouterr().out
-    ax_rate, ax_angle, ax_p = figures[0].axes
-    assert ax_rate.get_ylabel() == 'angular rate (rad/s)'
-    assert ax_angle.get_ylabel() == 'forearm angle (rad)'
+           f'{len(rec.sets[1].reps)} labelled; {pipeline} pipeline' in capsys.readouterr().out
+    ax_p = figures[0].axes[-1]
+    # Every signal axis is named with its unit (the panels per pipeline: test_plot.py).
+    for ax in figures[0].axes[:-1]:
+        assert ax.get_ylabel().endswith(('(rad/s)', '(rad)', '(deg/s)', '(deg)', 'probability'))
+    assert ax_p.get_ylabel() == 'p(near failure)'
     assert ax_p.get_xlabel().startswith('time since the first sample (s)')
     # The x axis shows set 2 in seconds since the first sample, not epoch stamps.
     reps = rec.sets[1].reps

@@ -85,6 +85,11 @@ class BaselineNearFailure:
         self.config.validate()
         self.reset()
 
+    @property
+    def threshold(self) -> float:
+        """Probability at or above which a rep is near failure (as the learned stage's)."""
+        return self.config.threshold
+
     def reset(self) -> None:
         """Forget all state (there is none: the set's history is in the rep's features)."""
 
