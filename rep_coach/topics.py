@@ -1,6 +1,6 @@
 """Topic names (all relative, so a namespace per gym station works), their types and QoS."""
 
-from typing import Dict, Iterable, List, Mapping, NamedTuple, Optional
+from typing import Dict, Iterable, List, Mapping, NamedTuple, Optional, Tuple
 
 from rep_coach.qos import QosSpec
 
@@ -82,18 +82,24 @@ class RecordedNamespace(NamedTuple):
     reason: str = ''
 
 
-def topic_prefix(topic: str) -> Optional[str]:
-    """Return the namespace before ``topic``'s rep_coach name, or None if it has none.
+def split_topic(topic: str) -> Optional[Tuple[str, str]]:
+    """Return (namespace, rep_coach name) of ``topic``, or None if it has no rep_coach name.
 
     The longest known relative name wins (``/s1/labels/reps`` is ``labels/reps`` in
     ``/s1``, not ``reps`` in ``/s1/labels``); the root is ``/``.
     """
     for relative in sorted(RELATIVE_TOPICS, key=len, reverse=True):
         if topic == f'/{relative}':
-            return '/'
+            return '/', relative
         if topic.endswith(f'/{relative}'):
-            return topic[:-len(relative) - 1]
+            return topic[:-len(relative) - 1], relative
     return None
+
+
+def topic_prefix(topic: str) -> Optional[str]:
+    """Return the namespace before ``topic``'s rep_coach name, or None if it has none."""
+    split = split_topic(topic)
+    return None if split is None else split[0]
 
 
 def recorded_namespace(custom_data: Mapping[str, str],

@@ -34,6 +34,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
+from rep_coach import topics
 from rep_coach.core import thomas2025
 from rep_coach.core.sim import SimConfig, SimConfigError, SimStream
 from rep_coach.core.types import ImuBlock, ImuRecording, PayloadError, RepLabel, SetLabels, \
@@ -327,17 +328,45 @@ def _bag_messages(path: Path) -> Iterator[Tuple[str, str, int, Any]]:
             yield conn.topic, conn.msgtype, ts, reader.deserialize(raw, conn.msgtype)
 
 
+#: The nodes' output topics a session bag's recorded detections are read from.
+PUBLISHED_TOPICS = (topics.REPS, topics.NEAR_FAILURE)
+
+
+@dataclass
+class SessionBag:
+    """A bag as :func:`read_session_bag` reads it: the IMU recording and the nodes' output."""
+
+    recording: ImuRecording
+    #: Namespace of the IMU topic (``/`` the root); None when that topic has no rep_coach
+    #: name, so no node output can be told to belong to it.
+    namespace: Optional[str]
+    #: String payloads of the nodes' output topics (:data:`PUBLISHED_TOPICS`) in that
+    #: namespace, by relative name, in the bag's order; a name without messages is absent.
+    published: Dict[str, List[str]] = field(default_factory=dict)
+
+
 def read_imu_bag(path: Path) -> ImuRecording:
     """Read a bag's IMU topic (``imu/data_raw`` preferred) and any ``labels/reps``.
 
     Sample times are the messages' ``header.stamp``; labels are the TrueRep JSON
     of a ``.../labels/reps`` String topic, grouped by set.
     """
+    return read_session_bag(path).recording
+
+
+def read_session_bag(path: Path) -> SessionBag:
+    """Read a bag as :func:`read_imu_bag` does, keeping what the nodes published too.
+
+    The ``reps`` and ``near_failure`` payloads are kept undecoded from the IMU topic's
+    namespace only: a bag of several stations' topics must not pair one station's
+    detections with another's IMU and labels.
+    """
     if not path.exists():
         raise SourceError(f'{path}: no such bag')
     imu: Dict[str, List[Tuple[float, ...]]] = {}
     reps: List[TrueRep] = []
     seen: Dict[str, int] = {}
+    published: Dict[Tuple[str, str], List[str]] = {}
     try:
         for topic, msgtype, _, msg in _bag_messages(path):
             seen[topic] = seen.get(topic, 0) + 1
@@ -351,6 +380,10 @@ def read_imu_bag(path: Path) -> ImuRecording:
                     reps.append(TrueRep.from_json(msg.data))
                 except PayloadError:
                     continue   # a label we cannot read must not stop the replay
+            elif msgtype == STRING_MSGTYPE:
+                split = topics.split_topic(topic)
+                if split is not None and split[1] in PUBLISHED_TOPICS:
+                    published.setdefault(split, []).append(msg.data)
     except SourceError:
         raise
     except Exception as exc:  # noqa: B902 - BagReadError, rosbags errors, I/O: name the bag
@@ -368,8 +401,12 @@ def read_imu_bag(path: Path) -> ImuRecording:
     data = np.asarray(imu[topic])
     data = data[np.argsort(data[:, 0], kind='stable')]
     block = ImuBlock(data[:, 0], data[:, 1:4], data[:, 4:7])
-    return ImuRecording(name=path.name, imu=block, rate_hz=_rate(block.t),
-                        sets=_group_reps(reps), meta={'source': 'bag', 'topic': topic})
+    recording = ImuRecording(name=path.name, imu=block, rate_hz=_rate(block.t),
+                             sets=_group_reps(reps), meta={'source': 'bag', 'topic': topic})
+    namespace = topics.topic_prefix(topic)
+    return SessionBag(recording, namespace,
+                      {name: payloads for (ns, name), payloads in published.items()
+                       if ns == namespace})
 
 
 def _group_reps(reps: List[TrueRep]) -> List[SetLabels]:
