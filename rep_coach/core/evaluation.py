@@ -6,6 +6,9 @@ gets each rep's raw signal with the event, not the IMU stream).
 The stages decide on their own fixed grid steps and stamp every event with the
 sample that decided it, so the block size changes no event, stamp or verdict
 (tested); the default of 1 s only makes replay cheaper than the nodes' 50 ms.
+What the nodes published during a recorded session is scored the same way: its
+``reps`` and ``near_failure`` messages make a :class:`Replay`
+(:func:`recorded_replay`) that :func:`score_replays` scores like any other.
 Metrics (all times on the recording's timeline):
 
 Segmentation
@@ -151,10 +154,14 @@ def match_intervals(true_iv: Sequence[Tuple[float, float]],
 # -- replay ---------------------------------------------------------------------------------
 @dataclass
 class Replay:
-    """What the stages emitted for one recording."""
+    """What the stages emitted for one recording (or the nodes published, as recorded).
+
+    ``states[i]`` is the verdict on ``events[i]``; a recorded event whose verdict was
+    never published has None there (see :func:`recorded_replay`).
+    """
 
     events: List[RepEvent] = field(default_factory=list)
-    states: List[NearFailureState] = field(default_factory=list)
+    states: List[Optional[NearFailureState]] = field(default_factory=list)
     #: Per-window verdicts of a classifier that decides per window (else empty).
     window_states: List[NearFailureState] = field(default_factory=list)
 
@@ -178,6 +185,27 @@ def replay(recording: ImuRecording, segmenter: RepSegmenter,
             if classifier is not None:
                 out.states.append(classifier.on_rep(event))
     out.window_states = list(getattr(classifier, 'window_states', ()))
+    return out
+
+
+def recorded_replay(events: Sequence[RepEvent], states: Sequence[NearFailureState]) -> Replay:
+    """Return the replay the nodes performed live, from their published messages.
+
+    ``events`` are the ``reps`` payloads and ``states`` the ``near_failure`` ones.  A
+    verdict is paired with the event it was given on by set, rep and stamp (the
+    classifiers stamp a verdict with its event's stamp, and set numbers never repeat
+    within a segmenter's life), not by position: a verdict lost or recorded without
+    its event must not shift every later pairing.  An event without a verdict gets
+    None (the lifter was told nothing about it: scored as not near failure); verdicts
+    without an event are left out.  Events are ordered by stamp, as a replay emits them.
+    """
+    pending: Dict[Tuple[int, int, float], List[NearFailureState]] = {}
+    for state in states:
+        pending.setdefault((state.set_index, state.rep_index, state.stamp), []).append(state)
+    out = Replay(events=sorted(events, key=lambda e: e.stamp))
+    for event in out.events:
+        same = pending.get((event.set_index, event.rep_index, event.stamp))
+        out.states.append(same.pop(0) if same else None)
     return out
 
 
@@ -228,16 +256,16 @@ def score_recording(recording: ImuRecording, result: Replay) -> List[SetScore]:
         events = [result.events[i] for i in idx]
         states = ([result.states[i] for i in idx]
                   if len(result.states) == len(result.events) else [])
+        verdicts = result.window_states or [s for s in result.states if s is not None]
         score = _score_set(recording, labels.reps, events, states,
-                           [s for s in result.window_states or result.states
-                            if lo <= s.stamp < hi])
+                           [s for s in verdicts if lo <= s.stamp < hi])
         score.set_number = k + 1
         scores.append(score)
     return scores
 
 
 def _score_set(recording: ImuRecording, reps: List[RepLabel], events: List[RepEvent],
-               states: List[NearFailureState],
+               states: List[Optional[NearFailureState]],
                all_states: List[NearFailureState]) -> SetScore:
     true_end = [r.end for r in reps]
     pred_end = [e.end for e in events]
@@ -348,8 +376,27 @@ def evaluate(recordings: Iterable[ImuRecording], segmenter_factory: SegmenterFac
         if len(rec.imu):
             seconds += float(rec.imu.t[-1] - rec.imu.t[0])
         scores.extend(score_recording(rec, result))
+    return _summary(scores, per_subject, per_recording, per_set,
+                    speed_x_realtime=round(seconds / busy, 1) if busy > 0 else None)
+
+
+def score_replays(replays: Iterable[Tuple[ImuRecording, Replay]], *, per_subject: bool = True,
+                  per_recording: bool = False, per_set: bool = False) -> Dict[str, Any]:
+    """Score replays made elsewhere (e.g. :func:`recorded_replay`) as :func:`evaluate` does.
+
+    The result is :func:`evaluate`'s without ``speed_x_realtime``.
+    """
+    scores: List[SetScore] = []
+    for recording, result in replays:
+        scores.extend(score_recording(recording, result))
+    return _summary(scores, per_subject, per_recording, per_set)
+
+
+def _summary(scores: Sequence[SetScore], per_subject: bool, per_recording: bool,
+             per_set: bool, **extra: Any) -> Dict[str, Any]:
+    """Pool ``scores`` (:func:`aggregate`), add ``extra``, then the breakdowns asked for."""
     out = aggregate(scores)
-    out['speed_x_realtime'] = round(seconds / busy, 1) if busy > 0 else None
+    out.update(extra)
     if per_subject:
         out['per_subject'] = _breakdown(scores, lambda s: s.subject or '?', sort=True)
     if per_recording:
