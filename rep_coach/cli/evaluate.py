@@ -1,4 +1,4 @@
-"""``rep-coach evaluate DATA``: learned pipeline and baseline side by side.
+"""``rep-coach evaluate DATA``: learned pipeline, baseline and recorded detections side by side.
 
 ``DATA`` is a thomas2025-layout directory, a rosbag2 bag recorded by the system
 (``imu/data_raw`` plus ``labels/reps`` TrueRep JSON, under any namespace), or a
@@ -8,6 +8,17 @@ listed and left out.  Every set is replayed causally through the same streaming
 stages the nodes run; see :mod:`rep_coach.core.evaluation` for the metric
 definitions.  A bag's subject is the station it was recorded at (its namespace,
 from metadata.yaml or inferred from its topic names), else the bag's name.
+
+Bags also get a third column, ``recorded``: what the nodes published while the
+bag was recorded (its ``reps`` and ``near_failure`` messages in the IMU topic's
+namespace: what the lifter was told), scored by the same code, metrics and
+breakdowns as the replays.  Cue delay is ``stamp - true end`` with the stamp the
+event carries (the IMU sample that decided it), as in a replay.  Bags of a directory
+without recorded rep events are left out of it and listed (``without_detections``);
+when none has any, ``recorded`` is ``{"error": ...}``, never a zero.  Near failure is
+pooled over the bags that recorded verdicts; a rep event whose verdict is missing
+counts as not near failure.  The bags do not record which model the nodes ran.
+A thomas2025 directory has no recorded detections and no such column.
 Near failure is RPE >= 8 (RIR <= 2), an assumption of rep_coach.
 """
 
@@ -20,15 +31,19 @@ import logging
 import math
 from pathlib import Path
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple, TYPE_CHECKING, TypeVar
 import warnings
 
+from rep_coach import topics
 from rep_coach.bag_names import station_label
 from rep_coach.cli.checks import positive_int
-from rep_coach.core.evaluation import ASSUMPTION, evaluate
+from rep_coach.core.evaluation import ASSUMPTION, evaluate, recorded_replay, Replay, score_replays
 from rep_coach.core.near_failure import BaselineNearFailure
 from rep_coach.core.segmentation import BaselineSegmenter
-from rep_coach.core.types import ImuRecording
+from rep_coach.core.types import ImuRecording, NearFailureState, PayloadError, RepEvent
+
+if TYPE_CHECKING:   # imported where used: a dataset run needs no bag code
+    from rep_coach.core.sources import SessionBag
 
 LOG = logging.getLogger(__name__)
 
@@ -55,6 +70,31 @@ class Inputs:
     kind: str
     #: Bags of a directory that were not scored: name -> why.
     skipped: Dict[str, str] = field(default_factory=dict)
+
+
+#: Key of a bag recording's ``meta`` that holds its :class:`Recorded` detections.
+RECORDED = 'recorded'
+#: What :attr:`Recorded.messages` counts, summed over the bags in the JSON's ``messages``.
+MESSAGE_COUNTS = ('reps', 'near_failure', 'bad_payloads', 'reps_without_verdict',
+                  'verdicts_without_rep')
+
+
+@dataclass
+class Recorded:
+    """What the nodes published during a recorded session (what the lifter was told)."""
+
+    #: The published rep events, each with its verdict; None when the bag holds no events.
+    replay: Optional[Replay] = None
+    #: Why there is no replay, or why its verdicts are not scored (empty when they are).
+    reason: str = ''
+    #: Messages read: ``reps``, ``near_failure``, ``bad_payloads`` (not decodable; left
+    #: out), ``reps_without_verdict`` and ``verdicts_without_rep`` (unpaired).
+    messages: Dict[str, int] = field(default_factory=dict)
+
+    @property
+    def has_verdicts(self) -> bool:
+        """Tell whether any recorded event has its near-failure verdict."""
+        return self.replay is not None and any(s is not None for s in self.replay.states)
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -132,38 +172,108 @@ def read_labelled_bag(path: Path) -> ImuRecording:
     """Read ``imu/data_raw`` and ``labels/reps`` of a bag into one labelled recording.
 
     Topics may carry a namespace (``/station3/imu/data_raw``); the one bag reader
-    of the package, :func:`rep_coach.core.sources.read_imu_bag`, does the work.  The
+    of the package, :func:`rep_coach.core.sources.read_session_bag`, does the work.  The
     subject is the bag's station (:func:`bag_subject`).  Raises ``ValueError``
     (naming the bag) when it is unreadable or has no labels.
     """
     recording = read_bag_recording(Path(path))
     if not any(s.reps for s in recording.sets):
-        topics = recording.meta.get('topics') or []
+        names = recording.meta.get('topics') or []
         raise ValueError(f'{path}: no labels/reps (TrueRep JSON) messages to score against '
-                         f'(its topics with messages: {", ".join(topics)})')
+                         f'(its topics with messages: {", ".join(names)})')
     return recording
 
 
 def read_bag_recording(path: Path) -> ImuRecording:
-    """Read a bag's IMU and any labels; the subject is the bag's station.
+    """Read a bag's IMU, any labels and what the nodes published; the subject is its station.
 
-    Damage the reader recovers from (an unfinished file) is logged as one warning.
-    Raises ``ValueError`` naming the bag when it cannot be read or has no IMU messages.
+    What the nodes published is ``meta[RECORDED]``, a :class:`Recorded`.  Damage the
+    reader recovers from (an unfinished file) is logged as one warning.  Raises
+    ``ValueError`` naming the bag when it cannot be read or has no IMU messages.
     """
     from rep_coach.bagio import BagError, load_metadata
-    from rep_coach.core.sources import read_imu_bag
+    from rep_coach.core.sources import read_session_bag
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always')
-        recording = read_imu_bag(path)
+        session = read_session_bag(path)
+    recording = session.recording
     for warning in caught:
         LOG.warning('%s', warning.message)
     try:
         metadata = load_metadata(path)
-    except BagError as exc:   # read_imu_bag read it: only a race gets here
+    except BagError as exc:   # read_session_bag read it: only a race gets here
         raise ValueError(str(exc)) from None
     recording.subject = bag_subject(path, metadata)
     recording.meta['topics'] = [t.name for t in metadata.topics if t.message_count]
+    recording.meta[RECORDED] = recorded_detections(session, [t.name for t in metadata.topics])
     return recording
+
+
+def recorded_detections(session: SessionBag, listed: List[str]) -> Recorded:
+    """Decode what the nodes published in ``session`` into a replay.
+
+    ``listed`` are the bag's topics (with or without messages), to tell a topic the
+    bag did not record from one it recorded empty.  Times are the IMU's data time, as
+    in a replay: a ``reps`` payload's ``stamp`` is the sample that decided it.
+    """
+    ns = session.namespace
+    if ns is None:
+        return Recorded(reason=f'its IMU topic {session.recording.meta.get("topic")} has no '
+                               'rep_coach name, so no reps topic can be told to belong to it')
+    events, bad_events = _decode(session.published.get(topics.REPS, []), RepEvent.from_json)
+    states, bad_states = _decode(session.published.get(topics.NEAR_FAILURE, []),
+                                 NearFailureState.from_json)
+    reps_topic, verdicts_topic = _in(ns, topics.REPS), _in(ns, topics.NEAR_FAILURE)
+    messages = dict.fromkeys(MESSAGE_COUNTS, 0)
+    messages.update(reps=len(events) + len(bad_events),
+                    near_failure=len(states) + len(bad_states),
+                    bad_payloads=len(bad_events) + len(bad_states))
+    if bad_events or bad_states:
+        LOG.warning('%s: %d recorded payload(s) cannot be decoded and are left out (first: %s)',
+                    session.recording.name, messages['bad_payloads'],
+                    (bad_events or bad_states)[0])
+    if not events:
+        return Recorded(reason=_absent(reps_topic, 'rep events', listed, bad_events),
+                        messages=messages)
+    replay = recorded_replay(events, states)
+    paired = sum(s is not None for s in replay.states)
+    messages.update(reps_without_verdict=len(events) - paired,
+                    verdicts_without_rep=len(states) - paired)
+    if paired:
+        return Recorded(replay, '', messages)
+    reason = (f'none of its {len(states)} {verdicts_topic} verdicts is on a recorded rep event'
+              if states else _absent(verdicts_topic, 'verdicts', listed, bad_states))
+    return Recorded(replay, reason, messages)
+
+
+def _absent(topic: str, what: str, listed: List[str], bad: List[str]) -> str:
+    """Say why ``topic`` gave nothing: undecodable, recorded empty, or not recorded."""
+    if bad:
+        return f'none of its {len(bad)} {topic} messages decodes ({bad[0]})'
+    if topic in listed:
+        return f'{topic} recorded without messages: no {what} published while recording'
+    return f'no {topic} topic ({what}) in the bag'
+
+
+def _in(namespace: str, relative: str) -> str:
+    """Return the topic ``relative`` in ``namespace`` (``/`` being the root)."""
+    return f'{namespace.rstrip("/")}/{relative}'
+
+
+Decoded = TypeVar('Decoded')
+
+
+def _decode(payloads: List[str],
+            decode: Callable[[str], Decoded]) -> Tuple[List[Decoded], List[str]]:
+    """Decode ``payloads``; return (decoded, messages of those that do not decode)."""
+    decoded: List[Decoded] = []
+    bad: List[str] = []
+    for payload in payloads:
+        try:
+            decoded.append(decode(payload))
+        except PayloadError as exc:
+            bad.append(str(exc))
+    return decoded, bad
 
 
 def bag_subject(path: Path, metadata: Any) -> str:
@@ -196,8 +306,50 @@ def _learned(models: Optional[Path], recordings: List[ImuRecording],
     return result
 
 
+def _recorded(recordings: List[ImuRecording], kind: str, **breakdown: bool) -> Dict[str, Any]:
+    """Score the detections the bags recorded as the replays are scored, or say why not.
+
+    Bags without recorded rep events are left out (listed under ``without_detections``
+    for a directory); when none has any the entry is ``{'error': ...}``, not a zero.
+    Near failure is pooled over the bags whose events have verdicts only: a bag that did
+    not record ``near_failure`` would otherwise count every rep as a missed one.
+    """
+    found: Dict[str, Recorded] = {r.name: r.meta[RECORDED] for r in recordings}
+    missing = {name: rec.reason for name, rec in found.items() if rec.replay is None}
+    scored = [(r, found[r.name].replay) for r in recordings if r.name not in missing]
+    if not scored:
+        entry: Dict[str, Any] = {'error': (
+            f'no rep events recorded: {next(iter(missing.values()))}' if len(missing) == 1
+            else f'none of the {len(missing)} bags holds recorded rep events')}
+    else:
+        entry = score_replays(scored, **breakdown)
+        with_verdicts = [(r, replay) for r, replay in scored if found[r.name].has_verdicts]
+        if len(with_verdicts) < len(scored):
+            _near_failure_from(entry, score_replays(with_verdicts, **breakdown)
+                               if with_verdicts else None)
+        entry['messages'] = {key: sum(found[r.name].messages[key] for r, _ in scored)
+                             for key in MESSAGE_COUNTS}
+        unscored = {r.name: found[r.name].reason for r, _ in scored
+                    if not found[r.name].has_verdicts}
+        if unscored:
+            entry['without_verdicts'] = unscored
+    if kind == 'bags':
+        entry['without_detections'] = missing
+    return entry
+
+
+def _near_failure_from(entry: Dict[str, Any], verdicts: Optional[Dict[str, Any]]) -> None:
+    """Replace ``entry``'s near-failure scores, pooled and broken down, by ``verdicts``'."""
+    none = {'error': 'no near_failure verdicts recorded'}
+    entry['near_failure'] = verdicts['near_failure'] if verdicts else dict(none)
+    for key in ('per_subject', 'per_recording', 'per_set'):
+        for name, group in entry.get(key, {}).items():
+            other = (verdicts or {}).get(key, {}).get(name)
+            group['near_failure'] = other['near_failure'] if other else dict(none)
+
+
 def run(args: argparse.Namespace) -> int:
-    """Evaluate both pipelines; print a table or one JSON object; return the exit code."""
+    """Evaluate both pipelines (and a bag's recorded detections); print; return the exit code."""
     try:
         inputs = load_recordings(args.data, getattr(args, 'subjects', None))
     except (OSError, ValueError) as exc:
@@ -221,9 +373,14 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     baseline = evaluate(recordings, BaselineSegmenter, BaselineNearFailure, progress=progress,
                         **breakdown)
+    # Only bags record what the nodes published: a dataset's output has no such entry.
+    recorded = _recorded(recordings, inputs.kind, **breakdown) if inputs.kind != 'dataset' \
+        else None
     if args.json:
-        out = {'learned': None if 'error' in learned else learned, 'baseline': baseline,
-               'assumption': ASSUMPTION, 'n_sets': baseline['n_sets']}
+        out = {'learned': None if 'error' in learned else learned, 'baseline': baseline}
+        if recorded is not None:
+            out['recorded'] = recorded
+        out.update(assumption=ASSUMPTION, n_sets=baseline['n_sets'])
         if 'error' in learned:
             out['learned_reason'] = learned['error']
         if inputs.kind == 'bags':
@@ -231,7 +388,7 @@ def run(args: argparse.Namespace) -> int:
             out['skipped_bags'] = inputs.skipped
         print(json.dumps(out, allow_nan=False))
         return EXIT_OK
-    print(_table(learned, baseline, baseline['n_sets']))
+    print(_table(learned, baseline, recorded, baseline['n_sets']))
     return EXIT_OK
 
 
@@ -241,20 +398,32 @@ def _fmt(value: Any) -> str:
     return f'{value:.3f}' if isinstance(value, float) else str(value)
 
 
-def _table(learned: Dict[str, Any], baseline: Dict[str, Any], n_sets: int) -> str:
-    lines = [f'{n_sets} sets; {ASSUMPTION}', f'{"metric":28s} {"learned":>10s} {"baseline":>10s}']
+def _table(learned: Dict[str, Any], baseline: Dict[str, Any],
+           recorded: Optional[Dict[str, Any]], n_sets: int) -> str:
+    columns = [('learned', learned), ('baseline', baseline)]
+    if recorded is not None:
+        columns.append(('recorded', recorded))
+    lines = [f'{n_sets} sets; {ASSUMPTION}',
+             f'{"metric":28s}' + ''.join(f' {title:>10s}' for title, _ in columns)]
     for group in ('segmentation', 'near_failure'):
         lines.append(f'[{group}]')
-        for key, value in baseline[group].items():
+        for key in baseline[group]:
             if key == 'assumption':
                 continue
-            other = learned.get(group, {}).get(key) if 'error' not in learned else None
-            lines.append(f'  {key:26s} {_fmt(other):>10s} {_fmt(value):>10s}')
-    lines.append(f'  {"speed_x_realtime":26s} {_fmt(learned.get("speed_x_realtime")):>10s} '
-                 f'{_fmt(baseline.get("speed_x_realtime")):>10s}')
-    lines += _breakdown_lines(learned, baseline)
-    if 'error' in learned:
-        lines.append(f'learned: {learned["error"]}')
+            lines.append(f'  {key:26s}' + ''.join(f' {_fmt(_metric(result, group, key)):>10s}'
+                                                  for _, result in columns))
+    lines.append(f'  {"speed_x_realtime":26s}' + ''.join(
+        f' {_fmt(result.get("speed_x_realtime")):>10s}' for _, result in columns))
+    lines += _breakdown_lines(columns)
+    for title, result in columns:
+        if 'error' in result:
+            lines.append(f'{title}: {result["error"]}')
+    if (recorded or {}).get('without_verdicts'):
+        lines.append('recorded: near failure left out for ' + '; '.join(
+            f'{name} ({why})' for name, why in recorded['without_verdicts'].items()))
+    if (recorded or {}).get('without_detections'):
+        lines.append('recorded: left out ' + '; '.join(
+            f'{name} ({why})' for name, why in recorded['without_detections'].items()))
     if learned.get('in_sample_subjects'):
         lines.append(f'note: the learned models were trained on '
                      f'{", ".join(learned["in_sample_subjects"])}, so their scores here are not '
@@ -262,29 +431,43 @@ def _table(learned: Dict[str, Any], baseline: Dict[str, Any], n_sets: int) -> st
     return '\n'.join(lines)
 
 
+def _metric(result: Dict[str, Any], group: str, key: str) -> Any:
+    """Return ``result[group][key]``; None where the column or the group is unavailable."""
+    return None if 'error' in result else result.get(group, {}).get(key)
+
+
 #: Breakdowns the table shows (when they have more than one entry): key, column title.
 _BREAKDOWNS = (('per_subject', 'subject'), ('per_recording', 'bag'), ('per_set', 'set'))
 
 
-def _breakdown_lines(learned: Dict[str, Any], baseline: Dict[str, Any]) -> List[str]:
-    """Return one line per subject, bag and set: counts, event F1 and rep F1 of both."""
+def _breakdown_lines(columns: List[Tuple[str, Dict[str, Any]]]) -> List[str]:
+    """Return one line per subject, bag and set: counts, event F1 and rep F1 of each column.
+
+    The rows are the baseline's (every set is replayed); a column without a row has dashes.
+    """
+    baseline = dict(columns)['baseline']
+    marks = [title[0].upper() for title, _ in columns]
     lines: List[str] = []
     for key, title in _BREAKDOWNS:
         groups = baseline.get(key) or {}
         if len(groups) < 2:
             continue
         width = max(len(title), *(len(name) for name in groups))
-        lines.append(f'[{key}] (L = learned, B = baseline; detected reps, event F1, rep F1)')
-        lines.append(f'  {title:{width}s} {"sets":>4s} {"reps":>5s} {"det L":>6s} '
-                     f'{"det B":>6s} {"evF1 L":>7s} {"evF1 B":>7s} {"repF1 L":>8s} '
-                     f'{"repF1 B":>8s}')
+        legend = ', '.join(f'{mark} = {name}' for mark, (name, _) in zip(marks, columns))
+        lines.append(f'[{key}] ({legend}; detected reps, event F1, rep F1)')
+        lines.append(f'  {title:{width}s} {"sets":>4s} {"reps":>5s}'
+                     + ''.join(f' {"det " + m:>6s}' for m in marks)
+                     + ''.join(f' {"evF1 " + m:>7s}' for m in marks)
+                     + ''.join(f' {"repF1 " + m:>8s}' for m in marks))
         for name, base in groups.items():
-            other = (learned.get(key) or {}).get(name, {})
-            seg, oseg = base['segmentation'], other.get('segmentation', {})
+            rows = [(result.get(key) or {}).get(name, {}) for _, result in columns]
             lines.append(
-                f'  {name:{width}s} {base["n_sets"]:>4d} {seg["n_true_reps"]:>5d} '
-                f'{_fmt(oseg.get("n_detected_reps")):>6s} {seg["n_detected_reps"]:>6d} '
-                f'{_fmt(oseg.get("event_f1")):>7s} {_fmt(seg["event_f1"]):>7s} '
-                f'{_fmt(other.get("near_failure", {}).get("rep_f1")):>8s} '
-                f'{_fmt(base["near_failure"]["rep_f1"]):>8s}')
+                f'  {name:{width}s} {base["n_sets"]:>4d} '
+                f'{base["segmentation"]["n_true_reps"]:>5d}'
+                + ''.join(f' {_fmt(_metric(row, "segmentation", "n_detected_reps")):>6s}'
+                          for row in rows)
+                + ''.join(f' {_fmt(_metric(row, "segmentation", "event_f1")):>7s}'
+                          for row in rows)
+                + ''.join(f' {_fmt(_metric(row, "near_failure", "rep_f1")):>8s}'
+                          for row in rows))
     return lines
