@@ -113,3 +113,29 @@ def test_window_metrics_read_a_per_window_classifiers_own_verdicts() -> None:
     assert by_rep.window.tp == 0 and by_window.window.tp > 0
     assert by_window.window.fn == by_window.window.fp == 0
     assert by_rep.rep == by_window.rep     # rep verdicts stay the per-rep ones
+
+
+def test_recorded_replay_pairs_verdicts_by_rep_and_stamp_not_position() -> None:
+    from rep_coach.core.evaluation import recorded_replay
+    from rep_coach.core.types import NearFailureState, RepEvent
+    events = [RepEvent(1, k, 2.0 * k, 2.0 * k + 1.5, 2.0 * k + 1.8) for k in (1, 2, 3)]
+    verdict = {e.rep_index: NearFailureState(1, e.rep_index, e.stamp, 0.9, True, 1)
+               for e in events}
+    orphan = NearFailureState(1, 9, 99.0, 0.9, True)       # its rep event was not recorded
+    # Messages out of order, rep 2's verdict lost: nothing after it shifts.
+    got = recorded_replay([events[2], events[0], events[1]], [verdict[3], orphan, verdict[1]])
+    assert got.events == events                            # in decision order
+    assert got.states == [verdict[1], None, verdict[3]]
+    assert got.window_states == []
+
+
+def test_score_replays_is_evaluate_on_the_stages_replay() -> None:
+    """One scoring path: a replay made outside evaluate scores exactly as evaluate's own."""
+    from rep_coach.core.evaluation import replay, score_replays
+    rec = _synthetic_recording()
+    direct = evaluate([rec], BaselineSegmenter, BaselineNearFailure, per_set=True)
+    got = score_replays([(rec, replay(rec, BaselineSegmenter(), BaselineNearFailure()))],
+                        per_set=True)
+    assert 'speed_x_realtime' not in got
+    direct.pop('speed_x_realtime')
+    assert got == direct and list(got) == list(direct)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 import pytest
@@ -14,6 +14,9 @@ from rep_coach.bagio import BagRecorder
 from rep_coach.bagio.types import default_typestore
 from rep_coach.cli import evaluate as evaluate_cli
 from rep_coach.cli import plot as plot_cli
+from rep_coach.core.evaluation import replay, Replay
+from rep_coach.core.near_failure import BaselineNearFailure
+from rep_coach.core.segmentation import BaselineSegmenter
 from rep_coach.core.sim import SimConfig, simulate
 from rep_coach.core.types import ImuRecording, TrueRep
 from rep_coach.imu_msg import block_to_msgs
@@ -38,16 +41,21 @@ def _string_cdr(text: str) -> bytes:
 
 
 def write_labelled_bag(path: Path, rec: ImuRecording, ns: str = NS,
-                       stated: bool = True) -> int:
+                       stated: bool = True, published: Optional[Replay] = None,
+                       verdicts: bool = True) -> int:
     """Record ``rec`` as the system does (topics under ``ns``); return the labelled reps.
 
     ``stated``: metadata.yaml says the namespace, as rep_coach's recorder writes it
-    (``ros2 bag record`` does not).
+    (``ros2 bag record`` does not).  ``published``: what the nodes published during
+    the session, recorded on ``reps`` and (with ``verdicts``) ``near_failure``.
     """
     ns = ns.rstrip('/')
-    bag = BagRecorder(path, {f'{ns}/imu/data_raw': (IMU, 'sensor_data'),
-                             f'{ns}/labels/reps': (STRING, 'events')},
-                      flush_interval_s=3600,
+    specs = {f'{ns}/imu/data_raw': (IMU, 'sensor_data'), f'{ns}/labels/reps': (STRING, 'events')}
+    if published is not None:
+        specs[f'{ns}/reps'] = (STRING, 'events')
+        if verdicts:
+            specs[f'{ns}/near_failure'] = (STRING, 'events')
+    bag = BagRecorder(path, specs, flush_interval_s=3600,
                       custom_data={'namespace': ns or '/'} if stated else None)
     for msg in block_to_msgs(rec.imu, 'imu_link', _imu_msg):
         stamp = msg.header.stamp
@@ -59,8 +67,24 @@ def write_labelled_bag(path: Path, rec: ImuRecording, ns: str = NS,
             # Published when the rep ends, as the labelled sources do.
             bag.write(f'{ns}/labels/reps', int(round(rep.end * 1e9)), _string_cdr(true.to_json()))
             n += 1
+    for event, state in zip(published.events, published.states) if published else ():
+        # Logged when decided, as the recorder receives them (the log time is not scored).
+        bag.write(f'{ns}/reps', int(round(event.stamp * 1e9)), _string_cdr(event.to_json()))
+        if verdicts:
+            bag.write(f'{ns}/near_failure', int(round(state.stamp * 1e9)),
+                      _string_cdr(state.to_json()))
     bag.close()
     return n
+
+
+def live_replay(rec: ImuRecording, shift_s: float = 0.0) -> Replay:
+    """Return what the baseline nodes publish on ``rec``, every time shifted by ``shift_s``."""
+    out = replay(rec, BaselineSegmenter(), BaselineNearFailure())
+    for item in out.events + out.states:
+        for name in ('start', 'end', 'stamp'):
+            if hasattr(item, name):
+                setattr(item, name, getattr(item, name) + shift_s)
+    return out
 
 
 def run_evaluate(*argv: str) -> int:
@@ -278,3 +302,151 @@ def test_plot_help_says_what_it_draws(capsys: Any) -> None:
     text = capsys.readouterr().out
     for what in ('BAG:N', 'principal axis', 'threshold', 'RPE >= 8', 'exit status: 0 written'):
         assert what in text
+
+
+# -- what the nodes published, as recorded -------------------------------------------------
+@pytest.fixture(scope='module')
+def live_bag(labelled_bag: tuple, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``labelled_bag``'s session with what the baseline nodes published on it."""
+    _, rec, _ = labelled_bag
+    bag = tmp_path_factory.mktemp('live') / 'session'
+    write_labelled_bag(bag, rec, published=live_replay(rec))
+    return bag
+
+
+def evaluate_json(*argv: str, capsys: Any) -> dict:
+    """Run ``rep-coach evaluate ARGV --json``; return its JSON object."""
+    assert run_evaluate(*argv, '--json') == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def without_timing(result: dict) -> dict:
+    """Return ``result`` without ``speed_x_realtime`` (a measured time, never the same)."""
+    return {k: v for k, v in result.items() if k != 'speed_x_realtime'}
+
+
+def published_messages(bag: Path) -> dict:
+    """Decode the bag's String topics with rosbags and json alone (no rep_coach reader)."""
+    from rosbags.highlevel import AnyReader
+    topics: dict = {}
+    with AnyReader([bag], default_typestore=default_typestore()) as reader:
+        strings = [c for c in reader.connections if c.msgtype == STRING]
+        for conn, _, raw in reader.messages(connections=strings):
+            topics.setdefault(conn.topic, []).append(
+                json.loads(reader.deserialize(raw, STRING).data))
+    return topics
+
+
+def test_recorded_detections_are_scored_as_the_messages_say(
+        labelled_bag: tuple, live_bag: Path, capsys: Any) -> None:
+    out = evaluate_json(str(live_bag), capsys=capsys)
+    recorded, seg = out['recorded'], out['recorded']['segmentation']
+    messages = published_messages(live_bag)
+    reps, verdicts = messages[f'{NS}/reps'], messages[f'{NS}/near_failure']
+    assert seg['n_detected_reps'] == len(reps) > 0
+    assert recorded['messages'] == {'reps': len(reps), 'near_failure': len(verdicts),
+                                    'bad_payloads': 0, 'reps_without_verdict': 0,
+                                    'verdicts_without_rep': 0}
+    # Cue delay from the decision stamps, worked out here from the messages alone: every
+    # true rep end matched to the nearest detected end (all within 0.3 s in this session).
+    true_end = np.array([r['end'] for r in messages[f'{NS}/labels/reps']])
+    delays = [r['stamp'] - true_end[np.argmin(abs(true_end - r['end']))] for r in reps]
+    assert seg['event_f1'] == 1.0 and seg['n_true_reps'] == len(true_end) == len(reps)
+    assert seg['cue_delay_p50_s'] == pytest.approx(np.percentile(delays, 50), abs=1e-4)
+    assert seg['cue_delay_p90_s'] == pytest.approx(np.percentile(delays, 90), abs=1e-4)
+    # The baseline's stages published these: the live score is the baseline replay's.
+    assert without_timing(recorded['segmentation']) == out['baseline']['segmentation']
+    assert recorded['near_failure'] == out['baseline']['near_failure']
+    assert list(recorded['per_subject']) == ['station3']
+    assert list(recorded['per_set']) == list(out['baseline']['per_set'])
+    # learned and baseline are what they are for the same bag without recorded detections.
+    bag, _, _ = labelled_bag
+    plain = evaluate_json(str(bag), capsys=capsys)
+    for key in ('learned', 'baseline'):
+        if plain[key] is None:
+            assert out[key] is None
+        else:
+            assert without_timing(out[key]) == without_timing(plain[key])
+    assert list(out) == ['learned', 'baseline', 'recorded', 'assumption', 'n_sets']
+    assert run_evaluate(str(live_bag)) == 0
+    table = capsys.readouterr().out
+    assert table.splitlines()[1].split() == ['metric', 'learned', 'baseline', 'recorded']
+    assert f'{len(reps)}' in table.split('n_detected_reps')[1].splitlines()[0]
+
+
+def test_a_bag_without_rep_events_has_a_recorded_error_not_a_zero(
+        labelled_bag: tuple, tmp_path: Path, capsys: Any) -> None:
+    bag, rec, _ = labelled_bag
+    out = evaluate_json(str(bag), capsys=capsys)
+    assert out['recorded'] == {'error': f'no rep events recorded: no {NS}/reps topic '
+                                        '(rep events) in the bag'}
+    assert out['baseline']['segmentation']['n_detected_reps'] > 0   # still scored
+    assert run_evaluate(str(bag)) == 0
+    assert 'recorded: no rep events recorded' in capsys.readouterr().out
+    # Recorded, but the segmenter published nothing while it was.
+    write_labelled_bag(tmp_path / 'quiet', rec, published=Replay())
+    assert 'recorded without messages' in \
+        evaluate_json(str(tmp_path / 'quiet'), capsys=capsys)['recorded']['error']
+
+
+def test_recorded_detections_shifted_in_time_score_lower(tmp_path: Path, capsys: Any) -> None:
+    rec = simulate(SimConfig(seed=4, sets=1))
+    scores = {}
+    for shift in (0.0, 0.2, 0.5):
+        write_labelled_bag(tmp_path / f'shift{shift}', rec, published=live_replay(rec, shift))
+        out = evaluate_json(str(tmp_path / f'shift{shift}'), capsys=capsys)
+        scores[shift] = out['recorded']['segmentation']
+    assert scores[0.0]['event_f1'] >= 0.8
+    # Within the 0.3 s tolerance the reps still match, each cue 0.2 s later...
+    assert scores[0.2]['cue_delay_p50_s'] == pytest.approx(
+        scores[0.0]['cue_delay_p50_s'] + 0.2, abs=1e-3)
+    # ...beyond it they are wrong detections.
+    assert scores[0.5]['event_f1'] < scores[0.0]['event_f1']
+    assert scores[0.5]['n_detected_reps'] == scores[0.0]['n_detected_reps']
+
+
+def test_reps_recorded_without_verdicts_score_no_near_failure(
+        labelled_bag: tuple, tmp_path: Path, capsys: Any) -> None:
+    _, rec, _ = labelled_bag
+    write_labelled_bag(tmp_path / 'reps_only', rec, published=live_replay(rec), verdicts=False)
+    out = evaluate_json(str(tmp_path / 'reps_only'), capsys=capsys)
+    recorded = out['recorded']
+    assert recorded['segmentation'] == without_timing(out['baseline']['segmentation'])
+    # Not rep_f1 = 0 (every near-failure rep "missed"): not scored, and said why.
+    assert recorded['near_failure'] == {'error': 'no near_failure verdicts recorded'}
+    assert recorded['without_verdicts'] == {
+        'reps_only': f'no {NS}/near_failure topic (verdicts) in the bag'}
+    assert all(group['near_failure'] == recorded['near_failure']
+               for group in recorded['per_set'].values())
+
+
+def test_a_directory_scores_the_recorded_bags_and_names_the_others(
+        tmp_path: Path, capsys: Any) -> None:
+    sessions = tmp_path / 'bags'
+    sessions.mkdir()
+    first, second = simulate(SimConfig(seed=3, sets=1)), simulate(SimConfig(seed=4, sets=1))
+    n_first = write_labelled_bag(sessions / 'a', first, '/station1',
+                                 published=live_replay(first))
+    write_labelled_bag(sessions / 'b', second, '/station2')
+    out = evaluate_json(str(sessions), capsys=capsys)
+    recorded = out['recorded']
+    assert recorded['without_detections'] == {'b': 'no /station2/reps topic (rep events) in '
+                                                   'the bag'}
+    assert recorded['segmentation']['n_true_reps'] == n_first    # bag a only
+    assert list(recorded['per_recording']) == ['a'] and list(recorded['per_subject']) == \
+        ['station1']
+    assert recorded['per_recording']['a'] == without_timing(
+        out['baseline']['per_recording']['a'])
+    # --subjects and --limit pick the bags of the recorded entry as of the others.
+    out = evaluate_json(str(sessions), '--subjects', 'station2', capsys=capsys)
+    assert out['recorded'] == {'error': 'no rep events recorded: no /station2/reps topic '
+                                        '(rep events) in the bag',
+                               'without_detections': {'b': 'no /station2/reps topic '
+                                                           '(rep events) in the bag'}}
+    out = evaluate_json(str(sessions), '--limit', '1', capsys=capsys)
+    assert out['bags'] == ['a'] and out['recorded']['without_detections'] == {}
+    assert run_evaluate(str(sessions)) == 0
+    table = capsys.readouterr().out
+    assert 'R = recorded' in table and 'left out b (no /station2/reps' in table
+    row = next(line for line in table.splitlines() if line.startswith('  b '))
+    assert row.split()[5] == '-'       # det R: bag b recorded no detections

@@ -333,3 +333,13 @@ def test_evaluate_scores_the_demo_bag_under_its_name(demo_run) -> None:
     assert base['segmentation']['n_true_reps'] == demo_run['summary']['reps_true']
     assert list(base['per_subject']) == [bag.name]   # recorded at the root: the bag's name
     assert list(base['per_set']) == [f'{bag.name}:1'] and out['n_sets'] == 1
+    # What the graph's nodes published during the demo, as its bag recorded it.
+    recorded, detected = out['recorded'], demo_run['summary']['reps_detected']
+    assert recorded['segmentation']['n_detected_reps'] == detected
+    assert recorded['segmentation']['n_true_reps'] == demo_run['summary']['reps_true']
+    assert recorded['messages'] == {'reps': detected, 'near_failure': detected,
+                                    'bad_payloads': 0, 'reps_without_verdict': 0,
+                                    'verdicts_without_rep': 0}
+    assert recorded['segmentation']['event_f1'] >= 0.8
+    assert 0 < recorded['segmentation']['cue_delay_p50_s'] < 1.0   # data time, not wall time
+    assert list(recorded['per_set']) == list(base['per_set'])
