@@ -422,7 +422,7 @@ def _table(learned: Dict[str, Any], baseline: Dict[str, Any],
         lines.append('recorded: near failure left out for ' + '; '.join(
             f'{name} ({why})' for name, why in recorded['without_verdicts'].items()))
     if (recorded or {}).get('without_detections'):
-        lines.append('recorded: left out ' + '; '.join(
+        lines.append('recorded: only the bags that recorded rep events; left out ' + '; '.join(
             f'{name} ({why})' for name, why in recorded['without_detections'].items()))
     if learned.get('in_sample_subjects'):
         lines.append(f'note: the learned models were trained on '
