@@ -5,6 +5,7 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 
+from rep_coach.core.evaluation import REPLAY_BLOCK_S
 from rep_coach.core.near_failure import BaselineNearFailure, BaselineNearFailureConfig
 from rep_coach.core.rep_features import rep_kinematics, set_features
 from rep_coach.core.segmentation import BaselineSegmenter, BaselineSegmenterConfig
@@ -227,7 +228,7 @@ def _with_stall(block: ImuBlock, t0: float, t1: float) -> ImuBlock:
 
 @pytest.mark.parametrize('stall', [False, True])
 def test_one_sample_pushes_give_the_same_events_as_blocks(stall: bool) -> None:
-    """Nodes push one message at a time, the evaluation 0.05 s blocks: same events, bit for bit."""
+    """One message at a time (nodes), 0.05 s, 1 s (evaluation) or random blocks: same events."""
     block, _ = synthetic_curls(n_reps=6, rate=370.37)
     if stall:
         block = _with_stall(block, 104.2, 104.9)   # 0.7 s without samples inside rep 1
@@ -236,6 +237,8 @@ def test_one_sample_pushes_give_the_same_events_as_blocks(stall: bool) -> None:
     one = _push_sizes(block, [1] * n)
     assert one, 'no reps detected'
     assert one == _push_sizes(block, [step] * (n // step))
+    replay_step = int(round(REPLAY_BLOCK_S * 370.37))
+    assert one == _push_sizes(block, [replay_step] * (n // replay_step))
     rng = np.random.default_rng(7)
     assert one == _push_sizes(block, rng.integers(0, 60, size=n // 20))
 
@@ -247,3 +250,5 @@ def test_one_sample_pushes_real_set(thomas2025_dir) -> None:
     blocks = _push_sizes(rec.imu, [step] * (len(rec.imu) // step))
     assert len(blocks) >= 5
     assert _push_sizes(rec.imu, [1] * len(rec.imu)) == blocks
+    replay_step = int(round(REPLAY_BLOCK_S * rec.rate_hz))
+    assert _push_sizes(rec.imu, [replay_step] * (len(rec.imu) // replay_step)) == blocks
