@@ -81,6 +81,9 @@ def _factory(model: str, models_dir: str, config: Any, baseline: Callable[[Any],
             return load_learned(learned, path)
         except learned.ModelLoadError as exc:
             raise StageError(str(exc), blame) from exc
+        except ImportError as exc:   # onnxruntime missing: the installation's, not the dir's
+            raise StageError(f'the learned stages need onnxruntime, which does not import '
+                             f'({exc}): install it, or set model to baseline') from exc
     raise StageError(f"unknown model {model!r}: expected 'learned' or 'baseline'")
 
 

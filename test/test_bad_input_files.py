@@ -219,6 +219,21 @@ def test_a_stage_error_blames_the_parameter_at_fault(tmp_path: Path) -> None:
     assert info.value.parameter == 'model'
 
 
+def test_learned_stages_without_onnxruntime_blame_the_model_parameter(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The runtime needs onnxruntime only for the learned stages; without it a node must
+    # give its one FATAL line (a StageError), not an ImportError traceback.
+    import sys
+    from rep_coach.paths import models_dir
+    from rep_coach.pipeline import classifier_factory, segmenter_factory, StageError
+    monkeypatch.setitem(sys.modules, 'onnxruntime', None)   # import raises ImportError
+    for build in (segmenter_factory, classifier_factory):
+        with pytest.raises(StageError, match='need onnxruntime.*set model to baseline') as info:
+            build('learned', str(models_dir()))
+        assert info.value.parameter == 'model'
+        assert build('baseline')() is not None
+
+
 def test_node_with_a_corrupt_model_exits_2_and_stops_the_graph_recording_intact(
         tmp_path: Path) -> None:
     models = tmp_path / 'models'

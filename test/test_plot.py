@@ -182,9 +182,10 @@ def test_models_that_do_not_load_stop_with_one_line(make: str, sim_set: Path, tm
     assert err.count('\n') == 1
     assert ('no such directory' if make == 'missing' else 'segmenter.onnx') in err
     assert not out.exists()
-    # The baseline needs no models.
+    # The baseline needs no models, and says it does not read the ones named.
     assert run_plot(str(sim_set), '-o', str(out), '--models', str(models),
                     '--pipeline', 'baseline') == 0
+    assert '--models is not used' in capsys.readouterr().err
 
 
 def test_unknown_pipeline_is_refused(capsys: Any) -> None:

@@ -124,12 +124,15 @@ def run(args: argparse.Namespace) -> int:
         print(f'rep-coach plot: note: {args.source} has no labels (labels/reps): '
               'detections only, nothing to compare them with', file=sys.stderr)
     models = str(args.models) if args.models is not None else ''
+    if args.models is not None and args.pipeline == 'baseline':
+        print('rep-coach plot: note: --models is not used: the baseline stages have no model '
+              'files', file=sys.stderr)
     # The stages keep the whole recording's signals so they can be drawn afterwards.
     span = float(rec.imu.t[-1] - rec.imu.t[0]) if len(rec.imu) else 0.0
     try:
         make_segmenter, make_classifier = stage_factories(
             args.pipeline, models, history_s=span + HISTORY_MARGIN_S)
-    except (StageError, ImportError) as exc:   # ImportError: onnxruntime not installed
+    except StageError as exc:
         where = f'--models {args.models}' if args.models is not None else 'learned models'
         print(f'rep-coach plot: {where}: {exc}; --pipeline baseline works without them',
               file=sys.stderr)
