@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Experiment (session 10, not adopted): does the absolute lifting velocity help stage 2?
+"""Experiment (session 10, not adopted): test whether the absolute lifting velocity helps stage 2.
 
 Velocity-based training predicts reps in reserve from two numbers: the velocity loss
 within the set (what the shipped classifier reads) and the absolute velocity (failure
@@ -106,7 +106,7 @@ class OrdinalLogistic:
 
 
 def torch_classifier(sessions: Sequence[Session], names: Sequence[str], seed: int):
-    """The shipped network, retrained with features ``names``, as a stage-2 object."""
+    """Retrain the shipped network with features ``names``; return it as a stage-2 object."""
     import torch
     import rep_coach.training.clf_train as clf_train
     from rep_coach.learned.preprocess import classifier_input
@@ -149,7 +149,7 @@ def held_out(sessions: List[Session], folds: Path,
 
 
 def inner_choice(train: List[Session]) -> Tuple[str, ...]:
-    """The candidate with the best inner-LOSO rep F1 on ``train``'s lifters (labelled reps)."""
+    """Return the candidate with the best inner-LOSO rep F1 on ``train``'s lifters."""
     subjects = sorted({s.subject for s in train})
 
     def f1(names: Sequence[str]) -> float:
