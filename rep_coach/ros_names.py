@@ -63,9 +63,17 @@ def normalize_namespace(namespace: Optional[str]) -> str:
     return namespace
 
 
+def join_name(namespace: str, relative: str) -> str:
+    """Return ``relative`` (a node or topic name) under the absolute ``namespace``.
+
+    The root may be written ``/`` or ``''``: ``join_name('/', 'reps')`` is ``/reps``.
+    """
+    return namespace.rstrip('/') + '/' + relative
+
+
 def fully_qualified_name(namespace: str, node_name: str) -> str:
     """Join a namespace and a node name (``/`` + ``node`` -> ``/node``)."""
-    return (namespace.rstrip('/') or '') + '/' + node_name
+    return join_name(namespace, node_name)
 
 
 def _validate_tokens(name: str, exc: type, what: str) -> None:
@@ -93,7 +101,7 @@ def expand_topic_name(name: str, node_name: str, namespace: str) -> str:
                                             'followed by "/"')
         expanded = fqn + rest
     elif not expanded.startswith('/'):
-        expanded = namespace.rstrip('/') + '/' + expanded
+        expanded = join_name(namespace, expanded)
     if '~' in expanded or '{' in expanded or '}' in expanded:
         raise InvalidTopicNameException(f'invalid topic name {name!r}')
     _validate_tokens(expanded, InvalidTopicNameException, 'topic name')

@@ -41,6 +41,7 @@ from rep_coach.core.evaluation import ASSUMPTION, evaluate, recorded_replay, Rep
 from rep_coach.core.near_failure import BaselineNearFailure
 from rep_coach.core.segmentation import BaselineSegmenter
 from rep_coach.core.types import ImuRecording, NearFailureState, PayloadError, RepEvent
+from rep_coach.ros_names import join_name
 
 if TYPE_CHECKING:   # imported where used: a dataset run needs no bag code
     from rep_coach.core.sources import SessionBag
@@ -223,7 +224,7 @@ def recorded_detections(session: SessionBag, listed: List[str]) -> Recorded:
     events, bad_events = _decode(session.published.get(topics.REPS, []), RepEvent.from_json)
     states, bad_states = _decode(session.published.get(topics.NEAR_FAILURE, []),
                                  NearFailureState.from_json)
-    reps_topic, verdicts_topic = _in(ns, topics.REPS), _in(ns, topics.NEAR_FAILURE)
+    reps_topic, verdicts_topic = join_name(ns, topics.REPS), join_name(ns, topics.NEAR_FAILURE)
     messages = dict.fromkeys(MESSAGE_COUNTS, 0)
     messages.update(reps=len(events) + len(bad_events),
                     near_failure=len(states) + len(bad_states),
@@ -253,11 +254,6 @@ def _absent(topic: str, what: str, listed: List[str], bad: List[str]) -> str:
     if topic in listed:
         return f'{topic} recorded without messages: no {what} published while recording'
     return f'no {topic} topic ({what}) in the bag'
-
-
-def _in(namespace: str, relative: str) -> str:
-    """Return the topic ``relative`` in ``namespace`` (``/`` being the root)."""
-    return f'{namespace.rstrip("/")}/{relative}'
 
 
 Decoded = TypeVar('Decoded')

@@ -20,6 +20,7 @@ from rep_coach.core.params import ParameterError
 from rep_coach.nodes.common import (declare_parameters, diagnostic, ERROR, event_qos, guarded,
                                     qos_for, run_node, StartupError)
 from rep_coach.nodes.serialization import serialize_message
+from rep_coach.ros_names import join_name
 from rep_coach.runtime import Node, QoSProfile
 from rep_coach.runtime.msg import DiagnosticArray, Imu, String
 
@@ -54,8 +55,8 @@ class SessionRecorderNode(Node):
                                  f'{sorted(topic_names.TOPIC_TYPES)}')
         namespace = self.get_namespace().rstrip('/')
         # The offered QoS the bag stores is the one the nodes' writers use.
-        specs = {f'{namespace}/{topic}': (topic_names.TOPIC_TYPES[topic],
-                                          topic_names.topic_qos(topic))
+        specs = {join_name(namespace, topic): (topic_names.TOPIC_TYPES[topic],
+                                               topic_names.topic_qos(topic))
                  for topic in params['topics']}
         bag_dir = Path(params['bag_dir']).expanduser()
         # A generated name holds the station, and is numbered when taken (two stations, or
@@ -81,7 +82,7 @@ class SessionRecorderNode(Node):
         self.diag_pub = self.create_publisher(DiagnosticArray, topic_names.DIAGNOSTICS,
                                               event_qos())
         for topic in params['topics']:
-            full = f'{namespace}/{topic}'
+            full = join_name(namespace, topic)
             msg_class = MESSAGE_CLASSES[topic_names.TOPIC_TYPES[topic]]
             self.create_subscription(
                 msg_class, topic,
