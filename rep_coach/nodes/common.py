@@ -125,9 +125,13 @@ def run_node(factory: Callable[[], Any], args: Optional[List[str]] = None) -> No
         node = factory()
         rclpy.spin(node)
     except (ParameterError, StartupError) as exc:
-        print(f'[FATAL] [{name}]: {exc}',
-              file=sys.stderr, flush=True)
-        code = EXIT_BAD_CONFIG
+        if _caused_by_import_error(exc) and not rclpy.ok():
+            # A stop request that interrupted a library's import (see below), which the stage
+            # then reported as that library missing: the node was asked to stop, not broken.
+            _say_stopped(name)
+        else:
+            print(f'[FATAL] [{name}]: {exc}', file=sys.stderr, flush=True)
+            code = EXIT_BAD_CONFIG
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except Exception as exc:
@@ -145,8 +149,7 @@ def run_node(factory: Callable[[], Any], args: Optional[List[str]] = None) -> No
             # native module's import, onnxruntime raises "ImportError: initialization
             # failed".  The context is already shut down then, and the node was asked to
             # stop anyway.
-            print(f'[INFO] [{name}]: stopped while starting (shutdown requested)',
-                  file=sys.stderr, flush=True)
+            _say_stopped(name)
     finally:
         if node is not None:
             close = getattr(node, 'close', None)
@@ -156,6 +159,18 @@ def run_node(factory: Callable[[], Any], args: Optional[List[str]] = None) -> No
         rclpy.try_shutdown()
     if code:
         sys.exit(code)
+
+
+def _caused_by_import_error(exc: BaseException) -> bool:
+    cause = exc.__cause__
+    while cause is not None and not isinstance(cause, ImportError):
+        cause = cause.__cause__
+    return cause is not None
+
+
+def _say_stopped(name: str) -> None:
+    print(f'[INFO] [{name}]: stopped while starting (shutdown requested)',
+          file=sys.stderr, flush=True)
 
 
 def guarded(node: Any, what: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
