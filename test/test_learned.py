@@ -111,6 +111,19 @@ def test_corrupt_model_names_file(tmp_path, exported):
         load_stages(tmp_path)
 
 
+def test_a_model_says_what_was_loaded_even_once_its_file_is_replaced(tmp_path, exported):
+    import hashlib
+    from rep_coach.learned import load_classifier_model
+    out, _, _ = exported
+    data = (out / 'near_failure.onnx').read_bytes()
+    (tmp_path / 'near_failure.onnx').write_bytes(data)
+    model = load_classifier_model(tmp_path / 'near_failure.onnx')
+    (tmp_path / 'near_failure.onnx').write_bytes(b'another model')   # e.g. retrained
+    assert (model.size, model.sha256) == (len(data), hashlib.sha256(data).hexdigest())
+    # The exporter sets a producer but no model version.
+    assert (model.producer, model.model_version) == ('rep_coach', None)
+
+
 def test_wrong_model_in_place_names_file(tmp_path, exported):
     out, _, _ = exported
     # The classifier where the segmenter should be: wrong input names.

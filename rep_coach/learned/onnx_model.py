@@ -7,6 +7,7 @@ not with a shape error deep inside the first inference.
 from __future__ import annotations
 
 from dataclasses import dataclass
+import hashlib
 import json
 from pathlib import Path
 from typing import Dict, Optional, Sequence, Tuple, Union
@@ -15,6 +16,8 @@ import numpy as np
 
 #: A dimension: a fixed size, or None for "any" (a dynamic axis).
 Dim = Optional[int]
+#: What onnxruntime reports as the version of a model whose file stores none.
+NO_MODEL_VERSION = 2**63 - 1
 
 
 class ModelLoadError(RuntimeError):
@@ -49,13 +52,22 @@ class OnnxModel:
         self.path = Path(path)
         if not self.path.is_file():
             raise ModelLoadError(f'{self.path}: model file not found')
+        # The session is built from these very bytes, so the hash says what was loaded
+        # even if the file is replaced afterwards (a stage's description, stage_info).
+        try:
+            data = self.path.read_bytes()
+        except OSError as exc:
+            raise ModelLoadError(f'{self.path}: cannot read ({exc.strerror or exc})') from exc
+        #: Size in bytes and SHA-256 (hex) of the file as loaded.
+        self.size = len(data)
+        self.sha256 = hashlib.sha256(data).hexdigest()
         opts = ort.SessionOptions()
         # One core for the whole pipeline: no thread pool spinning next to the nodes.
         opts.intra_op_num_threads = 1
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
-            self.session = ort.InferenceSession(str(self.path), sess_options=opts,
+            self.session = ort.InferenceSession(data, sess_options=opts,
                                                 providers=['CPUExecutionProvider'])
         except Exception as exc:  # onnxruntime raises several private types
             raise ModelLoadError(f'{self.path}: not a loadable ONNX model ({exc})') from exc
@@ -63,8 +75,12 @@ class OnnxModel:
         self._check('output', self.session.get_outputs(), outputs)
         self.input_names = [s.name for s in inputs]
         self.output_names = [s.name for s in outputs]
-        meta = self.session.get_modelmeta().custom_metadata_map or {}
-        self.metadata: Dict[str, str] = dict(meta)
+        model_meta = self.session.get_modelmeta()
+        self.metadata: Dict[str, str] = dict(model_meta.custom_metadata_map or {})
+        #: The file's ``producer_name`` and ``model_version`` (None: the file stores none).
+        self.producer: str = model_meta.producer_name or ''
+        self.model_version: Optional[int] = (None if model_meta.version == NO_MODEL_VERSION
+                                             else int(model_meta.version))
 
     def _check(self, what: str, actual, expected: Sequence[TensorSpec]) -> None:
         got = {a.name: _dims(a.shape) for a in actual}
