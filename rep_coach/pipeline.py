@@ -1,22 +1,50 @@
 """Build the two stages (learned or baseline) from the nodes' parameters.
 
 One place decides which implementation runs, so the nodes, ``rep-coach evaluate``
-and the benchmarks construct exactly the same stages from the same settings.
+and the benchmarks construct exactly the same stages from the same settings.  Each
+factory also says what its stages run (:attr:`Stage.info`, a
+:class:`~rep_coach.stage_info.StageInfo` described from a stage it built), which the
+nodes publish on ``stage_info`` and evaluate compares with a bag's.  Settings not given
+are the nodes' parameter defaults (``rep_coach/core/params.py``), so a stage built here
+without them decides as a node with default parameters does.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional, Tuple
+from typing import Any, Callable, Generic, Mapping, Optional, Tuple, TypeVar
 
 from rep_coach.core.near_failure import BaselineNearFailure, BaselineNearFailureConfig
+from rep_coach.core.params import defaults
 from rep_coach.core.segmentation import BaselineSegmenter, BaselineSegmenterConfig
 from rep_coach.core.stages import NearFailureClassifier, RepSegmenter
-from rep_coach.core.types import SET_REST_S
 from rep_coach.paths import models_dir as resolve_models_dir
+from rep_coach.stage_info import describe, NEAR_FAILURE, SEGMENTER, StageInfo
 
-SegmenterFactory = Callable[[], RepSegmenter]
-ClassifierFactory = Callable[[], NearFailureClassifier]
+#: ``rep_segmenter``'s default ``set_rest_s``, the node parameter table's.
+DEFAULT_SET_REST_S: float = defaults('rep_segmenter')['set_rest_s']
+#: ``near_failure_classifier``'s default ``threshold``, the node parameter table's: not the
+#: one a learned model stores, so that every stage built here agrees with the nodes.
+DEFAULT_THRESHOLD: float = defaults('near_failure_classifier')['threshold']
+
+StageT = TypeVar('StageT')
+
+
+@dataclass(frozen=True)
+class Stage(Generic[StageT]):
+    """A factory of fresh instances of one stage, and the description of what they run."""
+
+    make: Callable[[], StageT]
+    info: StageInfo
+
+    def __call__(self) -> StageT:
+        """Return a fresh instance (sharing the loaded model, if any)."""
+        return self.make()
+
+
+SegmenterFactory = Stage[RepSegmenter]
+ClassifierFactory = Stage[NearFailureClassifier]
 
 
 class StageError(RuntimeError):
@@ -35,7 +63,8 @@ class StageError(RuntimeError):
         return f'parameter {self.parameter!r} = {params.get(self.parameter)!r}: {self}'
 
 
-def segmenter_factory(model: str, models_dir: str = '', set_rest_s: float = SET_REST_S,
+def segmenter_factory(model: str, models_dir: str = '',
+                      set_rest_s: float = DEFAULT_SET_REST_S,
                       history_s: Optional[float] = None) -> SegmenterFactory:
     """Return a factory of stage 1 for ``model`` ('learned' or 'baseline') or raise StageError.
 
@@ -45,22 +74,31 @@ def segmenter_factory(model: str, models_dir: str = '', set_rest_s: float = SET_
     whole recording); it changes no event.
     """
     kept = {} if history_s is None else {'history_s': float(history_s)}
-    return _factory(model, models_dir, BaselineSegmenterConfig(set_rest_s=set_rest_s, **kept),
-                    BaselineSegmenter,
+    return _factory(SEGMENTER, model, models_dir,
+                    BaselineSegmenterConfig(set_rest_s=set_rest_s, **kept), BaselineSegmenter,
                     lambda learned, path: learned.segmenter_factory(path, set_rest_s=set_rest_s,
                                                                     **kept))
 
 
 def classifier_factory(model: str, models_dir: str = '',
-                       threshold: float = 0.5) -> ClassifierFactory:
+                       threshold: float = DEFAULT_THRESHOLD) -> ClassifierFactory:
     """Return a factory of stage 2 for ``model`` ('learned' or 'baseline') or raise StageError."""
-    return _factory(model, models_dir, BaselineNearFailureConfig(threshold=threshold),
+    return _factory(NEAR_FAILURE, model, models_dir,
+                    BaselineNearFailureConfig(threshold=threshold),
                     BaselineNearFailure,
                     lambda learned, path: learned.classifier_factory(path, threshold=threshold))
 
 
-def _factory(model: str, models_dir: str, config: Any, baseline: Callable[[Any], Any],
-             load_learned: Callable[[Any, Path], Callable[[], Any]]) -> Callable[[], Any]:
+def _factory(stage: str, model: str, models_dir: str, config: Any,
+             baseline: Callable[[Any], Any],
+             load_learned: Callable[[Any, Path], Callable[[], Any]]) -> Stage[Any]:
+    make = _maker(model, models_dir, config, baseline, load_learned)
+    # Described from a stage it made: the model it loaded, the values it applies.
+    return Stage(make, describe(stage, model, make()))
+
+
+def _maker(model: str, models_dir: str, config: Any, baseline: Callable[[Any], Any],
+           load_learned: Callable[[Any, Path], Callable[[], Any]]) -> Callable[[], Any]:
     if model == 'baseline':
         try:
             config.validate()
@@ -87,8 +125,9 @@ def _factory(model: str, models_dir: str, config: Any, baseline: Callable[[Any],
     raise StageError(f"unknown model {model!r}: expected 'learned' or 'baseline'")
 
 
-def stage_factories(model: str, models_dir: str = '', set_rest_s: float = SET_REST_S,
-                    threshold: float = 0.5, history_s: Optional[float] = None
+def stage_factories(model: str, models_dir: str = '',
+                    set_rest_s: float = DEFAULT_SET_REST_S,
+                    threshold: float = DEFAULT_THRESHOLD, history_s: Optional[float] = None
                     ) -> Tuple[SegmenterFactory, ClassifierFactory]:
     """Factories of both stages for ``model`` in {'learned', 'baseline'} (see above)."""
     return (segmenter_factory(model, models_dir, set_rest_s, history_s),
