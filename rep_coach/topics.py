@@ -19,6 +19,10 @@ IMAGE_COMPRESSED = 'image_raw/compressed'
 FORM_LANDMARKS = 'form/landmarks'
 FORM_EVENTS = 'form/events'
 FORM_CUES = 'form/cues'
+#: What each stage runs (its model file or configuration, and the parameters deciding its
+#: outputs): one JSON ``StageInfo`` (``rep_coach/stage_info.py``) per stage node, published
+#: once at start-up and latched, so a bag says which models produced its detections.
+STAGE_INFO = 'stage_info'
 
 #: ROS 2 type of every topic the graph uses (what a recorder needs to know).
 TOPIC_TYPES: Dict[str, str] = {
@@ -30,12 +34,15 @@ TOPIC_TYPES: Dict[str, str] = {
     DIAGNOSTICS: 'diagnostic_msgs/msg/DiagnosticArray',
     FORM_EVENTS: 'std_msgs/msg/String',
     FORM_CUES: 'std_msgs/msg/String',
+    STAGE_INFO: 'std_msgs/msg/String',
 }
 
 #: Topics whose QoS is sensor data (best effort); every other topic is reliable.
 SENSOR_TOPICS = frozenset({IMU, IMU_CLOCK})
 #: Camera frames and what is drawn on them: only the newest is worth having.
 NEWEST_ONLY_TOPICS = frozenset({IMAGE, IMAGE_COMPRESSED, FORM_LANDMARKS})
+#: Said once and kept for whoever joins later (``/robot_description``'s QoS).
+LATCHED_TOPICS = frozenset({STAGE_INFO})
 
 #: Data seconds between two ``imu/clock`` messages (5 per second at real-time playback).
 IMU_CLOCK_PERIOD_S = 0.2
@@ -55,6 +62,12 @@ SENSOR_QOS = QosSpec('best_effort', 'volatile', 'keep_last', 5)
 EVENT_QOS = QosSpec('reliable', 'volatile', 'keep_last', EVENT_DEPTH)
 #: Camera frames and landmarks: a stale frame is dropped, not queued.
 NEWEST_ONLY_QOS = QosSpec('best_effort', 'volatile', 'keep_last', 1)
+#: Latched, as ROS 2 does it: the writer keeps its last message for late-joining readers
+#: (which must ask for transient local too).  One message per writer: each stage node is
+#: one writer of ``stage_info``, so a late reader gets every stage's, if its own history
+#: holds them all: a String topic is one instance, and a reader's keep last 1 keeps only
+#: the newest of several writers' messages (the recorder keeps 1000).
+LATCHED_QOS = QosSpec('reliable', 'transient_local', 'keep_last', 1)
 
 
 def topic_qos(topic: str) -> QosSpec:
@@ -63,12 +76,14 @@ def topic_qos(topic: str) -> QosSpec:
         return SENSOR_QOS
     if topic in NEWEST_ONLY_TOPICS:
         return NEWEST_ONLY_QOS
+    if topic in LATCHED_TOPICS:
+        return LATCHED_QOS
     return EVENT_QOS
 
 
 #: Every relative topic name the graph uses: what a recording's namespace is inferred from.
 RELATIVE_TOPICS = (IMU, IMU_CLOCK, TRUE_REPS, REPS, NEAR_FAILURE, FEEDBACK, DIAGNOSTICS, IMAGE,
-                   IMAGE_COMPRESSED, FORM_LANDMARKS, FORM_EVENTS, FORM_CUES)
+                   IMAGE_COMPRESSED, FORM_LANDMARKS, FORM_EVENTS, FORM_CUES, STAGE_INFO)
 
 
 class RecordedNamespace(NamedTuple):

@@ -95,6 +95,22 @@ def test_playback_qos_and_namespace(tmp_path: Path) -> None:
     assert play.output_topic('/other/x', 'station2', '/s1') == 'other/x'
 
 
+def test_a_latched_topic_of_several_writers_keeps_all_their_messages(tmp_path: Path) -> None:
+    """Each stage node latched its own stage_info; the player alone replays both."""
+    bag = tmp_path / 'b'
+    rec = BagRecorder(bag, {'/stage_info': (STRING, 'latched'),
+                            '/imu/data_raw': ('sensor_msgs/msg/Imu', 'sensor_data')})
+    store = default_typestore()
+    for n, stage in enumerate(('segmenter', 'near_failure')):
+        rec.write('/stage_info', n, bytes(store.serialize_cdr(store.types[STRING](stage),
+                                                              STRING)))
+    rec.close()
+    meta = load_metadata(bag)
+    assert play.playback_qos(meta, '/stage_info') == QosSpec('reliable', 'transient_local',
+                                                             'keep_last', 2)
+    assert play.playback_qos(meta, '/imu/data_raw').depth == 5   # not latched: as recorded
+
+
 def _fake_runtime(published: list) -> types.ModuleType:
     """A stand-in for rep_coach.runtime (DDS backend) that records publishes."""
     import rep_coach

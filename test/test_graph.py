@@ -107,6 +107,33 @@ def test_demo_bag_metadata_permissions_and_imu_units(demo_run) -> None:
     assert 8.0 < sum(gravity) / len(gravity) < 11.5  # m/s^2 at rest, not g
 
 
+def test_demo_bag_says_what_each_stage_ran(demo_run) -> None:
+    """Both stage nodes' descriptions, latched, as rosbags reads them (no rep_coach reader)."""
+    import hashlib
+    from rosbags.highlevel import AnyReader
+    bag = Path(demo_run['summary']['bag'])
+    meta = yaml.safe_load((bag / 'metadata.yaml').read_text())['rosbag2_bagfile_information']
+    offered = {t['topic_metadata']['name']: yaml.safe_load(t['topic_metadata'][
+        'offered_qos_profiles']) for t in meta['topics_with_message_count']}
+    # rmw integers: reliability 1 = reliable, durability 1 = transient local, history 1 =
+    # keep last, as /robot_description.
+    assert [(q['reliability'], q['durability'], q['history'], q['depth'])
+            for q in offered['/stage_info']] == [(1, 1, 1, 1)]
+    with AnyReader([bag]) as reader:
+        conns = [c for c in reader.connections if c.topic == '/stage_info']
+        assert [c.msgtype for c in conns] == ['std_msgs/msg/String']
+        infos = {info['stage']: info for info in (
+            json.loads(reader.deserialize(raw, c.msgtype).data)
+            for c, _, raw in reader.messages(connections=conns))}
+    assert sorted(infos) == ['near_failure', 'segmenter']   # one message per stage node
+    for stage, name in (('segmenter', 'segmenter.onnx'), ('near_failure', 'near_failure.onnx')):
+        assert infos[stage]['model'] == 'learned'   # the config file's default
+        data = (ROOT / 'models' / name).read_bytes()
+        assert infos[stage]['model_file']['sha256'] == hashlib.sha256(data).hexdigest()
+    assert infos['near_failure']['parameters'] == {'threshold': 0.5}
+    assert infos['segmenter']['parameters'] == {'set_rest_s': 8.0}
+
+
 def test_demo_cues_were_rendered_as_audio(demo_run) -> None:
     wav_dir = demo_run['out'] / 'wav'
     index = [json.loads(line) for line in (wav_dir / 'index.jsonl').read_text().splitlines()]

@@ -27,6 +27,9 @@ def test_the_documented_qos_of_each_kind_of_topic() -> None:
     assert topics.topic_qos(topics.IMU_CLOCK) == topics.SENSOR_QOS
     assert topics.topic_qos(topics.REPS) == QosSpec('reliable', 'volatile', 'keep_last', 100)
     assert topics.topic_qos(topics.IMAGE) == QosSpec('best_effort', 'volatile', 'keep_last', 1)
+    # What each stage runs: said once at start-up, kept for whoever joins later.
+    assert topics.topic_qos(topics.STAGE_INFO) == QosSpec('reliable', 'transient_local',
+                                                          'keep_last', 1)
 
 
 @pytest.mark.parametrize('topic', ALL_TOPICS)
@@ -42,6 +45,7 @@ def test_node_profiles_and_bag_metadata_come_from_the_one_definition(topic: str)
 def test_the_bag_presets_and_node_helpers_are_the_topics_qos() -> None:
     assert PRESETS['sensor_data'] is topics.SENSOR_QOS
     assert PRESETS['events'] is topics.EVENT_QOS
+    assert PRESETS['latched'] is topics.LATCHED_QOS
     assert event_qos() == qos_profile(topics.EVENT_QOS)
     assert _policies(imu_reader_qos())[:3] == _policies(qos_for(topics.IMU))[:3]
 

@@ -15,7 +15,7 @@ from typing import Any, List, Mapping, Sequence
 from rosbags.interfaces import Qos
 
 from rep_coach.qos import QosSpec
-from rep_coach.topics import EVENT_QOS, SENSOR_QOS
+from rep_coach.topics import EVENT_QOS, LATCHED_QOS, SENSOR_QOS
 
 #: Named presets a bag's writer may give for a topic's offered QoS; the topics' own
 #: are those of :mod:`rep_coach.topics`, the one definition the nodes use too.
@@ -23,7 +23,7 @@ PRESETS: Mapping[str, QosSpec] = {
     'sensor_data': SENSOR_QOS,
     'reliable': QosSpec('reliable', 'volatile', 'keep_last', 10),
     'events': EVENT_QOS,
-    'latched': QosSpec('reliable', 'transient_local', 'keep_last', 1),
+    'latched': LATCHED_QOS,
 }
 
 

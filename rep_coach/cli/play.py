@@ -10,7 +10,7 @@ with the topic's recorded QoS, messages deserialised into the runtime's classes.
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import importlib
 import logging
 from pathlib import Path
@@ -107,19 +107,25 @@ def playback_qos(metadata: BagMetadata, topic: str) -> QosSpec:
     Several profiles (several publishers) are merged as ``ros2 bag play`` does:
     reliable only if every publisher was, transient-local only if every one was.
     Topics recorded without QoS get rclpy's default (reliable, volatile, depth 10).
+
+    A latched topic (transient local, keep last) keeps at least as many messages as the
+    bag holds of it: it was written by several writers (``stage_info``: one per stage
+    node, keep last 1 each), but the player is one writer, and with the recorded depth a
+    reader that joins later would get the last stage's description only.
     """
     entry = next((t for t in metadata.topics if t.name == topic), None)
     specs = [QosSpec.from_rosbags(q) for q in (entry.qos if entry else [])]
     if not specs:
         return QosSpec()
-    if len(set(specs)) == 1:
-        return specs[0]
-    return QosSpec(
+    spec = specs[0] if len(set(specs)) == 1 else QosSpec(
         reliability='reliable' if all(s.reliability == 'reliable' for s in specs)
         else 'best_effort',
         durability='transient_local' if all(s.durability == 'transient_local' for s in specs)
         else 'volatile',
         history='keep_last', depth=max(max(s.depth for s in specs), 1))
+    if spec.durability == 'transient_local' and spec.history == 'keep_last' and entry:
+        spec = replace(spec, depth=max(spec.depth, entry.message_count))
+    return spec
 
 
 def output_topic(recorded: str, namespace: str, strip: str) -> str:

@@ -217,7 +217,7 @@ NODE_PARAMS: Dict[str, Tuple[ParamSpec, ...]] = {
         ParamSpec('bag_name', '', 'bag directory name; empty = '
                   'rep_coach_<station>_<date>_<time> (numbered if taken)'),
         ParamSpec('topics', ['imu/data_raw', 'labels/reps', 'reps', 'near_failure', 'feedback',
-                             'diagnostics', 'form/events', 'form/cues'],
+                             'diagnostics', 'form/events', 'form/cues', 'stage_info'],
                   'relative topics to record', topic_list),
         ParamSpec('flush_interval_s', 1.0, 'seconds between flushes; a killed recorder '
                   'loses at most this much', in_range(0.1, 60.0)),

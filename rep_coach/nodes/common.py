@@ -11,8 +11,9 @@ from rep_coach.qos import QosSpec
 from rep_coach import runtime
 from rep_coach.runtime import ExternalShutdownException, ParameterDescriptor, QoSProfile, rclpy
 from rep_coach.runtime.errors import is_middleware_startup_error
-from rep_coach.runtime.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rep_coach.topics import EVENT_QOS, IMU, topic_qos
+from rep_coach.runtime.msg import DiagnosticArray, DiagnosticStatus, KeyValue, String
+from rep_coach.stage_info import StageInfo
+from rep_coach.topics import EVENT_QOS, IMU, STAGE_INFO, topic_qos
 
 #: Exit code of a node that refused to start (bad parameter, unusable source...).
 EXIT_BAD_CONFIG = 2
@@ -53,6 +54,18 @@ IMU_READER_DEPTH = 100
 def imu_reader_qos() -> QoSProfile:
     """Best effort (matches the sensor-data writer) with a burst-proof queue."""
     return qos_for(IMU, IMU_READER_DEPTH)
+
+
+def publish_stage_info(node: Any, info: StageInfo) -> Any:
+    """Publish ``info``, what the node's stage runs, once on ``stage_info``.
+
+    The topic is latched (transient local, keep last 1), so the returned publisher must
+    live as long as the node: it holds the message for every reader that joins later (a
+    recorder started after the node).
+    """
+    publisher = node.create_publisher(String, STAGE_INFO, qos_for(STAGE_INFO))
+    publisher.publish(String(data=info.to_json()))
+    return publisher
 
 
 def declare_parameters(node: Any, table: str) -> Dict[str, Any]:

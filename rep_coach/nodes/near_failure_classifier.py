@@ -11,7 +11,8 @@ from typing import List, Optional
 
 from rep_coach import topics
 from rep_coach.core.types import RepEvent
-from rep_coach.nodes.common import declare_parameters, event_qos, guarded, run_node, StartupError
+from rep_coach.nodes.common import (declare_parameters, event_qos, guarded, publish_stage_info,
+                                    run_node, StartupError)
 from rep_coach.pipeline import classifier_factory, StageError
 from rep_coach.runtime import Node
 from rep_coach.runtime.msg import String
@@ -34,7 +35,10 @@ class NearFailureClassifierNode(Node):
         self.state_pub = self.create_publisher(String, topics.NEAR_FAILURE, event_qos())
         self.create_subscription(String, topics.REPS, guarded(self, 'rep event')(self.on_rep),
                                  event_qos())
-        self.get_logger().info(f'classifying near-failure with the {params["model"]} model, '
+        # Latched: a bag recorded from here on says which model and threshold decided.
+        self.info_pub = publish_stage_info(self, make_classifier.info)
+        self.get_logger().info(f'classifying near-failure with the {params["model"]} model'
+                               f'{make_classifier.info.file_text()}, '
                                f'threshold {params["threshold"]:.2f}')
 
     def on_rep(self, msg: String) -> None:

@@ -6,7 +6,7 @@ from typing import List, Optional
 
 from rep_coach import topics
 from rep_coach.nodes.common import (declare_parameters, event_qos, guarded, imu_reader_qos,
-                                    run_node, StartupError)
+                                    publish_stage_info, run_node, StartupError)
 from rep_coach.nodes.imu_intake import ImuIntake
 from rep_coach.pipeline import segmenter_factory, StageError
 from rep_coach.runtime import Node
@@ -32,7 +32,10 @@ class RepSegmenterNode(Node):
         self.create_subscription(Imu, topics.IMU, guarded(self, 'IMU sample')(self.on_imu),
                                  imu_reader_qos())
         self.reps = 0
-        self.get_logger().info(f'segmenting reps with the {params["model"]} model')
+        # Latched: a bag recorded from here on says which model produced its reps.
+        self.info_pub = publish_stage_info(self, make_segmenter.info)
+        self.get_logger().info(f'segmenting reps with the {params["model"]} model'
+                               f'{make_segmenter.info.file_text()}')
 
     def on_imu(self, msg: Imu) -> None:
         """Push one sample through the gate and the segmenter; publish decided reps."""
