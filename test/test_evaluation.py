@@ -87,6 +87,28 @@ def test_cli_json_on_two_real_sets(thomas2025_dir, capsys) -> None:
         assert out['learned']['in_sample_subjects'] == ['A321']
 
 
+def test_cli_threshold_is_the_nodes_parameter_for_both_replays(thomas2025_dir, capsys) -> None:
+    from rep_coach.core.params import defaults
+    parser = argparse.ArgumentParser()
+    evaluate_cli.add_parser(parser.add_subparsers())
+    argv = ['evaluate', str(thomas2025_dir), '--json', '--limit', '1', '--no-progress']
+    assert parser.parse_args(argv).threshold == \
+        defaults('near_failure_classifier')['threshold']
+    outs = {}
+    for threshold in ('0.5', '0.99'):
+        assert evaluate_cli.run(parser.parse_args(argv + ['--threshold', threshold])) == 0
+        outs[threshold] = json.loads(capsys.readouterr().out)
+    for name in ('learned', 'baseline'):
+        for threshold, out in outs.items():
+            if out[name] is None:   # no onnxruntime: the baseline still is
+                continue
+            assert [s['stage'] for s in out[name]['stages']] == ['segmenter', 'near_failure']
+            assert out[name]['stages'][1]['parameters'] == {'threshold': float(threshold)}
+        if outs['0.5'][name] is not None:   # fewer reps called near failure
+            low, high = (outs[t][name]['near_failure']['rep_recall'] for t in outs)
+            assert high < low
+
+
 def test_cli_named_models_that_do_not_load_are_an_error(thomas2025_dir, tmp_path,
                                                         capsys) -> None:
     parser = argparse.ArgumentParser()

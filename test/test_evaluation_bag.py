@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, List, Optional, Sequence
 
 import numpy as np
 import pytest
@@ -20,6 +20,7 @@ from rep_coach.core.segmentation import BaselineSegmenter
 from rep_coach.core.sim import SimConfig, simulate
 from rep_coach.core.types import ImuRecording, TrueRep
 from rep_coach.imu_msg import block_to_msgs
+from rep_coach.pipeline import stage_factories, StageError
 
 IMU = 'sensor_msgs/msg/Imu'
 STRING = 'std_msgs/msg/String'
@@ -42,12 +43,14 @@ def _string_cdr(text: str) -> bytes:
 
 def write_labelled_bag(path: Path, rec: ImuRecording, ns: str = NS,
                        stated: bool = True, published: Optional[Replay] = None,
-                       verdicts: bool = True) -> int:
+                       verdicts: bool = True, stages: Sequence[str] = ()) -> int:
     """Record ``rec`` as the system does (topics under ``ns``); return the labelled reps.
 
     ``stated``: metadata.yaml says the namespace, as rep_coach's recorder writes it
     (``ros2 bag record`` does not).  ``published``: what the nodes published during
     the session, recorded on ``reps`` and (with ``verdicts``) ``near_failure``.
+    ``stages``: the stage nodes' ``stage_info`` payloads, recorded first (latched, they
+    reach the recorder as soon as it subscribes).
     """
     ns = ns.rstrip('/')
     specs = {f'{ns}/imu/data_raw': (IMU, 'sensor_data'), f'{ns}/labels/reps': (STRING, 'events')}
@@ -55,8 +58,12 @@ def write_labelled_bag(path: Path, rec: ImuRecording, ns: str = NS,
         specs[f'{ns}/reps'] = (STRING, 'events')
         if verdicts:
             specs[f'{ns}/near_failure'] = (STRING, 'events')
+    if stages:
+        specs[f'{ns}/stage_info'] = (STRING, 'latched')
     bag = BagRecorder(path, specs, flush_interval_s=3600,
                       custom_data={'namespace': ns or '/'} if stated else None)
+    for payload in stages:
+        bag.write(f'{ns}/stage_info', int(rec.imu.t[0] * 1e9), _string_cdr(payload))
     for msg in block_to_msgs(rec.imu, 'imu_link', _imu_msg):
         stamp = msg.header.stamp
         bag.write(f'{ns}/imu/data_raw', stamp.sec * 1_000_000_000 + stamp.nanosec, msg)
@@ -325,6 +332,11 @@ def without_timing(result: dict) -> dict:
     return {k: v for k, v in result.items() if k != 'speed_x_realtime'}
 
 
+def without_stages(entry: dict) -> dict:
+    """Return a ``recorded`` entry without ``stages`` (what ran, tested on its own)."""
+    return {k: v for k, v in entry.items() if k != 'stages'}
+
+
 def published_messages(bag: Path) -> dict:
     """Decode the bag's String topics with rosbags and json alone (no rep_coach reader)."""
     from rosbags.highlevel import AnyReader
@@ -378,8 +390,8 @@ def test_a_bag_without_rep_events_has_a_recorded_error_not_a_zero(
         labelled_bag: tuple, tmp_path: Path, capsys: Any) -> None:
     bag, rec, _ = labelled_bag
     out = evaluate_json(str(bag), capsys=capsys)
-    assert out['recorded'] == {'error': f'no rep events recorded: no {NS}/reps topic '
-                                        '(rep events) in the bag'}
+    assert without_stages(out['recorded']) == {
+        'error': f'no rep events recorded: no {NS}/reps topic (rep events) in the bag'}
     assert out['baseline']['segmentation']['n_detected_reps'] > 0   # still scored
     assert run_evaluate(str(bag)) == 0
     assert 'recorded: no rep events recorded' in capsys.readouterr().out
@@ -439,10 +451,9 @@ def test_a_directory_scores_the_recorded_bags_and_names_the_others(
         out['baseline']['per_recording']['a'])
     # --subjects and --limit pick the bags of the recorded entry as of the others.
     out = evaluate_json(str(sessions), '--subjects', 'station2', capsys=capsys)
-    assert out['recorded'] == {'error': 'no rep events recorded: no /station2/reps topic '
-                                        '(rep events) in the bag',
-                               'without_detections': {'b': 'no /station2/reps topic '
-                                                           '(rep events) in the bag'}}
+    assert without_stages(out['recorded']) == {
+        'error': 'no rep events recorded: no /station2/reps topic (rep events) in the bag',
+        'without_detections': {'b': 'no /station2/reps topic (rep events) in the bag'}}
     out = evaluate_json(str(sessions), '--limit', '1', capsys=capsys)
     assert out['bags'] == ['a'] and out['recorded']['without_detections'] == {}
     assert run_evaluate(str(sessions)) == 0
@@ -450,3 +461,143 @@ def test_a_directory_scores_the_recorded_bags_and_names_the_others(
     assert 'R = recorded' in table and 'left out b (no /station2/reps' in table
     row = next(line for line in table.splitlines() if line.startswith('  b '))
     assert row.split()[5] == '-'       # det R: bag b recorded no detections
+
+
+def stage_payloads(model: str = 'learned', **settings: Any) -> List[str]:
+    """Return the ``stage_info`` payloads stage nodes of ``model`` with ``settings`` publish."""
+    return [stage.info.to_json() for stage in stage_factories(model, **settings)]
+
+
+@pytest.fixture(scope='module')
+def session() -> ImuRecording:
+    return simulate(SimConfig(seed=6, sets=1))
+
+
+def learned_loads() -> bool:
+    """Tell whether the installed learned stages load (onnxruntime, committed models)."""
+    try:
+        stage_factories('learned')
+    except StageError:
+        return False
+    return True
+
+
+needs_learned = pytest.mark.skipif(not learned_loads(), reason='no learned stages here')
+
+
+@needs_learned
+def test_recorded_stages_that_are_the_learned_replays_are_said_to_be(
+        session: ImuRecording, tmp_path: Path, capsys: Any) -> None:
+    write_labelled_bag(tmp_path / 'live', session, published=live_replay(session),
+                       stages=stage_payloads())
+    out = evaluate_json(str(tmp_path / 'live'), capsys=capsys)
+    report = out['recorded']['stages']['live']
+    assert report['descriptions'] == out['learned']['stages']   # the very same description
+    assert [d['stage'] for d in report['descriptions']] == ['segmenter', 'near_failure']
+    assert report['same_as'] == ['learned'] and report['differences']['learned'] == []
+    assert 'not_recorded' not in report
+    assert run_evaluate(str(tmp_path / 'live')) == 0
+    table = capsys.readouterr().out
+    assert "threshold 0.5 (the learned replay's)" in table and 'differ' not in table
+
+
+@needs_learned
+def test_recorded_stages_with_another_threshold_are_named_in_one_line(
+        session: ImuRecording, tmp_path: Path, capsys: Any) -> None:
+    write_labelled_bag(tmp_path / 'live', session, published=live_replay(session),
+                       stages=stage_payloads(threshold=0.7))
+    out = evaluate_json(str(tmp_path / 'live'), capsys=capsys)
+    report = out['recorded']['stages']['live']
+    assert report['differences']['learned'] == [
+        {'stage': 'near_failure', 'field': 'threshold', 'recorded': 0.7, 'replayed': 0.5}]
+    assert report['same_as'] == []
+    assert run_evaluate(str(tmp_path / 'live')) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line for line in lines if 'differ' in line] == [
+        'recorded stages differ from the learned replay: near_failure threshold 0.7 '
+        '(learned: 0.5)']
+    # Replayed with the node's value, the replay runs what the session ran.
+    out = evaluate_json(str(tmp_path / 'live'), '--threshold', '0.7', capsys=capsys)
+    assert out['recorded']['stages']['live']['same_as'] == ['learned']
+
+
+@needs_learned
+def test_recorded_baseline_stages_differ_by_model_and_are_the_baseline_replays(
+        session: ImuRecording, tmp_path: Path, capsys: Any) -> None:
+    write_labelled_bag(tmp_path / 'live', session, published=live_replay(session),
+                       stages=stage_payloads('baseline'))
+    out = evaluate_json(str(tmp_path / 'live'), capsys=capsys)
+    report = out['recorded']['stages']['live']
+    assert [(d['stage'], d['field'], d['recorded']) for d in report['differences']['learned']] \
+        == [('segmenter', 'model', 'baseline'), ('near_failure', 'model', 'baseline')]
+    assert report['same_as'] == ['baseline']
+    # The live graph ran the baseline: its column is what recorded scores must equal.
+    assert out['recorded']['segmentation'] == without_timing(out['baseline']['segmentation'])
+    assert run_evaluate(str(tmp_path / 'live')) == 0
+    assert ("recorded stages differ from the learned replay: segmenter model baseline "
+            "(learned: learned); near_failure model baseline (learned: learned) (they are "
+            "the baseline replay's)") in capsys.readouterr().out
+
+
+@needs_learned
+def test_a_retrained_model_is_named_by_its_hash(session: ImuRecording, tmp_path: Path,
+                                                capsys: Any) -> None:
+    payloads = stage_payloads()
+    segmenter = json.loads(payloads[0])
+    segmenter['model_file']['sha256'] = 'ab' * 32
+    write_labelled_bag(tmp_path / 'live', session, published=live_replay(session),
+                       stages=[json.dumps(segmenter), payloads[1]])
+    assert run_evaluate(str(tmp_path / 'live')) == 0
+    assert 'differ from the learned replay: segmenter sha256 abababababab (learned: ' in \
+        capsys.readouterr().out
+
+
+def test_a_bag_without_stage_info_says_the_stages_were_not_recorded(
+        labelled_bag: tuple, tmp_path: Path, capsys: Any) -> None:
+    bag, rec, _ = labelled_bag
+    why = ('the stages were not recorded (a bag from before the stage nodes published them, '
+           f'or ros2 bag record without that topic): no {NS}/stage_info topic (stage '
+           'descriptions) in the bag')
+    out = evaluate_json(str(bag), capsys=capsys)
+    assert out['recorded']['stages'] == {'session': {'descriptions': [], 'not_recorded': why}}
+    assert run_evaluate(str(bag)) == 0
+    assert f'recorded stages: {why}' in capsys.readouterr().out.splitlines()
+    # One stage recorded: compared, never called the same as a replay.
+    write_labelled_bag(tmp_path / 'half', rec, published=live_replay(rec),
+                       stages=stage_payloads('baseline')[:1])
+    report = evaluate_json(str(tmp_path / 'half'), capsys=capsys)['recorded']['stages']['half']
+    assert report['not_recorded'] == f'no near_failure description on {NS}/stage_info'
+    assert report['same_as'] == [] and report['differences']['baseline'] == []
+
+
+def test_undecodable_stage_info_is_left_out_and_said(labelled_bag: tuple, tmp_path: Path,
+                                                     capsys: Any, caplog: Any) -> None:
+    _, rec, _ = labelled_bag
+    write_labelled_bag(tmp_path / 'bad', rec, published=live_replay(rec),
+                       stages=['{"stage": 1}', *stage_payloads('baseline')])
+    report = evaluate_json(str(tmp_path / 'bad'), capsys=capsys)['recorded']['stages']['bad']
+    assert [d['stage'] for d in report['descriptions']] == ['segmenter', 'near_failure']
+    assert 'stage_info payload(s) cannot be decoded' in caplog.text
+
+
+def test_a_directory_lists_the_bags_whose_stages_differ_or_are_missing(
+        session: ImuRecording, tmp_path: Path, capsys: Any) -> None:
+    sessions = tmp_path / 'bags'
+    sessions.mkdir()
+    write_labelled_bag(sessions / 'a', session, '/station1', published=live_replay(session),
+                       stages=stage_payloads('baseline'))
+    write_labelled_bag(sessions / 'b', session, '/station2', published=live_replay(session),
+                       stages=stage_payloads('baseline', threshold=0.7))
+    write_labelled_bag(sessions / 'c', session, '/station3', published=live_replay(session))
+    out = evaluate_json(str(sessions), capsys=capsys)
+    stages = out['recorded']['stages']
+    assert list(stages) == ['a', 'b', 'c']
+    assert stages['a']['same_as'] == ['baseline'] and stages['b']['same_as'] == []
+    assert stages['b']['differences']['baseline'] == [
+        {'stage': 'near_failure', 'field': 'threshold', 'recorded': 0.7, 'replayed': 0.5}]
+    assert stages['c']['descriptions'] == []
+    assert run_evaluate(str(sessions)) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines()
+             if line.startswith('recorded stages')]
+    assert lines[-1].startswith('recorded stages of c: the stages were not recorded')
+    assert len(lines) == 3   # a and b differ from the learned replay (or are not compared)

@@ -370,3 +370,8 @@ def test_evaluate_scores_the_demo_bag_under_its_name(demo_run) -> None:
     assert recorded['segmentation']['event_f1'] >= 0.8
     assert 0 < recorded['segmentation']['cue_delay_p50_s'] < 1.0   # data time, not wall time
     assert list(recorded['per_set']) == list(base['per_set'])
+    # Which stages decided them: the learned replay's, so the two columns agree.
+    stages = recorded['stages'][bag.name]
+    assert sorted(stages['descriptions'], key=lambda i: i['stage']) == \
+        sorted(out['learned']['stages'], key=lambda i: i['stage'])
+    assert stages['same_as'] == ['learned'] and stages['differences']['learned'] == []

@@ -1,14 +1,15 @@
 """Checks of command-line values before any work starts (one clear line, exit 2).
 
 argparse types (``namespace``, ``positive_int``, ``positive_float``, ``imu_source``,
-``audio_sink``) and the output path check that plot and form share.
+``audio_sink``, ``classifier_threshold``) and the output path check that plot and form
+share.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from rep_coach.core.params import ParameterError, specs_for
 from rep_coach.ros_names import normalize_namespace
@@ -23,14 +24,23 @@ def namespace(text: str) -> str:
     return text
 
 
-def _node_parameter(node: str, name: str, text: str) -> str:
-    """Check ``text`` as ``node``'s parameter ``name`` by its table entry (as the node would)."""
+def _node_parameter(node: str, name: str, text: str,
+                    parse: Callable[[str], Any] = str) -> Any:
+    """Check ``text`` as ``node``'s parameter ``name`` by its table entry (as the node would).
+
+    ``parse`` turns the text into the parameter's type first; the parsed value is returned.
+    """
     spec = next(s for s in specs_for(node) if s.name == name)
     try:
-        spec.validate(node, text)
+        value = parse(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f'{text!r}: expected {type(spec.default).__name__}') from None
+    try:
+        spec.validate(node, value)
     except ParameterError as exc:
         raise argparse.ArgumentTypeError(f'{text!r}: {exc.reason}') from None
-    return text
+    return value
 
 
 def imu_source(text: str) -> str:
@@ -41,6 +51,11 @@ def imu_source(text: str) -> str:
 def audio_sink(text: str) -> str:
     """Check an audio sink spec by audio_feedback's ``sink`` parameter."""
     return _node_parameter('audio_feedback', 'sink', text)
+
+
+def classifier_threshold(text: str) -> float:
+    """Parse and check a threshold by near_failure_classifier's ``threshold`` parameter."""
+    return _node_parameter('near_failure_classifier', 'threshold', text, float)
 
 
 def positive_int(text: str) -> int:

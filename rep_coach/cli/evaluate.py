@@ -17,7 +17,15 @@ event carries (the IMU sample that decided it), as in a replay.  Bags of a direc
 without recorded rep events are left out of it and listed (``without_detections``);
 when none has any, ``recorded`` is ``{"error": ...}``, never a zero.  Near failure is
 pooled over the bags that recorded verdicts; a rep event whose verdict is missing
-counts as not near failure.  The bags do not record which model the nodes ran.
+counts as not near failure.
+
+Which stages produced the recorded detections is what the stage nodes published on
+``stage_info`` (model kind, ONNX file and its SHA-256, or the baseline's configuration;
+set_rest_s and threshold): the ``recorded`` entry lists it per bag (``stages``), the
+learned and baseline entries what they replayed, and where a bag's stages differ from
+the learned replay's the output names what differs.  Bags without ``stage_info`` (older
+ones, ``ros2 bag record`` without it) say the stages were not recorded.  Both replays
+classify with ``--threshold``, near_failure_classifier's parameter (default: the node's).
 A thomas2025 directory has no recorded detections and no such column.
 Near failure is RPE >= 8 (RIR <= 2), an assumption of rep_coach.
 """
@@ -25,7 +33,7 @@ Near failure is RPE >= 8 (RIR <= 2), an assumption of rep_coach.
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 import json
 import logging
 import math
@@ -36,12 +44,12 @@ import warnings
 
 from rep_coach import topics
 from rep_coach.bag_names import station_label
-from rep_coach.cli.checks import positive_int
+from rep_coach.cli.checks import classifier_threshold, positive_int
 from rep_coach.core.evaluation import ASSUMPTION, evaluate, recorded_replay, Replay, score_replays
-from rep_coach.core.near_failure import BaselineNearFailure
-from rep_coach.core.segmentation import BaselineSegmenter
 from rep_coach.core.types import ImuRecording, NearFailureState, PayloadError, RepEvent
+from rep_coach.pipeline import DEFAULT_THRESHOLD, stage_factories
 from rep_coach.ros_names import join_name
+from rep_coach.stage_info import Difference, StageInfo, STAGES
 
 if TYPE_CHECKING:   # imported where used: a dataset run needs no bag code
     from rep_coach.core.sources import SessionBag
@@ -75,9 +83,26 @@ class Inputs:
 
 #: Key of a bag recording's ``meta`` that holds its :class:`Recorded` detections.
 RECORDED = 'recorded'
+#: Key of the stage descriptions in each entry: what a replay ran, what a bag recorded.
+STAGES_KEY = 'stages'
 #: What :attr:`Recorded.messages` counts, summed over the bags in the JSON's ``messages``.
 MESSAGE_COUNTS = ('reps', 'near_failure', 'bad_payloads', 'reps_without_verdict',
                   'verdicts_without_rep')
+
+
+@dataclass
+class RecordedStages:
+    """The stage descriptions a bag recorded on ``stage_info``, or why not."""
+
+    #: The distinct descriptions, in the bag's order (a respawned node says it again).
+    infos: List[StageInfo] = field(default_factory=list)
+    #: Why a stage's description is missing (empty when every stage has one).
+    reason: str = ''
+
+
+#: Why a bag may lack ``stage_info``: said with every such bag.
+NOT_RECORDED = ('the stages were not recorded (a bag from before the stage nodes published '
+                'them, or ros2 bag record without that topic)')
 
 
 @dataclass
@@ -91,6 +116,8 @@ class Recorded:
     #: Messages read: ``reps``, ``near_failure``, ``bad_payloads`` (not decodable; left
     #: out), ``reps_without_verdict`` and ``verdicts_without_rep`` (unpaired).
     messages: Dict[str, int] = field(default_factory=dict)
+    #: Which stages produced them, as the stage nodes described themselves.
+    stages: RecordedStages = field(default_factory=RecordedStages)
 
     @property
     def has_verdicts(self) -> bool:
@@ -109,6 +136,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument('--json', action='store_true', help='print one JSON object')
     parser.add_argument('--models', type=Path, default=None,
                         help='directory of the learned models (default: the package models)')
+    parser.add_argument('--threshold', type=classifier_threshold, default=DEFAULT_THRESHOLD,
+                        help="near_failure_classifier's parameter 'threshold': the "
+                             'probability at or above which a rep is near failure, for the '
+                             'learned and the baseline replay alike (default '
+                             f"{DEFAULT_THRESHOLD:g}, the node's default; give the value a "
+                             "session's node ran with, which its bag's stage_info says)")
     parser.add_argument('--subjects', nargs='*', default=None,
                         help='only these subjects (thomas2025 codes such as A321; for bags, '
                              'stations or bag names as the output lists them)')
@@ -206,7 +239,10 @@ def read_bag_recording(path: Path) -> ImuRecording:
         raise ValueError(str(exc)) from None
     recording.subject = bag_subject(path, metadata)
     recording.meta['topics'] = [t.name for t in metadata.topics if t.message_count]
-    recording.meta[RECORDED] = recorded_detections(session, [t.name for t in metadata.topics])
+    listed = [t.name for t in metadata.topics]
+    recorded = recorded_detections(session, listed)
+    recorded.stages = recorded_stages(session, listed)
+    recording.meta[RECORDED] = recorded
     return recording
 
 
@@ -245,6 +281,28 @@ def recorded_detections(session: SessionBag, listed: List[str]) -> Recorded:
     reason = (f'none of its {len(states)} {verdicts_topic} verdicts is on a recorded rep event'
               if states else _absent(verdicts_topic, 'verdicts', listed, bad_states))
     return Recorded(replay, reason, messages)
+
+
+def recorded_stages(session: SessionBag, listed: List[str]) -> RecordedStages:
+    """Decode the stage descriptions of ``session`` (``stage_info`` in the IMU's namespace)."""
+    ns = session.namespace
+    if ns is None:
+        return RecordedStages(reason=f'{NOT_RECORDED}: its IMU topic has no rep_coach name')
+    topic = join_name(ns, topics.STAGE_INFO)
+    decoded, bad = _decode(session.published.get(topics.STAGE_INFO, []), StageInfo.from_json)
+    if bad:
+        LOG.warning('%s: %d %s payload(s) cannot be decoded and are left out (first: %s)',
+                    session.recording.name, len(bad), topic, bad[0])
+    infos: List[StageInfo] = []
+    for info in decoded:
+        if info not in infos:
+            infos.append(info)
+    if not infos:
+        return RecordedStages(
+            reason=f'{NOT_RECORDED}: {_absent(topic, "stage descriptions", listed, bad)}')
+    missing = [stage for stage in STAGES if all(i.stage != stage for i in infos)]
+    return RecordedStages(infos, f'no {" or ".join(missing)} description on {topic}'
+                          if missing else '')
 
 
 def _absent(topic: str, what: str, listed: List[str], bad: List[str]) -> str:
@@ -287,28 +345,43 @@ def bag_subject(path: Path, metadata: Any) -> str:
     return station_label(recorded.name) or Path(path).resolve().name
 
 
-def _learned(models: Optional[Path], recordings: List[ImuRecording],
+def _learned(models: Optional[Path], threshold: float, recordings: List[ImuRecording],
              progress: bool, **breakdown: bool) -> Dict[str, Any]:
     try:
-        import rep_coach.learned as learned
-        seg_f, clf_f = learned.load_stages(models)
-        meta = seg_f().model.meta_json('rep_coach')   # the loaded model's, not a second read
+        # The nodes' factories, so the stages (and their descriptions) are the nodes'.
+        seg_f, clf_f = stage_factories('learned', '' if models is None else str(models),
+                                       threshold=threshold)
     except Exception as exc:  # absent package, no models, bad model: report, don't fail
         return {'error': f'learned pipeline unavailable: {exc}'}
     result = evaluate(recordings, seg_f, clf_f, progress=progress, **breakdown)
-    # Scores on subjects the models learned from are not held out: say so.
+    # Scores on subjects the models learned from are not held out: say so (from the
+    # metadata of the model loaded, not a second read).
+    meta = seg_f.info.model_file.metadata.get('rep_coach') or {}
     trained = set(meta.get('trained_on_subjects') or ())
     result['in_sample_subjects'] = sorted(trained & {r.subject for r in recordings})
+    result[STAGES_KEY] = [seg_f.info, clf_f.info]
     return result
 
 
-def _recorded(recordings: List[ImuRecording], kind: str, **breakdown: bool) -> Dict[str, Any]:
+def _baseline(threshold: float, recordings: List[ImuRecording], progress: bool,
+              **breakdown: bool) -> Dict[str, Any]:
+    seg_f, clf_f = stage_factories('baseline', threshold=threshold)
+    result = evaluate(recordings, seg_f, clf_f, progress=progress, **breakdown)
+    result[STAGES_KEY] = [seg_f.info, clf_f.info]
+    return result
+
+
+def _recorded(recordings: List[ImuRecording], kind: str,
+              replayed: Dict[str, Optional[List[StageInfo]]], **breakdown: bool
+              ) -> Dict[str, Any]:
     """Score the detections the bags recorded as the replays are scored, or say why not.
 
     Bags without recorded rep events are left out (listed under ``without_detections``
     for a directory); when none has any the entry is ``{'error': ...}``, not a zero.
     Near failure is pooled over the bags whose events have verdicts only: a bag that did
     not record ``near_failure`` would otherwise count every rep as a missed one.
+    ``stages`` reports, for every bag, the stages it recorded against ``replayed`` (the
+    stages of each replay, None where it did not run): see :func:`_stage_report`.
     """
     found: Dict[str, Recorded] = {r.name: r.meta[RECORDED] for r in recordings}
     missing = {name: rec.reason for name, rec in found.items() if rec.replay is None}
@@ -331,7 +404,36 @@ def _recorded(recordings: List[ImuRecording], kind: str, **breakdown: bool) -> D
             entry['without_verdicts'] = unscored
     if kind == 'bags':
         entry['without_detections'] = missing
+    entry[STAGES_KEY] = {r.name: _stage_report(found[r.name].stages, replayed)
+                         for r in recordings}
     return entry
+
+
+def _stage_report(stages: RecordedStages,
+                  replayed: Dict[str, Optional[List[StageInfo]]]) -> Dict[str, Any]:
+    """Compare a bag's recorded stages with each replay's.
+
+    ``descriptions`` are the recorded ones; ``not_recorded`` says why one is missing;
+    ``differences`` lists, per replay that ran, what the recorded stages run differently
+    (:meth:`StageInfo.differences`); ``same_as`` names the replays running exactly the
+    recorded stages (none when a stage was not recorded).
+    """
+    report: Dict[str, Any] = {'descriptions': stages.infos}
+    if stages.reason:
+        report['not_recorded'] = stages.reason
+    if not stages.infos:
+        return report
+    report['differences'] = {}
+    report['same_as'] = []
+    for name, infos in replayed.items():
+        if infos is None:
+            continue
+        ours = {info.stage: info for info in infos}
+        found = [d for info in stages.infos for d in info.differences(ours[info.stage])]
+        report['differences'][name] = found
+        if not found and not stages.reason:
+            report['same_as'].append(name)
+    return report
 
 
 def _near_failure_from(entry: Dict[str, Any], verdicts: Optional[Dict[str, Any]]) -> None:
@@ -361,17 +463,19 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     progress = not getattr(args, 'no_progress', False)
     models = getattr(args, 'models', None)
+    threshold = getattr(args, 'threshold', DEFAULT_THRESHOLD)
     # Bags: per set, and per bag when there are several (a dataset's sets are its recordings).
     breakdown = {'per_set': inputs.kind != 'dataset', 'per_recording': inputs.kind == 'bags'}
-    learned = _learned(models, recordings, progress, **breakdown)
+    learned = _learned(models, threshold, recordings, progress, **breakdown)
     if models is not None and 'error' in learned:   # asked for these models: no fallback
         print(f'rep-coach evaluate: --models {models}: {learned["error"]}', file=sys.stderr)
         return EXIT_BAD_INPUT
-    baseline = evaluate(recordings, BaselineSegmenter, BaselineNearFailure, progress=progress,
-                        **breakdown)
+    baseline = _baseline(threshold, recordings, progress, **breakdown)
     # Only bags record what the nodes published: a dataset's output has no such entry.
-    recorded = _recorded(recordings, inputs.kind, **breakdown) if inputs.kind != 'dataset' \
-        else None
+    replayed = {name: result.get(STAGES_KEY) for name, result in
+                (('learned', learned), ('baseline', baseline))}
+    recorded = (_recorded(recordings, inputs.kind, replayed, **breakdown)
+                if inputs.kind != 'dataset' else None)
     if args.json:
         out = {'learned': None if 'error' in learned else learned, 'baseline': baseline}
         if recorded is not None:
@@ -382,10 +486,20 @@ def run(args: argparse.Namespace) -> int:
         if inputs.kind == 'bags':
             out['bags'] = [r.name for r in recordings]
             out['skipped_bags'] = inputs.skipped
-        print(json.dumps(out, allow_nan=False))
+        print(json.dumps(out, allow_nan=False, default=_jsonable))
         return EXIT_OK
     print(_table(learned, baseline, recorded, baseline['n_sets']))
     return EXIT_OK
+
+
+def _jsonable(value: Any) -> Any:
+    """JSON form of the stage descriptions and their differences kept in the results."""
+    if isinstance(value, StageInfo):
+        return asdict(value)
+    if isinstance(value, Difference):
+        return {'stage': value.stage, 'field': value.field, 'recorded': value.value,
+                'replayed': value.other}
+    raise TypeError(f'{type(value).__name__} is not JSON serialisable')
 
 
 def _fmt(value: Any) -> str:
@@ -420,11 +534,43 @@ def _table(learned: Dict[str, Any], baseline: Dict[str, Any],
     if (recorded or {}).get('without_detections'):
         lines.append('recorded: only the bags that recorded rep events; left out ' + '; '.join(
             f'{name} ({why})' for name, why in recorded['without_detections'].items()))
+    lines += _stage_lines((recorded or {}).get(STAGES_KEY) or {})
     if learned.get('in_sample_subjects'):
         lines.append(f'note: the learned models were trained on '
                      f'{", ".join(learned["in_sample_subjects"])}, so their scores here are not '
                      'held out (held-out scores: rep-coach train, docs/models.md)')
     return '\n'.join(lines)
+
+
+def _stage_lines(reports: Dict[str, Dict[str, Any]]) -> List[str]:
+    """Say which stages the bags recorded, and where they differ from the learned replay.
+
+    One bag: what it recorded, then one line naming what differs (if anything).  Several:
+    a line for each bag that differs or lacks a stage, and a count of the others.
+    """
+    lines: List[str] = []
+    alike = 0
+    one = len(reports) == 1
+    for bag, report in reports.items():
+        label = 'recorded stages' + ('' if one else f' of {bag}')
+        infos, differs = report['descriptions'], report.get('differences', {}).get('learned')
+        same = 'learned' in report.get('same_as', ())
+        alike += same
+        if one and infos:
+            lines.append(f'{label}: ' + '; '.join(info.summary() for info in infos)
+                         + (" (the learned replay's)" if same else ''))
+        if 'not_recorded' in report:
+            lines.append(f'{label}: {report["not_recorded"]}')
+        also = " (they are the baseline replay's)" if 'baseline' in report.get('same_as', ()) \
+            else ''
+        if differs:
+            lines.append(f'{label} differ from the learned replay: '
+                         + '; '.join(d.text('learned') for d in differs) + also)
+        elif infos and differs is None:
+            lines.append(f'{label}: not compared, the learned replay did not run{also}')
+    if alike and not one:
+        lines.append(f"recorded stages: the learned replay's in {alike} of {len(reports)} bags")
+    return lines
 
 
 def _metric(result: Dict[str, Any], group: str, key: str) -> Any:

@@ -328,8 +328,9 @@ def _bag_messages(path: Path) -> Iterator[Tuple[str, str, int, Any]]:
             yield conn.topic, conn.msgtype, ts, reader.deserialize(raw, conn.msgtype)
 
 
-#: The nodes' output topics a session bag's recorded detections are read from.
-PUBLISHED_TOPICS = (topics.REPS, topics.NEAR_FAILURE)
+#: The nodes' output topics a session bag's recorded detections are read from, and the
+#: stage nodes' descriptions of what produced them.
+PUBLISHED_TOPICS = (topics.REPS, topics.NEAR_FAILURE, topics.STAGE_INFO)
 
 
 @dataclass
@@ -357,8 +358,8 @@ def read_imu_bag(path: Path) -> ImuRecording:
 def read_session_bag(path: Path) -> SessionBag:
     """Read a bag as :func:`read_imu_bag` does, keeping what the nodes published too.
 
-    The ``reps`` and ``near_failure`` payloads are kept undecoded from the IMU topic's
-    namespace only: a bag of several stations' topics must not pair one station's
+    The ``reps``, ``near_failure`` and ``stage_info`` payloads are kept undecoded from the
+    IMU topic's namespace only: a bag of several stations' topics must not pair one station's
     detections with another's IMU and labels.
     """
     if not path.exists():
