@@ -524,10 +524,13 @@ def test_recorded_stages_with_another_threshold_are_named_in_one_line(
 @needs_learned
 def test_recorded_baseline_stages_differ_by_model_and_are_the_baseline_replays(
         session: ImuRecording, tmp_path: Path, capsys: Any) -> None:
+    # The classifier's description first (the nodes start in any order): listed in
+    # pipeline order all the same.
     write_labelled_bag(tmp_path / 'live', session, published=live_replay(session),
-                       stages=stage_payloads('baseline'))
+                       stages=stage_payloads('baseline')[::-1])
     out = evaluate_json(str(tmp_path / 'live'), capsys=capsys)
     report = out['recorded']['stages']['live']
+    assert [d['stage'] for d in report['descriptions']] == ['segmenter', 'near_failure']
     assert [(d['stage'], d['field'], d['recorded']) for d in report['differences']['learned']] \
         == [('segmenter', 'model', 'baseline'), ('near_failure', 'model', 'baseline')]
     assert report['same_as'] == ['baseline']

@@ -94,7 +94,8 @@ MESSAGE_COUNTS = ('reps', 'near_failure', 'bad_payloads', 'reps_without_verdict'
 class RecordedStages:
     """The stage descriptions a bag recorded on ``stage_info``, or why not."""
 
-    #: The distinct descriptions, in the bag's order (a respawned node says it again).
+    #: The distinct descriptions (a respawned node says it again), in pipeline order
+    #: (segmenter first), each stage's in the bag's order.
     infos: List[StageInfo] = field(default_factory=list)
     #: Why a stage's description is missing (empty when every stage has one).
     reason: str = ''
@@ -294,7 +295,7 @@ def recorded_stages(session: SessionBag, listed: List[str]) -> RecordedStages:
         LOG.warning('%s: %d %s payload(s) cannot be decoded and are left out (first: %s)',
                     session.recording.name, len(bad), topic, bad[0])
     infos: List[StageInfo] = []
-    for info in decoded:
+    for info in sorted(decoded, key=lambda i: STAGES.index(i.stage)):   # stable
         if info not in infos:
             infos.append(info)
     if not infos:
