@@ -64,7 +64,7 @@ class Difference:
     other: Any
 
     def text(self, other_name: str) -> str:
-        """Return it as text, e.g. ``near_failure threshold 0.7 (learned: 0.5)``."""
+        """Return it as text, e.g. ``near_failure threshold 0.7 (replayed: 0.5)``."""
         shown = _sha_text if self.field == 'sha256' else _text
         return f'{self.stage} {self.field} {shown(self.value)} ({other_name}: {shown(self.other)})'
 

@@ -515,7 +515,7 @@ def test_recorded_stages_with_another_threshold_are_named_in_one_line(
     lines = capsys.readouterr().out.splitlines()
     assert [line for line in lines if 'differ' in line] == [
         'recorded stages differ from the learned replay: near_failure threshold 0.7 '
-        '(learned: 0.5)']
+        '(replayed: 0.5)']
     # Replayed with the node's value, the replay runs what the session ran.
     out = evaluate_json(str(tmp_path / 'live'), '--threshold', '0.7', capsys=capsys)
     assert out['recorded']['stages']['live']['same_as'] == ['learned']
@@ -538,7 +538,7 @@ def test_recorded_baseline_stages_differ_by_model_and_are_the_baseline_replays(
     assert out['recorded']['segmentation'] == without_timing(out['baseline']['segmentation'])
     assert run_evaluate(str(tmp_path / 'live')) == 0
     assert ("recorded stages differ from the learned replay: segmenter model baseline "
-            "(learned: learned); near_failure model baseline (learned: learned) (they are "
+            "(replayed: learned); near_failure model baseline (replayed: learned) (they are "
             "the baseline replay's)") in capsys.readouterr().out
 
 
@@ -551,7 +551,7 @@ def test_a_retrained_model_is_named_by_its_hash(session: ImuRecording, tmp_path:
     write_labelled_bag(tmp_path / 'live', session, published=live_replay(session),
                        stages=[json.dumps(segmenter), payloads[1]])
     assert run_evaluate(str(tmp_path / 'live')) == 0
-    assert 'differ from the learned replay: segmenter sha256 abababababab (learned: ' in \
+    assert 'differ from the learned replay: segmenter sha256 abababababab (replayed: ' in \
         capsys.readouterr().out
 
 

@@ -104,12 +104,12 @@ def test_differences_name_what_decides_the_outputs() -> None:
     assert [d.field for d in classifier.differences(baseline[1].info)] == ['model']
     other = replace(classifier, parameters={'threshold': 0.7})
     assert other.differences(classifier) == [Difference('near_failure', 'threshold', 0.7, 0.5)]
-    assert other.differences(classifier)[0].text('learned') == \
-        'near_failure threshold 0.7 (learned: 0.5)'
+    assert other.differences(classifier)[0].text('replayed') == \
+        'near_failure threshold 0.7 (replayed: 0.5)'
     retrained = replace(segmenter, model_file=replace(segmenter.model_file, sha256='ab' * 32))
     assert [d.field for d in retrained.differences(segmenter)] == ['sha256']
-    assert retrained.differences(segmenter)[0].text('learned') == \
-        f'segmenter sha256 abababababab (learned: {segmenter.model_file.sha256[:12]})'
+    assert retrained.differences(segmenter)[0].text('replayed') == \
+        f'segmenter sha256 abababababab (replayed: {segmenter.model_file.sha256[:12]})'
     # The same file elsewhere is the same model.
     moved = replace(segmenter, model_file=replace(segmenter.model_file, path='/elsewhere/x'))
     assert moved.differences(segmenter) == []

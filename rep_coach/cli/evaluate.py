@@ -566,7 +566,7 @@ def _stage_lines(reports: Dict[str, Dict[str, Any]]) -> List[str]:
             else ''
         if differs:
             lines.append(f'{label} differ from the learned replay: '
-                         + '; '.join(d.text('learned') for d in differs) + also)
+                         + '; '.join(d.text('replayed') for d in differs) + also)
         elif infos and differs is None:
             lines.append(f'{label}: not compared, the learned replay did not run{also}')
     if alike and not one:
