@@ -263,8 +263,8 @@ def learned_models_missing() -> Optional[str]:
     # Present is not enough: a model being retrained may not fit the code (seen: input
     # shapes), and the nodes would then refuse to start.  Load them as the nodes do.
     try:
-        import rep_coach.learned as learned
-        make_segmenter, make_classifier = learned.load_stages(None)
+        from rep_coach.pipeline import stage_factories   # the nodes' own factories
+        make_segmenter, make_classifier = stage_factories('learned')
         make_segmenter()
         make_classifier()
     except Exception as exc:  # noqa: B902 - any failure means "not usable here"

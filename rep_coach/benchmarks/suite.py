@@ -196,9 +196,8 @@ def evaluation(quick: bool, progress: Progress) -> Dict[str, Any]:
     scoring, which is what a user waits for.
     """
     from rep_coach.core.evaluation import evaluate
-    from rep_coach.core.near_failure import BaselineNearFailure
-    from rep_coach.core.segmentation import BaselineSegmenter
     from rep_coach.benchmarks.graph import learned_models_missing
+    from rep_coach.pipeline import stage_factories   # what the nodes and evaluate build
 
     tic = time.perf_counter()
     limit = 4 if quick else None
@@ -212,12 +211,11 @@ def evaluation(quick: bool, progress: Progress) -> Dict[str, Any]:
         data = 'simulated (thomas2025 not found)'
     load_s = time.perf_counter() - tic
     seconds = sum(float(r.imu.t[-1] - r.imu.t[0]) for r in recordings if len(r.imu))
-    pipelines: Dict[str, Any] = {'baseline': (BaselineSegmenter, BaselineNearFailure)}
+    pipelines: Dict[str, Any] = {'baseline': stage_factories('baseline')}
     why = learned_models_missing()
     if why is None:
         try:
-            import rep_coach.learned as learned
-            pipelines['learned'] = learned.load_stages(None)
+            pipelines['learned'] = stage_factories('learned')
         except Exception as exc:  # noqa: B902 - a broken model is reported, not fatal
             why = f'learned stages unavailable: {exc}'
     out: Dict[str, Any] = {'data': data, 'sets': len(recordings),
