@@ -17,7 +17,6 @@ Run (the fold models come from ``rep-coach train --work-dir DIR``)::
 
 from __future__ import annotations
 
-import argparse
 import math
 from pathlib import Path
 import sys
@@ -34,6 +33,7 @@ from rep_coach.core.rep_features import RELATIVE_FEATURES, set_features  # noqa:
 from rep_coach.core.types import NearFailureState, RepEvent  # noqa: E402
 import rep_coach.learned as learned  # noqa: E402
 from rep_coach.training.data import load_thomas2025, Session  # noqa: E402
+from fold_experiments import fold_parser  # noqa: E402 (this script's directory)
 
 #: Candidate feature sets, fixed before any inner selection.
 CANDIDATES: Tuple[Tuple[str, ...], ...] = (
@@ -167,11 +167,7 @@ def inner_choice(train: List[Session]) -> Tuple[str, ...]:
 
 def main() -> int:
     """Print one line per stage-2 variant."""
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--folds', type=Path, required=True,
-                        help='work dir of a rep-coach train run (holds fold_<SUBJECT>/)')
-    parser.add_argument('--data', type=Path, default=ROOT.parent / 'shared/data/thomas2025')
+    parser = fold_parser(__doc__)
     parser.add_argument('--nn', action='store_true',
                         help='also retrain the network with extra features (slow)')
     parser.add_argument('--seed', type=int, default=2,

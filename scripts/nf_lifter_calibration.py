@@ -23,7 +23,6 @@ Run (the fold models come from ``rep-coach train --work-dir DIR``)::
 
 from __future__ import annotations
 
-import argparse
 import csv
 from dataclasses import replace
 from pathlib import Path
@@ -41,6 +40,7 @@ from rep_coach.core.evaluation import (aggregate, match_intervals,  # noqa: E402
 from rep_coach.core.types import NearFailureState, RepEvent  # noqa: E402
 import rep_coach.learned as learned  # noqa: E402
 from rep_coach.training.data import load_thomas2025, Session  # noqa: E402
+from fold_experiments import fold_parser  # noqa: E402 (this script's directory)
 
 REPORTED = ('rep_f1', 'rep_precision', 'rep_recall', 'window_f1')
 
@@ -169,11 +169,7 @@ def ceiling(sessions: List[Session], folds: Path,
 
 def main() -> int:
     """Print one line per prior width (0 = no calibration, the shipped protocol)."""
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--folds', type=Path, required=True,
-                        help='work dir of a rep-coach train run (holds fold_<SUBJECT>/)')
-    parser.add_argument('--data', type=Path, default=ROOT.parent / 'shared/data/thomas2025')
+    parser = fold_parser(__doc__)
     parser.add_argument('--prior-sd', type=float, nargs='+', default=[0.0, 0.5, 1.0, 2.0],
                         help='prior widths of the offset in logits (0: no calibration)')
     args = parser.parse_args()
