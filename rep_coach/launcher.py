@@ -280,10 +280,21 @@ _PRCTL = _load_prctl()
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
-    """Ask the kernel to SIGTERM this child if the launcher dies (Linux only)."""
+_SIGINT_ONLY = frozenset({signal.SIGINT})
+
+
+def _prepare_child() -> None:
+    """Between fork and exec: tie the child to the launcher, hold SIGINT until it can stop.
+
+    The kernel SIGTERMs the child if the launcher dies (Linux only).  SIGINT is blocked
+    across the exec, and ``rep_coach.nodes.__main__`` unblocks it once its handler is in
+    place.  A graph stopped in the first milliseconds (one node failing fast) otherwise
+    interrupts an interpreter still starting, which dies of the signal (exit code -2, no
+    word) or of a KeyboardInterrupt.  Blocked, the SIGINT waits and becomes a clean stop.
+    """
     if _PRCTL is not None:
         _PRCTL(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
+    signal.pthread_sigmask(signal.SIG_BLOCK, _SIGINT_ONLY)
 
 
 @dataclass
@@ -332,7 +343,7 @@ class Launcher:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, env=self.env, text=True,
                                 bufsize=1, start_new_session=True,
-                                preexec_fn=_die_with_parent)
+                                preexec_fn=_prepare_child)
         label = f'{node.name}-{self._counter}'
         pump = threading.Thread(target=self._pump, args=(label, proc.stdout), daemon=True)
         pump.start()

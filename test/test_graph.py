@@ -192,6 +192,18 @@ def test_launch_cli_stops_every_node_cleanly_on_sigint(tmp_path) -> None:
     assert len(bags) == 1 and (bags[0] / 'metadata.yaml').is_file()
 
 
+def test_a_node_stopped_the_moment_it_is_spawned_exits_cleanly() -> None:
+    # CI: the launcher stopped the graph while one node's interpreter was still starting,
+    # before any Python handler existed; the SIGINT killed it (exit code -2, no output).
+    out = Lines()
+    launcher = Launcher([NodeLaunch('audio_feedback', overrides={'sink': 'null'})],
+                        params_file=default_params_file(), env=isolated_env(), output=out)
+    launcher.start()
+    launcher.stop()
+    assert launcher.exit_codes['audio_feedback'] == [0], out.text()
+    assert 'stopped while starting' in out.text(), out.text()
+
+
 def test_launch_cli_stops_the_graph_when_a_node_fails_at_start(tmp_path) -> None:
     # The audit's case: imu_publisher exited 2 with one FATAL line and the other nodes
     # (recorder included) ran on forever, doing nothing.

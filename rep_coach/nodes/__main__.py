@@ -9,7 +9,9 @@ KeyboardInterrupt in the middle of those imports, and a native module turns it i
 an ImportError: the node printed a traceback and exited with an error for a stop it
 had been asked for.  So until the node's runtime installs its own handlers (in
 ``rclpy.init``), a SIGINT is noted here, and a node stopped during its imports exits
-0 with one line saying so.
+0 with one line saying so.  Earlier still, while the interpreter itself starts, a SIGINT
+kills it outright (exit code -2) or raises before this module can catch it; the launcher
+holds SIGINT blocked for that stretch, and it is unblocked here.
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ def start(argv: List[str]) -> int:
         stop_requested.append(signum)
 
     previous = signal.signal(signal.SIGINT, note_stop)
+    # The launcher starts nodes with SIGINT blocked (rep_coach.launcher._prepare_child), so
+    # one sent while the interpreter itself was starting is pending: delivered now, it is
+    # noted like any other.  Unblocked before any thread exists, which all inherit the mask.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     try:
         # Every node has a parameter table, named as its executable.
         from rep_coach.core.params import NODE_PARAMS
