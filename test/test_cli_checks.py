@@ -41,6 +41,8 @@ def test_plot_refuses_an_unwritable_output_before_loading(tmp_path: Path, capsys
     # near_failure_classifier's threshold, checked as the node checks it.
     (['evaluate', 'data', '--threshold', '1'], "argument --threshold: '1': must be < 1.0"),
     (['evaluate', 'data', '--threshold', 'high'], "argument --threshold: 'high': expected float"),
+    # rep_segmenter's set_rest_s, checked as the node checks it.
+    (['evaluate', 'data', '--set-rest-s', '0.5'], "argument --set-rest-s: '0.5': must be"),
     (['demo', '--audio', 'wav:'], "argument --audio: 'wav:': must be one of"),
     (['demo', '--audio', 'null:x'], "argument --audio: 'null:x': must be one of"),
     (['evaluate', 'data', '--limit', '-1'], 'must be 1 or more'),

@@ -1,8 +1,8 @@
 """Checks of command-line values before any work starts (one clear line, exit 2).
 
 argparse types (``namespace``, ``positive_int``, ``positive_float``, ``imu_source``,
-``audio_sink``, ``classifier_threshold``) and the output path check that plot and form
-share.
+``audio_sink``, ``classifier_threshold``, ``set_rest``) and the output path check that
+plot and form share.
 """
 
 from __future__ import annotations
@@ -56,6 +56,11 @@ def audio_sink(text: str) -> str:
 def classifier_threshold(text: str) -> float:
     """Parse and check a threshold by near_failure_classifier's ``threshold`` parameter."""
     return _node_parameter('near_failure_classifier', 'threshold', text, float)
+
+
+def set_rest(text: str) -> float:
+    """Parse and check a rest between sets by rep_segmenter's ``set_rest_s`` parameter."""
+    return _node_parameter('rep_segmenter', 'set_rest_s', text, float)
 
 
 def positive_int(text: str) -> int:

@@ -25,7 +25,8 @@ set_rest_s and threshold): the ``recorded`` entry lists it per bag (``stages``),
 learned and baseline entries what they replayed, and where a bag's stages differ from
 the learned replay's the output names what differs.  Bags without ``stage_info`` (older
 ones, ``ros2 bag record`` without it) say the stages were not recorded.  Both replays
-classify with ``--threshold``, near_failure_classifier's parameter (default: the node's).
+run with the stage nodes' parameters: ``--threshold`` (near_failure_classifier's) and
+``--set-rest-s`` (rep_segmenter's), by default the nodes' defaults.
 A thomas2025 directory has no recorded detections and no such column.
 Near failure is RPE >= 8 (RIR <= 2), an assumption of rep_coach.
 """
@@ -44,10 +45,10 @@ import warnings
 
 from rep_coach import topics
 from rep_coach.bag_names import station_label
-from rep_coach.cli.checks import classifier_threshold, positive_int
+from rep_coach.cli.checks import classifier_threshold, positive_int, set_rest
 from rep_coach.core.evaluation import ASSUMPTION, evaluate, recorded_replay, Replay, score_replays
 from rep_coach.core.types import ImuRecording, NearFailureState, PayloadError, RepEvent
-from rep_coach.pipeline import DEFAULT_THRESHOLD, stage_factories
+from rep_coach.pipeline import DEFAULT_SET_REST_S, DEFAULT_THRESHOLD, stage_factories
 from rep_coach.ros_names import join_name
 from rep_coach.stage_info import Difference, StageInfo, STAGES
 
@@ -60,6 +61,9 @@ LOG = logging.getLogger(__name__)
 EXIT_OK = 0
 #: Exit status: nothing to score or a bad option (the message names the culprit).
 EXIT_BAD_INPUT = 2
+
+#: The stage nodes' parameters this command replays with, by their stage_info field.
+REPLAY_FLAGS = {'threshold': '--threshold', 'set_rest_s': '--set-rest-s'}
 
 EPILOG = """\
 exit status: 0 scored (a directory of bags: at least one bag; the others are listed
@@ -143,6 +147,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                              'learned and the baseline replay alike (default '
                              f"{DEFAULT_THRESHOLD:g}, the node's default; give the value a "
                              "session's node ran with, which its bag's stage_info says)")
+    parser.add_argument('--set-rest-s', type=set_rest, default=DEFAULT_SET_REST_S,
+                        help="rep_segmenter's parameter 'set_rest_s': a rest this long or "
+                             'longer, from the end of a rep to the start of the next, opens '
+                             'a new set, for both replays (default '
+                             f"{DEFAULT_SET_REST_S:g} s, the node's default)")
     parser.add_argument('--subjects', nargs='*', default=None,
                         help='only these subjects (thomas2025 codes such as A321; for bags, '
                              'stations or bag names as the output lists them)')
@@ -346,12 +355,13 @@ def bag_subject(path: Path, metadata: Any) -> str:
     return station_label(recorded.name) or Path(path).resolve().name
 
 
-def _learned(models: Optional[Path], threshold: float, recordings: List[ImuRecording],
-             progress: bool, **breakdown: bool) -> Dict[str, Any]:
+def _learned(models: Optional[Path], settings: Dict[str, float],
+             recordings: List[ImuRecording], progress: bool, **breakdown: bool
+             ) -> Dict[str, Any]:
     try:
         # The nodes' factories, so the stages (and their descriptions) are the nodes'.
         seg_f, clf_f = stage_factories('learned', '' if models is None else str(models),
-                                       threshold=threshold)
+                                       **settings)
     except Exception as exc:  # absent package, no models, bad model: report, don't fail
         return {'error': f'learned pipeline unavailable: {exc}'}
     result = evaluate(recordings, seg_f, clf_f, progress=progress, **breakdown)
@@ -364,9 +374,9 @@ def _learned(models: Optional[Path], threshold: float, recordings: List[ImuRecor
     return result
 
 
-def _baseline(threshold: float, recordings: List[ImuRecording], progress: bool,
+def _baseline(settings: Dict[str, float], recordings: List[ImuRecording], progress: bool,
               **breakdown: bool) -> Dict[str, Any]:
-    seg_f, clf_f = stage_factories('baseline', threshold=threshold)
+    seg_f, clf_f = stage_factories('baseline', **settings)
     result = evaluate(recordings, seg_f, clf_f, progress=progress, **breakdown)
     result[STAGES_KEY] = [seg_f.info, clf_f.info]
     return result
@@ -464,14 +474,16 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     progress = not getattr(args, 'no_progress', False)
     models = getattr(args, 'models', None)
-    threshold = getattr(args, 'threshold', DEFAULT_THRESHOLD)
+    # The stage nodes' parameters both replays run with.
+    settings = {'threshold': getattr(args, 'threshold', DEFAULT_THRESHOLD),
+                'set_rest_s': getattr(args, 'set_rest_s', DEFAULT_SET_REST_S)}
     # Bags: per set, and per bag when there are several (a dataset's sets are its recordings).
     breakdown = {'per_set': inputs.kind != 'dataset', 'per_recording': inputs.kind == 'bags'}
-    learned = _learned(models, threshold, recordings, progress, **breakdown)
+    learned = _learned(models, settings, recordings, progress, **breakdown)
     if models is not None and 'error' in learned:   # asked for these models: no fallback
         print(f'rep-coach evaluate: --models {models}: {learned["error"]}', file=sys.stderr)
         return EXIT_BAD_INPUT
-    baseline = _baseline(threshold, recordings, progress, **breakdown)
+    baseline = _baseline(settings, recordings, progress, **breakdown)
     # Only bags record what the nodes published: a dataset's output has no such entry.
     replayed = {name: result.get(STAGES_KEY) for name, result in
                 (('learned', learned), ('baseline', baseline))}
@@ -565,8 +577,12 @@ def _stage_lines(reports: Dict[str, Dict[str, Any]]) -> List[str]:
         also = " (they are the baseline replay's)" if 'baseline' in report.get('same_as', ()) \
             else ''
         if differs:
+            # A node parameter that differs is one this command takes: say how to match it.
+            flags = [f'{REPLAY_FLAGS[d.field]} {d.value:g}' for d in differs
+                     if d.field in REPLAY_FLAGS]
+            hint = f" (replay with {' '.join(flags)} for the session's)" if flags else ''
             lines.append(f'{label} differ from the learned replay: '
-                         + '; '.join(d.text('replayed') for d in differs) + also)
+                         + '; '.join(d.text('replayed') for d in differs) + also + hint)
         elif infos and differs is None:
             lines.append(f'{label}: not compared, the learned replay did not run{also}')
     if alike and not one:
