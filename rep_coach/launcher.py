@@ -275,11 +275,10 @@ def _load_prctl() -> Optional[Callable[..., int]]:
         return None
 
 
-# Loaded once in the parent: only the bare prctl call may run between fork and exec.
+# Prepared once in the parent: between fork and exec only two bare system calls run
+# (prctl, sigprocmask), nothing that takes a lock another thread may have held.
 _PRCTL = _load_prctl()
 _PR_SET_PDEATHSIG = 1
-
-
 _SIGINT_ONLY = frozenset({signal.SIGINT})
 
 
