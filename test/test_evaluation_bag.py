@@ -502,40 +502,30 @@ def test_recorded_stages_that_are_the_learned_replays_are_said_to_be(
 
 
 @needs_learned
-def test_recorded_stages_with_another_threshold_are_named_in_one_line(
-        session: ImuRecording, tmp_path: Path, capsys: Any) -> None:
+@pytest.mark.parametrize('field, stage, flag, recorded, default', [
+    ('threshold', 'near_failure', '--threshold', 0.7, 0.5),
+    ('set_rest_s', 'segmenter', '--set-rest-s', 20.0, 8.0)])
+def test_a_recorded_stage_parameter_that_differs_is_named_and_can_be_replayed(
+        session: ImuRecording, tmp_path: Path, capsys: Any, field: str, stage: str, flag: str,
+        recorded: float, default: float) -> None:
     write_labelled_bag(tmp_path / 'live', session, published=live_replay(session),
-                       stages=stage_payloads(threshold=0.7))
+                       stages=stage_payloads(**{field: recorded}))
     out = evaluate_json(str(tmp_path / 'live'), capsys=capsys)
     report = out['recorded']['stages']['live']
     assert report['differences']['learned'] == [
-        {'stage': 'near_failure', 'field': 'threshold', 'recorded': 0.7, 'replayed': 0.5}]
+        {'stage': stage, 'field': field, 'recorded': recorded, 'replayed': default}]
     assert report['same_as'] == []
     assert run_evaluate(str(tmp_path / 'live')) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line for line in lines if 'differ' in line] == [
-        'recorded stages differ from the learned replay: near_failure threshold 0.7 '
-        "(replayed: 0.5) (replay with --threshold 0.7 for the session's)"]
-    # Replayed with the node's value, the replay runs what the session ran.
-    out = evaluate_json(str(tmp_path / 'live'), '--threshold', '0.7', capsys=capsys)
+        f'recorded stages differ from the learned replay: {stage} {field} {recorded:g} '
+        f"(replayed: {default:g}) (replay with {flag} {recorded:g} for the session's)"]
+    # Replayed with the node's value, both replays run what the session ran.
+    out = evaluate_json(str(tmp_path / 'live'), flag, f'{recorded:g}', capsys=capsys)
     assert out['recorded']['stages']['live']['same_as'] == ['learned']
-
-
-@needs_learned
-def test_recorded_stages_with_another_set_rest_are_replayed_with_it(
-        session: ImuRecording, tmp_path: Path, capsys: Any) -> None:
-    write_labelled_bag(tmp_path / 'live', session, published=live_replay(session),
-                       stages=stage_payloads(set_rest_s=20.0))
-    out = evaluate_json(str(tmp_path / 'live'), capsys=capsys)
-    assert out['recorded']['stages']['live']['differences']['learned'] == [
-        {'stage': 'segmenter', 'field': 'set_rest_s', 'recorded': 20.0, 'replayed': 8.0}]
-    assert run_evaluate(str(tmp_path / 'live')) == 0
-    assert ("segmenter set_rest_s 20 (replayed: 8) (replay with --set-rest-s 20 for the "
-            "session's)") in capsys.readouterr().out
-    out = evaluate_json(str(tmp_path / 'live'), '--set-rest-s', '20', capsys=capsys)
-    assert out['recorded']['stages']['live']['same_as'] == ['learned']
-    assert {info['stage']: info['parameters'] for info in out['baseline']['stages']} == {
-        'segmenter': {'set_rest_s': 20.0}, 'near_failure': {'threshold': 0.5}}
+    for replayed in ('learned', 'baseline'):
+        ran = {info['stage']: info['parameters'] for info in out[replayed]['stages']}
+        assert ran[stage] == {field: recorded}
 
 
 @needs_learned
