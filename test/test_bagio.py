@@ -281,6 +281,22 @@ def test_read_errors_name_the_path(tmp_path: Path) -> None:
         read_bag(bag)
 
 
+def test_a_directory_without_metadata_that_is_no_cut_bag_is_not_sent_to_repair(
+        tmp_path: Path) -> None:
+    # Only storage files make a cut recording that a repair completes.
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    with pytest.raises(BagReadError, match='not a bag: no metadata.yaml and no .mcap') as info:
+        read_bag(empty)
+    assert 'repair' not in str(info.value)
+    BagRecorder(tmp_path / 'bag_a', {}).close()
+    (empty / 'x.mcap').write_bytes(b'')     # a cut recording: a bag, as a repair sees it
+    with pytest.raises(BagReadError, match=r'a directory of 2 bag\(s\) \(bag_a, empty\): name'):
+        read_bag(tmp_path)
+    with pytest.raises(BagReadError, match=r'metadata.yaml is missing .*run: rep-coach repair'):
+        read_bag(empty)
+
+
 def test_truncated_file_recovers_what_is_readable(tmp_path: Path) -> None:
     bag = tmp_path / 'session'
     rec = BagRecorder(bag, {'/image': ('sensor_msgs/msg/CompressedImage', 'reliable')},

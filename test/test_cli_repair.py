@@ -118,6 +118,7 @@ def test_read_errors_tell_the_user_the_repair_command(tmp_path: Path) -> None:
     with pytest.raises(Exception, match=r"not valid YAML.*\(rep-coach repair '.*my bag' "):
         load_metadata(bag)
     (bag / 'metadata.yaml').unlink()
+    (bag / 'my bag_0.mcap').write_bytes(b'')    # its recorder died: a storage file, no list
     with pytest.raises(Exception, match=r"metadata.yaml is missing .*run: rep-coach repair "):
         load_metadata(bag)
     killed = tmp_path / 'killed'

@@ -162,6 +162,25 @@ def bags_in(directory: Union[str, Path]) -> List[Path]:
                   if e.is_dir() and ((e / METADATA_NAME).is_file() or any(e.glob('*.mcap'))))
 
 
+def _without_metadata(bag: Path) -> BagReadError:
+    """Say what a directory without metadata.yaml is: a cut recording, bags, or neither.
+
+    Only a directory with storage files is a bag a repair can complete; pointing at a
+    directory of bags, an empty one or a dataset with that advice sent users to a
+    repair that then refused.
+    """
+    from .storagefile import INPROGRESS_SUFFIX   # it imports this module
+    if any(bag.glob('*.mcap')) or any(bag.glob(f'.*{INPROGRESS_SUFFIX}')):
+        return BagReadError(bag, f'{METADATA_NAME} is missing (did the recorder die?)',
+                            advice=f'run: {repair_command(bag)}')
+    inside = bags_in(bag)
+    if inside:
+        names = ', '.join(p.name for p in inside[:3]) + (', ...' if len(inside) > 3 else '')
+        return BagReadError(bag, f'not a bag but a directory of {len(inside)} bag(s) '
+                                 f'({names}): name one')
+    return BagReadError(bag, f'not a bag: no {METADATA_NAME} and no .mcap file')
+
+
 def load_metadata(bag: Union[str, Path]) -> BagMetadata:
     """Load and validate ``bag/metadata.yaml``; raise BagReadError naming what is wrong."""
     bag = Path(bag)
@@ -171,8 +190,7 @@ def load_metadata(bag: Union[str, Path]) -> BagMetadata:
         raise BagReadError(bag, 'not a bag directory (rosbag2 bags are directories)')
     meta_path = bag / METADATA_NAME
     if not meta_path.exists():
-        raise BagReadError(bag, f'{METADATA_NAME} is missing (did the recorder die?)',
-                           advice=f'run: {repair_command(bag)}')
+        raise _without_metadata(bag)
     try:
         doc = YAML(typ='safe').load(meta_path.read_text('utf8'))
     except (OSError, UnicodeDecodeError) as exc:
