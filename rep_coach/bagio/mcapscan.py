@@ -5,7 +5,9 @@ magic) was never written, or whose last record is cut in half.  Indexed readers
 (rosbags, ``mcap``, rosbag2) refuse such files.  MCAP records are
 length-prefixed (opcode u8, length u64), so a linear scan recovers every record
 that is complete; we stop at the first record that runs past the end of the
-file or does not parse, and report how many bytes were lost.
+file or does not parse, and report how many bytes were lost.  A damaged magic
+(the file's first 8 bytes) does not stop the scan: the records after it are
+read all the same, and the damage is noted in ``ScanResult.problems``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from rep_coach.bagio.mcapwriter import (_OP_CHANNEL, _OP_CHUNK, _OP_DATA_END, _O
 
 
 class ScanError(ValueError):
-    """The file is not MCAP at all (bad magic or header)."""
+    """Nothing in the file can be read as MCAP (no ros2 header record where it belongs)."""
 
 
 @dataclass
@@ -54,6 +56,7 @@ class ScanResult:
     messages: List[Tuple[int, int, bytes]] = field(default_factory=list)  # channel, ns, data
     complete: bool = False      # reached DataEnd/Footer: nothing was lost
     lost_bytes: int = 0         # bytes after the last complete record
+    problems: List[str] = field(default_factory=list)  # damage the scan read past
 
 
 class _Buf:
@@ -149,23 +152,40 @@ def _parse_records(data: bytes, result: ScanResult, top_level: bool) -> int:
     return good
 
 
-def scan_mcap(stream: BinaryIO) -> ScanResult:
-    """Recover the complete records of an MCAP stream, tolerating a missing tail."""
-    data = stream.read()
-    if not data.startswith(MAGIC):
-        raise ScanError('not an MCAP file (bad magic)')
-    body = data[len(MAGIC):]
-    head = _Buf(body)
+def _header_profile(head: _Buf) -> str:
+    """Read the header record at ``head``; return its profile or raise ScanError."""
     try:
         if head.take(1)[0] != _OP_HEADER:
             raise ScanError('MCAP file does not start with a header record')
-        header = _Buf(head.take(head.u64()))
-        profile = header.string()
-    except IndexError as exc:
-        raise ScanError('MCAP header is truncated') from exc
+        return _Buf(head.take(head.u64())).string()
+    except (IndexError, UnicodeDecodeError) as exc:
+        raise ScanError('MCAP header is truncated or damaged') from exc
+
+
+def scan_mcap(stream: BinaryIO) -> ScanResult:
+    """Recover the complete records of an MCAP stream, tolerating a missing tail.
+
+    An empty stream, or one holding only (part of) the magic, is a file created
+    with nothing in it yet: an empty result.  Raises ScanError when the header
+    record that follows the magic does not parse (nothing can be read).
+    """
+    data = stream.read()
+    result = ScanResult()
+    if MAGIC.startswith(data):
+        return result
+    if not data.startswith(MAGIC):
+        result.problems.append('damaged file header (bad MCAP magic); read the records '
+                               'after it by a scan')
+    body = data[len(MAGIC):]
+    head = _Buf(body)
+    try:
+        profile = _header_profile(head)
+    except ScanError as exc:
+        if result.problems:  # neither magic nor header: not an MCAP file at all
+            raise ScanError('not an MCAP file (bad magic, no MCAP header)') from exc
+        raise
     if profile != 'ros2':
         raise ScanError(f'MCAP profile is {profile!r}, not ros2')
-    result = ScanResult()
     good = _parse_records(body[head.pos:], result, top_level=True)
     if not result.complete:
         result.lost_bytes = len(body) - head.pos - good

@@ -45,8 +45,36 @@ class FileMessages:
     errors: List[str] = field(default_factory=list)   # problems met while iterating
 
 
+def scan_file(path: Path) -> FileMessages:
+    """Read one MCAP file record by record, as far as it is intact (``complete=False``).
+
+    Damage the scan read past (a bad magic) is listed in ``errors``.  Raises
+    ScanError (or OSError) when nothing at all can be read.
+    """
+    with path.open('rb') as stream:
+        scanned = scan_mcap(stream)
+    channels = scanned.channels
+    schemas = scanned.schemas
+    msgdefs = {schemas[c.schema_id].name: schemas[c.schema_id].data
+               for c in channels.values() if c.schema_id in schemas}
+    types = {cid: schemas[c.schema_id].name if c.schema_id in schemas else ''
+             for cid, c in channels.items()}
+    qos: Dict[str, List[Qos]] = {}
+    for chan in channels.values():
+        try:
+            qos[chan.topic] = parse_qos(chan.metadata.get('offered_qos_profiles', ''))
+        except ReaderError:
+            qos[chan.topic] = []
+    msgs = sorted(((ts, channels[cid].topic, types[cid], data)
+                   for cid, ts, data in scanned.messages if cid in channels),
+                  key=lambda m: m[0])
+    return FileMessages(path.name, msgs, msgdefs, qos, complete=False,
+                        lost_bytes=scanned.lost_bytes,
+                        errors=[f'{path}: {problem}' for problem in scanned.problems])
+
+
 def open_mcap(path: Path) -> FileMessages:
-    """Read one MCAP file: indexed if intact, else by salvage scan (``complete=False``).
+    """Read one MCAP file: indexed if intact, else by :func:`scan_file` (``complete=False``).
 
     Raises ScanError (or OSError) when nothing at all can be read.
     """
@@ -54,25 +82,7 @@ def open_mcap(path: Path) -> FileMessages:
     try:
         reader.open()
     except Exception:  # noqa: B902 - ReaderError, but also asserts/struct errors on damage
-        with path.open('rb') as stream:
-            scanned = scan_mcap(stream)
-        channels = scanned.channels
-        schemas = scanned.schemas
-        msgdefs = {schemas[c.schema_id].name: schemas[c.schema_id].data
-                   for c in channels.values() if c.schema_id in schemas}
-        types = {cid: schemas[c.schema_id].name if c.schema_id in schemas else ''
-                 for cid, c in channels.items()}
-        qos: Dict[str, List[Qos]] = {}
-        for chan in channels.values():
-            try:
-                qos[chan.topic] = parse_qos(chan.metadata.get('offered_qos_profiles', ''))
-            except ReaderError:
-                qos[chan.topic] = []
-        msgs = sorted(((ts, channels[cid].topic, types[cid], data)
-                       for cid, ts, data in scanned.messages if cid in channels),
-                      key=lambda m: m[0])
-        return FileMessages(path.name, msgs, msgdefs, qos, complete=False,
-                            lost_bytes=scanned.lost_bytes)
+        return scan_file(path)
 
     msgdefs = {c.msgtype: c.msgdef.data for c in reader.connections if c.msgdef.data}
     qos = {c.topic: list(c.ext.offered_qos_profiles) for c in reader.connections

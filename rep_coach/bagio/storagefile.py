@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 import re
 import shutil
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from rosbags.interfaces import Qos
 from rosbags.rosbag2.metadata import dump_qos_v8
@@ -31,19 +31,40 @@ INPROGRESS_SUFFIX = '.inprogress'
 _INDEX_RE = re.compile(r'_(\d+)$')
 
 
-def storage_name(bag: Path, index: int) -> str:
-    """Return the name of storage file ``index`` (rosbag2 style ``<bag>_<i>.mcap``)."""
-    return f'{bag.name}_{index}.mcap'
+def storage_name(bag: Path, index: int, prefix: str = '') -> str:
+    """Return the name of storage file ``index`` (rosbag2 style ``<bag>_<i>.mcap``).
+
+    ``prefix`` overrides the bag directory's name: a bag directory the user renamed
+    keeps the names its files were recorded under.
+    """
+    return f'{prefix or bag.name}_{index}.mcap'
 
 
-def file_index(name: str) -> Optional[int]:
-    """Storage file index from ``<bag>_<i>.mcap`` or ``.<bag>_<i>.inprogress``; None if absent."""
+def _split_name(name: str) -> Tuple[str, Optional[int]]:
+    """Split ``<bag>_<i>.mcap`` or ``.<bag>_<i>.inprogress`` into (``<bag>``, i or None)."""
     stem = name
     for suffix in ('.mcap', INPROGRESS_SUFFIX):
         if stem.endswith(suffix):
             stem = stem[:-len(suffix)]
+    if name.endswith(INPROGRESS_SUFFIX):
+        stem = stem[1:]  # work directories are hidden: a leading dot
     match = _INDEX_RE.search(stem)
-    return int(match.group(1)) if match else None
+    if match is None:
+        return stem, None
+    return stem[:match.start()], int(match.group(1))
+
+
+def file_index(name: str) -> Optional[int]:
+    """Storage file index from ``<bag>_<i>.mcap`` or ``.<bag>_<i>.inprogress``; None if absent."""
+    return _split_name(name)[1]
+
+
+def file_prefix(name: str) -> str:
+    """Return the bag name a storage file was recorded under (``<bag>`` of ``<bag>_<i>.mcap``).
+
+    A name without ``_<i>`` is its own prefix (its stem).
+    """
+    return _split_name(name)[0]
 
 
 def fsync_path(path: Path) -> None:
