@@ -8,16 +8,19 @@ import re
 from typing import Tuple
 import warnings
 
+import numpy as np
 import pytest
 from rosbags.highlevel import AnyReader
 
 from rep_coach.bagio import BagRecorder, BagRecoveryWarning, load_metadata, read_bag
+from rep_coach.bagio.types import default_typestore
 from rep_coach.cli import main
 
 from bag_helpers import record_and_kill
 
 #: What the killed recorder had flushed (see bag_helpers).
 FLUSHED = [f'm{i}' for i in range(40)]
+STRING = 'std_msgs/msg/String'
 
 
 def cut_bag(tmp_path: Path) -> Tuple[Path, int]:
@@ -74,9 +77,10 @@ def test_repair_json_report(tmp_path: Path, capsys: pytest.CaptureFixture) -> No
     code, out, err = repair(capsys, str(bag), '--json')
     assert code == 0, err
     report = json.loads(out)
-    assert report == {'path': str(bag), 'changed': True,
+    assert report == {'path': str(bag), 'changed': True, 'repaired': True,
                       'files': ['killed_0.mcap', 'killed_1.mcap'],
-                      'recovered': ['killed_1.mcap'], 'removed': [], 'message_count': 40,
+                      'recovered': ['killed_1.mcap'], 'removed': [], 'unreadable': [],
+                      'missing': [], 'foreign': [], 'message_count': 40,
                       'lost_bytes': 0, 'metadata_rebuilt': True,
                       'warnings': report['warnings']}
     assert len(report['warnings']) == 1 and 'not finalised' in report['warnings'][0]
@@ -135,3 +139,131 @@ def test_help_says_what_is_recovered_and_what_is_not(capsys: pytest.CaptureFixtu
     text = capsys.readouterr().out
     assert 'What it recovers:' in text and 'What it cannot recover:' in text
     assert 'exit status: 0' in text
+
+
+def closed_bag(bag: Path, files: int = 1) -> Path:
+    """Record a cleanly closed bag of ``files`` files, each 30 messages in 3 chunks."""
+    store = default_typestore()
+    rec = BagRecorder(bag, {'/reps': (STRING, 'events')}, flush_interval_s=3600,
+                      max_file_duration_s=3600)
+    for i in range(30 * files):
+        rec.write('/reps', i, bytes(store.serialize_cdr(store.types[STRING](f'm{i}'), STRING)))
+        if i % 10 == 9:
+            if i % 30 == 29:
+                rec.max_file_duration_s = 1e-9   # rotate at this flush: one file per 30
+            rec.flush()
+            rec.max_file_duration_s = 3600
+    rec.close()
+    return bag
+
+
+def snapshot(bag: Path) -> dict:
+    """Every file of ``bag`` by name, with its bytes."""
+    return {p.name: p.read_bytes() for p in bag.iterdir()}
+
+
+def test_repair_salvages_a_file_whose_magic_is_damaged(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    bag = closed_bag(tmp_path / 'session')
+    with open(bag / 'session_0.mcap', 'r+b') as stream:
+        stream.write(b'XXXX')                      # half the MCAP magic
+    code, out, err = repair(capsys, str(bag), '--json')
+    assert code == 0, err
+    report = json.loads(out)
+    assert (report['recovered'], report['removed'], report['unreadable'],
+            report['message_count'], report['lost_bytes']) == (['session_0.mcap'], [], [], 30, 0)
+    assert any('bad MCAP magic' in w for w in report['warnings']), report['warnings']
+    assert anyreader_texts(bag) == [f'm{i}' for i in range(30)]
+
+
+def test_repair_keeps_a_file_of_which_nothing_is_readable(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    bag = closed_bag(tmp_path / 'session', files=2)
+    noise = bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8))
+    (bag / 'session_0.mcap').write_bytes(noise)
+    (bag / 'session_2.mcap').write_bytes(b'')      # created, nothing written: deleted
+    code, out, err = repair(capsys, str(bag), '--json')
+    assert code == 2, err
+    report = json.loads(out)
+    assert report['repaired'] is False and report['unreadable'] == ['session_0.mcap']
+    assert report['removed'] == ['session_2.mcap'] and report['files'] == ['session_1.mcap']
+    assert any(w.startswith('session_0.mcap: nothing readable') for w in report['warnings'])
+    assert (bag / 'session_0.mcap').read_bytes() == noise
+    assert anyreader_texts(bag) == [f'm{i}' for i in range(30, 60)]
+    # No readable file left at all: every file and metadata.yaml stay as they were.
+    (bag / 'session_1.mcap').write_bytes(noise)
+    before = snapshot(bag)
+    code, out, err = repair(capsys, str(bag))
+    assert code == 2 and 'NOT repaired' in out, (out, err)
+    assert snapshot(bag) == before
+
+
+def test_repair_counts_the_bytes_lost_after_a_damaged_chunk(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    mcap_reader = pytest.importorskip('mcap.reader')
+    bag = closed_bag(tmp_path / 'session')
+    path = bag / 'session_0.mcap'
+    data = bytearray(path.read_bytes())
+    with open(path, 'rb') as stream:
+        chunks = mcap_reader.make_reader(stream).get_summary().chunk_indexes
+    second = chunks[1].chunk_start_offset
+    data[data.index(b'm15')] ^= 0xFF                # the index is intact, the CRC is not
+    path.write_bytes(bytes(data))
+    code, out, err = repair(capsys, str(bag), '--json')
+    assert code == 0, err
+    report = json.loads(out)
+    # From the damaged chunk to the end of the file: none of it is in the repaired file.
+    assert report['lost_bytes'] == len(data) - second > 0
+    assert report['message_count'] == 10 and report['recovered'] == ['session_0.mcap']
+    assert any(f'lost {len(data) - second} bytes' in w for w in report['warnings'])
+    assert anyreader_texts(bag) == [f'm{i}' for i in range(10)]
+
+
+def test_repair_leaves_files_of_another_recording_alone(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    other = closed_bag(tmp_path / 'other')
+    bag = closed_bag(tmp_path / 'mine')
+    foreign = (other / 'other_0.mcap').read_bytes()
+    (bag / 'other_0.mcap').write_bytes(foreign)
+    before = (bag / 'metadata.yaml').read_bytes()
+    code, out, err = repair(capsys, str(bag), '--json')
+    assert code == 0, err
+    report = json.loads(out)
+    assert (report['files'], report['foreign'], report['message_count'],
+            report['changed']) == (['mine_0.mcap'], ['other_0.mcap'], 30, False)
+    assert any(w.startswith('other_0.mcap: not a file of this bag') for w in report['warnings'])
+    assert (bag / 'metadata.yaml').read_bytes() == before
+    assert (bag / 'other_0.mcap').read_bytes() == foreign
+    # A renamed bag directory keeps its files' name: they are still its own.
+    renamed = bag.rename(tmp_path / 'renamed')
+    (renamed / 'other_0.mcap').unlink()
+    (renamed / 'metadata.yaml').unlink()
+    code, out, err = repair(capsys, str(renamed), '--json')
+    assert code == 0 and json.loads(out)['files'] == ['mine_0.mcap'], err
+    # Without metadata.yaml, files of two recordings: which are the bag's is not guessed.
+    (renamed / 'metadata.yaml').unlink()
+    (renamed / 'other_0.mcap').write_bytes(foreign)
+    before = snapshot(renamed)
+    code, out, err = repair(capsys, str(renamed))
+    assert (code, out) == (2, ''), err
+    assert "'mine': mine_0.mcap; 'other': other_0.mcap" in err, err
+    assert snapshot(renamed) == before
+
+
+def test_repair_reports_a_listed_file_that_is_missing(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    bag = closed_bag(tmp_path / 'session', files=2)
+    (bag / 'session_1.mcap').unlink()
+    code, out, err = repair(capsys, str(bag), '--json')
+    assert code == 0, err
+    report = json.loads(out)
+    assert report['missing'] == ['session_1.mcap'] and report['files'] == ['session_0.mcap']
+    assert any(w.startswith('session_1.mcap: listed in metadata.yaml but missing')
+               for w in report['warnings']), report['warnings']
+    # Nothing readable left: metadata.yaml keeps the record of what the bag held.
+    (bag / 'session_0.mcap').unlink()
+    before = snapshot(bag)
+    code, out, err = repair(capsys, str(bag), '--json')
+    assert code == 2, err
+    assert json.loads(out)['missing'] == ['session_0.mcap']
+    assert snapshot(bag) == before

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 import os
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, List, Optional, Set, Tuple, Union
 
 from rosbags.interfaces import Qos
 from rosbags.typesys.store import Typestore
@@ -14,10 +14,16 @@ from .errors import BagError, BagReadError, BagWriteError
 from .mcapscan import ScanError
 from .metadata import (bags_in, build_metadata, FileEntry, load_metadata, METADATA_NAME,
                        STORAGE_ID, TopicEntry, write_metadata)
-from .reader import open_mcap
-from .storagefile import (file_index, fsync_path, INPROGRESS_SUFFIX, remove_workdir,
-                          storage_name, StorageFile)
+from .reader import FileMessages, open_mcap, scan_file
+from .storagefile import (file_index, file_prefix, fsync_path, INPROGRESS_SUFFIX,
+                          remove_workdir, storage_name, StorageFile)
 from .types import default_typestore, ensure_type, msgdef_and_hash
+
+
+#: One salvaged message: (timestamp ns, topic, msgtype, CDR bytes).
+Message = Tuple[int, str, str, bytes]
+#: One storage file found in the bag: (index, mcap file, old-style work directory or None).
+Candidate = Tuple[int, Path, Optional[Path]]
 
 
 @dataclass
@@ -27,7 +33,12 @@ class RepairReport:
     path: Path
     files: List[str] = field(default_factory=list)         # storage files now listed
     recovered: List[str] = field(default_factory=list)     # rewritten from damaged files
-    removed: List[str] = field(default_factory=list)       # nothing readable: deleted
+    removed: List[str] = field(default_factory=list)       # provably empty: deleted
+    #: Non-empty files of which nothing could be read: left untouched, not listed.
+    unreadable: List[str] = field(default_factory=list)
+    missing: List[str] = field(default_factory=list)       # listed but not on disk
+    #: Files of another recording (another name prefix): left untouched, not listed.
+    foreign: List[str] = field(default_factory=list)
     message_count: int = 0
     lost_bytes: int = 0
     warnings: List[str] = field(default_factory=list)
@@ -39,20 +50,34 @@ class RepairReport:
         """Return True when the bag needed repair (False: it was fine already)."""
         return bool(self.recovered or self.removed or self.relisted)
 
+    @property
+    def repaired(self) -> bool:
+        """Return False when part of the bag is not recovered: an unreadable file, no file left."""
+        return not self.unreadable and bool(self.files or not self.missing)
+
     def summary(self) -> str:
         """One line for logs and the CLI."""
         text = (f'{self.path}: {len(self.files)} files, {self.message_count} messages; '
                 f'{len(self.recovered)} files recovered, {len(self.removed)} removed')
+        for names, what in ((self.unreadable, 'unreadable (left untouched)'),
+                            (self.missing, 'missing'),
+                            (self.foreign, 'of another recording (left untouched)')):
+            if names:
+                text += f', {len(names)} {what}'
         if self.lost_bytes:
             text += f', {self.lost_bytes} bytes lost'
-        if not self.changed:
+        if not self.repaired:
+            text += '; NOT repaired'
+        elif not self.changed:
             text += '; nothing needed repair'
         return text
 
     def to_dict(self) -> Dict[str, object]:
         """Return a JSON-ready dict of the report."""
-        return {'path': str(self.path), 'changed': self.changed, 'files': list(self.files),
-                'recovered': list(self.recovered), 'removed': list(self.removed),
+        return {'path': str(self.path), 'changed': self.changed, 'repaired': self.repaired,
+                'files': list(self.files), 'recovered': list(self.recovered),
+                'removed': list(self.removed), 'unreadable': list(self.unreadable),
+                'missing': list(self.missing), 'foreign': list(self.foreign),
                 'message_count': self.message_count, 'lost_bytes': self.lost_bytes,
                 'metadata_rebuilt': self.relisted, 'warnings': list(self.warnings)}
 
@@ -60,13 +85,13 @@ class RepairReport:
 _REPAIR_SUFFIX = '.repair'
 
 
-def _candidates(bag: Path) -> List[Tuple[int, Path, Optional[Path]]]:
+def _candidates(bag: Path) -> List[Candidate]:
     """(index, mcap file, work dir or None) of every storage file, in recording order.
 
     Work directories are left by rep_coach versions that wrote one rosbags file per
     flush; files being rewritten by a repair that died are removed.
     """
-    found: List[Tuple[int, Path, Optional[Path]]] = []
+    found: List[Candidate] = []
     for entry in bag.iterdir():
         if entry.is_file() and entry.suffix == '.mcap':
             found.append((file_index(entry.name) or 0, entry, None))
@@ -82,15 +107,121 @@ def _candidates(bag: Path) -> List[Tuple[int, Path, Optional[Path]]]:
     return sorted(found, key=lambda item: (item[0], item[2] is not None, item[1].name))
 
 
+def _entry_name(candidate: Candidate) -> str:
+    """Return the name in the bag directory: the .mcap file's, or its work directory's."""
+    _, fpath, workdir = candidate
+    return (workdir or fpath).name
+
+
+def _stored_name(candidate: Candidate) -> str:
+    """Return the storage file name of a candidate (once out of its work directory)."""
+    name = _entry_name(candidate)
+    return f'{name[1:-len(INPROGRESS_SUFFIX)]}.mcap' if candidate[2] is not None else name
+
+
+def _bag_prefixes(bag: Path, listed: List[str], candidates: List[Candidate]) -> Set[str]:
+    """Return the names this bag's files were recorded under (``<name>_<i>.mcap``).
+
+    Those of the files metadata.yaml lists: the directory may have been renamed
+    since, so its own name proves nothing.  Without a list, the one name all files
+    share; files of several names are refused, as guessing could merge recordings.
+    """
+    if listed:
+        return {file_prefix(name) for name in listed}
+    by_prefix: Dict[str, List[str]] = {}
+    for candidate in candidates:
+        name = _entry_name(candidate)
+        by_prefix.setdefault(file_prefix(name), []).append(name)
+    if len(by_prefix) <= 1:
+        return set(by_prefix)
+    found = '; '.join(f'{prefix!r}: {", ".join(sorted(names))}'
+                      for prefix, names in sorted(by_prefix.items()))
+    raise BagReadError(bag, f'files of {len(by_prefix)} recordings ({found}) and no '
+                            f'{METADATA_NAME} listing this bag\'s; nothing changed',
+                       advice='move the files of the other recordings out, then repair again')
+
+
+def _own_candidates(bag: Path, listed: List[str], candidates: List[Candidate],
+                    report: RepairReport) -> List[Candidate]:
+    """Return the candidates that belong to the bag; report the others and leave them."""
+    prefixes = _bag_prefixes(bag, listed, candidates)
+    own = []
+    for candidate in candidates:
+        name = _entry_name(candidate)
+        if file_prefix(name) in prefixes:
+            own.append(candidate)
+            continue
+        report.foreign.append(name)
+        expected = ', '.join(f'{prefix}_<i>.mcap' for prefix in sorted(prefixes))
+        report.warnings.append(f'{name}: not a file of this bag (its files are {expected}); '
+                               'left untouched, not listed')
+    return own
+
+
+def _missing(listed: List[str], candidates: List[Candidate], report: RepairReport) -> None:
+    """Report the files metadata.yaml lists that are on disk neither as such nor as work."""
+    present = {_stored_name(c) for c in candidates}
+    for name in listed:
+        if name not in present:
+            report.missing.append(name)
+            report.warnings.append(f'{name}: listed in {METADATA_NAME} but missing; '
+                                   'its messages are lost')
+
+
+def _read_file(fpath: Path) -> Tuple[FileMessages, List[Message]]:
+    """Read a storage file, its messages listed; ScanError or OSError if nothing is readable.
+
+    A chunk damaged behind an intact index stops rosbags without saying where: the
+    file is then read again by a scan, which stops at the same chunk and counts the
+    bytes from there to the end as lost.
+    """
+    content = open_mcap(fpath)
+    messages = list(content.messages)
+    if not content.errors:
+        return content, messages
+    scanned = scan_file(fpath)
+    scanned.errors[:0] = content.errors
+    scanned_messages = list(scanned.messages)
+    if len(scanned_messages) < len(messages):  # never keep fewer than the index gave
+        scanned_messages = messages
+    return scanned, scanned_messages
+
+
+def _keep_unreadable(report: RepairReport, bag: Path, fpath: Path, why: str) -> None:
+    """Report a file of which nothing could be read; it stays as it is: nothing is lost."""
+    name = str(fpath.relative_to(bag))   # in a work directory: named with it
+    report.unreadable.append(name)
+    report.warnings.append(f'{name}: nothing readable ({why}); left untouched and '
+                           'not listed: the bag is not repaired')
+
+
+def _no_message(report: RepairReport, bag: Path, fpath: Path, workdir: Optional[Path],
+                content: FileMessages) -> None:
+    """Delete a file without a message if it provably holds none, else keep it."""
+    if content.lost_bytes or content.errors:
+        # Bytes that do not parse may still be someone's data: never delete them.
+        _keep_unreadable(report, bag, fpath,
+                         f'no complete message in the {content.lost_bytes} bytes after its '
+                         'header' if content.lost_bytes else '; '.join(content.errors))
+    else:
+        report.removed.append(fpath.name)   # created, nothing written: no data
+        _remove(fpath, workdir)
+
+
 def repair_bag(path: Union[str, Path], typestore: Optional[Typestore] = None) -> RepairReport:
     """Recover every readable message of a bag and rebuild its metadata.yaml.
 
     Complete files are kept (and listed if they were not).  A file without its
     summary (the one being written when the recorder died: every chunk flushed
-    before is in it) or a truncated one is salvaged record by record and
-    rewritten atomically as a complete, indexed file, or deleted when nothing in
-    it is readable.  Topic QoS comes from the files' channel metadata,
-    else from the old metadata.yaml when it is readable.  Safe to run twice.
+    before is in it), a truncated or damaged one is salvaged record by record
+    and rewritten atomically as a complete, indexed file.  A file with nothing
+    in it (empty, or no record after its header) is deleted; a non-empty file of
+    which nothing is readable is left untouched and reported
+    (``RepairReport.unreadable``), as are files of another recording
+    (``foreign``: not named like the bag's).  Topic QoS comes from the files'
+    channel metadata, else from the old metadata.yaml when it is readable.  When
+    no readable file is left of a bag that had some, metadata.yaml is left as it
+    was.  Safe to run twice.
 
     Only for a bag whose recorder is dead: it deletes the chunk a live recorder
     is writing.
@@ -119,30 +250,26 @@ def repair_bag(path: Union[str, Path], typestore: Optional[Typestore] = None) ->
         old_files = [(f.path, f.message_count) for f in old.files]
         custom = old.custom_data
 
+    listed = [name for name, _ in old_files or []]
+    candidates = _own_candidates(bag, listed, _candidates(bag), report)
+    _missing(listed, candidates, report)
     topics: Dict[str, TopicEntry] = {}
     files: List[FileEntry] = []
-    candidates = _candidates(bag)
     used = {i for i, _, workdir in candidates if workdir is None}
     next_free = max([i for i, _, _ in candidates], default=-1) + 1
     for index, fpath, workdir in candidates:
         try:
-            content = open_mcap(fpath)
+            content, messages = _read_file(fpath)
         except (ScanError, OSError) as exc:
-            what = 'unfinished chunk, nothing recoverable' if workdir else f'unreadable ({exc})'
-            report.warnings.append(f'{fpath.name}: {what}; deleted')
-            report.removed.append(fpath.name)
-            _remove(fpath, workdir)
+            _keep_unreadable(report, bag, fpath, str(exc))
             continue
-        messages = list(content.messages)
         if content.errors:
             content.complete = False
             report.warnings.extend(content.errors)
         for topic, qos in content.qos.items():
             _merge_topic(topics, old_topics, topic, qos)
         if not messages:
-            report.removed.append(fpath.name)
-            _remove(fpath, workdir)
-            report.lost_bytes += content.lost_bytes
+            _no_message(report, bag, fpath, workdir, content)
             continue
         for _, topic, msgtype, _ in messages:
             if topic not in topics:
@@ -157,26 +284,21 @@ def repair_bag(path: Union[str, Path], typestore: Optional[Typestore] = None) ->
             entry = _stats(fpath.name, messages)
         elif content.complete:
             # Closed but not yet moved into place when an older recorder died.
-            dst = bag / storage_name(bag, index)
+            dst = bag / storage_name(bag, index, file_prefix(workdir.name))  # type: ignore
             os.replace(fpath, dst)
             remove_workdir(workdir)  # type: ignore[arg-type]
             entry = _stats(dst.name, messages)
         else:
-            # A damaged listed file is replaced atomically by its recovered content.
-            name = fpath.name if workdir is None else storage_name(bag, index)
-            entry = _rewrite(bag, name, messages, topics, content.msgdefs, store)
-            if workdir is not None:
-                remove_workdir(workdir)
-            report.recovered.append(entry.path)
-            report.lost_bytes += content.lost_bytes
-            what = 'truncated' if content.lost_bytes else 'not finalised'
-            report.warnings.append(f'{fpath.name}: {what}; recovered {len(messages)} '
-                                   f'messages into {entry.path}, lost {content.lost_bytes} '
-                                   'bytes')
+            entry = _recover(bag, index, fpath, workdir, content, messages, topics, store,
+                             report)
         for _, topic, _, _ in messages:
             topics[topic].message_count += 1
         files.append(entry)
 
+    if not files and (report.unreadable or report.missing):
+        # Rewriting it would erase the record of what the bag held.
+        report.warnings.append(f'no readable storage file left; {METADATA_NAME} left as it was')
+        return report
     files.sort(key=lambda f: (file_index(f.path) or 0, f.path))
     for topic in topics.values():
         if not topic.type_hash and ensure_type(store, topic.msgtype):
@@ -190,6 +312,25 @@ def repair_bag(path: Union[str, Path], typestore: Optional[Typestore] = None) ->
     report.files = [f.path for f in files]
     report.message_count = sum(f.message_count for f in files)
     return report
+
+
+def _recover(bag: Path, index: int, fpath: Path, workdir: Optional[Path],
+             content: FileMessages, messages: List[Message], topics: Dict[str, TopicEntry],
+             store: Typestore, report: RepairReport) -> FileEntry:
+    """Rewrite a damaged or unfinished file's messages as a complete file; report it."""
+    # A damaged listed file is replaced atomically by its recovered content.
+    name = fpath.name if workdir is None else storage_name(bag, index,
+                                                           file_prefix(workdir.name))
+    entry = _rewrite(bag, name, messages, topics, content.msgdefs, store)
+    if workdir is not None:
+        remove_workdir(workdir)
+    report.recovered.append(entry.path)
+    report.lost_bytes += content.lost_bytes
+    what = ('truncated' if content.lost_bytes else 'damaged' if content.errors
+            else 'not finalised')
+    report.warnings.append(f'{fpath.name}: {what}; recovered {len(messages)} messages into '
+                           f'{entry.path}, lost {content.lost_bytes} bytes')
+    return entry
 
 
 def _check_is_a_bag(bag: Path) -> None:
@@ -214,7 +355,7 @@ def _merge_topic(topics: Dict[str, TopicEntry], old: Dict[str, TopicEntry], name
                               prior.type_hash if prior else '')
 
 
-def _stats(name: str, messages: List[Tuple[int, str, str, bytes]]) -> FileEntry:
+def _stats(name: str, messages: List[Message]) -> FileEntry:
     stamps = [m[0] for m in messages]
     return FileEntry(name, min(stamps), max(stamps), len(messages))
 
@@ -226,7 +367,7 @@ def _remove(fpath: Path, workdir: Optional[Path]) -> None:
         fpath.unlink(missing_ok=True)
 
 
-def _rewrite(bag: Path, name: str, messages: List[Tuple[int, str, str, bytes]],
+def _rewrite(bag: Path, name: str, messages: List[Message],
              topics: Dict[str, TopicEntry], msgdefs: Dict[str, str],
              store: Typestore) -> FileEntry:
     """Write salvaged messages as the complete file ``name``, replacing it atomically."""

@@ -20,7 +20,8 @@ LOG = logging.getLogger('repair')
 EXIT_OK = 0
 #: Exit status: the repair could not write (read-only directory, disk full).
 EXIT_WRITE_FAILED = 1
-#: Exit status: BAG is not a repairable bag (missing, not a directory, not MCAP).
+#: Exit status: BAG is not a repairable bag (missing, not a directory, not MCAP, files
+#: of several recordings), or part of it could not be recovered (left untouched).
 EXIT_BAD_INPUT = 2
 
 DESCRIPTION = """\
@@ -35,6 +36,8 @@ What it recovers:
     its index, summary and footer;
   - a file cut or damaged in the middle: every complete chunk up to the first one
     whose CRC does not match;
+  - a file whose header (the MCAP magic, its first 8 bytes) is damaged: the records
+    after it;
   - files the recorder began but had not yet listed, files listed with wrong
     message counts, and a missing or garbled metadata.yaml (rebuilt from the
     files, topic QoS taken from their channels);
@@ -42,9 +45,20 @@ What it recovers:
 
 What it cannot recover:
   - messages that were still buffered when the recorder died (never on disk);
-  - anything after the first damaged chunk of a file (reported as bytes lost);
-  - a file with no readable message, which is deleted;
+  - anything after the first damaged chunk of a file (reported as bytes lost: from
+    the damage to the end of the file);
+  - a file of which nothing is readable: left untouched and reported (exit status
+    2); only a file with nothing in it (empty, or its header and no record) is
+    deleted;
+  - a file listed in metadata.yaml that is gone (reported as missing; when no
+    readable file is left, metadata.yaml is left as it was and the exit status is 2);
   - bags in another storage than MCAP (e.g. sqlite3): refused, unchanged.
+
+Files of another recording (named <name>_<i>.mcap with another name than the
+bag's files, e.g. copied in by mistake) are left untouched, reported and not
+listed.  The bag's name is the one of the files metadata.yaml lists (the directory
+may have been renamed); without a readable metadata.yaml, files of several names
+are refused: move the others out, then repair again.
 
 Run it only once the recorder has stopped: it rewrites the file a live recorder
 is appending to.  Files are replaced atomically, so a repair that is itself
@@ -53,7 +67,9 @@ interrupted can simply be run again; a healthy bag is left as it was.
 
 EPILOG = """\
 exit status: 0 repaired or nothing needed repair; 1 the repair could not write
-(the message names the file); 2 BAG is not a repairable bag (the message says why)
+(the message names the file); 2 BAG is not a repairable bag (the message says why),
+or part of it could not be recovered (the warnings name the files, left untouched;
+--json: "repaired": false, "unreadable", "missing")
 """
 
 
@@ -92,4 +108,4 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write('\n')
     else:
         print(report.summary())
-    return EXIT_OK
+    return EXIT_OK if report.repaired else EXIT_BAD_INPUT
