@@ -177,7 +177,7 @@ def _read_file(fpath: Path) -> Tuple[FileMessages, List[Message]]:
     """
     content = open_mcap(fpath)
     messages = list(content.messages)
-    if not content.errors:
+    if not (content.complete and content.errors):  # read by a scan already, or intact
         return content, messages
     scanned = scan_file(fpath)
     scanned.errors[:0] = content.errors
