@@ -17,6 +17,7 @@ from ruamel.yaml import YAML
 from rep_coach.bagio import (BagError, BagExistsError, BagReadError, BagRecorder,
                              BagRecoveryWarning, BagWriteError, load_metadata, QosSpec,
                              read_bag, repair_bag)
+from rep_coach.bagio.errors import repair_command
 from rep_coach.bagio.mcapwriter import MAGIC as MCAP_MAGIC
 from rep_coach.bagio.types import default_typestore
 
@@ -339,6 +340,15 @@ def test_repair_lists_a_file_begun_but_not_yet_listed(tmp_path: Path) -> None:
     (bag / 'metadata.yaml').write_bytes(listed_one)  # as if killed before listing it
     with pytest.warns(BagRecoveryWarning, match='not closed cleanly'):
         assert len(list(read_bag(bag))) == 1
+    (bag / 'other_0.mcap').write_bytes(b'')         # another recording's file: not ours
+    with pytest.warns(BagRecoveryWarning) as caught:
+        assert len(list(read_bag(bag))) == 1
+    assert [str(w.message).split(': ', 1)[1] for w in caught] == [
+        "recording was not closed cleanly; ignoring unlisted ['session_1.mcap'] "
+        f'({repair_command(bag)} recovers what is readable of them)',
+        "ignoring ['other_0.mcap']: not files of this recording (its files are "
+        'session_<i>.mcap)']
+    (bag / 'other_0.mcap').unlink()
     report = repair_bag(bag)
     assert report.files == ['session_0.mcap', 'session_1.mcap']
     assert [m.data for _, _, m in anyreader_messages(bag)] == ['a', 'b']

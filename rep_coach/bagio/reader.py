@@ -15,7 +15,7 @@ from rosbags.rosbag2.metadata import parse_qos
 from rosbags.rosbag2.storage_mcap import McapReader
 from rosbags.typesys.store import Typestore
 
-from .storagefile import file_index, INPROGRESS_SUFFIX
+from .storagefile import file_index, file_prefix, INPROGRESS_SUFFIX
 from .errors import BagReadError, BagRecoveryWarning, repair_command
 from .mcapscan import scan_mcap, ScanError
 from .metadata import BagMetadata, load_metadata
@@ -134,10 +134,18 @@ def read_bag(path: Union[str, Path], topics: Optional[Iterable[str]] = None, *,
     if meta.storage_identifier != 'mcap':
         return _read_other(bag, wanted, raw)
 
+    # Unlisted files named like the listed ones are this recording's (a repair lists
+    # them); others are another recording's, which a repair leaves alone too.
+    prefixes = {file_prefix(name) for name in meta.relative_file_paths}
     leftovers = unlisted_files(bag, meta)
-    if leftovers:
-        warn(f'{bag}: recording was not closed cleanly; ignoring unlisted {leftovers} '
-             f'({repair_command(bag)} recovers them)')
+    foreign = [name for name in leftovers if prefixes and file_prefix(name) not in prefixes]
+    own = [name for name in leftovers if name not in foreign]
+    if own:
+        warn(f'{bag}: recording was not closed cleanly; ignoring unlisted {own} '
+             f'({repair_command(bag)} recovers what is readable of them)')
+    if foreign:
+        warn(f'{bag}: ignoring {foreign}: not files of this recording (its files are '
+             + ', '.join(f'{prefix}_<i>.mcap' for prefix in sorted(prefixes)) + ')')
 
     files: List[FileMessages] = []
     for name in meta.relative_file_paths:
