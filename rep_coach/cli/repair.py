@@ -28,8 +28,8 @@ DESCRIPTION = """\
 Repair a session bag whose recording was cut (the recorder crashed, was killed or
 lost power), so that ros2 bag, rosbags and the mcap tools read it like a bag that
 was closed cleanly.  rep-coach play and evaluate read such a bag as it is while
-its metadata.yaml is there (the recorder writes it as each file begins); other tools need it
-repaired, and so does a bag whose metadata.yaml is lost.
+its metadata.yaml is there (the recorder writes it as each file begins); other
+tools need it repaired, and so does a bag whose metadata.yaml is lost.
 
 What it recovers:
   - every message flushed before the cut (the recorder flushes every
