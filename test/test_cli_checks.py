@@ -16,6 +16,29 @@ def test_output_problem_names_what_is_wrong(tmp_path: Path) -> None:
     assert 'must end in .png' in output_problem(tmp_path / 'a.txt', ('.png',))
     assert 'must end in .png' in output_problem(tmp_path / 'a', ('.png',))
     assert 'does not exist' in output_problem(tmp_path / 'no' / 'a.png', ('.png',))
+    # A file where a directory should be is not "missing": it is not a directory.
+    (tmp_path / 'afile.txt').write_text('x')
+    assert output_problem(tmp_path / 'afile.txt' / 'a.png', ('.png',)) == \
+        f'{tmp_path / "afile.txt" / "a.png"}: {tmp_path / "afile.txt"} is not a directory'
+    # A dangling symbolic link is written through: its target's directory must exist.
+    (tmp_path / 'link.png').symlink_to(tmp_path / 'no' / 'b.png')
+    message = output_problem(tmp_path / 'link.png', ('.png',))
+    assert 'a symbolic link to' in message and f'{tmp_path / "no"} does not exist' in message
+
+
+def test_output_problem_tries_the_file_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    assert output_problem(tmp_path / 'a.png', ('.png',)) is None
+    assert not (tmp_path / 'a.png').exists()
+    (tmp_path / 'b.png').write_bytes(b'kept')
+    assert output_problem(tmp_path / 'b.png', ('.png',)) is None
+    assert (tmp_path / 'b.png').read_bytes() == b'kept'
+
+
+@pytest.mark.skipif(not Path('/sys/kernel').is_dir(), reason='no sysfs')
+def test_output_problem_finds_a_directory_nobody_can_write() -> None:
+    # Even root, whom os.access lets through, cannot create a file in /sys.
+    assert output_problem(Path('/sys/x.png'), ('.png',)) == \
+        '/sys/x.png: cannot be written (Permission denied)'
 
 
 def test_plot_refuses_an_unwritable_output_before_loading(tmp_path: Path, capsys) -> None:
@@ -24,6 +47,16 @@ def test_plot_refuses_an_unwritable_output_before_loading(tmp_path: Path, capsys
     args = parser.parse_args(['plot', str(tmp_path / 'missing.csv'), '-o', str(tmp_path)])
     assert plot.run(args) == 2
     assert 'is a directory' in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not Path('/sys/kernel').is_dir(), reason='no sysfs')
+def test_plot_refuses_an_unwritable_directory_before_loading(tmp_path: Path, capsys) -> None:
+    parser = argparse.ArgumentParser()
+    plot.add_parser(parser.add_subparsers())
+    args = parser.parse_args(['plot', str(tmp_path / 'missing.csv'), '-o', '/sys/x.png'])
+    assert plot.run(args) == 2
+    assert capsys.readouterr().err == \
+        'rep-coach plot: /sys/x.png: cannot be written (Permission denied)\n'
 
 
 @pytest.mark.parametrize('argv, words', [
@@ -46,6 +79,10 @@ def test_plot_refuses_an_unwritable_output_before_loading(tmp_path: Path, capsys
     (['demo', '--audio', 'wav:'], "argument --audio: 'wav:': must be one of"),
     (['demo', '--audio', 'null:x'], "argument --audio: 'null:x': must be one of"),
     (['evaluate', 'data', '--limit', '-1'], 'must be 1 or more'),
+    # Path('') is '.': an empty output would be taken for the current directory, or skipped.
+    (['plot', 'bag', '-o', ''], 'argument -o/--output: empty; name the file to write'),
+    (['form', 'clip.mp4', '-o', ''], 'argument -o/--output: empty; name the file to write'),
+    (['form', 'clip.mp4', '--max-frames', '-1'], 'argument --max-frames: must be 0 or more'),
 ])
 def test_bad_values_stop_before_anything_starts(argv, words, capsys) -> None:
     from rep_coach.cli import build_parser

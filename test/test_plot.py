@@ -204,3 +204,15 @@ def test_both_pipelines_draw_a_real_set(pipeline: str, thomas2025_dir: Path, tmp
     assert out.read_bytes()[:8] == PNG
     printed = capsys.readouterr().out
     assert '14 labelled' in printed and f'{pipeline} pipeline' in printed
+
+
+def test_a_write_that_fails_after_the_replay_stops_with_one_line(
+        sim_set: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+    # The path is checked up front, but the disk can still fill while the set is replayed.
+    def full(*args: Any, **kwargs: Any) -> Path:
+        raise OSError(28, 'No space left on device')
+    monkeypatch.setattr(plot_cli, 'plot_replay', full)
+    out = tmp_path / 'a.png'
+    assert run_plot(str(sim_set), '-o', str(out), '--pipeline', 'baseline') == 2
+    assert capsys.readouterr().err.splitlines()[-1] == \
+        f'rep-coach plot: {out}: cannot be written (No space left on device)'

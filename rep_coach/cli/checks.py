@@ -1,13 +1,14 @@
 """Checks of command-line values before any work starts (one clear line, exit 2).
 
-argparse types (``namespace``, ``positive_int``, ``positive_float``, ``imu_source``,
-``audio_sink``, ``classifier_threshold``, ``set_rest``) and the output path check that
-plot and form share.
+argparse types (``namespace``, ``positive_int``, ``non_negative_int``, ``positive_float``,
+``imu_source``, ``audio_sink``, ``classifier_threshold``, ``set_rest``, ``output_path``) and
+the output path check that plot and form share.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -63,12 +64,22 @@ def set_rest(text: str) -> float:
     return _node_parameter('rep_segmenter', 'set_rest_s', text, float)
 
 
+def _int_from(text: str, least: int) -> int:
+    """Parse an integer of ``least`` or more."""
+    value = int(text)
+    if value < least:
+        raise argparse.ArgumentTypeError(f'must be {least} or more, got {value}')
+    return value
+
+
 def positive_int(text: str) -> int:
     """Parse an integer of 1 or more."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f'must be 1 or more, got {value}')
-    return value
+    return _int_from(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    """Parse an integer of 0 or more (where 0 means no limit, as the option says)."""
+    return _int_from(text, 0)
 
 
 def positive_float(text: str) -> float:
@@ -79,17 +90,42 @@ def positive_float(text: str) -> float:
     return value
 
 
+def output_path(text: str) -> Path:
+    """Parse an output file's path; an empty one names no file (``Path('')`` is ``.``)."""
+    if not text:
+        raise argparse.ArgumentTypeError('empty; name the file to write')
+    return Path(text)
+
+
 def output_problem(path: Path, suffixes: Sequence[str]) -> Optional[str]:
     """Return why ``path`` cannot take the output, or None when it can.
 
     ``suffixes`` are the extensions the writer understands (lower case, with the dot);
-    the first is named in the message as the usual choice.
+    the first is named in the message as the usual choice.  The file is opened for
+    appending (and removed again if it was not there) to learn whether it can be
+    written: permissions alone do not say (root passes ``os.access`` for ``/sys``,
+    where the kernel still refuses to create a file).
     """
     if path.is_dir():
         return f'{path} is a directory; name a file, e.g. {path / ("out" + suffixes[0])}'
     if path.suffix.lower() not in suffixes:
         return (f'{path}: the file name must end in {", ".join(suffixes)} '
                 f'(it says which format to write)')
+    # Writing follows a symbolic link: the file written, and its directory, are the target's.
+    where = str(path)
+    if path.is_symlink():
+        where = f'{path} (a symbolic link to {os.readlink(path)})'
+        path = Path(os.path.realpath(path))
+    if not path.parent.exists():
+        return f'{where}: directory {path.parent} does not exist'
     if not path.parent.is_dir():
-        return f'{path}: directory {path.parent} does not exist'
+        return f'{where}: {path.parent} is not a directory'
+    existed = path.exists()
+    try:
+        with open(path, 'ab'):
+            pass
+    except OSError as exc:
+        return f'{where}: cannot be written ({exc.strerror})'
+    if not existed:
+        path.unlink()
     return None

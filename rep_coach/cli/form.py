@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from pathlib import Path
 import sys
 from typing import Any, Iterator, List, Optional, Tuple
 
 import numpy as np
 
-from rep_coach.cli.checks import output_problem
+from rep_coach.cli.checks import non_negative_int, output_path, output_problem
 from rep_coach.pose.summary import summary_lines
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
@@ -27,10 +26,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                               description=__doc__)
     p.add_argument('input', help='image file, video file or camera index (e.g. 0)')
     p.add_argument('--exercise', default='front_squat', choices=sorted(EXERCISES))
-    p.add_argument('-o', '--output', help='annotated image/video to write')
+    p.add_argument('-o', '--output', type=output_path, help='annotated image/video to write')
     p.add_argument('--json', action='store_true', help='print frames and reps as JSON')
     p.add_argument('--backend', default=BACKENDS[0], choices=BACKENDS)
-    p.add_argument('--max-frames', type=int, default=0,
+    p.add_argument('--max-frames', type=non_negative_int, default=0,
                    help='stop after this many frames (0 = all; needed for cameras)')
     p.set_defaults(func=run)
     return p
@@ -69,9 +68,9 @@ def run(args: argparse.Namespace) -> int:
     if not is_camera and not os.path.isfile(src):
         print(f'rep-coach form: input not found: {src}', file=sys.stderr)
         return 2
-    if args.output:
+    if args.output is not None:
         # An image in, an annotated image out; a video or camera in, an mp4v video out.
-        problem = output_problem(Path(args.output), IMAGE_EXTS if is_image else VIDEO_EXTS)
+        problem = output_problem(args.output, IMAGE_EXTS if is_image else VIDEO_EXTS)
         if problem:
             print(f'rep-coach form: {problem}', file=sys.stderr)
             return 2
@@ -85,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
                 return 2
             v = coach.process(img, 0.0)
             frames.append(v.to_dict())
-            if args.output and not cv2.imwrite(args.output, annotate(img, v)):
+            if args.output is not None and not cv2.imwrite(str(args.output), annotate(img, v)):
                 print(f'rep-coach form: cannot write {args.output}', file=sys.stderr)
                 return 2
         else:
@@ -111,7 +110,7 @@ def _run_stream(args: argparse.Namespace, coach: Any, cv2: Any, tqdm: Any, annot
     if not cap.isOpened():
         print(f'rep-coach form: cannot open {args.input}', file=sys.stderr)
         return 2
-    if is_camera and args.max_frames <= 0 and args.output:
+    if is_camera and args.max_frames <= 0 and args.output is not None:
         print('rep-coach form: a camera needs --max-frames to write an output', file=sys.stderr)
         return 2
     total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
@@ -124,10 +123,10 @@ def _run_stream(args: argparse.Namespace, coach: Any, cv2: Any, tqdm: Any, annot
                                 unit='frame', file=sys.stderr, disable=None):
             v = coach.process(frame, t)
             frames.append(v.to_dict())
-            if args.output:
+            if args.output is not None:
                 if writer is None:
                     h, w = frame.shape[:2]
-                    writer = cv2.VideoWriter(args.output, cv2.VideoWriter_fourcc(*'mp4v'),
+                    writer = cv2.VideoWriter(str(args.output), cv2.VideoWriter_fourcc(*'mp4v'),
                                              fps, (w, h))
                     if not writer.isOpened():
                         print(f'rep-coach form: cannot write {args.output}', file=sys.stderr)

@@ -35,7 +35,7 @@ from typing import Any, List, Optional, Sequence, Tuple, TYPE_CHECKING
 
 import numpy as np
 
-from rep_coach.cli.checks import output_problem
+from rep_coach.cli.checks import output_path, output_problem
 from rep_coach.core.evaluation import replay, Replay
 from rep_coach.core.plotting import Level, Panel, plot_replay, Trace
 from rep_coach.core.segmentation import BaselineSegmenter
@@ -74,7 +74,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('source', metavar='SET_OR_BAG',
                         help='set CSV, DIR:SET, a bag or BAG:N (set N of the bag)')
-    parser.add_argument('-o', '--output', type=Path, required=True, help='PNG to write')
+    parser.add_argument('-o', '--output', type=output_path, required=True, help='PNG to write')
     parser.add_argument('--pipeline', choices=PIPELINES, default=PIPELINES[0],
                         help='stages to replay (default: %(default)s, as the nodes run)')
     parser.add_argument('--models', type=Path, default=None, metavar='DIR',
@@ -147,8 +147,13 @@ def run(args: argparse.Namespace) -> int:
         pipeline = f'learned pipeline (models {resolve_models_dir(models)})'
     lo, hi = window or (-float('inf'), float('inf'))
     title = f'{what}: detected reps and p(near failure) of the {pipeline}'
-    out = plot_replay(rec, result, panels, args.output, title=title, window=window,
-                      threshold=classifier.threshold)
+    try:
+        out = plot_replay(rec, result, panels, args.output, title=title, window=window,
+                          threshold=classifier.threshold)
+    except OSError as exc:   # checked up front, but the disk may fill or the path change
+        print(f'rep-coach plot: {args.output}: cannot be written ({exc.strerror or exc})',
+              file=sys.stderr)
+        return 2
     detected = sum(lo <= e.end <= hi for e in result.events)
     labelled = sum(lo <= r.end <= hi for s in rec.sets for r in s.reps)
     print(f'wrote {out} ({what}: {detected} reps detected, {labelled} labelled; '
