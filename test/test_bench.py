@@ -128,3 +128,10 @@ def test_cli_rejects_unknown_sections() -> None:
                           capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert proc.returncode == 2
     assert 'nope' in proc.stderr
+
+
+def test_a_parameter_the_launcher_refuses_is_the_runs_error_not_a_traceback() -> None:
+    # Launcher checks the overrides before anything starts; bench reports GraphBenchError.
+    from rep_coach.benchmarks.graph import GraphBenchError, GraphConfig, run_graph
+    with pytest.raises(GraphBenchError, match="parameter 'playback_speed' = 5000"):
+        run_graph(GraphConfig(speed=5000.0, model='baseline'))

@@ -79,6 +79,16 @@ def test_plot_refuses_an_unwritable_directory_before_loading(tmp_path: Path, cap
     (['demo', '--audio', 'wav:'], "argument --audio: 'wav:': must be one of"),
     (['demo', '--audio', 'null:x'], "argument --audio: 'null:x': must be one of"),
     (['evaluate', 'data', '--limit', '-1'], 'must be 1 or more'),
+    # Speeds are imu_publisher's playback_speed (at most 1000), above 0, named by the option.
+    (['demo', '--speed', 'nan'], "argument --speed: 'nan': must be a number, not NaN"),
+    (['demo', '--speed', 'inf'], "argument --speed: 'inf': must be <= 1000"),
+    (['demo', '--speed', '1e9'], "argument --speed: '1e9': must be <= 1000"),
+    (['demo', '--speed', '0'], "argument --speed: '0': must be above 0"),
+    (['bench', '--soak', '--soak-speed', 'nan'], "argument --soak-speed: 'nan': must be a"),
+    (['bench', '--soak', '--soak-speed', '5000'], "argument --soak-speed: '5000': must be <="),
+    (['bench', '--soak', '--soak-minutes', 'nan'], 'argument --soak-minutes: must be a finite'),
+    (['bench', '--soak', '--soak-minutes', 'inf'], 'argument --soak-minutes: must be a finite'),
+    (['bench', '--soak', '--soak-minutes', '0'], 'argument --soak-minutes: must be a finite'),
     # Path('') is '.': an empty output would be taken for the current directory, or skipped.
     (['plot', 'bag', '-o', ''], 'argument -o/--output: empty; name the file to write'),
     (['form', 'clip.mp4', '-o', ''], 'argument -o/--output: empty; name the file to write'),

@@ -368,6 +368,8 @@ def _run(config: GraphConfig, overrides: Dict[str, Dict[str, Any]], logs: LogCap
             time.sleep(0.1)
         else:
             raise GraphBenchError(f'the session did not finish within {config.timeout_s:.0f} s')
+    except LaunchError as exc:   # start() checks every parameter first: say which, no traceback
+        raise GraphBenchError(str(exc)) from exc
     finally:
         sampler.stop()
         launcher.stop()

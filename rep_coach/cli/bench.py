@@ -20,6 +20,7 @@ import sys
 from typing import Any, List
 
 from rep_coach.benchmarks.suite import SECTIONS
+from rep_coach.cli.checks import playback_speed, positive_float
 
 
 def _sections(text: str) -> List[str]:
@@ -47,10 +48,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument('--logs', action='store_true', help='echo node output to stderr')
     parser.add_argument('--soak', action='store_true',
                         help='run the soak (a long simulated session) instead')
-    parser.add_argument('--soak-minutes', type=float, default=60.0, metavar='N',
+    parser.add_argument('--soak-minutes', type=positive_float, default=60.0, metavar='N',
                         help='simulated minutes of the soak (default 60)')
-    parser.add_argument('--soak-speed', type=float, default=4.0, metavar='X',
-                        help='soak playback speed, multiples of real time (default 4)')
+    parser.add_argument('--soak-speed', type=playback_speed, default=4.0, metavar='X',
+                        help='soak playback speed, multiples of real time, above 0 and up to '
+                             "imu_publisher's playback_speed limit, 1000 (default 4)")
     parser.set_defaults(func=run)
     return parser
 
@@ -77,9 +79,6 @@ def _soak(args: argparse.Namespace) -> int:
     from rep_coach.benchmarks.graph import GraphBenchError
     from rep_coach.benchmarks.machine import describe
     from rep_coach.benchmarks.soak import run_soak, soak_table, SoakConfig
-    if args.soak_minutes <= 0 or args.soak_speed <= 0:
-        print('rep-coach bench: --soak-minutes and --soak-speed must be > 0', file=sys.stderr)
-        return 2
     info = describe()
     _progress(f'soak: {args.soak_minutes:g} simulated minutes at x{args.soak_speed:g} '
               f'(~{args.soak_minutes * 60 / args.soak_speed:.0f} s)')

@@ -1,8 +1,8 @@
 """Checks of command-line values before any work starts (one clear line, exit 2).
 
 argparse types (``namespace``, ``positive_int``, ``non_negative_int``, ``positive_float``,
-``imu_source``, ``audio_sink``, ``classifier_threshold``, ``set_rest``, ``output_path``) and
-the output path check that plot and form share.
+``imu_source``, ``audio_sink``, ``classifier_threshold``, ``set_rest``, ``playback_speed``,
+``output_path``) and the output path check that plot and form share.
 """
 
 from __future__ import annotations
@@ -72,6 +72,18 @@ def _int_from(text: str, least: int) -> int:
     return value
 
 
+def playback_speed(text: str) -> float:
+    """Parse a speed in multiples of real time by imu_publisher's ``playback_speed``, above 0.
+
+    The node's 0 ("as fast as the graph takes it") is refused: the runs that take a
+    speed (demo, the soak) time their session by it.
+    """
+    value = _node_parameter('imu_publisher', 'playback_speed', text, float)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f'{text!r}: must be above 0')
+    return value
+
+
 def positive_int(text: str) -> int:
     """Parse an integer of 1 or more."""
     return _int_from(text, 1)
@@ -86,7 +98,7 @@ def positive_float(text: str) -> float:
     """Parse a finite number above 0."""
     value = float(text)
     if not 0.0 < value < float('inf'):
-        raise argparse.ArgumentTypeError(f'must be a number above 0, got {text}')
+        raise argparse.ArgumentTypeError(f'must be a finite number above 0, got {text}')
     return value
 
 

@@ -11,7 +11,7 @@ import sys
 import time
 
 from rep_coach.bagio import BagError
-from rep_coach.cli.checks import audio_sink
+from rep_coach.cli.checks import audio_sink, playback_speed
 from rep_coach.core.params import SINK_SPECS
 from rep_coach.core.sim.exercises import EXERCISES
 from rep_coach.launcher import IMU_READERS, isolated_env, LaunchError, Launcher, standard_graph
@@ -33,8 +33,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument('--seed', type=int, default=7, help='simulated lifter (default 7)')
     parser.add_argument('--exercise', default='biceps_curl', choices=sorted(EXERCISES),
                         help='simulated exercise (default biceps_curl)')
-    parser.add_argument('--speed', type=float, default=4.0,
-                        help='simulation speed, multiples of real time (default 4)')
+    parser.add_argument('--speed', type=playback_speed, default=4.0,
+                        help='simulation speed, multiples of real time, above 0 and up to '
+                             "imu_publisher's playback_speed limit, 1000 (default 4)")
     parser.add_argument('--audio', default='auto', metavar='SINK', type=audio_sink,
                         help=f'audio output: {", ".join(SINK_SPECS)} (default auto)')
     parser.add_argument('--model', choices=['learned', 'baseline'], default=None,
@@ -48,9 +49,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo graph until the simulated set is over; print the summary."""
-    if args.speed <= 0:
-        print('rep-coach demo: --speed must be > 0', file=sys.stderr)
-        return 2
     bag_name = datetime.now().strftime('demo_%Y%m%d_%H%M%S_') + str(os.getpid())
     overrides = {
         'imu_publisher': {'sim_seed': args.seed, 'sim_exercise': args.exercise,
