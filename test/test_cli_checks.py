@@ -141,3 +141,30 @@ def test_launcher_blames_a_bad_override_not_the_parameter_file() -> None:
     message = str(info.value)
     assert message.startswith("imu_publisher: parameter 'source' = 'foo' is invalid")
     assert f'passes as -p, not one from parameter file {params}' in message
+
+
+@pytest.mark.parametrize('sub', ['demo', 'launch'])
+def test_record_must_be_a_directory_that_can_take_a_bag(sub: str, tmp_path: Path,
+                                                        capsys) -> None:
+    # Once the recorder failed only after the whole run ("the session was not recorded").
+    from rep_coach.cli import build_parser
+    afile = tmp_path / 'afile.txt'
+    afile.write_text('x')
+    for value, words in [(str(afile), f"'{afile}': is not a directory"),
+                         (f'{afile}/bags', f"'{afile}/bags': {afile} is not a directory"),
+                         ('', "'': must not be empty")]:
+        with pytest.raises(SystemExit) as info:
+            build_parser(sub).parse_args([sub, '--record', value])
+        assert info.value.code == 2
+        assert f'argument --record: {words}' in capsys.readouterr().err
+    # A directory, or one that can be made, passes; the check leaves nothing behind.
+    for value in (tmp_path, tmp_path / 'new' / 'bags'):
+        assert build_parser(sub).parse_args([sub, '--record', str(value)]).record == str(value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['afile.txt']
+
+
+@pytest.mark.skipif(not Path('/sys/kernel').is_dir(), reason='no sysfs')
+def test_record_in_a_directory_nobody_can_write_is_refused() -> None:
+    from rep_coach.cli.checks import record_dir
+    with pytest.raises(argparse.ArgumentTypeError, match='cannot create a directory in /sys'):
+        record_dir('/sys/bags')

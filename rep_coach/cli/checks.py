@@ -2,7 +2,7 @@
 
 argparse types (``namespace``, ``positive_int``, ``non_negative_int``, ``positive_float``,
 ``imu_source``, ``audio_sink``, ``classifier_threshold``, ``set_rest``, ``playback_speed``,
-``output_path``) and the output path check that plot and form share.
+``record_dir``, ``output_path``) and the output path check that plot and form share.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+import tempfile
 from typing import Any, Callable, Optional, Sequence
 
 from rep_coach.core.params import ParameterError, specs_for
@@ -82,6 +83,30 @@ def playback_speed(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError(f'{text!r}: must be above 0')
     return value
+
+
+def record_dir(text: str) -> str:
+    """Check a directory to record session bags under (session_recorder's ``bag_dir``).
+
+    It must be a directory, or one the recorder can create: its nearest existing
+    ancestor a directory that takes a new entry.  That is tried (a directory made and
+    removed), as the output check tries its file: root passes ``os.access`` where the
+    kernel still refuses.  Otherwise the recorder fails only after the graph has run.
+    """
+    _node_parameter('session_recorder', 'bag_dir', text)   # not empty
+    path = Path(text).expanduser()   # as the recorder reads it
+    existing = path
+    while not os.path.lexists(existing):   # lexists: a dangling symbolic link is in the way
+        existing = existing.parent
+    if not existing.is_dir():
+        where = '' if existing == path else f'{existing} '
+        raise argparse.ArgumentTypeError(f'{text!r}: {where}is not a directory')
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix='.rep_coach_check_', dir=existing))
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(
+            f'{text!r}: cannot create a directory in {existing} ({exc.strerror})') from None
+    return text
 
 
 def positive_int(text: str) -> int:

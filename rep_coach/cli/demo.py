@@ -11,7 +11,7 @@ import sys
 import time
 
 from rep_coach.bagio import BagError
-from rep_coach.cli.checks import audio_sink, playback_speed
+from rep_coach.cli.checks import audio_sink, playback_speed, record_dir
 from rep_coach.core.params import SINK_SPECS
 from rep_coach.core.sim.exercises import EXERCISES
 from rep_coach.launcher import IMU_READERS, isolated_env, LaunchError, Launcher, standard_graph
@@ -40,7 +40,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help=f'audio output: {", ".join(SINK_SPECS)} (default auto)')
     parser.add_argument('--model', choices=['learned', 'baseline'], default=None,
                         help='stage implementation (default: the parameter file\'s)')
-    parser.add_argument('--record', default='rep_coach_bags', metavar='DIR',
+    parser.add_argument('--record', type=record_dir, default='rep_coach_bags', metavar='DIR',
                         help='directory for the session bag (default ./rep_coach_bags)')
     parser.add_argument('--params', type=Path, default=None, metavar='FILE',
                         help='parameter file (default: the installed config)')
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     except LaunchError as exc:
         print(f'rep-coach demo: {exc}', file=sys.stderr)
         return 2
-    bag = Path(args.record) / bag_name
+    bag = Path(args.record).expanduser() / bag_name   # as session_recorder reads bag_dir
     try:
         summary = summarize_bag(bag)
     except BagError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rep_coach.cli.checks import imu_source, namespace, positive_float
+from rep_coach.cli.checks import imu_source, namespace, positive_float, record_dir
 from rep_coach.launcher import GRAPH, LaunchError, Launcher, standard_graph
 from rep_coach.paths import default_params_file
 
@@ -28,7 +28,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help='namespace of every node and topic, one per gym station')
     parser.add_argument('--source', default=None, metavar='SPEC', type=imu_source,
                         help='IMU source overriding the YAML: sim, csv:PATH, bag:PATH, mpu6050')
-    parser.add_argument('--record', default=None, metavar='DIR',
+    parser.add_argument('--record', type=record_dir, default=None, metavar='DIR',
                         help='record the session as a rosbag2 (MCAP) under DIR')
     parser.add_argument('--duration', type=positive_float, default=None, metavar='SECONDS',
                         help='stop everything after this many seconds')
