@@ -4,6 +4,7 @@ import argparse
 import json
 
 import numpy as np
+import pytest
 
 from rep_coach.cli import evaluate as evaluate_cli
 from rep_coach.core.evaluation import (Counts, evaluate, event_counts, match_events,
@@ -161,3 +162,16 @@ def test_score_replays_is_evaluate_on_the_stages_replay() -> None:
     assert 'speed_x_realtime' not in got
     direct.pop('speed_x_realtime')
     assert got == direct and list(got) == list(direct)
+
+
+def test_cli_subjects_that_match_nothing_name_the_datasets_subjects(thomas2025_dir,
+                                                                    capsys) -> None:
+    parser = argparse.ArgumentParser()
+    evaluate_cli.add_parser(parser.add_subparsers())
+    args = parser.parse_args(['evaluate', str(thomas2025_dir), '--subjects', 'a321', 'ZZZ'])
+    assert evaluate_cli.run(args) == 2
+    assert capsys.readouterr().err == \
+        'rep-coach evaluate: --subjects a321 ZZZ matches none of A321, G998, T417, T456\n'
+    with pytest.raises(SystemExit) as info:   # no codes at all: argparse says so
+        parser.parse_args(['evaluate', str(thomas2025_dir), '--subjects'])
+    assert info.value.code == 2

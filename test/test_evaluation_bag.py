@@ -611,3 +611,22 @@ def test_a_directory_lists_the_bags_whose_stages_differ_or_are_missing(
              if line.startswith('recorded stages')]
     assert lines[-1].startswith('recorded stages of c: the stages were not recorded')
     assert len(lines) == 3   # a and b differ from the learned replay (or are not compared)
+
+
+def test_subjects_that_match_nothing_are_named_with_what_there_is(tmp_path: Path,
+                                                                  capsys: Any) -> None:
+    # Once: "DATA: no labelled sets", and a mistyped code among good ones went unnoticed.
+    sessions = tmp_path / 'bags'
+    sessions.mkdir()
+    write_labelled_bag(sessions / 'a', simulate(SimConfig(seed=3, sets=1)), '/station1')
+    write_labelled_bag(sessions / 'b', simulate(SimConfig(seed=4, sets=1)), '/station2')
+    for data, subjects, there in [(sessions, ['ZZZ', 'Station1'], 'station1, station2'),
+                                  (sessions / 'a', ['station2'], 'station1')]:
+        assert run_evaluate(str(data), '--subjects', *subjects) == 2
+        assert capsys.readouterr().err == (f'rep-coach evaluate: --subjects '
+                                           f'{" ".join(subjects)} matches none of {there}\n')
+    assert run_evaluate(str(sessions), '--subjects', 'station2', 'ZZZ', '--json') == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)['bags'] == ['b']
+    assert ('rep-coach evaluate: warning: --subjects ZZZ matches none of station1, station2; '
+            'left out\n') in captured.err

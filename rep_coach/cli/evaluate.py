@@ -83,6 +83,10 @@ class Inputs:
     kind: str
     #: Bags of a directory that were not scored: name -> why.
     skipped: Dict[str, str] = field(default_factory=dict)
+    #: Codes of ``--subjects`` that match none of :attr:`available` (others did).
+    unmatched: List[str] = field(default_factory=list)
+    #: The subjects ``DATA`` has (a dataset's codes, the bags' stations or names).
+    available: List[str] = field(default_factory=list)
 
 
 #: Key of a bag recording's ``meta`` that holds its :class:`Recorded` detections.
@@ -152,7 +156,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                              'longer, from the end of a rep to the start of the next, opens '
                              'a new set, for both replays (default '
                              f"{DEFAULT_SET_REST_S:g} s, the node's default)")
-    parser.add_argument('--subjects', nargs='*', default=None,
+    parser.add_argument('--subjects', nargs='+', default=None,
                         help='only these subjects (thomas2025 codes such as A321; for bags, '
                              'stations or bag names as the output lists them)')
     parser.add_argument('--limit', type=positive_int, default=None,
@@ -176,10 +180,15 @@ def load_recordings(path: Path, subjects: Optional[List[str]] = None) -> Inputs:
     """
     path = Path(path)
     if (path / 'rep_indexes_corrected.txt').is_file():
-        from rep_coach.core.thomas2025 import load_dataset
-        return Inputs(load_dataset(path, subjects), 'dataset')
+        from rep_coach.core.thomas2025 import load_dataset, subjects as dataset_subjects
+        available = dataset_subjects(path)
+        unmatched = _unmatched(subjects, available)   # before loading: it takes a while
+        return Inputs(load_dataset(path, subjects), 'dataset', unmatched=unmatched,
+                      available=available)
     if is_bag(path):
-        return Inputs(_only(subjects, [read_labelled_bag(path)]), 'bag')
+        recording = read_labelled_bag(path)
+        return Inputs(_only(subjects, [recording]), 'bag', available=[recording.subject],
+                      unmatched=_unmatched(subjects, [recording.subject]))
     if not path.exists():
         raise FileNotFoundError(f'{path}: no such file or directory')
     from rep_coach.bagio import bags_in
@@ -201,8 +210,25 @@ def load_recordings(path: Path, subjects: Optional[List[str]] = None) -> Inputs:
         first = next(iter(inputs.skipped.values()))
         raise ValueError(f'{path}: none of its {len(bags)} bag(s) can be scored '
                          f'(first: {first})')
+    inputs.available = sorted({r.subject for r in inputs.recordings})
+    inputs.unmatched = _unmatched(subjects, inputs.available)
     inputs.recordings = _only(subjects, inputs.recordings)
     return inputs
+
+
+def _unmatched(subjects: Optional[List[str]], available: List[str]) -> List[str]:
+    """Return the codes of ``subjects`` that name none of ``available`` (none when None).
+
+    Raises ``ValueError`` naming the codes and what there is when not one matches:
+    nothing would be left to score, and "no labelled sets" would not say why.
+    """
+    if subjects is None:
+        return []
+    unmatched = [s for s in subjects if s not in available]
+    if len(unmatched) == len(subjects):
+        raise ValueError(f'--subjects {" ".join(subjects)} matches none of '
+                         f'{", ".join(available) or "them: DATA has no labelled sets"}')
+    return unmatched
 
 
 def _only(subjects: Optional[List[str]], recordings: List[ImuRecording]) -> List[ImuRecording]:
@@ -466,6 +492,9 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     for name, reason in inputs.skipped.items():
         print(f'rep-coach evaluate: note: bag {name} not scored: {reason}', file=sys.stderr)
+    for code in inputs.unmatched:   # a typo among good codes would otherwise go unnoticed
+        print(f'rep-coach evaluate: warning: --subjects {code} matches none of '
+              f'{", ".join(inputs.available)}; left out', file=sys.stderr)
     recordings = inputs.recordings
     if getattr(args, 'limit', None):
         recordings = recordings[:args.limit]

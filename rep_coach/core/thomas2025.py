@@ -162,6 +162,12 @@ def set_names(data_dir: Path) -> List[str]:
     return sorted(n for n in indexes if (data_dir / RAW_DIR / f'{n}.csv').is_file())
 
 
+def subjects(data_dir: Path) -> List[str]:
+    """Codes of the subjects that have at least one set (:func:`set_names`), sorted."""
+    matches = (_NAME_RE.match(name) for name in set_names(data_dir))
+    return sorted({m.group('subject') for m in matches if m})
+
+
 def load_set(data_dir: Path, name: str,
              indexes: Optional[Dict[str, _IndexLine]] = None,
              rpes: Optional[Dict[str, List[float]]] = None) -> ImuRecording:
