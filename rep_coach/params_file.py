@@ -38,6 +38,8 @@ def load_params_file(path: str) -> List[ParamsEntry]:
     import yaml
 
     file = Path(path)
+    if file.is_dir():   # it exists: "does not exist" would send the user looking elsewhere
+        raise ParamsFileError(f'params file {path!r} is a directory; name the YAML file')
     if not file.is_file():
         raise ParamsFileError(f'params file {path!r} does not exist')
     try:

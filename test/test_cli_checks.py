@@ -168,3 +168,17 @@ def test_record_in_a_directory_nobody_can_write_is_refused() -> None:
     from rep_coach.cli.checks import record_dir
     with pytest.raises(argparse.ArgumentTypeError, match='cannot create a directory in /sys'):
         record_dir('/sys/bags')
+
+
+def test_a_directory_given_for_a_file_is_called_a_directory(tmp_path: Path, capsys) -> None:
+    # Once "params file ... does not exist" and "input not found" for what plainly exists.
+    from rep_coach.cli import build_parser, launch
+    assert launch.run(build_parser('launch').parse_args(['launch', '--params',
+                                                         str(tmp_path)])) == 2
+    assert f"params file '{tmp_path}' is a directory; name the YAML file" in \
+        capsys.readouterr().out
+    pytest.importorskip('cv2')
+    from rep_coach.cli import form
+    assert form.run(build_parser('form').parse_args(['form', str(tmp_path)])) == 2
+    assert capsys.readouterr().err == \
+        f'rep-coach form: input {tmp_path} is a directory; name an image or video file\n'

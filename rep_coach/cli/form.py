@@ -65,6 +65,10 @@ def run(args: argparse.Namespace) -> int:
     src: str = args.input
     is_camera = src.isdigit() and not os.path.exists(src)
     is_image = not is_camera and src.lower().endswith(IMAGE_EXTS)
+    if not is_camera and os.path.isdir(src):
+        print(f'rep-coach form: input {src} is a directory; name an image or video file',
+              file=sys.stderr)
+        return 2
     if not is_camera and not os.path.isfile(src):
         print(f'rep-coach form: input not found: {src}', file=sys.stderr)
         return 2
