@@ -630,3 +630,14 @@ def test_subjects_that_match_nothing_are_named_with_what_there_is(tmp_path: Path
     assert json.loads(captured.out)['bags'] == ['b']
     assert ('rep-coach evaluate: warning: --subjects ZZZ matches none of station1, station2; '
             'left out\n') in captured.err
+
+
+def test_plot_says_what_it_finds_in_a_bag_under_a_name_not_evaluates(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # The bag reading is shared; its messages once came under rep_coach.cli.evaluate.
+    write_labelled_bag(tmp_path / 'b', simulate(SimConfig(seed=4, sets=1)), '/station2',
+                       stated=False)
+    with caplog.at_level('INFO'):
+        plot_cli.load_one(str(tmp_path / 'b'))
+    names = {r.name for r in caplog.records if 'inferred from the topic names' in r.message}
+    assert names == {'rep_coach.bags'}

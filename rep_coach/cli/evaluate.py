@@ -55,7 +55,9 @@ from rep_coach.stage_info import Difference, StageInfo, STAGES
 if TYPE_CHECKING:   # imported where used: a dataset run needs no bag code
     from rep_coach.core.sources import SessionBag
 
-LOG = logging.getLogger(__name__)
+#: What the bag reading here says: plot reads bags through it too, so the name is the
+#: bags', not one command's.
+LOG = logging.getLogger('rep_coach.bags')
 
 #: Exit status: scored.
 EXIT_OK = 0
