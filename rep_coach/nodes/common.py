@@ -48,7 +48,10 @@ def event_qos() -> QoSProfile:
 #: Reader history of IMU consumers.  The writer offers sensor-data QoS (best effort,
 #: keep last 5); a reader may keep more, and should: a replay faster than real time or
 #: a driver catching up delivers samples in bursts that a queue of 5 would cut short.
-IMU_READER_DEPTH = 100
+#: 10 s of samples at 100 Hz, as the recorder keeps: 100 (1 s, an eighth of a second at
+#: 8x) lost over 2 s of samples when the segmenter stalled at start-up on a loaded
+#: machine; the gate took the hole for a clock jump and reset mid-rep.  About 0.4 MB.
+IMU_READER_DEPTH = 1000
 
 
 def imu_reader_qos() -> QoSProfile:
