@@ -1,11 +1,13 @@
 """The thomas2025 loader: counts, units, header detection and clear errors."""
 
+import logging
 from pathlib import Path
 import re
 
 import numpy as np
 import pytest
 
+from rep_coach.cli import main
 from rep_coach.core.evaluation import NEAR_FAILURE_RPE
 from rep_coach.core.thomas2025 import (DatasetError, load_dataset, load_set, read_rep_indexes,
                                        read_trigno_csv, rpe_to_rir)
@@ -107,6 +109,42 @@ def test_bad_labels_are_a_dataset_error_naming_the_file(tmp_path: Path, index_li
     with pytest.raises(DatasetError, match=re.escape(words)) as info:
         load_dataset(tmp_path)
     assert ('rpes.csv' if rpes else 'rep_indexes_corrected.txt') in str(info.value)
+
+
+def test_an_absent_rpe_file_is_a_warning_naming_it(tmp_path: Path, caplog) -> None:
+    # Before: the reps silently had no RPE and every near-failure metric was "-".
+    _write_layout(tmp_path)
+    (tmp_path / 'rpes.csv').unlink()
+    with caplog.at_level(logging.WARNING, logger='rep_coach.core.thomas2025'):
+        sets = load_dataset(tmp_path)
+    assert [r.rpe for r in sets[0].sets[0].reps] == [None, None]   # still labelled reps
+    assert f'{tmp_path / "rpes.csv"}: no such file' in caplog.text
+    assert 'near failure is not scored' in caplog.text
+
+
+def test_an_rpe_file_that_cannot_be_read_is_an_error_as_a_malformed_one(tmp_path: Path) -> None:
+    # Before: a directory named rpes.csv was taken for an absent file, silently.
+    _write_layout(tmp_path)
+    (tmp_path / 'rpes.csv').unlink()
+    (tmp_path / 'rpes.csv').mkdir()
+    with pytest.raises(DatasetError, match=re.escape(f'{tmp_path / "rpes.csv"}: cannot read')):
+        load_dataset(tmp_path)
+
+
+def test_evaluate_says_near_failure_is_not_scored_without_rpes(tmp_path: Path, caplog,
+                                                               capfd) -> None:
+    _write_layout(tmp_path)
+    (tmp_path / 'rpes.csv').unlink()
+    # The warning is logged (on stderr from the command line; caught by caplog here).
+    with caplog.at_level(logging.WARNING):
+        assert main(['evaluate', str(tmp_path), '--no-progress']) == 0
+    assert 'rpes.csv: no such file; the reps carry no RPE' in caplog.text
+    capfd.readouterr()
+    (tmp_path / 'rpes.csv').mkdir()
+    assert main(['evaluate', str(tmp_path), '--no-progress']) == 2
+    err = capfd.readouterr().err.splitlines()
+    assert err == [f'rep-coach evaluate: {tmp_path / "rpes.csv"}: cannot read '
+                   '(Is a directory)']
 
 
 def test_the_shared_dataset_matches_its_readme(thomas2025_dir: Path) -> None:

@@ -182,8 +182,7 @@ def load_thomas2025(data_dir: Path, limit: Optional[int] = None) -> List[Any]:
     if limit is None:
         return t25.load_dataset(data_dir)
     indexes = t25.read_rep_indexes(data_dir / t25.REP_INDEX_FILE)
-    rpes = (t25.read_rpes(data_dir / t25.RPE_FILE)
-            if (data_dir / t25.RPE_FILE).is_file() else {})
+    rpes = t25.read_dataset_rpes(data_dir)
     names = [n for n in sorted(indexes) if (data_dir / t25.RAW_DIR / f'{n}.csv').is_file()]
     return [t25.load_set(data_dir, n, indexes, rpes) for n in names[:limit]]
 

@@ -155,6 +155,21 @@ def read_rpes(path: Path) -> Dict[str, List[float]]:
     return out
 
 
+def read_dataset_rpes(data_dir: Path) -> Dict[str, List[float]]:
+    """Read the RPE file of a thomas2025-layout directory; empty, with a warning, when absent.
+
+    RPE is optional (without it the reps are still labelled and segmentation is scored),
+    so an absent file is a warning naming it; one that is there but cannot be read (a
+    directory, say) or is malformed is a :class:`DatasetError`, as :func:`read_rpes` says.
+    """
+    path = Path(data_dir) / RPE_FILE
+    if not path.exists():
+        LOG.warning('%s: no such file; the reps carry no RPE, so near failure is not scored',
+                    path)
+        return {}
+    return read_rpes(path)
+
+
 def set_names(data_dir: Path) -> List[str]:
     """Names of the sets that have both a raw file and rep boundaries, sorted."""
     data_dir = Path(data_dir)
@@ -175,7 +190,7 @@ def load_set(data_dir: Path, name: str,
     data_dir = Path(data_dir)
     indexes = indexes if indexes is not None else read_rep_indexes(data_dir / REP_INDEX_FILE)
     if rpes is None:
-        rpes = read_rpes(data_dir / RPE_FILE) if (data_dir / RPE_FILE).is_file() else {}
+        rpes = read_dataset_rpes(data_dir)
     csv_path = data_dir / RAW_DIR / f'{name}.csv'
     if not csv_path.is_file():
         # The set's own file is the culprit, whether or not the index names the set.
@@ -225,7 +240,7 @@ def load_dataset(data_dir: Path, subjects: Optional[Iterable[str]] = None) -> Li
         raise DatasetError(f'{data_dir}: not a thomas2025-layout directory '
                            f'(no {REP_INDEX_FILE})')
     indexes = read_rep_indexes(data_dir / REP_INDEX_FILE)
-    rpes = read_rpes(data_dir / RPE_FILE) if (data_dir / RPE_FILE).is_file() else {}
+    rpes = read_dataset_rpes(data_dir)
     wanted = set(subjects) if subjects is not None else None
     recordings = []
     absent = [n for n in sorted(indexes) if not (data_dir / RAW_DIR / f'{n}.csv').is_file()]
