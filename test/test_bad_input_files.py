@@ -118,6 +118,34 @@ def test_truncated_bag_file_keeps_the_readable_part_and_says_so(tmp_path: Path) 
     assert 100 <= len(got) < 200    # the intact file, and whatever the cut one still holds
 
 
+def test_imu_publisher_logs_a_truncated_bag_as_one_warning_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture) -> None:
+    # Before: Python's warnings output leaked into the node's log, file:line of sources.py
+    # and the source line "yield from read_bag(path)" included.
+    from rep_coach.launcher import claim_domain
+    from rep_coach.nodes.imu_publisher import ImuPublisherNode
+    from rep_coach.runtime import rclpy
+    bag = _small_bag(tmp_path)
+    mcap = sorted(bag.glob('*.mcap'))[-1]
+    mcap.write_bytes(mcap.read_bytes()[:mcap.stat().st_size // 2])
+    monkeypatch.setenv('ROS_LOCALHOST_ONLY', '1')
+    rclpy.init(args=['test', '--ros-args', '-p', f'source:=bag:{bag}'],
+               domain_id=claim_domain().domain)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('error', BagRecoveryWarning)   # none may be raised
+            node = ImuPublisherNode()
+        node.close()
+        node.destroy_node()
+    finally:
+        rclpy.try_shutdown()
+    err = capfd.readouterr().err
+    said = [line for line in err.splitlines() if mcap.name in line]
+    assert len(said) == 1 and '[WARN]' in said[0] and '[imu_publisher]' in said[0], err
+    assert re.search(r'truncated; recovered \d+ messages, lost', said[0]), said
+    assert 'BagRecoveryWarning' not in err and 'yield from' not in err
+
+
 def test_mistyped_override_is_caught_by_the_launcher_before_start() -> None:
     launcher = Launcher([NodeLaunch('rep_segmenter', overrides={'modle': 'baseline'})],
                         params_file=default_params_file(), env=isolated_env(), output=Lines())

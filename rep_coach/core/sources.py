@@ -181,12 +181,15 @@ def parse_spec(spec: str) -> Tuple[str, str, Dict[str, str]]:
 
 
 def open_source(spec: str, sim_defaults: Optional[SimConfig] = None,
-                mpu_defaults: Optional[Dict[str, Any]] = None) -> ImuSource:
+                mpu_defaults: Optional[Dict[str, Any]] = None,
+                on_warning: Optional[Callable[[str], None]] = None) -> ImuSource:
     """Open the source a spec names; spec options override the given defaults.
 
     ``sim_defaults`` carries the node's ``sim_*`` parameters; ``mpu_defaults``
     the keyword arguments of :class:`~rep_coach.core.mpu6050.Mpu6050` from its
     ``i2c_*`` / range parameters (``bus``, ``address``, ``rate_hz``, ...).
+    ``on_warning`` takes the one-line report of damage a bag source recovers from
+    (see :func:`read_session_bag`).
     """
     kind, path, options = parse_spec(spec)
     if kind == 'sim':
@@ -197,7 +200,7 @@ def open_source(spec: str, sim_defaults: Optional[SimConfig] = None,
     if kind == 'csv':
         return RecordingSource(read_csv(Path(path)), name=f'csv:{path}')
     if kind == 'bag':
-        return RecordingSource(read_imu_bag(Path(path)), name=f'bag:{path}')
+        return RecordingSource(read_imu_bag(Path(path), on_warning), name=f'bag:{path}')
     return Mpu6050Source(**_mpu_options(spec, options, mpu_defaults or {}))
 
 
@@ -311,14 +314,18 @@ def _rate(t: np.ndarray) -> float:
 
 
 # -- bags --------------------------------------------------------------------------------
-def _bag_messages(path: Path) -> Iterator[Tuple[str, str, int, Any]]:
-    """Yield (topic, msgtype, timestamp_ns, message) from rep_coach.bagio, else rosbags."""
+def _bag_messages(path: Path, on_warning: Optional[Callable[[str], None]] = None
+                  ) -> Iterator[Tuple[str, str, int, Any]]:
+    """Yield (topic, msgtype, timestamp_ns, message) from rep_coach.bagio, else rosbags.
+
+    ``on_warning`` is :func:`~rep_coach.bagio.reader.read_bag`'s: None warns.
+    """
     try:
         from rep_coach.bagio.reader import read_bag
     except ImportError:
         read_bag = None
     if read_bag is not None:
-        yield from read_bag(path)
+        yield from read_bag(path, on_warning=on_warning)
         return
     from rosbags.highlevel import AnyReader   # fallback while bagio is not installed
     from rosbags.typesys import get_typestore, Stores
@@ -346,21 +353,26 @@ class SessionBag:
     published: Dict[str, List[str]] = field(default_factory=dict)
 
 
-def read_imu_bag(path: Path) -> ImuRecording:
+def read_imu_bag(path: Path, on_warning: Optional[Callable[[str], None]] = None
+                 ) -> ImuRecording:
     """Read a bag's IMU topic (``imu/data_raw`` preferred) and any ``labels/reps``.
 
     Sample times are the messages' ``header.stamp``; labels are the TrueRep JSON
-    of a ``.../labels/reps`` String topic, grouped by set.
+    of a ``.../labels/reps`` String topic, grouped by set.  ``on_warning`` is
+    :func:`read_session_bag`'s.
     """
-    return read_session_bag(path).recording
+    return read_session_bag(path, on_warning).recording
 
 
-def read_session_bag(path: Path) -> SessionBag:
+def read_session_bag(path: Path, on_warning: Optional[Callable[[str], None]] = None
+                     ) -> SessionBag:
     """Read a bag as :func:`read_imu_bag` does, keeping what the nodes published too.
 
     The ``reps``, ``near_failure`` and ``stage_info`` payloads are kept undecoded from the
     IMU topic's namespace only: a bag of several stations' topics must not pair one station's
-    detections with another's IMU and labels.
+    detections with another's IMU and labels.  Damage the reader recovers from (a truncated
+    file: which file, what was lost) goes to ``on_warning`` as one line (a node's logger,
+    say); without it, it is a :class:`~rep_coach.bagio.BagRecoveryWarning`.
     """
     if not path.exists():
         raise SourceError(f'{path}: no such bag')
@@ -369,7 +381,7 @@ def read_session_bag(path: Path) -> SessionBag:
     seen: Dict[str, int] = {}
     published: Dict[Tuple[str, str], List[str]] = {}
     try:
-        for topic, msgtype, _, msg in _bag_messages(path):
+        for topic, msgtype, _, msg in _bag_messages(path, on_warning):
             seen[topic] = seen.get(topic, 0) + 1
             if msgtype == IMU_MSGTYPE:
                 st = msg.header.stamp

@@ -56,7 +56,10 @@ class ImuPublisherNode(Node):
                'rate_hz': p['mpu6050_rate_hz'], 'accel_range_g': p['accel_range_g'],
                'gyro_range_dps': p['gyro_range_dps']}
         try:
-            return open_source(p['source'], sim_defaults=sim, mpu_defaults=mpu)
+            # A damaged bag source's recovery report is one line of this node's log,
+            # not Python's warnings output (file:line and the offending source line).
+            return open_source(p['source'], sim_defaults=sim, mpu_defaults=mpu,
+                               on_warning=self.get_logger().warning)
         except SourceError as exc:
             raise StartupError(f"parameter 'source' = {p['source']!r}: {exc}") from exc
 
