@@ -204,12 +204,24 @@ def test_wav_sink_writes_numbered_files_and_index(tmp_path: Path) -> None:
     assert rms(last) > 0.02
     if HAVE_ESPEAK:
         assert last.duration > 0.5     # spoken summary, not the fallback chime
-    # A second run in the same directory starts a fresh record.
-    player2 = AudioCuePlayer(make_sink(f'wav:{out}'), None)
-    player2.play(cue('one'))
-    player2.close()
-    assert len((out / 'index.jsonl').read_text().splitlines()) == 1
-    assert sorted(p.name for p in out.glob('*.wav')) == ['0001_rep.wav']
+
+
+def test_wav_sink_keeps_an_earlier_sessions_files_and_numbers_on(tmp_path: Path) -> None:
+    # Before: a second session deleted the first's 0001_rep.wav ... and truncated its index.
+    out = tmp_path / 'cues'
+    out.mkdir()
+    (out / '0007_notes.wav').write_bytes(b'not ours')   # not the sink's name: not counted
+    for texts in (['one', 'two'], ['one']):
+        player = AudioCuePlayer(make_sink(f'wav:{out}'), None)
+        for text in texts:
+            player.play(cue(text))
+        player.close()
+    lines = [json.loads(x) for x in (out / 'index.jsonl').read_text().splitlines()]
+    assert [(x['cue'], x['text'], x['file']) for x in lines] == [
+        (1, 'one', '0001_rep.wav'), (2, 'two', '0002_rep.wav'), (1, 'one', '0003_rep.wav')]
+    assert sorted(p.name for p in out.glob('*.wav')) == [
+        '0001_rep.wav', '0002_rep.wav', '0003_rep.wav', '0007_notes.wav']
+    assert (out / '0007_notes.wav').read_bytes() == b'not ours'
 
 
 def test_wav_sink_keeps_a_burst_in_order(tmp_path: Path) -> None:

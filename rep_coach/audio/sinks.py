@@ -29,8 +29,8 @@ from rep_coach.audio.tones import Clip
 from rep_coach.core.params import parse_sink, SINK_SPECS  # noqa: F401 - SINK_SPECS re-exported
 
 
-#: File names the wav sink writes: ``0001_rep.wav``.
-_OWN_WAV = re.compile(r'^\d{4,}_(rep|rir|stop|summary|cue)\.wav$')
+#: File names the wav sink writes: ``0001_rep.wav`` (group 1 the number).
+_OWN_WAV = re.compile(r'^(\d{4,})_(rep|rir|stop|summary|cue)\.wav$')
 
 
 class SinkUnavailable(RuntimeError):
@@ -124,8 +124,12 @@ class NullSink(Sink):
 class WavDirSink(Sink):
     """Write every cue as ``NNNN_kind.wav`` in a directory plus ``index.jsonl``.
 
-    Each index line: ``cue`` number, ``text``, ``kind``, ``priority``, ``set_index``,
-    ``rep_index``, ``event_stamp`` (the cue's stamp), ``enqueued`` and
+    Nothing an earlier session wrote to the directory is lost: the numbers continue
+    after the highest ``NNNN`` already there (a first session writes ``0001_rep.wav``
+    on, a second after the first's last file), and ``index.jsonl`` is appended to.
+
+    Each index line: ``cue`` number (of its session, from 1), ``text``, ``kind``,
+    ``priority``, ``set_index``, ``rep_index``, ``event_stamp`` (the cue's stamp), ``enqueued`` and
     ``play_start`` (wall-clock seconds), ``latency_ms``, ``file`` (relative name,
     null for a dropped cue), ``duration_s`` and ``dropped``.
     """
@@ -142,13 +146,12 @@ class WavDirSink(Sink):
         except OSError as exc:
             raise ValueError(f'sink wav:{directory}: cannot create directory: {exc}') from exc
         self.index_path = self.directory / 'index.jsonl'
-        # A fresh record per run: remove this sink's own files from an earlier run so
-        # the directory never mixes two runs (other files are left alone).
-        for old in self.directory.glob('*.wav'):
-            if _OWN_WAV.match(old.name):
-                old.unlink()
+        # An earlier session's cues are a record too: number on after them rather than
+        # overwrite (or delete) them, so names stay NNNN_kind.wav in the order written.
+        found = (_OWN_WAV.match(path.name) for path in self.directory.glob('*.wav'))
+        self.first_number = 1 + max((int(m.group(1)) for m in found if m), default=0)
         self._lock = threading.Lock()
-        self._index = open(self.index_path, 'w', encoding='utf-8')
+        self._index = open(self.index_path, 'a', encoding='utf-8')
 
     def describe(self) -> str:
         """Name the directory."""
@@ -156,7 +159,8 @@ class WavDirSink(Sink):
 
     def play(self, clip: Clip, ctx: PlayContext) -> None:
         """Write the WAV file, then its index line."""
-        fname = f'{ctx.number:04d}_{getattr(ctx.cue, "kind", "cue")}.wav'
+        number = self.first_number + ctx.number - 1
+        fname = f'{number:04d}_{getattr(ctx.cue, "kind", "cue")}.wav'
         (self.directory / fname).write_bytes(clip.to_wav_bytes())
         # The file now exists in full: that is this sink's "playback start".
         ctx.mark_start()

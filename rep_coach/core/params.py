@@ -192,7 +192,9 @@ NODE_PARAMS: Dict[str, Tuple[ParamSpec, ...]] = {
     ),
     'audio_feedback': (
         ParamSpec('sink', 'auto', f'audio output: {", ".join(SINK_SPECS)} (auto: aplay on a '
-                  'sound card, else pw-play on PipeWire, else none)', sink_spec),
+                  'sound card, else pw-play on PipeWire, else none; wav:DIR writes '
+                  'NNNN_kind.wav and index.jsonl, numbering on after the files an earlier '
+                  'session left in DIR, which are kept)', sink_spec),
         ParamSpec('rep_cue', 'count', 'per-rep cue: count (spoken number) or tone',
                   one_of('count', 'tone')),
         ParamSpec('target_rir', 1, 'reps in reserve at which the stop cue sounds',
