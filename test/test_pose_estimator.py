@@ -114,3 +114,33 @@ def test_cli_video(tmp_path, capsys, photos):
 def test_cli_bad_input(tmp_path, capsys):
     assert form.run(_args(str(tmp_path / 'missing.mp4'))) == 2
     assert 'missing.mp4' in capsys.readouterr().err
+
+
+def test_cli_camera_that_does_not_open_is_named_a_camera(capsys):
+    # Before: "cannot open 99", which did not say 99 was taken for a camera index.
+    assert form.run(_args('99', '--max-frames', '1')) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == \
+        'rep-coach form: cannot open camera 99 (no such device?)'
+
+
+def test_cli_truncated_photo_is_judged_with_a_warning(shared_data, tmp_path, capsys):
+    # Before: rc 0 and a verdict, with no word that half the photo was missing.
+    data = (shared_data / 'pose' / '500_perfect.jpg').read_bytes()
+    cut = tmp_path / 'cut.jpg'
+    cut.write_bytes(data[:len(data) // 2])
+    assert form.run(_args(str(cut))) == 0
+    assert f'rep-coach form: warning: {cut}: the JPEG data stops before its end marker FF D9 ' \
+        '(truncated or damaged)' in capsys.readouterr().err
+
+
+def test_truncation_checks_the_end_of_jpeg_and_png_only(tmp_path, photos):
+    for ext in ('.jpg', '.png'):
+        whole = cv2.imencode(ext, photos['perfect'])[1].tobytes()
+        good, cut = tmp_path / f'good{ext}', tmp_path / f'cut{ext}'
+        good.write_bytes(whole + b'\0' * 3)   # padding after the end is allowed
+        cut.write_bytes(whole[:-100])
+        assert form.truncation(str(good)) is None
+        assert 'truncated or damaged' in form.truncation(str(cut))
+    bmp = tmp_path / 'x.bmp'
+    bmp.write_bytes(cv2.imencode('.bmp', photos['perfect'])[1].tobytes()[:-100])
+    assert form.truncation(str(bmp)) is None   # not checked

@@ -16,6 +16,9 @@ from rep_coach.pose.summary import summary_lines
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
 #: Containers the mp4v writer produces.
 VIDEO_EXTS = ('.mp4', '.mov', '.avi', '.mkv')
+#: Image formats whose end is checked: leading bytes, the bytes the data ends with, names.
+IMAGE_ENDS = ((b'\xff\xd8\xff', b'\xff\xd9', 'JPEG', 'end marker FF D9'),
+              (b'\x89PNG\r\n\x1a\n', b'IEND\xaeB`\x82', 'PNG', 'IEND chunk'))
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -33,6 +36,25 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help='stop after this many frames (0 = all; needed for cameras)')
     p.set_defaults(func=run)
     return p
+
+
+def truncation(path: str) -> Optional[str]:
+    """Say how the image file at ``path`` is cut short, or None when it ends as it should.
+
+    OpenCV decodes a truncated JPEG or PNG in part (the rest gray) without an error, so
+    a damaged photo would be judged silently.  The format is told by the leading bytes
+    and the data must end as the format says (zero padding after it is allowed); other
+    formats are not checked.
+    """
+    with open(path, 'rb') as handle:
+        head = handle.read(8)
+        handle.seek(0, os.SEEK_END)
+        handle.seek(max(0, handle.tell() - 4096))
+        tail = handle.read().rstrip(b'\0')
+    for magic, end, fmt, what in IMAGE_ENDS:
+        if head.startswith(magic) and not tail.endswith(end):
+            return f'the {fmt} data stops before its {what} (truncated or damaged)'
+    return None
 
 
 def _frames(cap: Any, is_camera: bool, limit: int) -> Iterator[Tuple[int, float, np.ndarray]]:
@@ -86,6 +108,10 @@ def run(args: argparse.Namespace) -> int:
             if img is None:
                 print(f'rep-coach form: cannot decode image {src}', file=sys.stderr)
                 return 2
+            damage = truncation(src)
+            if damage:   # judged all the same: what did decode may still show the lifter
+                print(f'rep-coach form: warning: {src}: {damage}; only the part that '
+                      'decoded is judged', file=sys.stderr)
             v = coach.process(img, 0.0)
             frames.append(v.to_dict())
             if args.output is not None and not cv2.imwrite(str(args.output), annotate(img, v)):
@@ -112,7 +138,9 @@ def _run_stream(args: argparse.Namespace, coach: Any, cv2: Any, tqdm: Any, annot
                 frames: List[dict], is_camera: bool) -> int:
     cap = cv2.VideoCapture(int(args.input) if is_camera else args.input)
     if not cap.isOpened():
-        print(f'rep-coach form: cannot open {args.input}', file=sys.stderr)
+        what = (f'camera {args.input} (no such device?)' if is_camera
+                else f'{args.input} as a video')
+        print(f'rep-coach form: cannot open {what}', file=sys.stderr)
         return 2
     if is_camera and args.max_frames <= 0 and args.output is not None:
         print('rep-coach form: a camera needs --max-frames to write an output', file=sys.stderr)
