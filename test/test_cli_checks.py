@@ -182,3 +182,15 @@ def test_a_directory_given_for_a_file_is_called_a_directory(tmp_path: Path, caps
     assert form.run(build_parser('form').parse_args(['form', str(tmp_path)])) == 2
     assert capsys.readouterr().err == \
         f'rep-coach form: input {tmp_path} is a directory; name an image or video file\n'
+
+
+@pytest.mark.parametrize('sub', ['launch', 'demo'])
+def test_help_documents_the_exit_statuses(sub: str, capsys) -> None:
+    # Before: launch and demo alone had no "exit status:" epilog.
+    from rep_coach.cli import main
+    with pytest.raises(SystemExit) as exit_:
+        main([sub, '--help'])
+    assert exit_.value.code == 0
+    text = ' '.join(capsys.readouterr().out.split())   # as one line, wherever it wraps
+    assert 'exit status: 0 ' in text and '1 a node failed' in text
+    assert '2 nothing started: a bad option, parameter file or override' in text

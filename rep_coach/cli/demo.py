@@ -18,15 +18,29 @@ from rep_coach.launcher import IMU_READERS, isolated_env, LaunchError, Launcher,
 from rep_coach.paths import default_params_file
 from rep_coach.session_summary import summarize_bag
 
+#: The help text, wrapped here: the formatter keeps the lines of the exit statuses, so
+#: of this too.
+DESCRIPTION = """\
+Start imu_publisher (simulated lifter, one set to failure), rep_segmenter,
+near_failure_classifier, audio_feedback and session_recorder as separate processes
+over DDS, print the cues, record the session as a rosbag2 and summarise it.
+"""
+
+#: What run returns, as --help says.
+EPILOG = """\
+exit status: 0 the session ran, every node ended cleanly and the summary is printed;
+1 a node failed (its exit code neither 0 nor SIGINT's; the summary is printed all the
+same) or the session was not recorded (no bag to summarise); 2 nothing started: a bad
+option, parameter file or override (the message names it)
+"""
+
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register the ``demo`` subcommand."""
     parser = subparsers.add_parser(
         'demo', help='run the whole graph on a simulated set to failure and summarise it',
-        description='Start imu_publisher (simulated lifter, one set to failure), '
-                    'rep_segmenter, near_failure_classifier, audio_feedback and '
-                    'session_recorder as separate processes over DDS, print the cues, '
-                    'record the session as a rosbag2 and summarise it.')
+        description=DESCRIPTION,
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--json', action='store_true',
                         help='print one JSON object (reps_true, reps_detected, '
                              'near_failure_rep, cues, bag) on stdout; logs go to stderr')
