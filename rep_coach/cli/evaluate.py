@@ -41,7 +41,6 @@ import math
 from pathlib import Path
 import sys
 from typing import Any, Callable, Dict, List, Optional, Tuple, TYPE_CHECKING, TypeVar
-import warnings
 
 from rep_coach import topics
 from rep_coach.bag_names import station_label
@@ -265,12 +264,10 @@ def read_bag_recording(path: Path) -> ImuRecording:
     """
     from rep_coach.bagio import BagError, load_metadata
     from rep_coach.core.sources import read_session_bag
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter('always')
-        session = read_session_bag(path)
+    # The reader's own channel for its reports (as the nodes take them), not a catch of
+    # every Python warning raised meanwhile.
+    session = read_session_bag(path, on_warning=lambda text: LOG.warning('%s', text))
     recording = session.recording
-    for warning in caught:
-        LOG.warning('%s', warning.message)
     try:
         metadata = load_metadata(path)
     except BagError as exc:   # read_session_bag read it: only a race gets here
