@@ -1,9 +1,10 @@
 """ROS 2 parameter files (``<node key>: {ros__parameters: {...}}``), read as rcl reads them.
 
-Plain Python (PyYAML only), so the launcher checks a file by the same rules the DDS runtime
-applies it with: nested YAML levels above ``ros__parameters`` are namespaces (joined with
-``/``, as ``rcl_yaml_param_parser`` does), nested parameter maps are dotted names, and
-which sections apply to a node is :func:`rep_coach.ros_names.params_key_matches`.
+Plain Python (PyYAML only, with rcl's scalar types: :mod:`rep_coach.rcl_yaml`), so the
+launcher checks a file by the same rules the DDS runtime applies it with: nested YAML
+levels above ``ros__parameters`` are namespaces (joined with ``/``, as
+``rcl_yaml_param_parser`` does), nested parameter maps are dotted names, and which
+sections apply to a node is :func:`rep_coach.ros_names.params_key_matches`.
 """
 
 from __future__ import annotations
@@ -37,13 +38,15 @@ def load_params_file(path: str) -> List[ParamsEntry]:
     """
     import yaml
 
+    from rep_coach import rcl_yaml
+
     file = Path(path)
     if file.is_dir():   # it exists: "does not exist" would send the user looking elsewhere
         raise ParamsFileError(f'params file {path!r} is a directory; name the YAML file')
     if not file.is_file():
         raise ParamsFileError(f'params file {path!r} does not exist')
     try:
-        data = yaml.safe_load(file.read_text(encoding='utf-8'))
+        data = rcl_yaml.load(file.read_text(encoding='utf-8'))
     except (OSError, UnicodeDecodeError) as exc:
         raise ParamsFileError(f'params file {path!r} could not be read: {exc}') from exc
     except yaml.YAMLError as exc:

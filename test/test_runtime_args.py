@@ -91,6 +91,37 @@ def test_dash_p_types_and_precedence(ros, params_file: Path) -> None:
     assert node.has_parameter('rate') and not node.has_parameter('nope')
 
 
+#: Plain values as rcl types them (rcl_yaml_param_parser's get_value), where PyYAML's
+#: YAML 1.1 disagreed: ``sink:=null`` (the documented audio sink) was refused as "no value".
+RCL_TYPED = [('null', 'null'), ('~', '~'), ('1e-1', 0.1), ('5e-1', 0.5), ('1e9', 1e9),
+             ('2025-03-14', '2025-03-14'), ('12:30', '12:30'), ('y', True), ('n', False),
+             ('Off', False), ('0x68', 0x68), ('010', 8), ('.5', 0.5), ('-.inf', float('-inf')),
+             ('1e999', '1e999'), ('"1"', '1'), ("'null'", 'null'), ('[1e-1, 5e-1]', [0.1, 0.5])]
+
+
+@pytest.mark.parametrize('text, value', RCL_TYPED)
+def test_values_are_typed_as_rcl_types_them(ros, tmp_path: Path, text: str,
+                                            value: object) -> None:
+    from rep_coach.runtime.dds.params import resolve_overrides
+
+    ros('-p', f'x:={text}')
+    default = value if not isinstance(value, list) else [0.0]
+    assert ros.node('n').declare_parameter('x', default).value == value
+    # A params file's values by the same rules; its keys stay names ('n', 'on', '1').
+    path = tmp_path / 'p.yaml'
+    path.write_text(f'/**:\n  ros__parameters:\n    x: {text}\n    n: 1\n    on: 2\n')
+    assert resolve_overrides([('file', str(path))], '/n') == {'x': value, 'n': 1, 'on': 2}
+
+
+def test_nan_is_a_double_as_rcl_reads_it(ros) -> None:
+    import math
+
+    ros('-p', 'x:=nan', '-p', 'y:=.NaN')
+    node = ros.node('n')
+    assert math.isnan(node.declare_parameter('x', 0.0).value)
+    assert math.isnan(node.declare_parameter('y', 0.0).value)
+
+
 def test_later_params_file_overrides_earlier(ros, tmp_path: Path, params_file: Path) -> None:
     second = tmp_path / 'second.yaml'
     second.write_text('/**:\n  ros__parameters:\n    rate: 7.0\n')

@@ -62,8 +62,11 @@ def _parse_remap(text: str) -> RemapRule:
 def _yaml_value(text: str, name: str) -> object:
     import yaml
 
+    from rep_coach import rcl_yaml
+
     try:
-        return yaml.safe_load(text) if text != '' else ''
+        # rcl types the value as it types a params file's (rcl_parse_yaml_value).
+        return rcl_yaml.load(text) if text != '' else ''
     except yaml.YAMLError as exc:
         raise RosArgsError(f'-p {name}: value {text!r} is not valid YAML: {exc}') from exc
 
