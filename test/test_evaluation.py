@@ -138,6 +138,21 @@ def test_window_metrics_read_a_per_window_classifiers_own_verdicts() -> None:
     assert by_rep.rep == by_window.rep     # rep verdicts stay the per-rep ones
 
 
+def test_a_reserve_beyond_the_top_class_is_scored_as_the_top_class() -> None:
+    # Audit: simulated labels count every rep left (rir 9, 14); an estimate of 3 means 3+.
+    from rep_coach.core.evaluation import Replay, score_recording
+    from rep_coach.core.types import ImuBlock, NearFailureState, RepEvent
+    reps = [RepLabel(1.0 + 2 * k, 3.0 + 2 * k, None, 10.0 - rir, rir) for k, rir in
+            enumerate((9, 3, 1))]
+    n = 800
+    block = ImuBlock(np.arange(n) / 100.0, np.zeros((n, 3)), np.zeros((n, 3)))
+    rec = ImuRecording('r', block, 100.0, [SetLabels(reps)], subject='S1')
+    events = [RepEvent(1, k + 1, r.start, r.end, r.end + 0.1) for k, r in enumerate(reps)]
+    states = [NearFailureState(1, k + 1, e.stamp, 0.1, False, rir)
+              for k, (e, rir) in enumerate(zip(events, (3, 3, 2)))]
+    assert score_recording(rec, Replay(events, states))[0].rir_errors == [0, 0, 1]
+
+
 def test_recorded_replay_pairs_verdicts_by_rep_and_stamp_not_position() -> None:
     from rep_coach.core.evaluation import recorded_replay
     from rep_coach.core.types import NearFailureState, RepEvent

@@ -49,7 +49,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from rep_coach.core.stages import NearFailureClassifier, RepSegmenter
-from rep_coach.core.types import ImuRecording, NearFailureState, RepEvent, RepLabel
+from rep_coach.core.types import ImuRecording, NearFailureState, RepEvent, RepLabel, rir_class
 
 #: RPE at or above which a rep counts as near failure (RIR <= 2): our assumption.
 NEAR_FAILURE_RPE = 8.0
@@ -284,7 +284,9 @@ def _score_set(recording: ImuRecording, reps: List[RepLabel], events: List[RepEv
         pred = bool(state.near_failure) if state is not None else False
         rep_counts += Counts.of(np.array([truth]), np.array([pred]))
         if state is not None and state.rir is not None and rep.rir is not None:
-            rir_errors.append(abs(state.rir - rep.rir))
+            # A label's reserve may exceed the top class (the simulator's count all reps
+            # left); the estimate's top class means "that many or more".
+            rir_errors.append(abs(state.rir - rir_class(rep.rir)))
     # Near failure per window.
     edges = np.arange(reps[0].start, reps[-1].end - WINDOW_S / 2, WINDOW_S)
     centers, ends = edges + WINDOW_S / 2, edges + WINDOW_S

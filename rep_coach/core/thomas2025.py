@@ -24,7 +24,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 
-from rep_coach.core.types import ImuBlock, ImuRecording, RepLabel, SetLabels
+from rep_coach.core.types import ImuBlock, ImuRecording, RepLabel, rir_class, SetLabels
 from rep_coach.core.units import DEG_TO_RAD, STANDARD_GRAVITY
 
 LOG = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ def rpe_to_rir(rpe: float) -> int:
     A half point rounds the reserve up (7.5 -> 3, 8.5 -> 2), so RIR <= 2 is exactly
     RPE >= 8 for any value (Python's round() sent 7.5 to 2 and 9.5 to 0).
     """
-    return int(min(3, max(0, math.ceil(10.0 - float(rpe)))))
+    return rir_class(max(0, math.ceil(10.0 - float(rpe))))
 
 
 def read_trigno_csv(path: Path) -> Tuple[ImuBlock, float]:

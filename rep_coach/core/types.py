@@ -242,6 +242,16 @@ class RepEvent:
         return event
 
 
+#: The top reps-in-reserve class, meaning "this many or more": estimates are 0..RIR_PLUS,
+#: so a true reserve is compared (and trained) as at most this.
+RIR_PLUS = 3
+
+
+def rir_class(rir: int) -> int:
+    """Return the reps-in-reserve class of a true reserve (``RIR_PLUS`` stands for more)."""
+    return min(RIR_PLUS, int(rir))
+
+
 @dataclass
 class NearFailureState:
     """The classifier's verdict after a repetition.

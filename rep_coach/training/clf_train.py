@@ -14,7 +14,7 @@ from tqdm import tqdm
 from rep_coach.core.evaluation import NEAR_FAILURE_RPE
 from rep_coach.core.rep_features import RELATIVE_FEATURES, set_features
 from rep_coach.core.rep_signal import rep_signal
-from rep_coach.core.types import REP_SIGNAL_POINTS
+from rep_coach.core.types import REP_SIGNAL_POINTS, rir_class
 from rep_coach.learned.preprocess import N_REP_CHANNELS, RATE_HZ, rep_channels, scale_signal
 from rep_coach.training.augment import augment, AugmentConfig
 from rep_coach.training.data import Session
@@ -68,7 +68,7 @@ def set_samples(sessions: Sequence[Session]) -> List[SetSample]:
             f = np.array([[d[n] for n in RELATIVE_FEATURES] for d in feats], dtype=np.float32)
             nf = np.array([math.nan if r.rpe is None else float(r.rpe >= NEAR_FAILURE_RPE)
                            for r in reps], dtype=np.float32)
-            rir = np.array([-1 if r.rir is None else min(3, int(r.rir)) for r in reps])
+            rir = np.array([-1 if r.rir is None else rir_class(r.rir) for r in reps])
             out.append(SetSample(sess, reps, f, nf, rir))
     return out
 
