@@ -23,6 +23,8 @@ def test_defaults_are_valid() -> None:
     ('imu_publisher', 'publish_rate_hz', 'fast', 'expected float'),
     ('imu_publisher', 'accel_range_g', 3, '2, 4, 8 or 16'),
     ('imu_publisher', 'sim_sets', True, 'expected int'),
+    # Audit: an unknown exercise was blamed on 'source' when the simulator was built.
+    ('imu_publisher', 'sim_exercise', 'bogus', 'one of biceps_curl'),
     ('rep_segmenter', 'model', 'resnet', 'one of'),
     ('near_failure_classifier', 'threshold', float('nan'), 'NaN'),
     ('near_failure_classifier', 'threshold', 0.0, '> 0.0'),

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
+from rep_coach.core.sim.exercises import EXERCISES
 from rep_coach.core.types import SET_REST_S
 
 Check = Callable[[Any], Optional[str]]
@@ -150,7 +151,8 @@ NODE_PARAMS: Dict[str, Tuple[ParamSpec, ...]] = {
         ParamSpec('publish_labels', True, 'publish ground-truth reps on labels/reps when '
                   'the source has them'),
         ParamSpec('sim_seed', 7, 'simulator seed (same seed, same session)', in_range(0)),
-        ParamSpec('sim_exercise', 'biceps_curl', 'simulated exercise', non_empty),
+        ParamSpec('sim_exercise', 'biceps_curl', 'simulated exercise: ' + ', '.join(EXERCISES),
+                  one_of(*EXERCISES)),
         ParamSpec('sim_sets', 1, 'number of simulated sets to failure', in_range(1, 100)),
         ParamSpec('sim_rate_hz', 100.0, 'simulated IMU sample rate', in_range(10.0, 1000.0)),
         ParamSpec('i2c_bus', 1, 'MPU-6050 I2C bus number (/dev/i2c-N)', in_range(0, 255)),
