@@ -65,6 +65,10 @@ def test_plot_refuses_an_unwritable_directory_before_loading(tmp_path: Path, cap
     (['launch', '--duration', '0'], 'above 0'),
     (['launch', '--source', 'foo'], "argument --source: 'foo': must start with one of sim"),
     (['launch', '--source', 'csv:'], 'needs a value after the colon'),
+    # The options too, before any node starts (audit: the graph started, then failed).
+    (['launch', '--source', 'sim:bogus=1'], "unknown sim option 'bogus'"),
+    (['launch', '--source', 'sim:sets=2,rest_s=abc'], 'rest_s'),
+    (['launch', '--source', 'mpu6050:bus=x'], "option bus='x' is not valid"),
     (['play', 'bag', '--namespace', 'bad ns!'], "invalid namespace"),
     (['demo', '--exercise', 'pushup'], "invalid choice: 'pushup'"),
     (['demo', '--audio', 'speakers'], "argument --audio: 'speakers': must be one of auto, "

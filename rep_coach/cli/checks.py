@@ -46,8 +46,14 @@ def _node_parameter(node: str, name: str, text: str,
 
 
 def imu_source(text: str) -> str:
-    """Check an IMU source spec by imu_publisher's ``source`` parameter."""
-    return _node_parameter('imu_publisher', 'source', text)
+    """Check an IMU source spec by imu_publisher's ``source`` parameter, options too."""
+    from rep_coach.core.sources import check_spec, SourceError
+    _node_parameter('imu_publisher', 'source', text)
+    try:
+        check_spec(text)
+    except SourceError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def audio_sink(text: str) -> str:

@@ -180,6 +180,23 @@ def parse_spec(spec: str) -> Tuple[str, str, Dict[str, str]]:
                       'bag:PATH or mpu6050')
 
 
+def check_spec(spec: str) -> None:
+    """Raise SourceError for a spec whose options are wrong, opening nothing.
+
+    What can be told without the file or the device: the kind, a path given, and the
+    options of ``sim`` (the simulator's configuration) and ``mpu6050`` (names, values).
+    Used before a graph starts, so a mistyped option stops it there, not in the node.
+    """
+    kind, _, options = parse_spec(spec)
+    if kind == 'sim':
+        try:
+            SimConfig.from_options(options)
+        except SimConfigError as exc:
+            raise SourceError(f'source spec {spec!r}: {exc}') from None
+    elif kind == 'mpu6050':
+        _mpu_options(spec, options, {})
+
+
 def open_source(spec: str, sim_defaults: Optional[SimConfig] = None,
                 mpu_defaults: Optional[Dict[str, Any]] = None,
                 on_warning: Optional[Callable[[str], None]] = None) -> ImuSource:
