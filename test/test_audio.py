@@ -129,6 +129,21 @@ def test_missing_tts_engine_warns_and_player_falls_back() -> None:
         player.close()
 
 
+def test_tts_failures_are_reported_first_and_then_every_hundredth() -> None:
+    # Audit: only the first failure was ever logged (it was an empty form cue's), so a
+    # later real failure of the engine went unsaid.
+    warnings: List[str] = []
+    tts = EspeakTTS(command='false', logger=warnings.append)   # found, fails every time
+    assert tts.available, warnings
+    assert tts.render('') is None and tts.render('  ') is None and tts.failures == 0
+    for n in range(250):
+        assert tts.render(f'phrase {n}') is None
+    assert tts.failures == 250
+    assert len(warnings) == 3 and "failed on 'phrase 0'" in warnings[0]
+    assert warnings[1].endswith('(100 failures so far)')
+    assert warnings[2].endswith('(200 failures so far)')
+
+
 # ---------------------------------------------------------------------- sinks
 
 def test_make_sink_specs_and_errors(tmp_path: Path) -> None:

@@ -326,3 +326,15 @@ def test_segmenter_restart_starts_a_new_set() -> None:
     cues = policy.on_rep(rep(4, 0.0, set_index=3), 0.0)
     cues += policy.on_rep(rep(1, 2.0, set_index=1), 2.0)   # segmenter restarted
     assert texts(cues) == ['four', 'four reps', 'one']
+
+
+def test_form_cues_say_something_and_not_at_length() -> None:
+    # Audit: an empty form cue was spoken (and published); a 5000-character one queued.
+    from rep_coach.core.coaching import form_cue, FORM_CUE_MAX_CHARS, KIND_FORM
+    assert form_cue('', 1.0, 1) is None and form_cue(' \n\t', 1.0, 1) is None
+    cue = form_cue('  elbows\nup ', 2.0, 3)
+    assert (cue.text, cue.kind, cue.stamp, cue.set_index, cue.rep_index) == \
+        ('elbows up', KIND_FORM, 2.0, 3, 0)
+    long = form_cue('knees out ' * 500, 2.0, 1).text
+    assert len(long) <= FORM_CUE_MAX_CHARS and long.startswith('knees out knees')
+    assert long.endswith(('knees', 'out'))        # cut at a word

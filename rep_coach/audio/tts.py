@@ -50,7 +50,8 @@ class EspeakTTS:
         self._cache: 'OrderedDict[str, Clip]' = OrderedDict()
         self._pinned: Set[str] = set()
         self._lock = threading.Lock()
-        self._failed_once = False
+        #: Renders that failed; the first and every 100th are logged, not one hidden after.
+        self.failures = 0
         self._prerender: Optional[threading.Thread] = None
         self.path = shutil.which(command)
         self.warning: Optional[str] = None
@@ -78,8 +79,8 @@ class EspeakTTS:
     def render(self, text: str) -> Optional[Clip]:
         """Return speech for ``text`` (cached), or None if the engine is unusable."""
         clip = self.cached(text)
-        if clip is not None or not self.available:
-            return clip
+        if clip is not None or not self.available or not text.strip():
+            return clip     # nothing to say is no failure of the engine
         try:
             # Text on stdin: no shell, no quoting, and a phrase starting with '-'
             # cannot be taken for an option.
@@ -91,10 +92,12 @@ class EspeakTTS:
                                    f'{proc.stderr.decode(errors="replace").strip()}')
             clip = Clip.from_wav_bytes(proc.stdout)
         except (OSError, subprocess.SubprocessError, RuntimeError, ValueError) as exc:
-            if not self._failed_once:
-                self._failed_once = True
+            self.failures += 1
+            if self.failures == 1 or self.failures % 100 == 0:
                 self._warn(f'TTS {self.command!r} (voice {self.voice!r}) failed on '
-                           f'{text!r}: {exc}; using tones instead')
+                           f'{text!r}: {exc}; using tones instead'
+                           + (f' ({self.failures} failures so far)' if self.failures > 1
+                              else ''))
             return None
         if self.trim:
             trimmed = clip.trimmed()

@@ -180,6 +180,22 @@ class Cue:
     audio: str = AUDIO_SPEECH  # AUDIO_SPEECH or AUDIO_TONE
 
 
+#: Longest form cue spoken: the camera's cues are a few words ("elbows up"); a longer
+#: text is cut at a word so one message cannot hold the speaker for minutes.
+FORM_CUE_MAX_CHARS = 80
+
+
+def form_cue(text: str, stamp: float, set_index: int) -> Optional[Cue]:
+    """Return the cue to speak for a camera form cue, or None when it says nothing."""
+    words = ' '.join(str(text).split())     # newlines, tabs and runs of spaces: one space
+    if not words:
+        return None
+    if len(words) > FORM_CUE_MAX_CHARS:
+        words = words[:FORM_CUE_MAX_CHARS + 1].rsplit(' ', 1)[0] or words[:FORM_CUE_MAX_CHARS]
+    return Cue(text=words, kind=KIND_FORM, priority=PRIORITY[KIND_FORM], stamp=stamp,
+               set_index=set_index, rep_index=0)
+
+
 @dataclass
 class SetSummary:
     """What happened in one finished set (the summary cue's facts)."""

@@ -7,7 +7,7 @@ from typing import List, Optional
 
 from rep_coach import topics
 from rep_coach.audio import build_player
-from rep_coach.core.coaching import CoachingConfig, CoachingPolicy, Cue, KIND_FORM, PRIORITY
+from rep_coach.core.coaching import CoachingConfig, CoachingPolicy, Cue, form_cue
 from rep_coach.core.data_clock import DataClock
 from rep_coach.core.types import NearFailureState, RepEvent
 from rep_coach.imu_msg import stamp_to_seconds
@@ -82,8 +82,9 @@ class AudioFeedbackNode(Node):
     def on_form_cue(self, msg: String) -> None:
         """Speak a camera form cue ("elbows up") through the same path as the IMU cues."""
         now = self._now(self.get_clock().now().nanoseconds * 1e-9)
-        self._emit([Cue(text=msg.data, kind=KIND_FORM, priority=PRIORITY[KIND_FORM],
-                        stamp=now, set_index=self.policy.set_index, rep_index=0)])
+        cue = form_cue(msg.data, now, self.policy.set_index)
+        if cue is not None:     # an empty cue says nothing: neither spoken nor published
+            self._emit([cue])
 
     def on_tick(self) -> None:
         """End a rested set with its summary."""
