@@ -140,6 +140,30 @@ def test_a_segmenter_busy_for_seconds_of_samples_loses_none(ros) -> None:
     assert report.received == report.accepted == len(block) and report.clean, report
 
 
+def test_a_stream_in_g_gets_a_units_warning_on_diagnostics(ros) -> None:
+    # Audit: accelerations in g (not REP-145's m/s^2) went through without a word.
+    from rep_coach.core.types import ImuBlock
+    from rep_coach.core.units import STANDARD_GRAVITY
+    from rep_coach.runtime.msg import DiagnosticArray
+    segmenter = RepSegmenterNode()
+    ros.add_node(segmenter)
+    probe = Node('probe')
+    ros.add_node(probe)
+    imu_pub = probe.create_publisher(Imu, topics.IMU, qos_profile_sensor_data)
+    heard: List[str] = []
+    probe.create_subscription(
+        DiagnosticArray, topics.DIAGNOSTICS,
+        lambda msg: heard.extend(s.message for s in msg.status), RELIABLE)
+    assert spin_until(ros, lambda: imu_pub.get_subscription_count() >= 1, 10)
+    imu = simulate(SimConfig(seed=3, sets=1)).imu.slice(0, 400)
+    block = ImuBlock(imu.t, imu.accel / STANDARD_GRAVITY, imu.gyro)
+    for msg in block_to_msgs(block, 'imu', Imu):
+        imu_pub.publish(msg)
+    assert spin_until(ros, lambda: any('look like g' in m for m in heard), 10), heard
+    text = next(m for m in heard if 'look like g' in m)
+    assert 'REP-145' in text and 'dropped 0 of' in text
+
+
 def test_a_malformed_rep_message_does_not_stop_the_classifier(ros) -> None:
     classifier = NearFailureClassifierNode()
     ros.add_node(classifier)

@@ -273,3 +273,46 @@ def test_what_is_kept_does_not_depend_on_block_size(events, seed, size):
     assert (a.received, a.accepted, a.max_gap_s) == (b.received, b.accepted, b.max_gap_s)
     for reason in DROP_REASONS + ('stall', 'clock_jump'):
         assert a.counts.get(reason, 0) == b.counts.get(reason, 0), reason
+
+
+def _units_streams():
+    """A simulated set (seed 3, a biceps curl) in SI, with accel in g, with gyro in deg/s."""
+    from rep_coach.core.sim import SimConfig, simulate
+    from rep_coach.core.units import DEG_TO_RAD, STANDARD_GRAVITY
+    imu = simulate(SimConfig(seed=3, sets=1)).imu.slice(0, 2011)
+    return {'si': imu,
+            'g': ImuBlock(imu.t, imu.accel / STANDARD_GRAVITY, imu.gyro),
+            'deg/s': ImuBlock(imu.t, imu.accel, imu.gyro / DEG_TO_RAD)}
+
+
+@pytest.mark.parametrize('step', [1, 10])
+def test_units_mistakes_are_flagged_once_and_si_data_is_not(step):
+    # Audit: accel in g went through without a word; gyro in deg/s had 1230 of 2011
+    # samples dropped as out_of_range, with stalls logged and no hint about units.
+    reports = {}
+    for name, stream in _units_streams().items():
+        gate = SampleGate()
+        for i in range(0, len(stream), step):      # 1: as the nodes push
+            gate.push(stream.slice(i, i + step))
+        reports[name] = gate.take_report()
+    assert reports['si'].clean and not reports['si'].units
+    g, degs = reports['g'], reports['deg/s']
+    assert g.counts['units'] == 1 and len(g.units) == 1
+    assert 'accelerations look like g, not m/s^2' in g.summary()
+    assert 'REP-145' in g.summary() and g.as_key_values()['units'] == '1'
+    assert g.accepted == g.received == reports['si'].accepted      # nothing else changes
+    assert degs.counts['units'] == 1 and 'looks like deg/s, not rad/s' in degs.summary()
+    assert 'REP-145' in degs.as_key_values()['units_detail']
+    assert degs.counts['out_of_range'] > 0       # still dropped: only the hint is new
+
+
+def test_units_are_judged_once_per_stream_not_per_window():
+    gate = SampleGate()
+    stream = _units_streams()['g']
+    for i in range(0, len(stream), 10):
+        gate.push(stream.slice(i, i + 10))
+    assert gate.take_report().counts['units'] == 1
+    later = ImuBlock(stream.t + stream.t[-1] + 0.01, stream.accel, stream.gyro)
+    for i in range(0, len(later), 10):
+        gate.push(later.slice(i, i + 10))
+    assert gate.take_report().clean

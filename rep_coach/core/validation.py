@@ -25,7 +25,17 @@ Flags (counted, samples kept):
   (a driver catching up with bunched stamps);
 * ``rate_change``: the median spacing of the recent samples moved by more than
   ``rate_tolerance`` from the rate in use (learned from the first samples
-  unless ``nominal_rate_hz`` is given); the new rate is adopted.
+  unless ``nominal_rate_hz`` is given); the new rate is adopted;
+* ``units``: the stream looks like it is not in the REP-145 units (m/s^2 and
+  rad/s), judged once per ``UNITS_WINDOW_S`` of stamps over the finite samples
+  whose acceleration is in range: a median |a| of ``G_UNITS_ACCEL`` (0.5-2)
+  instead of ~9.81 means accelerations in g; at least ``DEGS_SHARE`` of them with
+  |w| beyond ``max_gyro`` yet within ``max_gyro`` read as deg/s means angular
+  velocity in deg/s.  Each finding is counted and described (``GateReport.units``)
+  once per stream, not per sample; it changes nothing about which samples are
+  kept.  SI data never comes close: the thomas2025 sets and the simulator keep a
+  median |a| of 9-12 m/s^2 over any 3 s and |w| under 6 rad/s.  A deg/s stream
+  whose motion stays under ``max_gyro`` deg/s (a slow press) is not detected.
 
 Each :meth:`SampleGate.push` returns the clean samples plus a :class:`GateReport`
 of that block; :meth:`SampleGate.take_report` returns everything since the last
@@ -46,18 +56,30 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Deque, Dict, List, Optional, Tuple
+from typing import Deque, Dict, List, Optional, Set, Tuple
 
 import numpy as np
 
 from rep_coach.core.types import ImuBlock
-from rep_coach.core.units import STANDARD_GRAVITY
+from rep_coach.core.units import DEG_TO_RAD, STANDARD_GRAVITY
 
 DROP_REASONS = ('non_finite', 'out_of_range', 'duplicate', 'out_of_order', 'stray_stamp')
-FLAG_REASONS = ('stall', 'clock_jump', 'burst', 'rate_change')
+FLAG_REASONS = ('stall', 'clock_jump', 'burst', 'rate_change', 'units')
 _REASONS = DROP_REASONS + FLAG_REASONS
 _RATE_WINDOW = 64          # recent sample spacings used for the rate estimate
 _RATE_MIN_SAMPLES = 16
+
+#: Stamps spanned by one units judgement: a few seconds hold rest and motion alike.
+UNITS_WINDOW_S = 3.0
+#: Fewer samples than this in a window are not judged (a trickle says little).
+UNITS_MIN_SAMPLES = 25
+#: Median |a| range (in the stream's units) that means "in g": 1 at rest, and SI
+#: data stays above 9 m/s^2 over any few seconds (gravity is always there).
+G_UNITS_ACCEL = (0.5, 2.0)
+#: Share of a window's samples with |w| beyond max_gyro yet plausible as deg/s that
+#: means "in deg/s".  A curl in deg/s puts over half its samples there; a glitching
+#: SI gyro a few, not a fifth of every sample over seconds.
+DEGS_SHARE = 0.2
 
 
 @dataclass
@@ -100,6 +122,7 @@ class GateReport:
     resync: bool = False            # a clock jump happened: reset downstream state
     max_gap_s: float = 0.0
     rate_hz: Optional[float] = None
+    units: List[str] = field(default_factory=list)   # what each ``units`` flag found
 
     @property
     def dropped(self) -> int:
@@ -120,6 +143,7 @@ class GateReport:
         self.resync = self.resync or other.resync
         self.max_gap_s = max(self.max_gap_s, other.max_gap_s)
         self.rate_hz = other.rate_hz if other.rate_hz is not None else self.rate_hz
+        self.units = self.units + other.units
 
     def summary(self) -> str:
         """One log line, e.g. ``dropped 3 of 200 samples (non_finite: 2, duplicate: 1)``."""
@@ -128,7 +152,9 @@ class GateReport:
         parts = [f'dropped {self.dropped} of {self.received} samples'
                  + (f' ({drops})' if drops else '')]
         if flags:
-            parts.append(f'events ({flags}), longest gap {self.max_gap_s:.3f} s')
+            parts.append(f'events ({flags})' + (f', longest gap {self.max_gap_s:.3f} s'
+                                                if self.max_gap_s else ''))
+        parts.extend(self.units)
         return '; '.join(parts)
 
     def as_key_values(self) -> Dict[str, str]:
@@ -137,6 +163,8 @@ class GateReport:
                'max_gap_s': f'{self.max_gap_s:.3f}',
                'rate_hz': '' if self.rate_hz is None else f'{self.rate_hz:.2f}'}
         out.update({r: str(self.counts.get(r, 0)) for r in DROP_REASONS + FLAG_REASONS})
+        if self.units:
+            out['units_detail'] = '; '.join(self.units)
         return out
 
 
@@ -178,6 +206,7 @@ class SampleGate:
         # updates the median with a bisection instead of a sort of the window.
         self._spacings: Deque[float] = deque(maxlen=_RATE_WINDOW)
         self._sorted: List[float] = []
+        self._units = UnitsWatch(self.config.max_gyro)
 
     @property
     def rate_hz(self) -> Optional[float]:
@@ -271,6 +300,10 @@ class SampleGate:
         insort(self._sorted, dt)
         self._judge_rate(counts)
         report = GateReport(received=1, accepted=1, counts=counts, rate_hz=self.rate_hz)
+        found = self._units.add_one(t, ax * ax + ay * ay + az * az)
+        if found:
+            counts['units'] += len(found)
+            report.units = found
         self._pending.merge(report)
         return GateResult([block], report)
 
@@ -282,15 +315,20 @@ class SampleGate:
         # a row sum is finite iff every value is (inf - inf is NaN): one pass, not three
         finite = np.isfinite(t + acc.sum(axis=1) + gyr.sum(axis=1))
         with np.errstate(invalid='ignore'):
-            sane = finite & (np.abs(acc).max(axis=1, initial=0.0) <= cfg.max_accel) \
-                & (np.abs(gyr).max(axis=1, initial=0.0) <= cfg.max_gyro)
+            accel_ok = finite & (np.abs(acc).max(axis=1, initial=0.0) <= cfg.max_accel)
+            gyro_max = np.abs(gyr).max(axis=1, initial=0.0)
+        sane = accel_ok & (gyro_max <= cfg.max_gyro)
         counts['non_finite'] = int(len(t) - np.count_nonzero(finite))
         counts['out_of_range'] = int(np.count_nonzero(finite) - np.count_nonzero(sane))
+        judged = np.flatnonzero(accel_ok)
+        found = self._units.add(t[judged], np.einsum('ij,ij->i', acc[judged], acc[judged]),
+                                gyro_max[judged])
+        counts['units'] += len(found)
         idx = np.flatnonzero(sane)
         prev = self._last_t
         keep, back = self._order(t[idx], counts)
         idx = idx[keep]
-        report = GateReport(received=len(t), accepted=len(idx), counts=counts)
+        report = GateReport(received=len(t), accepted=len(idx), counts=counts, units=found)
         starts = self._timing(t[idx], prev, back, report)
         after_jump = bool(starts) and starts[0] == 0
         starts = [j for j in starts if j]
@@ -394,6 +432,78 @@ class SampleGate:
             self._period = _median(sorted(newest))
             self._spacings.clear()         # judge the new rate on fresh samples only
             self._sorted = []
+
+
+class UnitsWatch:
+    """Tell from a stream's values whether it is in g or deg/s instead of SI units.
+
+    Fed the finite samples whose acceleration is in range, in arrival order; judges
+    each ``UNITS_WINDOW_S`` of stamps (a stamp that goes back starts a new window)
+    and returns a description of each finding the first time it is made.
+    """
+
+    def __init__(self, max_gyro: float) -> None:
+        self.max_gyro = max_gyro
+        # |w| up to this is a plausible rate in deg/s (40 rad/s -> 40 deg/s ... 2292)
+        self.degs_max = max_gyro / DEG_TO_RAD
+        self.found: Set[str] = set()   # kinds already reported: once per stream
+        self._start = float('nan')
+        self._accel_sq: List[float] = []
+        self._degs = 0
+
+    def add_one(self, t: float, accel_sq: float) -> List[str]:
+        """Add one sample with |w| in range (the gate's scalar path)."""
+        out: List[str] = []
+        if not self._start <= t < self._start + UNITS_WINDOW_S:
+            out = self._close(t)
+        self._accel_sq.append(accel_sq)
+        return out
+
+    def add(self, t: np.ndarray, accel_sq: np.ndarray, gyro_max: np.ndarray) -> List[str]:
+        """Add samples: stamps, squared |a| and largest |w| component of each."""
+        out: List[str] = []
+        degs = (gyro_max > self.max_gyro) & (gyro_max <= self.degs_max)
+        i = 0
+        while i < len(t):
+            # The first sample outside the current window closes it (the same test as
+            # add_one's, so that no window is open yet closes one too).
+            rest = t[i:]
+            inside = (rest >= self._start) & (rest < self._start + UNITS_WINDOW_S)
+            j = i + int(np.argmin(inside)) if not inside.all() else len(t)
+            if j > i:
+                self._accel_sq.extend(accel_sq[i:j].tolist())
+                self._degs += int(np.count_nonzero(degs[i:j]))
+                i = j
+                continue
+            out.extend(self._close(float(t[i])))
+            self._accel_sq.append(float(accel_sq[i]))
+            self._degs += int(degs[i])
+            i += 1
+        return out
+
+    def _close(self, t: float) -> List[str]:
+        """Judge the window, if full enough, and start a new one at ``t``."""
+        out: List[str] = []
+        n = len(self._accel_sq)
+        if n >= UNITS_MIN_SAMPLES:
+            span = f'{n} samples over {UNITS_WINDOW_S:g} s'
+            median = float(np.median(np.sqrt(self._accel_sq)))
+            low, high = G_UNITS_ACCEL
+            if 'g' not in self.found and low <= median <= high:
+                self.found.add('g')
+                out.append(f'units: accelerations look like g, not m/s^2 (median |a| '
+                           f'{median:.2f} over {span}, ~9.81 expected): REP-145 wants '
+                           'linear_acceleration in m/s^2 (g x 9.80665)')
+            if 'deg/s' not in self.found and self._degs >= DEGS_SHARE * n:
+                self.found.add('deg/s')
+                out.append(f'units: angular velocity looks like deg/s, not rad/s '
+                           f'({self._degs} of {span} with |w| between {self.max_gyro:g} '
+                           f'and {self.degs_max:.0f}, dropped as out_of_range): REP-145 '
+                           'wants angular_velocity in rad/s (deg/s x pi/180)')
+        self._start = t
+        self._accel_sq = []
+        self._degs = 0
+        return out
 
 
 def _median(ordered: List[float]) -> float:
