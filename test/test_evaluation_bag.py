@@ -18,7 +18,7 @@ from rep_coach.core.evaluation import replay, Replay
 from rep_coach.core.near_failure import BaselineNearFailure
 from rep_coach.core.segmentation import BaselineSegmenter
 from rep_coach.core.sim import SimConfig, simulate
-from rep_coach.core.types import ImuRecording, TrueRep
+from rep_coach.core.types import ImuRecording, SetLabels, TrueRep
 from rep_coach.imu_msg import block_to_msgs
 from rep_coach.pipeline import stage_factories, StageError
 
@@ -641,3 +641,52 @@ def test_plot_says_what_it_finds_in_a_bag_under_a_name_not_evaluates(
         plot_cli.load_one(str(tmp_path / 'b'))
     names = {r.name for r in caplog.records if 'inferred from the topic names' in r.message}
     assert names == {'rep_coach.bags'}
+
+
+# -- a bag cut short -------------------------------------------------------------------------
+def test_a_rep_the_bag_ends_too_soon_after_is_left_out_of_every_column(
+        labelled_bag: tuple, tmp_path: Path, capsys: Any) -> None:
+    # Audit: a recording cut by SIGKILL held the last rep's label, but the IMU stopped
+    # before the segmenter could decide on it (~0.4 s after its end): evaluate counted a
+    # missed rep (count_mae 1.0, event_recall 0.75) in every column, with no hint.
+    _, rec, _ = labelled_bag
+    cut_rep = rec.sets[1].reps[2]                 # set 2, rep 3: cut mid-set
+    t_end = cut_rep.end + 0.2
+    n = int(np.searchsorted(rec.imu.t, t_end, side='right'))
+    sets = [SetLabels([r for r in s.reps if r.end <= cut_rep.end]) for s in rec.sets]
+    cut = ImuRecording(rec.name, rec.imu.slice(0, n), rec.rate_hz, sets, rec.subject)
+    # What the nodes published on the whole session, up to a detection of the cut rep
+    # (one a faster segmenter might have made): it must not count as a false positive.
+    live = live_replay(rec)
+    keep = [i for i, e in enumerate(live.events) if e.end <= t_end]
+    assert abs(live.events[keep[-1]].end - cut_rep.end) < 0.3
+    published = Replay([live.events[i] for i in keep], [live.states[i] for i in keep])
+    bag = tmp_path / 'killed'
+    n_labels = write_labelled_bag(bag, cut, published=published)
+    out = evaluate_json(str(bag), capsys=capsys)
+    for column in ('learned', 'baseline', 'recorded'):
+        if out[column] is None:                    # learned models not installed
+            continue
+        seg = out[column]['segmentation']
+        assert seg['n_true_reps'] == n_labels - 1, column
+        assert seg['count_mae'] == 0.0 and seg['event_recall'] == 1.0, (column, seg)
+    assert out['recorded']['segmentation']['n_detected_reps'] == len(keep) - 1
+    assert out['recorded']['segmentation']['event_precision'] == 1.0
+    assert out['reps_left_out'] == {'killed': {'reps': 1, 'why': evaluate_cli.LEFT_OUT_WHY}}
+    assert run_evaluate(str(bag)) == 0
+    text = capsys.readouterr().out
+    assert 'note: bag killed: 1 true rep(s) left out of every column' in text
+    assert 'before the last IMU sample' in text
+
+
+def test_a_bag_cut_after_its_only_rep_says_nothing_is_left(
+        labelled_bag: tuple, tmp_path: Path, capsys: Any) -> None:
+    _, rec, _ = labelled_bag
+    first = rec.sets[0].reps[0]
+    n = int(np.searchsorted(rec.imu.t, first.end + 0.2, side='right'))
+    cut = ImuRecording(rec.name, rec.imu.slice(0, n), rec.rate_hz, [SetLabels([first])],
+                       rec.subject)
+    write_labelled_bag(tmp_path / 'short', cut)
+    assert run_evaluate(str(tmp_path / 'short')) == evaluate_cli.EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert 'short: all 1 labelled rep(s) left out' in err

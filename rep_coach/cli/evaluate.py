@@ -19,6 +19,12 @@ when none has any, ``recorded`` is ``{"error": ...}``, never a zero.  Near failu
 pooled over the bags that recorded verdicts; a rep event whose verdict is missing
 counts as not near failure.
 
+A bag cut short (its recorder killed) can hold the label of a rep whose end the IMU
+stream outlived by less than the live decision needs: true reps ending less than
+``CUT_MARGIN_S`` (1 s) before a bag's last IMU sample are left out of every column,
+with the detections ending after that time, and said so (``reps_left_out`` in the
+JSON, a note after the table).  Datasets are complete: nothing is left out of them.
+
 Which stages produced the recorded detections is what the stage nodes published on
 ``stage_info`` (model kind, ONNX file and its SHA-256, or the baseline's configuration;
 set_rest_s and threshold): the ``recorded`` entry lists it per bag (``stages``), the
@@ -45,7 +51,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, TYPE_CHECKING, Ty
 from rep_coach import topics
 from rep_coach.bag_names import station_label
 from rep_coach.cli.checks import classifier_threshold, positive_int, set_rest
-from rep_coach.core.evaluation import ASSUMPTION, evaluate, recorded_replay, Replay, score_replays
+from rep_coach.core.evaluation import (ASSUMPTION, CUT_MARGIN_S, evaluate, leave_out_cut_reps,
+                                       recorded_replay, Replay, score_replays)
 from rep_coach.core.types import ImuRecording, NearFailureState, PayloadError, RepEvent
 from rep_coach.pipeline import DEFAULT_SET_REST_S, DEFAULT_THRESHOLD, stage_factories
 from rep_coach.ros_names import join_name
@@ -92,6 +99,14 @@ class Inputs:
 
 #: Key of a bag recording's ``meta`` that holds its :class:`Recorded` detections.
 RECORDED = 'recorded'
+#: Key of a bag recording's ``meta`` (and of the JSON) with the true reps left out of
+#: the score because the bag ends too soon after them (see :func:`read_labelled_bag`).
+LEFT_OUT = 'reps_left_out'
+#: Why they are left out.
+LEFT_OUT_WHY = (f'they end less than {CUT_MARGIN_S:g} s before the last IMU sample: the '
+                'recording stopped before the system could decide on them (it decides '
+                "about 0.4 s after a rep's end); their detections are left out too, in "
+                'every column')
 #: Key of the stage descriptions in each entry: what a replay ran, what a bag recorded.
 STAGES_KEY = 'stages'
 #: What :attr:`Recorded.messages` counts, summed over the bags in the JSON's ``messages``.
@@ -244,14 +259,22 @@ def read_labelled_bag(path: Path) -> ImuRecording:
 
     Topics may carry a namespace (``/station3/imu/data_raw``); the one bag reader
     of the package, :func:`rep_coach.core.sources.read_session_bag`, does the work.  The
-    subject is the bag's station (:func:`bag_subject`).  Raises ``ValueError``
-    (naming the bag) when it is unreadable or has no labels.
+    subject is the bag's station (:func:`bag_subject`).  A bag cut short (a killed
+    recorder) can hold the label of a rep the system had no time to decide on: true
+    reps ending too soon before the last IMU sample are left out
+    (:func:`rep_coach.core.evaluation.leave_out_cut_reps`), counted in
+    ``meta[LEFT_OUT]``.  Raises ``ValueError`` (naming the bag) when it is unreadable
+    or has no labels, or none left.
     """
     recording = read_bag_recording(Path(path))
     if not any(s.reps for s in recording.sets):
         names = recording.meta.get('topics') or []
         raise ValueError(f'{path}: no labels/reps (TrueRep JSON) messages to score against '
                          f'(its topics with messages: {", ".join(names)})')
+    left_out = leave_out_cut_reps(recording)
+    recording.meta[LEFT_OUT] = left_out
+    if not recording.sets:
+        raise ValueError(f'{path}: all {left_out} labelled rep(s) left out: {LEFT_OUT_WHY}')
     return recording
 
 
@@ -512,6 +535,8 @@ def run(args: argparse.Namespace) -> int:
         print(f'rep-coach evaluate: --models {models}: {learned["error"]}', file=sys.stderr)
         return EXIT_BAD_INPUT
     baseline = _baseline(settings, recordings, progress, **breakdown)
+    # Bags cut short: the reps they end too soon after are not scored (see read_labelled_bag).
+    left_out = {r.name: r.meta[LEFT_OUT] for r in recordings if r.meta.get(LEFT_OUT)}
     # Only bags record what the nodes published: a dataset's output has no such entry.
     replayed = {name: result.get(STAGES_KEY) for name, result in
                 (('learned', learned), ('baseline', baseline))}
@@ -527,9 +552,14 @@ def run(args: argparse.Namespace) -> int:
         if inputs.kind == 'bags':
             out['bags'] = [r.name for r in recordings]
             out['skipped_bags'] = inputs.skipped
+        if left_out:
+            out[LEFT_OUT] = {name: {'reps': n, 'why': LEFT_OUT_WHY}
+                             for name, n in left_out.items()}
         print(json.dumps(out, allow_nan=False, default=_jsonable))
         return EXIT_OK
     print(_table(learned, baseline, recorded, baseline['n_sets']))
+    for name, n in left_out.items():
+        print(f'note: bag {name}: {n} true rep(s) left out of every column: {LEFT_OUT_WHY}')
     return EXIT_OK
 
 

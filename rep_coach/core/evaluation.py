@@ -36,6 +36,13 @@ Near failure (ASSUMPTION: near failure = RPE >= 8, i.e. RIR <= 2)
     ``rep_coach.training.reference``) exposes ``window_states``; those are then
     the states looked up, instead of its per-rep verdicts.
   * ``rir_mae`` - over matched reps where both RIR are known.
+
+A recording cut short (a bag whose recorder was killed) may hold a rep's label but
+stop before the system could decide on that rep.  :func:`leave_out_cut_reps` leaves
+out the true reps ending later than the last IMU sample minus ``CUT_MARGIN_S`` and
+notes the cut in ``meta[SCORED_UNTIL]``; :func:`score_recording` then leaves out the
+detections ending after it too, in every column alike, as if the recording had
+ended before those reps.  Datasets are complete and are not cut.
 """
 
 from __future__ import annotations
@@ -61,6 +68,13 @@ WINDOW_S = 0.64
 #: Replay block, s: any size gives the same results (see the module docstring).
 REPLAY_BLOCK_S = 1.0
 REP_MIN_IOU = 0.5
+#: A rep ending less than this before a recording's last IMU sample cannot be judged:
+#: the live segmenter decides about 0.4 s after a rep's end, so a recording cut sooner
+#: than that after it never gave the system the chance (1.0 s leaves room for the
+#: learned segmenter's spread and a slow node).
+CUT_MARGIN_S = 1.0
+#: Key of ``ImuRecording.meta``: detections ending after this time are not scored.
+SCORED_UNTIL = 'scored_until'
 
 SegmenterFactory = Callable[[], RepSegmenter]
 ClassifierFactory = Callable[[], NearFailureClassifier]
@@ -209,6 +223,23 @@ def recorded_replay(events: Sequence[RepEvent], states: Sequence[NearFailureStat
     return out
 
 
+def leave_out_cut_reps(recording: ImuRecording, margin_s: float = CUT_MARGIN_S) -> int:
+    """Drop the true reps ending after the last IMU sample minus ``margin_s``; return how many.
+
+    Sets left without reps are dropped too.  ``meta[SCORED_UNTIL]`` records the cut
+    so that :func:`score_recording` leaves out the detections ending after it as well.
+    """
+    if not len(recording.imu):
+        return 0
+    until = float(recording.imu.t[-1]) - margin_s
+    recording.meta[SCORED_UNTIL] = until
+    before = sum(len(s.reps) for s in recording.sets)
+    for labels in recording.sets:
+        labels.reps = [r for r in labels.reps if r.end <= until]
+    recording.sets = [s for s in recording.sets if s.reps]
+    return before - sum(len(s.reps) for s in recording.sets)
+
+
 # -- per-set scoring ------------------------------------------------------------------------
 @dataclass
 class SetScore:
@@ -245,7 +276,18 @@ def window_truth(centers: np.ndarray, reps: Sequence[RepLabel]) -> Tuple[np.ndar
 
 
 def score_recording(recording: ImuRecording, result: Replay) -> List[SetScore]:
-    """Score one replay against every labelled set of its recording."""
+    """Score one replay against every labelled set of its recording.
+
+    Detections ending after ``meta[SCORED_UNTIL]`` (a cut recording) are left out, with
+    their verdicts: the true reps they could match were left out there.
+    """
+    until = recording.meta.get(SCORED_UNTIL)
+    if until is not None:
+        keep = [i for i, e in enumerate(result.events) if e.end <= until]
+        paired = len(result.states) == len(result.events)
+        result = Replay([result.events[i] for i in keep],
+                        [result.states[i] for i in keep] if paired else result.states,
+                        result.window_states)
     sets = [s for s in recording.sets if s.reps]
     spans = [(s.reps[0].start, s.reps[-1].end) for s in sets]
     scores = []
