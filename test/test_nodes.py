@@ -118,20 +118,30 @@ def test_only_the_segmenter_reads_the_imu_stream_among_the_coaching_nodes(ros) -
         == IMU_READERS
 
 
-def test_a_segmenter_busy_for_seconds_of_samples_loses_none(ros) -> None:
-    # Audit: at 8x on a loaded machine the segmenter lost over 2 s of samples at start-up
-    # (a 100-sample queue); the gate took the hole for a clock jump and reset mid-rep,
-    # which put every rep end of that set half a rep late.
+def segmenter_fed_by_probe(ros, subscribe: Callable[[Node], object]
+                           ) -> Tuple[RepSegmenterNode, object]:
+    """Add a segmenter and a probe that ``subscribe`` readies; return both wired up.
+
+    Returns the segmenter and the probe's ``imu/data_raw`` publisher, once they match.
+    """
     segmenter = RepSegmenterNode()
     ros.add_node(segmenter)
     probe = Node('probe')
     ros.add_node(probe)
+    subscribe(probe)
     imu_pub = probe.create_publisher(Imu, topics.IMU, qos_profile_sensor_data)
-    clock: List[float] = []     # the newest sample the segmenter took, every 0.2 s of data
-    probe.create_subscription(Header, topics.IMU_CLOCK,
-                              lambda msg: clock.append(stamp_to_seconds(msg.stamp)),
-                              qos_profile_sensor_data)
     assert spin_until(ros, lambda: imu_pub.get_subscription_count() >= 1, 10)
+    return segmenter, imu_pub
+
+
+def test_a_segmenter_busy_for_seconds_of_samples_loses_none(ros) -> None:
+    # Audit: at 8x on a loaded machine the segmenter lost over 2 s of samples at start-up
+    # (a 100-sample queue); the gate took the hole for a clock jump and reset mid-rep,
+    # which put every rep end of that set half a rep late.
+    clock: List[float] = []     # the newest sample the segmenter took, every 0.2 s of data
+    segmenter, imu_pub = segmenter_fed_by_probe(ros, lambda probe: probe.create_subscription(
+        Header, topics.IMU_CLOCK, lambda msg: clock.append(stamp_to_seconds(msg.stamp)),
+        qos_profile_sensor_data))
     block = simulate(SimConfig(seed=3, sets=1)).imu.slice(0, 800)
     for msg in block_to_msgs(block, 'imu', Imu):   # 8 s of samples, none taken meanwhile
         imu_pub.publish(msg)
@@ -145,16 +155,10 @@ def test_a_stream_in_g_gets_a_units_warning_on_diagnostics(ros) -> None:
     from rep_coach.core.types import ImuBlock
     from rep_coach.core.units import STANDARD_GRAVITY
     from rep_coach.runtime.msg import DiagnosticArray
-    segmenter = RepSegmenterNode()
-    ros.add_node(segmenter)
-    probe = Node('probe')
-    ros.add_node(probe)
-    imu_pub = probe.create_publisher(Imu, topics.IMU, qos_profile_sensor_data)
     heard: List[str] = []
-    probe.create_subscription(
+    _, imu_pub = segmenter_fed_by_probe(ros, lambda probe: probe.create_subscription(
         DiagnosticArray, topics.DIAGNOSTICS,
-        lambda msg: heard.extend(s.message for s in msg.status), RELIABLE)
-    assert spin_until(ros, lambda: imu_pub.get_subscription_count() >= 1, 10)
+        lambda msg: heard.extend(s.message for s in msg.status), RELIABLE))
     imu = simulate(SimConfig(seed=3, sets=1)).imu.slice(0, 400)
     block = ImuBlock(imu.t, imu.accel / STANDARD_GRAVITY, imu.gyro)
     for msg in block_to_msgs(block, 'imu', Imu):
