@@ -33,7 +33,7 @@ def start(argv: List[str]) -> int:
     previous = signal.signal(signal.SIGINT, note_stop)
     # The launcher starts nodes with SIGINT blocked (rep_coach.launcher._prepare_child), so
     # one sent while the interpreter itself was starting is pending: delivered now, it is
-    # noted like any other.  Unblocked before any thread exists, which all inherit the mask.
+    # noted like any other.  Unblocked before any thread exists: threads inherit the mask.
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     try:
         # Every node has a parameter table, named as its executable.
