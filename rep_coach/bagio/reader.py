@@ -15,7 +15,7 @@ from rosbags.rosbag2.metadata import parse_qos
 from rosbags.rosbag2.storage_mcap import McapReader
 from rosbags.typesys.store import Typestore
 
-from .storagefile import file_index, file_prefix, INPROGRESS_SUFFIX
+from .storagefile import file_index, file_prefix, INPROGRESS_SUFFIX, name_pattern
 from .errors import BagReadError, BagRecoveryWarning, repair_command
 from .mcapscan import scan_mcap, ScanError
 from .metadata import BagMetadata, load_metadata
@@ -145,7 +145,7 @@ def read_bag(path: Union[str, Path], topics: Optional[Iterable[str]] = None, *,
              f'({repair_command(bag)} recovers what is readable of them)')
     if foreign:
         warn(f'{bag}: ignoring {foreign}: not files of this recording (its files are '
-             + ', '.join(f'{prefix}_<i>.mcap' for prefix in sorted(prefixes)) + ')')
+             f'{name_pattern(prefixes)})')
 
     files: List[FileMessages] = []
     for name in meta.relative_file_paths:

@@ -15,7 +15,7 @@ from .mcapscan import ScanError
 from .metadata import (bags_in, build_metadata, FileEntry, load_metadata, METADATA_NAME,
                        STORAGE_ID, TopicEntry, write_metadata)
 from .reader import FileMessages, open_mcap, scan_file
-from .storagefile import (file_index, file_prefix, fsync_path, INPROGRESS_SUFFIX,
+from .storagefile import (file_index, file_prefix, fsync_path, INPROGRESS_SUFFIX, name_pattern,
                           remove_workdir, storage_name, StorageFile)
 from .types import default_typestore, ensure_type, msgdef_and_hash
 
@@ -152,9 +152,8 @@ def _own_candidates(bag: Path, listed: List[str], candidates: List[Candidate],
             own.append(candidate)
             continue
         report.foreign.append(name)
-        expected = ', '.join(f'{prefix}_<i>.mcap' for prefix in sorted(prefixes))
-        report.warnings.append(f'{name}: not a file of this bag (its files are {expected}); '
-                               'left untouched, not listed')
+        report.warnings.append(f'{name}: not a file of this bag (its files are '
+                               f'{name_pattern(prefixes)}); left untouched, not listed')
     return own
 
 

@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 import re
 import shutil
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 from rosbags.interfaces import Qos
 from rosbags.rosbag2.metadata import dump_qos_v8
@@ -65,6 +65,11 @@ def file_prefix(name: str) -> str:
     A name without ``_<i>`` is its own prefix (its stem).
     """
     return _split_name(name)[0]
+
+
+def name_pattern(prefixes: Iterable[str]) -> str:
+    """Say how the files recorded under ``prefixes`` are named: ``session_<i>.mcap``."""
+    return ', '.join(f'{prefix}_<i>.mcap' for prefix in sorted(prefixes))
 
 
 def fsync_path(path: Path) -> None:

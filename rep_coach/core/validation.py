@@ -80,6 +80,8 @@ G_UNITS_ACCEL = (0.5, 2.0)
 #: means "in deg/s".  A curl in deg/s puts over half its samples there; a glitching
 #: SI gyro a few, not a fifth of every sample over seconds.
 DEGS_SHARE = 0.2
+#: What a units finding can say: accelerations in g, angular velocity in deg/s.
+UNITS_KINDS = ('g', 'deg/s')
 
 
 @dataclass
@@ -451,8 +453,15 @@ class UnitsWatch:
         self._accel_sq: List[float] = []
         self._degs = 0
 
+    @property
+    def done(self) -> bool:
+        """Tell whether both findings are made: nothing is left to watch for."""
+        return len(self.found) == len(UNITS_KINDS)
+
     def add_one(self, t: float, accel_sq: float) -> List[str]:
         """Add one sample with |w| in range (the gate's scalar path)."""
+        if self.done:       # a stream found wrong twice over: stop paying per sample
+            return []
         out: List[str] = []
         if not self._start <= t < self._start + UNITS_WINDOW_S:
             out = self._close(t)
@@ -461,6 +470,8 @@ class UnitsWatch:
 
     def add(self, t: np.ndarray, accel_sq: np.ndarray, gyro_max: np.ndarray) -> List[str]:
         """Add samples: stamps, squared |a| and largest |w| component of each."""
+        if self.done:
+            return []
         out: List[str] = []
         degs = (gyro_max > self.max_gyro) & (gyro_max <= self.degs_max)
         i = 0
