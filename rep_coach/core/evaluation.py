@@ -64,6 +64,8 @@ ASSUMPTION = 'near failure = RPE >= 8 (RIR <= 2), an assumption of rep_coach'
 SAMPLE_RATE_HZ = 100.0
 SAMPLE_TOL_S = 0.4
 EVENT_TOL_S = 0.3
+#: sample_f1 scores a set from its first rep's start minus this to its last end plus this.
+SET_MARGIN_S = 1.0
 WINDOW_S = 0.64
 #: Replay block, s: any size gives the same results (see the module docstring).
 REPLAY_BLOCK_S = 1.0
@@ -148,6 +150,13 @@ def sample_counts(t0: float, t1: float, true_t: Sequence[float], pred_t: Sequenc
     """Per-sample counts on a ``rate_hz`` grid over [t0, t1]."""
     grid = np.arange(t0, t1, 1.0 / rate_hz)
     return Counts.of(near_mask(grid, true_t, tol), near_mask(grid, pred_t, tol))
+
+
+def set_segmentation_counts(true_end: Sequence[float], pred_end: Sequence[float],
+                            first_start: float) -> Tuple[Counts, Counts]:
+    """(sample, event) counts of one set; samples span its reps +- :data:`SET_MARGIN_S`."""
+    t0, t1 = first_start - SET_MARGIN_S, true_end[-1] + SET_MARGIN_S
+    return sample_counts(t0, t1, true_end, pred_end), event_counts(true_end, pred_end)
 
 
 def match_intervals(true_iv: Sequence[Tuple[float, float]],
@@ -311,7 +320,7 @@ def _score_set(recording: ImuRecording, reps: List[RepLabel], events: List[RepEv
                all_states: List[NearFailureState]) -> SetScore:
     true_end = [r.end for r in reps]
     pred_end = [e.end for e in events]
-    t0, t1 = reps[0].start - 1.0, reps[-1].end + 1.0
+    sample, event = set_segmentation_counts(true_end, pred_end, reps[0].start)
     pairs = match_events(true_end, pred_end)
     delays = [events[j].stamp - true_end[i] for i, j in pairs]
     # Near failure per true rep.
@@ -342,9 +351,9 @@ def _score_set(recording: ImuRecording, reps: List[RepLabel], events: List[RepEv
         win_pred = np.where(k >= 0, flags[np.clip(k, 0, None)], False)
     window = Counts.of(win_truth[has_label], win_pred[has_label])
     return SetScore(name=recording.name, subject=recording.subject, n_true=len(reps),
-                    n_pred=len(events), sample=sample_counts(t0, t1, true_end, pred_end),
-                    event=event_counts(true_end, pred_end), delays=delays, rep=rep_counts,
-                    window=window, rir_errors=rir_errors, duration_s=t1 - t0)
+                    n_pred=len(events), sample=sample, event=event, delays=delays,
+                    rep=rep_counts, window=window, rir_errors=rir_errors,
+                    duration_s=true_end[-1] - reps[0].start + 2 * SET_MARGIN_S)
 
 
 # -- aggregation ----------------------------------------------------------------------------
