@@ -75,6 +75,7 @@ def test_the_live_ceiling_misses_a_last_end_set_by_a_long_rest_and_meets_a_short
 
 def test_the_shared_labels_are_the_detectors_midpoints(thomas2025_dir) -> None:
     recordings = load_dataset(thomas2025_dir)
+    assert all(r.sets[0].edges_from_recording for r in recordings)   # what the loader says
     indexes = read_rep_indexes(thomas2025_dir / REP_INDEX_FILE)
     checks = [check_recording(r, indexes[r.name].boundaries) for r in recordings]
     interior = np.concatenate([c.errors[1:-1] for c in checks])

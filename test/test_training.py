@@ -81,6 +81,36 @@ def test_raw_axis_crops_are_the_scaled_sensor_axes():
     np.testing.assert_allclose(x, expected, atol=1e-6)
 
 
+def test_recording_placed_set_edges_are_left_out_of_the_segmenter_loss():
+    import numpy as np
+    from rep_coach.learned.preprocess import RATE_HZ
+    from rep_coach.training.data import END_AFTER_S
+    from rep_coach.training.seg_train import _crop, SegTrainConfig
+    from rep_coach.training.synthetic import sim_sessions
+    sess = sim_sessions(1, sets=1)[0]
+    reps = sess.sets[0]
+    n = sess.x.shape[1]
+    cfg = SegTrainConfig(crop=n, start_prob=1.0)     # one crop over the whole session
+    tau = sess.t0 + np.arange(n) / RATE_HZ
+
+    def mask(edges: bool) -> np.ndarray:
+        sess.edges_from_recording = [edges]
+        return _crop(sess, cfg, 0, np.random.default_rng(0), False)[2]
+
+    # Simulated labels are the lift's own: every sample is scored.
+    assert mask(False).min() == 1.0
+    m = mask(True)
+    first, last = reps[0], reps[-1]
+    before_top = (tau >= first.start) & (tau < first.peak)
+    assert np.all(m[1, before_top] == 0) and np.all(m[0, before_top] == 1)
+    last_edge = (tau >= last.peak) & (tau <= last.end + END_AFTER_S)
+    assert np.all(m[:, last_edge] == 0)
+    # Everything else, the other reps' ends included, still teaches the network.
+    rest = ~before_top & ~last_edge
+    assert np.all(m[:, rest] == 1)
+    assert all(last_edge[np.searchsorted(tau, r.end)] == 0 for r in reps[:-1])
+
+
 def test_held_out_baseline_picks_its_centre_on_the_training_subjects_only():
     from rep_coach.core.evaluation import evaluate
     from rep_coach.core.near_failure import BaselineNearFailure, BaselineNearFailureConfig

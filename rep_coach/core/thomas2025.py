@@ -226,7 +226,10 @@ def load_set(data_dir: Path, name: str,
                              rpe=rpe, rir=None if rpe is None else rpe_to_rir(rpe)))
     match = _NAME_RE.match(name)
     meta = {'load': float(match.group('load')), 'set': int(match.group('set'))} if match else {}
-    return ImuRecording(name=name, imu=block, rate_hz=rate, sets=[SetLabels(reps)],
+    # The authors' detector put a set's outer boundaries halfway through the rests
+    # that reach the recording's start and end (rep_coach.training.label_convention).
+    labels = SetLabels(reps, edges_from_recording=True)
+    return ImuRecording(name=name, imu=block, rate_hz=rate, sets=[labels],
                         subject=match.group('subject') if match else None, meta=meta)
 
 

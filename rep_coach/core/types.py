@@ -118,9 +118,16 @@ class RepLabel:
 
 @dataclass
 class SetLabels:
-    """Ground truth of one set: its reps in order."""
+    """Ground truth of one set: its reps in order.
+
+    ``edges_from_recording``: the first rep's start and the last rep's end were placed
+    by where the recording starts and stops, not by the lift (thomas2025: halfway
+    through the rest before the first lift and after the last lowering; see
+    :mod:`rep_coach.training.label_convention`).  Every other boundary is the lift's.
+    """
 
     reps: List[RepLabel] = field(default_factory=list)
+    edges_from_recording: bool = False
 
 
 @dataclass

@@ -30,7 +30,7 @@ from rep_coach.learned.preprocess import RATE_HZ
 END_BEFORE_S = 0.4
 END_AFTER_S = 0.3
 #: Bump when the cached representation changes.
-_CACHE_VERSION = 5
+_CACHE_VERSION = 6
 
 
 @dataclass
@@ -65,6 +65,8 @@ class Session:
     rate: np.ndarray
     sets: List[List[Rep]] = field(default_factory=list)
     recording: Optional[ImuRecording] = None
+    #: Per set: its outer boundaries come from the recording (``SetLabels``).
+    edges_from_recording: List[bool] = field(default_factory=list)
 
     @property
     def t(self) -> np.ndarray:
@@ -80,7 +82,8 @@ def session_from_recording(rec: ImuRecording, keep_recording: bool = True) -> Se
     t0 = float(block.t[0]) if len(block) else 0.0
     kin, angle, rate = replay_channels(block)
     return Session(rec.name, rec.subject, t0, x, kin, angle, rate, sets,
-                   rec if keep_recording else None)
+                   rec if keep_recording else None,
+                   [s.edges_from_recording for s in rec.sets])
 
 
 def default_cache_dir() -> Path:

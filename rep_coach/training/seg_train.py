@@ -13,7 +13,7 @@ from tqdm import tqdm
 from rep_coach.learned.preprocess import RATE_HZ, scale
 from rep_coach.training.augment import (augment, AugmentConfig, augment_kinematic,
                                         interp_channels)
-from rep_coach.training.data import end_region, Session
+from rep_coach.training.data import end_region, END_AFTER_S, Session
 from rep_coach.training.models import CausalTCN
 from rep_coach.training.steps import apply_step
 
@@ -36,6 +36,8 @@ def _crop(sess: Session, cfg: SegTrainConfig, warm: int, rng: np.random.Generato
           aug: bool, raw_axes: bool = False):
     """One training crop ``(x, y, mask)``: our invariant channels, or ``raw_axes``.
 
+    ``mask`` (2, crop) weighs each output's loss per sample.
+
     ``raw_axes`` gives the six scaled axes the published design reads (the
     reference), augmented as a sensor would differ (rotation, gain, noise).
     """
@@ -57,14 +59,36 @@ def _crop(sess: Session, cfg: SegTrainConfig, warm: int, rng: np.random.Generato
     # source time.
     tau = sess.t0 + pos / RATE_HZ
     y = np.zeros((2, cfg.crop), dtype=np.float32)
-    for reps in sess.sets:
+    mask = np.ones((2, cfg.crop), dtype=np.float32)
+    for reps, edges in zip(sess.sets, sess.edges_from_recording or [False] * len(sess.sets)):
         for r in reps:
             y[0, end_region(tau, r.end, factor)] = 1.0
             y[1, (tau >= r.start) & (tau < r.end)] = 1.0
-    mask = np.ones(cfg.crop, dtype=np.float32)
+        if edges and reps:
+            _unteach_recording_edges(mask, tau, reps, factor)
     if start > 0:
-        mask[:warm] = 0.0  # the net has not seen its receptive field yet
+        mask[:, :warm] = 0.0  # the net has not seen its receptive field yet
     return x, y, mask
+
+
+def _unteach_recording_edges(mask: np.ndarray, tau: np.ndarray, reps: list,
+                             factor: float) -> None:
+    """Take a set's recording-placed outer boundaries out of the loss (in place).
+
+    Where the recording, not the lift, placed a set's first start and last end (see
+    :class:`~rep_coach.core.types.SetLabels`), the targets around them would teach
+    the network that the last lowering ends nowhere and that a rep ends in the
+    middle of a rest (9 % of the rep ends), and that a rep is under way during the
+    rest before the first lift.  So from the last rep's top to its labelled end
+    region neither output is scored, and from the first rep's start to its top the
+    "inside a rep" output is not.  The lowering and the rests are still learned from
+    every other rep and from the rest of each recording.
+    """
+    first, last = reps[0], reps[-1]
+    top = first.peak if first.peak is not None else first.end
+    mask[1, (tau >= first.start) & (tau < top)] = 0.0
+    top = last.peak if last.peak is not None else last.start
+    mask[:, (tau >= top) & (tau <= last.end + END_AFTER_S * factor)] = 0.0
 
 
 def train_segmenter(sessions: List[Session], cfg: SegTrainConfig, seed: int,
@@ -88,7 +112,7 @@ def train_segmenter(sessions: List[Session], cfg: SegTrainConfig, seed: int,
         x, y, m = (torch.from_numpy(np.stack(a)) for a in (xs, ys, ms))
         logits = model(x)
         loss = F.binary_cross_entropy_with_logits(logits, y, reduction='none')
-        loss = (loss * m[:, None, :]).sum() / (m.sum() * 2)
+        loss = (loss * m).sum() / m.sum()
         apply_step(model, opt, sched, loss, bar)
     model.eval()
     return model
