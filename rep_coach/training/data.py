@@ -103,7 +103,9 @@ def load_thomas2025(data_dir: Path, cache_dir: Optional[Path] = None) -> List[Se
             return pickle.load(handle)
     sessions = [session_from_recording(r) for r in load_dataset(data_dir)]
     cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix('.tmp')
+    # One temporary file per process: two trainings started together both write the
+    # cache, and a shared name would let them interleave into one corrupt file.
+    tmp = path.with_suffix(f'.{os.getpid()}.tmp')
     with tmp.open('wb') as handle:
         pickle.dump(sessions, handle, protocol=pickle.HIGHEST_PROTOCOL)
     tmp.replace(path)
