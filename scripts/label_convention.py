@@ -24,7 +24,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rep_coach.core.thomas2025 import load_dataset, read_rep_indexes, REP_INDEX_FILE  # noqa: E402
+from rep_coach.core.thomas2025 import (DatasetError, load_dataset,  # noqa: E402
+                                       read_rep_indexes, REP_INDEX_FILE)
 from rep_coach.training.label_convention import (check_recording, EXACT_SAMPLES,  # noqa: E402
                                                  live_ceiling)
 
@@ -38,8 +39,12 @@ def main() -> int:
     parser.add_argument('--json', action='store_true', help='print one JSON object')
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
-    recordings = load_dataset(args.data)
-    indexes = read_rep_indexes(args.data / REP_INDEX_FILE)
+    try:
+        recordings = load_dataset(args.data)
+        indexes = read_rep_indexes(args.data / REP_INDEX_FILE)
+    except DatasetError as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
     checks = [check_recording(r, indexes[r.name].boundaries) for r in recordings]
 
     def exact(which: slice) -> int:
