@@ -41,6 +41,18 @@ def test_drops_nan_inf_and_absurd_values():
     assert 'non_finite: 3' in res.report.summary()
 
 
+def test_opposite_infinities_in_one_sample_are_dropped_without_a_numpy_warning():
+    # +inf and -inf in one row sum to NaN; numpy warns about that on stderr, which a
+    # node would print next to its own log.
+    import warnings
+    acc = np.tile([0.0, 0.0, 9.81], (4, 1))
+    acc[1, :2] = [np.inf, -np.inf]
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        res = SampleGate().push(_block(np.arange(4) / 100.0, acc))
+    assert res.report.counts['non_finite'] == 1 and len(res.block) == 3
+
+
 def test_duplicates_and_out_of_order():
     gate = SampleGate()
     gate.push(_block([0.0, 0.01, 0.02]))

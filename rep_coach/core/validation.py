@@ -314,9 +314,10 @@ class SampleGate:
         cfg = self.config
         counts = dict.fromkeys(_REASONS, 0)
         t, acc, gyr = block.t, block.accel, block.gyro
-        # a row sum is finite iff every value is (inf - inf is NaN): one pass, not three
-        finite = np.isfinite(t + acc.sum(axis=1) + gyr.sum(axis=1))
         with np.errstate(invalid='ignore'):
+            # a row sum is finite iff every value is (inf - inf is NaN, which numpy would
+            # warn about on stderr): one pass, not three
+            finite = np.isfinite(t + acc.sum(axis=1) + gyr.sum(axis=1))
             accel_ok = finite & (np.abs(acc).max(axis=1, initial=0.0) <= cfg.max_accel)
             gyro_max = np.abs(gyr).max(axis=1, initial=0.0)
         sane = accel_ok & (gyro_max <= cfg.max_gyro)
