@@ -54,8 +54,7 @@ def redated(sessions: List[Session], data: Path) -> List[Session]:
         check = check_recording(rec, indexes[rec.name].boundaries)
         t = rec.imu.t
         reps = list(sess.sets[0])
-        lift = t[min(len(t) - 1, int(round(check.spans[0][1] - check.half_pause)))]
-        at_rest = t[check.live_last_end()]
+        lift, at_rest = t[check.live_first_start()], t[check.live_last_end()]
         # Never past the rep's top: the edge moves within the rest, not into the lift.
         reps[0] = replace(reps[0], start=max(reps[0].start, min(float(lift), reps[0].peak)))
         reps[-1] = replace(reps[-1], end=min(reps[-1].end, max(float(at_rest), reps[-1].peak)))

@@ -152,10 +152,15 @@ def sample_counts(t0: float, t1: float, true_t: Sequence[float], pred_t: Sequenc
     return Counts.of(near_mask(grid, true_t, tol), near_mask(grid, pred_t, tol))
 
 
+def set_window(first_start: float, last_end: float) -> Tuple[float, float]:
+    """Return the span of a set that ``sample_f1`` scores: its reps +- :data:`SET_MARGIN_S`."""
+    return first_start - SET_MARGIN_S, last_end + SET_MARGIN_S
+
+
 def set_segmentation_counts(true_end: Sequence[float], pred_end: Sequence[float],
                             first_start: float) -> Tuple[Counts, Counts]:
-    """(sample, event) counts of one set; samples span its reps +- :data:`SET_MARGIN_S`."""
-    t0, t1 = first_start - SET_MARGIN_S, true_end[-1] + SET_MARGIN_S
+    """(sample, event) counts of one set; samples over its :func:`set_window`."""
+    t0, t1 = set_window(first_start, true_end[-1])
     return sample_counts(t0, t1, true_end, pred_end), event_counts(true_end, pred_end)
 
 
@@ -321,6 +326,7 @@ def _score_set(recording: ImuRecording, reps: List[RepLabel], events: List[RepEv
     true_end = [r.end for r in reps]
     pred_end = [e.end for e in events]
     sample, event = set_segmentation_counts(true_end, pred_end, reps[0].start)
+    t0, t1 = set_window(reps[0].start, true_end[-1])
     pairs = match_events(true_end, pred_end)
     delays = [events[j].stamp - true_end[i] for i, j in pairs]
     # Near failure per true rep.
@@ -353,7 +359,7 @@ def _score_set(recording: ImuRecording, reps: List[RepLabel], events: List[RepEv
     return SetScore(name=recording.name, subject=recording.subject, n_true=len(reps),
                     n_pred=len(events), sample=sample, event=event, delays=delays,
                     rep=rep_counts, window=window, rir_errors=rir_errors,
-                    duration_s=true_end[-1] - reps[0].start + 2 * SET_MARGIN_S)
+                    duration_s=t1 - t0)
 
 
 # -- aggregation ----------------------------------------------------------------------------

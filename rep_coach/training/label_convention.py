@@ -95,6 +95,10 @@ class SetCheck:
         """Where a live segmenter could end the last rep: rest start + half a pause."""
         return min(self.n_samples - 1, int(round(self.last_rest[0] + self.half_pause)))
 
+    def live_first_start(self) -> int:
+        """Where the first rep would start had a rep come before: lift - half a pause."""
+        return max(0, min(self.n_samples - 1, int(round(self.spans[0][1] - self.half_pause))))
+
 
 def check_recording(recording: ImuRecording, boundaries: Sequence[int]) -> SetCheck:
     """Match a set's labelled boundaries (sample indices) to the detector's spans."""
