@@ -218,3 +218,63 @@ def test_a_node_the_middleware_refuses_says_so_in_one_line() -> None:
     assert fatal[0].startswith('[FATAL] [audio_feedback]: the middleware refused to start: '
                                'cannot join DDS domain '), fatal
     assert 'MaxAutoParticipantIndex' in fatal[0], fatal
+
+
+# -- shutdown ----------------------------------------------------------------------------------
+
+HELD_REPORT_AT_SIGINT = '''
+    import math, os, signal
+    from rep_coach.nodes.common import run_node
+    from rep_coach.nodes.rep_segmenter import RepSegmenterNode
+    from rep_coach.runtime.msg import Imu
+
+    class HoldingAReport(RepSegmenterNode):
+        def __init__(self):
+            super().__init__()
+            for sec in (1, 2):
+                msg = Imu()
+                msg.header.stamp.sec = sec
+                msg.linear_acceleration.x = math.nan
+                self.on_imu(msg)     # the first is reported at once, the second held back
+            self.create_timer(0.05, lambda: os.kill(os.getpid(), signal.SIGINT))
+
+    run_node(HoldingAReport, [])
+'''
+
+
+def test_a_report_held_at_ctrl_c_is_logged_though_the_middleware_is_down() -> None:
+    # As rclpy: Ctrl-C shuts the context down before the node's close() runs, so the
+    # diagnostics publish there fails; the node must still log it and end cleanly.
+    proc = _start(HELD_REPORT_AT_SIGINT)
+    assert proc.returncode == 0, proc.stderr
+    assert 'Traceback' not in proc.stderr
+    held = [line for line in proc.stderr.splitlines() if '(at shutdown)' in line]
+    assert len(held) == 1 and 'dropped' in held[0], proc.stderr
+    assert "not published: Failed to publish: publisher's context is invalid" in held[0]
+
+
+def test_a_failing_close_is_reported_and_the_node_still_destroyed(
+        in_process: None, capsys: pytest.CaptureFixture) -> None:
+    from rep_coach.runtime import Node, rclpy
+
+    destroyed = []
+
+    class FailsAtClose(Node):
+        NODE_NAME = 'session_recorder'
+
+        def __init__(self) -> None:
+            super().__init__(self.NODE_NAME)
+            rclpy.shutdown()          # spin returns at once
+
+        def close(self) -> None:
+            raise OSError('No space left on device')
+
+        def destroy_node(self) -> None:
+            destroyed.append(True)
+            super().destroy_node()
+
+    with pytest.raises(SystemExit) as info:
+        run_node(FailsAtClose, [])
+    assert info.value.code == 1 and destroyed == [True]
+    assert capsys.readouterr().err.strip().splitlines() == [
+        '[ERROR] [session_recorder]: failed at shutdown: OSError: No space left on device']

@@ -79,6 +79,17 @@ def test_publish_wrong_type_raises(node: Node) -> None:
         publisher.publish(Imu())
 
 
+def test_publish_after_shutdown_raises_as_rcl_does(node: Node) -> None:
+    # rcl: "Failed to publish: publisher's context is invalid" (rclpy raises RCLError); a
+    # node's shutdown code that publishes must be written for it.
+    publisher = node.create_publisher(String, 'chat_after', 10)
+    publisher.publish(String(data='before'))
+    rclpy.shutdown()
+    with pytest.raises(RuntimeError, match="publisher's context is invalid") as info:
+        publisher.publish(String(data='after'))
+    assert type(info.value).__name__ == 'RCLError'
+
+
 def test_best_effort_writer_never_reaches_reliable_reader(node: Node) -> None:
     got: List[str] = []
     publisher = node.create_publisher(String, 'qos_a', BEST_EFFORT)

@@ -519,7 +519,7 @@ def reliable_counts(run: GraphRun) -> Dict[str, Any]:
     (``heard``), a second reliable reader; ``lost`` counts shortfalls at either.
     """
     published_reps = len(run.logs.matching(_LOG_REP))
-    cues = [m for m in run.logs.matching(_LOG_CUE) if not m.group(2).endswith('(at shutdown)')]
+    cues = [m for m in run.logs.matching(_LOG_CUE) if '(at shutdown)' not in m.group(2)]
     bag = {k: len(v) for k, v in run.topics.items()}
     pairs = {
         'reps': (published_reps, bag['reps']),

@@ -11,8 +11,8 @@ from rep_coach.core.coaching import CoachingConfig, CoachingPolicy, Cue, form_cu
 from rep_coach.core.data_clock import DataClock
 from rep_coach.core.types import NearFailureState, RepEvent
 from rep_coach.imu_msg import stamp_to_seconds
-from rep_coach.nodes.common import (declare_parameters, event_qos, guarded, qos_for, run_node,
-                                    StartupError)
+from rep_coach.nodes.common import (declare_parameters, event_qos, guarded,
+                                    publish_at_shutdown, qos_for, run_node, StartupError)
 from rep_coach.runtime import Node
 from rep_coach.runtime.msg import Header, String
 
@@ -97,14 +97,12 @@ class AudioFeedbackNode(Node):
             self.player.play(cue)
             out = String()
             out.data = cue.text
-            suffix = note
-            try:
+            if note:
+                note_out = note + publish_at_shutdown(self.feedback_pub, out)
+            else:
                 self.feedback_pub.publish(out)
-            except Exception as exc:  # noqa: BLE001 - only at shutdown: context gone
-                if not note:
-                    raise
-                suffix += f', not published: {exc}'
-            self.get_logger().info(f'cue [{cue.kind}]: {cue.text}{suffix}')
+                note_out = ''
+            self.get_logger().info(f'cue [{cue.kind}]: {cue.text}{note_out}')
 
     def close(self) -> None:
         """Summarise a set still in progress (spoken and published) and let it finish."""

@@ -20,6 +20,8 @@ EXIT_BAD_CONFIG = 2
 #: Exit code of a node the middleware refused (no DDS participant): nothing in the node's
 #: own configuration is wrong, so not EXIT_BAD_CONFIG; 1 as the traceback it replaces.
 EXIT_MIDDLEWARE = 1
+#: Exit code of a node whose shutdown code failed (a bag it could not close...).
+EXIT_SHUTDOWN_FAILED = 1
 
 
 class StartupError(RuntimeError):
@@ -115,6 +117,21 @@ WARN = bytes([1])
 ERROR = bytes([2])
 
 
+def publish_at_shutdown(publisher: Any, msg: Any) -> str:
+    """Publish ``msg`` from a node's ``close``; return '' or why it could not be published.
+
+    After Ctrl-C rclpy's signal handler shuts the context down before ``close`` runs, and
+    a publish then raises (``RCLError``: the publisher's context is invalid).  What
+    ``close`` has to say is then still logged, with this note, instead of the error
+    ending the node before ``destroy_node``.
+    """
+    try:
+        publisher.publish(msg)
+    except Exception as exc:  # noqa: BLE001 - the middleware is down; the caller logs it
+        return f', not published: {exc}'
+    return ''
+
+
 def run_node(factory: Callable[[], Any], args: Optional[List[str]] = None) -> None:
     """Init, build the node, spin until Ctrl-C / SIGTERM, shut down cleanly.
 
@@ -168,13 +185,26 @@ def run_node(factory: Callable[[], Any], args: Optional[List[str]] = None) -> No
             _say_stopped(name)
     finally:
         if node is not None:
-            close = getattr(node, 'close', None)
-            if close is not None:
-                close()
+            if not _close(node, name) and not code:
+                code = EXIT_SHUTDOWN_FAILED
             node.destroy_node()
         rclpy.try_shutdown()
     if code:
         sys.exit(code)
+
+
+def _close(node: Any, name: str) -> bool:
+    """Run the node's shutdown code; False if it failed (``destroy_node`` must still run)."""
+    close = getattr(node, 'close', None)
+    if close is None:
+        return True
+    try:
+        close()
+    except Exception as exc:  # noqa: BLE001 - reported; the node is ending either way
+        print(f'[ERROR] [{name}]: failed at shutdown: {type(exc).__name__}: {exc}',
+              file=sys.stderr, flush=True)
+        return False
+    return True
 
 
 def _caused_by_import_error(exc: BaseException) -> bool:

@@ -25,7 +25,7 @@ from rep_coach import topics
 from rep_coach.core.types import ImuBlock
 from rep_coach.core.validation import SampleGate
 from rep_coach.imu_msg import msgs_to_block, seconds_to_stamp
-from rep_coach.nodes.common import diagnostic, event_qos, qos_for, WARN
+from rep_coach.nodes.common import diagnostic, event_qos, publish_at_shutdown, qos_for, WARN
 from rep_coach.runtime.msg import DiagnosticArray, Header
 
 #: Bad samples are reported at most this often: one counted warning, not one per sample.
@@ -108,7 +108,7 @@ class ImuIntake:
             self._last_report = now
             self._report()
 
-    def _report(self) -> bool:
+    def _report(self, at_shutdown: bool = False) -> bool:
         """Log and publish the counts since the last report; False if there were none."""
         if not self._dirty:
             return False
@@ -118,10 +118,15 @@ class ImuIntake:
             return False
         text = report.summary()
         self.reports += 1
-        self.node.get_logger().warning(f'imu/data_raw: {text}')
-        self._diag_pub.publish(diagnostic(self.node, WARN, text, report.as_key_values()))
+        msg = diagnostic(self.node, WARN, text, report.as_key_values())
+        note = ''
+        if at_shutdown:
+            note = ' (at shutdown)' + publish_at_shutdown(self._diag_pub, msg)
+        else:
+            self._diag_pub.publish(msg)
+        self.node.get_logger().warning(f'imu/data_raw: {text}{note}')
         return True
 
     def close(self) -> None:
         """Report what the rate limit still holds (call at shutdown)."""
-        self._report()
+        self._report(at_shutdown=True)

@@ -75,9 +75,9 @@ class Context:
         self.domain_id = 0
         self._waker_callbacks: List[Callable[[], None]] = []
         self._old_handlers: dict = {}
-        #: Callbacks running now (the executor counts); a SIGINT then defers its raise.
+        #: Callbacks running now (the executor counts); a signal then waits for them.
         self.callback_depth = 0
-        self.interrupt_pending = False
+        self.pending_signal: Optional[str] = None
 
     # -- lifecycle ------------------------------------------------------------------------
     def init(self, args: Optional[Sequence[str]] = None, domain_id: Optional[int] = None) -> None:
@@ -90,7 +90,7 @@ class Context:
             ros_logging.reset()
             ros_logging.configure(parsed.log_level, parsed.logger_levels)
             self.args = parsed
-            self.interrupt_pending = False
+            self.pending_signal = None
             if domain_id is None:
                 domain_id = int(os.environ.get('ROS_DOMAIN_ID', '0') or 0)
             self.domain_id = domain_id
@@ -159,30 +159,37 @@ class Context:
         self._old_handlers.clear()
 
     def _on_sigint(self, signum: int, frame: object) -> None:
-        # Shut down (so ok() turns False everywhere) and raise like Python's default handler,
-        # which lets "except KeyboardInterrupt" in main() run its cleanup.  Inside a callback
-        # the raise waits until the callback returns: an interrupt in the middle of, say, a
-        # bag flush would leave half-written state behind.
-        if self.ok():
-            self._shutdown_reason = 'SIGINT'
-            self.wake()
-        if self.callback_depth:
-            self.interrupt_pending = True
-            return
-        raise KeyboardInterrupt
-
-    def raise_pending_interrupt(self) -> None:
-        """Raise the KeyboardInterrupt that a SIGINT during a callback deferred."""
-        if self.interrupt_pending and not self.callback_depth:
-            self.interrupt_pending = False
-            raise KeyboardInterrupt
+        self._on_signal('SIGINT')
 
     def _on_sigterm(self, signum: int, frame: object) -> None:
-        # Like rclpy (Jazzy): SIGTERM shuts the context down; spin raises
+        self._on_signal('SIGTERM')
+
+    def _on_signal(self, reason: str) -> None:
+        # A signal inside a callback takes effect when the callback returns: an interrupt
+        # in the middle of, say, a bag flush would leave half-written state behind, and a
+        # context shut down under a running callback would fail its next publish (rcl
+        # refuses a publish on a shut-down context, and so does the fallback).
+        if self.callback_depth:
+            self.pending_signal = self.pending_signal or reason
+            return
+        self._stop_for(reason)
+
+    def _stop_for(self, reason: str) -> None:
+        # Like rclpy (Jazzy): the signal shuts the context down, so ok() turns False
+        # everywhere.  SIGINT then raises like Python's default handler, which lets
+        # "except KeyboardInterrupt" in main() run its cleanup; after SIGTERM, spin raises
         # ExternalShutdownException so the main pattern cleans up and exits 0.
         if self.ok():
-            self._shutdown_reason = 'SIGTERM'
+            self._shutdown_reason = reason
             self.wake()
+        if reason == 'SIGINT':
+            raise KeyboardInterrupt
+
+    def apply_pending_signal(self) -> None:
+        """Act on a signal that arrived during a callback (call when callbacks return)."""
+        if self.pending_signal and not self.callback_depth:
+            reason, self.pending_signal = self.pending_signal, None
+            self._stop_for(reason)
 
 
 _default_context = Context()

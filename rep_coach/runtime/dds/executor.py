@@ -193,6 +193,11 @@ class Executor:
             deadline = time.monotonic_ns() + int(timeout_sec * 1e9)
         waitset = self._ensure_waitset()
         while True:
+            # As rclpy's executor: nothing is dispatched once the context is shut down (a
+            # signal), not even what was ready before; the node's callbacks would publish
+            # into a dead context.
+            if not self._context.ok() or self._is_shutdown:
+                return None
             if self._ready:
                 return self._ready.popleft()
             if self._entities_dirty:
@@ -201,8 +206,6 @@ class Executor:
             next_timer = self._collect()
             if self._ready:
                 return self._ready.popleft()
-            if not self._context.ok() or self._is_shutdown:
-                return None
             wait = _MAX_WAIT_NS if next_timer is None else min(_MAX_WAIT_NS, max(next_timer, 0))
             if deadline is not None:
                 remaining = deadline - time.monotonic_ns()
@@ -220,7 +223,7 @@ class Executor:
             self._run_callback(item)
         finally:
             self._context.callback_depth -= 1
-        self._context.raise_pending_interrupt()
+        self._context.apply_pending_signal()
 
     def _run_callback(self, item: Tuple[str, Any, Any]) -> None:
         kind, payload, node = item

@@ -22,6 +22,10 @@ from .params import ParameterDescriptor, ParameterNotDeclaredException, resolve_
 from .qos import as_profile, QoSProfile, to_dds_qos
 
 
+class RCLError(RuntimeError):
+    """A failed middleware call, named as rclpy names it (``rclpy._rclpy_pybind11.RCLError``)."""
+
+
 def _check_msg_type(msg_type: Any) -> None:
     if not (isinstance(msg_type, type) and hasattr(msg_type, '_type_hash')):
         raise TypeError(f'{msg_type!r} is not a message class from rep_coach.runtime.msg')
@@ -50,6 +54,11 @@ class Publisher:
             raise TypeError(f'Expected {self.msg_type.__name__}, got {type(msg).__name__}')
         if self._writer is None:
             raise RuntimeError(f'publisher on {self.topic_name} was destroyed')
+        if not self._node.context.ok():
+            # As rcl: after Ctrl-C (or rclpy.shutdown) the context is gone before a node's
+            # shutdown code runs, and a publish there fails.  Raised here too, so code that
+            # publishes at shutdown is tested against what ROS 2 does.
+            raise RCLError("Failed to publish: publisher's context is invalid")
         self._writer.write(msg)
 
     def get_subscription_count(self) -> int:
