@@ -1,5 +1,6 @@
 """The thomas2025 loader: counts, units, header detection and clear errors."""
 
+import json
 import logging
 from pathlib import Path
 import re
@@ -72,6 +73,43 @@ def test_malformed_rows_and_indexes_name_file_and_line(tmp_path: Path) -> None:
         read_trigno_csv(tmp_path / 'bad.csv')
     with pytest.raises(DatasetError, match='not a thomas2025-layout directory'):
         load_dataset(tmp_path / 'Raw Data')
+
+
+def test_a_file_cut_in_its_last_row_loses_only_that_row(tmp_path: Path, caplog) -> None:
+    _write_layout(tmp_path)
+    csv_path = tmp_path / 'Raw Data' / 'X001_5_1.csv'
+    # Cut inside the 300th IMU row: the rest of the file is gone.
+    lines = csv_path.read_text().splitlines()[:len(HEADER) + 300]
+    lines[-1] = '1.0, 0.0, 0.'
+    csv_path.write_text('\n'.join(lines))
+    with caplog.at_level(logging.WARNING, logger='rep_coach.core.thomas2025'):
+        block, _ = read_trigno_csv(csv_path)
+    assert len(block) == 299
+    assert f'X001_5_1.csv:{len(HEADER) + 300}: last row cut short (3 fields' in caplog.text
+
+
+def test_evaluate_scores_the_sets_it_can_read_and_lists_the_others(tmp_path: Path,
+                                                                   capfd) -> None:
+    _write_layout(tmp_path)
+    raw = tmp_path / 'Raw Data'
+    lines = (raw / 'X001_5_1.csv').read_text().splitlines()
+    (raw / 'X001_5_2.csv').write_text('\n'.join(lines))
+    (tmp_path / 'rep_indexes_corrected.txt').write_text(
+        'X001_5_1, [10, 150, 300], [80, 220], 2, 2\nX001_5_2, [10, 150, 300], [80, 220], 2, 2\n')
+    lines[20] = '1.0, zero, 0.0, 0.0, 0.0, 0.0, 0.0'
+    (raw / 'X001_5_1.csv').write_text('\n'.join(lines))
+    assert main(['evaluate', str(tmp_path), '--no-progress', '--json']) == 0
+    out, err = capfd.readouterr()
+    why = f"{raw / 'X001_5_1.csv'}:21: malformed IMU row: ACC Y is 'zero', not a number"
+    assert json.loads(out)['skipped_sets'] == {'X001_5_1': why}
+    assert json.loads(out)['n_sets'] == 1
+    assert f'rep-coach evaluate: note: set X001_5_1 not scored: {why}' in err.splitlines()
+    (raw / 'X001_5_2.csv').write_text('\n'.join(lines))
+    assert main(['evaluate', str(tmp_path), '--no-progress']) == 2
+    assert capfd.readouterr().err.splitlines() == [
+        f'rep-coach evaluate: {tmp_path}: none of its 2 set(s) can be scored (first: {why})']
+    with pytest.raises(DatasetError, match='malformed IMU row'):
+        load_dataset(tmp_path)         # training's loader: stops on the set
 
 
 def test_a_missing_set_file_is_named_not_the_index(tmp_path: Path) -> None:

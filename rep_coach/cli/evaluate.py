@@ -75,10 +75,11 @@ REPLAY_FLAGS = {'threshold': '--threshold', 'set_rest_s': '--set-rest-s'}
 
 EPILOG = """\
 exit status: 0 scored (a directory of bags: at least one bag; the others are listed
-on stderr and under skipped_bags); 2 nothing to score: DATA missing or neither a
+on stderr and under skipped_bags; a dataset: at least one set, unreadable ones listed
+on stderr and under skipped_sets); 2 nothing to score: DATA missing or neither a
 dataset, a bag nor a directory of bags, a bag that cannot be read, is empty, has only
-IMU messages (no labels/reps) or no IMU messages, no bag of a directory scorable, no
-set left after --subjects/--limit, or --models that do not load
+IMU messages (no labels/reps) or no IMU messages, no bag of a directory or set of a
+dataset scorable, no set left after --subjects/--limit, or --models that do not load
 """
 
 
@@ -89,7 +90,7 @@ class Inputs:
     recordings: List[ImuRecording]
     #: ``dataset``, ``bag`` or ``bags`` (a directory of bags).
     kind: str
-    #: Bags of a directory that were not scored: name -> why.
+    #: Bags of a directory, or sets of a dataset, that could not be read: name -> why.
     skipped: Dict[str, str] = field(default_factory=dict)
     #: Codes of ``--subjects`` that match none of :attr:`available` (others did).
     unmatched: List[str] = field(default_factory=list)
@@ -199,8 +200,10 @@ def load_recordings(path: Path, subjects: Optional[List[str]] = None) -> Inputs:
         from rep_coach.core.thomas2025 import load_dataset, subjects as dataset_subjects
         available = dataset_subjects(path)
         unmatched = _unmatched(subjects, available)   # before loading: it takes a while
-        return Inputs(load_dataset(path, subjects), 'dataset', unmatched=unmatched,
-                      available=available)
+        inputs = Inputs([], 'dataset', unmatched=unmatched, available=available)
+        inputs.recordings = load_dataset(path, subjects, unreadable=inputs.skipped)
+        _some_scorable(path, inputs, 'set')
+        return inputs
     if is_bag(path):
         recording = read_labelled_bag(path)
         return Inputs(_only(subjects, [recording]), 'bag', available=[recording.subject],
@@ -222,14 +225,19 @@ def load_recordings(path: Path, subjects: Optional[List[str]] = None) -> Inputs:
             inputs.recordings.append(read_labelled_bag(bag))
         except (OSError, ValueError) as exc:
             inputs.skipped[bag.name] = str(exc)
-    if not inputs.recordings:
-        first = next(iter(inputs.skipped.values()))
-        raise ValueError(f'{path}: none of its {len(bags)} bag(s) can be scored '
-                         f'(first: {first})')
+    _some_scorable(path, inputs, 'bag')
     inputs.available = sorted({r.subject for r in inputs.recordings})
     inputs.unmatched = _unmatched(subjects, inputs.available)
     inputs.recordings = _only(subjects, inputs.recordings)
     return inputs
+
+
+def _some_scorable(path: Path, inputs: Inputs, unit: str) -> None:
+    """Raise ``ValueError`` when every set or bag of ``path`` was left out as unreadable."""
+    if inputs.skipped and not inputs.recordings:
+        first = next(iter(inputs.skipped.values()))
+        raise ValueError(f'{path}: none of its {len(inputs.skipped)} {unit}(s) can be scored '
+                         f'(first: {first})')
 
 
 def _unmatched(subjects: Optional[List[str]], available: List[str]) -> List[str]:
@@ -512,8 +520,9 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f'rep-coach evaluate: {exc}', file=sys.stderr)
         return EXIT_BAD_INPUT
+    unit = 'set' if inputs.kind == 'dataset' else 'bag'
     for name, reason in inputs.skipped.items():
-        print(f'rep-coach evaluate: note: bag {name} not scored: {reason}', file=sys.stderr)
+        print(f'rep-coach evaluate: note: {unit} {name} not scored: {reason}', file=sys.stderr)
     for code in inputs.unmatched:   # a typo among good codes would otherwise go unnoticed
         print(f'rep-coach evaluate: warning: --subjects {code} matches none of '
               f'{", ".join(inputs.available)}; left out', file=sys.stderr)
@@ -552,6 +561,8 @@ def run(args: argparse.Namespace) -> int:
         if inputs.kind == 'bags':
             out['bags'] = [r.name for r in recordings]
             out['skipped_bags'] = inputs.skipped
+        if inputs.kind == 'dataset':
+            out['skipped_sets'] = inputs.skipped
         if left_out:
             out[LEFT_OUT] = {name: {'reps': n, 'why': LEFT_OUT_WHY}
                              for name, n in left_out.items()}

@@ -74,13 +74,21 @@ def read_trigno_csv(path: Path) -> Tuple[ImuBlock, float]:
         raise DatasetError(f'{path}: header lacks one of {", ".join(_IMU_COLUMNS)}') from None
     rate = _rate_from_row(rows[header_row + 1] if header_row + 1 < len(rows) else [], cols[0])
     values: List[List[float]] = []
+    last_line = len(rows)
     for line_no, row in enumerate(rows[header_row + 2:], start=header_row + 3):
         if len(row) <= cols[0] or not row[cols[0]].strip():
             continue
         try:
             values.append([float(row[c]) for c in cols])
-        except (ValueError, IndexError) as exc:
-            raise DatasetError(f'{path}:{line_no}: malformed IMU row ({exc})') from exc
+            continue
+        except (ValueError, IndexError):
+            problem = _imu_row_problem(row, cols)
+        if line_no == last_line:
+            # A file cut while it was written or copied ends mid-row: the rows before
+            # it are whole, and only the last sample is lost.
+            LOG.warning('%s:%d: last row cut short (%s); dropped', path, line_no, problem)
+        else:
+            raise DatasetError(f'{path}:{line_no}: malformed IMU row: {problem}')
     if not values:
         raise DatasetError(f'{path}: no IMU rows')
     data = np.asarray(values, dtype=np.float64)
@@ -88,6 +96,18 @@ def read_trigno_csv(path: Path) -> Tuple[ImuBlock, float]:
     block = ImuBlock(np.arange(n) / rate, data[:, 0:3] * STANDARD_GRAVITY,
                      data[:, 3:6] * DEG_TO_RAD)
     return block, rate
+
+
+def _imu_row_problem(row: List[str], cols: List[int]) -> str:
+    """Say what is wrong with a data row whose IMU cells are not six numbers."""
+    if len(row) <= max(cols):
+        return f'{len(row)} fields, the IMU columns need {max(cols) + 1}'
+    for name, col in zip(_IMU_COLUMNS, cols):
+        try:
+            float(row[col])
+        except ValueError:
+            return f'{name} is {row[col].strip()!r}, not a number'
+    return 'unreadable'
 
 
 def _rate_from_row(row: List[str], col: int) -> float:
@@ -233,10 +253,16 @@ def load_set(data_dir: Path, name: str,
                         subject=match.group('subject') if match else None, meta=meta)
 
 
-def load_dataset(data_dir: Path, subjects: Optional[Iterable[str]] = None) -> List[ImuRecording]:
+def load_dataset(data_dir: Path, subjects: Optional[Iterable[str]] = None,
+                 unreadable: Optional[Dict[str, str]] = None) -> List[ImuRecording]:
     """Load every labelled set of a thomas2025-layout directory (optionally some subjects).
 
     Sets named in the index file whose raw file is absent are skipped with a warning.
+    A set whose file or labels cannot be read raises :class:`DatasetError`, unless
+    ``unreadable`` is given: the set is then left out and listed there (name -> why),
+    for a caller that reports it (an evaluation scores the other sets and says which
+    were not scored; training stops instead, as a model must not quietly learn from
+    fewer sets).
     """
     data_dir = Path(data_dir)
     if not (data_dir / REP_INDEX_FILE).is_file():
@@ -254,5 +280,10 @@ def load_dataset(data_dir: Path, subjects: Optional[Iterable[str]] = None) -> Li
         match = _NAME_RE.match(name)
         if wanted is not None and (not match or match.group('subject') not in wanted):
             continue
-        recordings.append(load_set(data_dir, name, indexes, rpes))
+        try:
+            recordings.append(load_set(data_dir, name, indexes, rpes))
+        except DatasetError as exc:
+            if unreadable is None:
+                raise
+            unreadable[name] = str(exc)
     return recordings
