@@ -303,6 +303,24 @@ def test_plot_an_unlabelled_bag_draws_the_detections(tmp_path: Path, capsys: Any
     assert '0 labelled' in captured.out and (tmp_path / 'gym.png').is_file()
 
 
+def test_plot_draws_a_csv_outside_a_dataset_unlabelled_and_names_a_datasets_sets(
+        tmp_path: Path, capsys: Any) -> None:
+    from rep_coach.core.sources import write_our_csv
+    rec = simulate(SimConfig(seed=1, sets=1))
+    write_our_csv(tmp_path / 'session.csv', rec.imu)
+    # Before: "not a bag directory (rosbag2 bags are directories)".
+    assert run_plot(str(tmp_path / 'session.csv'), '-o', str(tmp_path / 's.png')) == 0
+    assert 'has no labels' in capsys.readouterr().err and (tmp_path / 's.png').is_file()
+    data = tmp_path / 'thomas'
+    (data / 'Raw Data').mkdir(parents=True)
+    (data / 'rep_indexes_corrected.txt').write_text('X001_5_1, [10, 150], [80], 1, 1\n')
+    (data / 'Raw Data' / 'X001_5_1.csv').write_text('')
+    assert run_plot(str(data), '-o', str(tmp_path / 'd.png')) == 2
+    assert capsys.readouterr().err == (
+        f'rep-coach plot: {data}: a thomas2025 dataset, not one set: name the set as DIR:SET; '
+        f'e.g. {data}:X001_5_1 (1 sets)\n')
+
+
 def test_plot_help_says_what_it_draws(capsys: Any) -> None:
     with pytest.raises(SystemExit):
         run_plot('--help')

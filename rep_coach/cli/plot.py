@@ -3,7 +3,8 @@
 ``SET_OR_BAG`` is a thomas2025 set file (``.../Raw Data/A321_10_1.csv``), a
 ``DIR:SET`` pair (``data/thomas2025:A321_10_1``), a rosbag2 bag (the whole
 session) or ``BAG:N`` (set N of the bag, counting its labelled sets from 1, as
-``rep-coach evaluate BAG`` names them in per_set).
+``rep-coach evaluate BAG`` names them in per_set).  Any other IMU CSV (a Trigno
+file outside its dataset, or ``t,ax,ay,az,gx,gy,gz``) is drawn without labels.
 
 The set is replayed causally over the whole recording through the stages the
 nodes build: ``--pipeline learned`` (the nodes' default; ``--models DIR`` as for
@@ -86,16 +87,25 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def load_one(source: str) -> Loaded:
     """Resolve ``SET_OR_BAG`` into a recording, the span to draw and its description."""
     from rep_coach.cli.evaluate import is_bag, read_bag_recording
-    from rep_coach.core.thomas2025 import load_set, RAW_DIR
+    from rep_coach.core.sources import read_csv
+    from rep_coach.core.thomas2025 import load_set, RAW_DIR, REP_INDEX_FILE, set_names
     path = Path(source)
-    if path.suffix.lower() == '.csv' and path.parent.name == RAW_DIR:
-        return load_set(path.parent.parent, path.stem), None, path.stem
+    if path.suffix.lower() == '.csv':
+        if path.parent.name == RAW_DIR:
+            return load_set(path.parent.parent, path.stem), None, path.stem
+        # Any other IMU CSV (a Trigno file on its own, our format): drawn unlabelled.
+        return read_csv(path), None, path.stem
     if ':' in source and not path.exists():
         data_dir, name = source.rsplit(':', 1)
         if is_bag(Path(data_dir)):
             rec = read_bag_recording(Path(data_dir))
             return rec, set_span(rec, name, data_dir), f'set {name} of {data_dir}'
         return load_set(Path(data_dir), name), None, name
+    if (path / REP_INDEX_FILE).is_file():
+        names = set_names(path)
+        example = f'; e.g. {source}:{names[0]} ({len(names)} sets)' if names else ''
+        raise ValueError(f'{path}: a thomas2025 dataset, not one set: name the set as '
+                         f'DIR:SET{example}')
     return read_bag_recording(path), None, str(path)
 
 
