@@ -76,7 +76,7 @@ def test_summary_one_short_and_two_left() -> None:
     rirs = [3, 3, 3, 3, 3, 3, 2, 1]
     probs = [0.1] * 6 + [0.8, 0.9]
     cues = run(policy, [(i + 1, p, r) for i, (p, r) in enumerate(zip(probs, rirs))])
-    assert texts(cues)[-3:] == ['eight', 'stop', 'eight reps, stopped one short of failure']
+    assert texts(cues)[-3:] == ['eight', 'stop', 'eight reps, stopped about one short of failure']
     assert 'last one' in texts(cues)
     policy0 = CoachingPolicy(CoachingConfig(target_rir=0))
     cues0 = run(policy0, [(i + 1, p, r) for i, (p, r) in enumerate(zip(probs, rirs))])
@@ -85,11 +85,11 @@ def test_summary_one_short_and_two_left() -> None:
 
 
 def test_summary_texts() -> None:
-    assert summary_text(8, 1) == 'eight reps, stopped one short of failure'
+    assert summary_text(8, 1) == 'eight reps, stopped about one short of failure'
     assert summary_text(8, 0) == 'eight reps, taken to failure'
     assert summary_text(8, None) == 'eight reps'
     assert summary_text(1, None) == 'one rep'
-    assert summary_text(8, 2) == 'eight reps, stopped two short of failure'
+    assert summary_text(8, 2) == 'eight reps, stopped about two short of failure'
     assert summary_text(8, 3) == 'eight reps, stopped three or more short of failure'
     assert summary_text(5, None, near_failure=True) == 'five reps, stopped near failure'
 
@@ -136,7 +136,7 @@ def test_hovering_rir_estimate_does_not_flip_flop() -> None:
     cues = run(policy, seq)
     assert [(c.text, c.rep_index) for c in cues if c.kind in ('rir', 'stop')] == \
         [('last one', 2), ('stop', 5)]
-    assert cues[-1].text == 'seven reps, stopped one short of failure'
+    assert cues[-1].text == 'seven reps, stopped about one short of failure'
 
 
 def test_warnings_repeat_in_the_next_set() -> None:
@@ -144,8 +144,8 @@ def test_warnings_repeat_in_the_next_set() -> None:
     seq = [(1, 0.2, 3), (2, 0.8, 2), (3, 0.9, 1)]
     cues = run(policy, seq) + run(policy, seq, t0=100.0, set_index=2)
     assert [c.text for c in cues if c.kind != 'rep'] == [
-        'last one', 'stop', 'three reps, stopped one short of failure',
-        'last one', 'stop', 'three reps, stopped one short of failure']
+        'last one', 'stop', 'three reps, stopped about one short of failure',
+        'last one', 'stop', 'three reps, stopped about one short of failure']
     assert [c.set_index for c in cues if c.kind == 'summary'] == [1, 2]
 
 

@@ -101,11 +101,13 @@ def reps_left_text(left: int) -> str:
 
 
 def summary_text(reps: int, rir: Optional[int], near_failure: bool = False) -> str:
-    """Describe a finished set truthfully ("eight reps, stopped one short of failure").
+    """Describe a finished set ("eight reps, stopped about one short of failure").
 
     ``rir`` is the reps in reserve after the set's last rep (3 means 3 or more),
     None when unknown; ``near_failure`` (used only when ``rir`` is None) says the
-    near-failure latch was engaged at the last rep.
+    near-failure latch was engaged at the last rep.  The reserve is the classifier's
+    estimate (held out, off by 0.38 reps on average: docs/models.md), so 1 and 2 are said as
+    "about": stated flat, the coach would sound sure of what it only estimates.
     """
     head = f'{number_to_words(reps)} rep' + ('' if reps == 1 else 's')
     if rir is None:
@@ -114,7 +116,7 @@ def summary_text(reps: int, rir: Optional[int], near_failure: bool = False) -> s
         return head + ', taken to failure'
     if rir >= 3:
         return head + ', stopped three or more short of failure'
-    return f'{head}, stopped {number_to_words(rir)} short of failure'
+    return f'{head}, stopped about {number_to_words(rir)} short of failure'
 
 
 @dataclass
