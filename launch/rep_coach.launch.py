@@ -38,6 +38,19 @@ def _fully_qualified(namespace: str, topic: str) -> str:
     return f'/{namespace}/{topic}' if namespace else f'/{topic}'
 
 
+def _nodes_namespace(context, namespace: str) -> str:
+    """Return the namespace launch_ros gives the nodes: ``namespace`` under any pushed one.
+
+    Included under ``PushRosNamespace`` (a gym's launch file grouping its stations), a
+    Node's relative namespace is prefixed by the pushed one, which launch_ros keeps in
+    the ``ros_namespace`` launch configuration; the bag must record those topics.
+    """
+    pushed = (context.launch_configurations.get('ros_namespace') or '').strip('/')
+    if namespace.startswith('/') or not pushed:
+        return namespace
+    return f'/{pushed}/{namespace}' if namespace.strip('/') else f'/{pushed}'
+
+
 def _required_exited(event, context):
     """Shut the launch down after a required process exited (its ``on_exit``)."""
     shutdown = Shutdown(reason=required_exit_reason(event.process_name, event.returncode))
@@ -68,8 +81,9 @@ def _launch_setup(context, *args, **kwargs):
         # owner-only, so the bag inside is unreadable to other users.
         os.makedirs(bag_dir, mode=0o700, exist_ok=True)
         os.chmod(bag_dir, 0o700)
-        bag = os.path.join(bag_dir, default_bag_name(namespace))
-        topics = [_fully_qualified(namespace, topic) for topic in TOPIC_TYPES]
+        recorded = _nodes_namespace(context, namespace)
+        bag = os.path.join(bag_dir, default_bag_name(recorded))
+        topics = [_fully_qualified(recorded, topic) for topic in TOPIC_TYPES]
         actions.append(ExecuteProcess(
             cmd=['ros2', 'bag', 'record', '-s', 'mcap', '-o', bag] + topics,
             output='screen', on_exit=_required_exited))

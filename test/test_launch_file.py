@@ -135,6 +135,20 @@ def test_record_runs_ros2_bag_record_mcap_on_every_topic(launch_module, tmp_path
     assert (bag_dir.stat().st_mode & 0o777) == 0o700
 
 
+@pytest.mark.parametrize('namespace, recorded', [('station3', '/gym/station3'), ('', '/gym'),
+                                                 ('/station3', '/station3')])
+def test_record_follows_a_pushed_namespace(launch_module, tmp_path, namespace: str,
+                                           recorded: str) -> None:
+    # Included under PushRosNamespace('gym'), launch_ros puts a relative node namespace
+    # under it; the bag recorded the unprefixed topics, so nothing.
+    _, actions = _evaluate(launch_module, record='true', namespace=namespace,
+                           bag_dir=str(tmp_path / 'bags'), ros_namespace='/gym')
+    cmd = next(a.kwargs['cmd'] for a in actions if type(a).__name__ == 'ExecuteProcess')
+    assert cmd[7:] == [f'{recorded}/{topic}' for topic in TOPIC_TYPES]
+    label = recorded.strip('/').replace('/', '.')
+    assert Path(cmd[6]).name.startswith(f'rep_coach_{label}_')
+
+
 class _ProcessExited:
     """The two fields of launch.events.process.ProcessExited that on_exit handlers read."""
 
