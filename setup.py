@@ -2,10 +2,16 @@
 
 from glob import glob
 import os
+import re
 
 from setuptools import find_packages, setup
 
 PACKAGE = 'rep_coach'
+#: The one version: rep_coach/__init__.py's ``__version__`` (``rep-coach --version`` prints
+#: it; package.xml repeats it for ROS, and a test checks the two agree).
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), PACKAGE,
+                       '__init__.py')) as _init:
+    VERSION = re.search(r"^__version__ = '([^']+)'$", _init.read(), re.M).group(1)
 NODES = ['imu_publisher', 'rep_segmenter', 'near_failure_classifier', 'audio_feedback',
          'session_recorder', 'form_coach']
 
@@ -17,7 +23,7 @@ def share(subdir: str, pattern: str):
 
 setup(
     name=PACKAGE,
-    version='0.1.0',
+    version=VERSION,
     packages=find_packages(exclude=['test', 'test.*']),
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),

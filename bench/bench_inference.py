@@ -73,14 +73,15 @@ def main() -> int:
     parser.add_argument('--n', type=int, default=300, help='timed calls per case')
     args = parser.parse_args()
 
-    import torch
-    torch.set_num_threads(1)
+    try:
+        import torch
+    except ImportError as exc:   # the train extra: ours still run in onnxruntime
+        torch = None
+        missing = (f'{exc} (install rep_coach[train]): the published-size reference, the '
+                   'PyTorch timings and the parameter counts need it')
+    else:
+        torch.set_num_threads(1)
     from rep_coach.learned import load_classifier_model, load_segmenter_model
-    from rep_coach.training.models import (CausalTCN, n_params, RefClassifier, RefResNet,
-                                           RepClassifier, RepClassifierStep, StreamingEnsemble)
-    from rep_coach.training.reference import (export_ref_classifier, export_ref_segmenter,
-                                              load_ref_classifier, load_ref_segmenter,
-                                              SEG_FEATURES, WINDOW)
     from rep_coach.core.rep_features import RELATIVE_FEATURES
     from rep_coach.learned.kinematic_input import N_INPUTS
     from rep_coach.learned.preprocess import N_REP_CHANNELS
@@ -99,6 +100,24 @@ def main() -> int:
     out['ours_classifier_ort'] = _timeit(lambda: clf.run(features=feats, signal=sig, h=h),
                                          args.n)
     out['ours_pipeline_push'] = _pipeline_push(args.models, args.n)
+    out['ours_segmenter_ort']['onnx_bytes'] = seg_path.stat().st_size
+    out['ours_classifier_ort']['onnx_bytes'] = clf_path.stat().st_size
+    if torch is None:
+        return _report(out, args.json, {'available': False, 'reason': missing})
+    _torch_cases(out, args, smeta, cmeta, x, feats, sig, h)
+    return _report(out, args.json, {'available': True})
+
+
+def _torch_cases(out: Dict[str, Dict], args: argparse.Namespace, smeta: Dict, cmeta: Dict,
+                 x: np.ndarray, feats: np.ndarray, sig: np.ndarray, h: np.ndarray) -> None:
+    """Add ours in PyTorch, the parameter counts and the published-size reference to ``out``."""
+    import torch
+    from rep_coach.training.models import (CausalTCN, n_params, RefClassifier, RefResNet,
+                                           RepClassifier, RepClassifierStep, StreamingEnsemble)
+    from rep_coach.training.reference import (export_ref_classifier, export_ref_segmenter,
+                                              load_ref_classifier, load_ref_segmenter,
+                                              SEG_FEATURES, WINDOW)
+    from rep_coach.core.rep_features import RELATIVE_FEATURES
     # Files from before ensembles carry no 'members': their 'channels' is the one network's.
     shape = {'channels': smeta.get('member_channels', smeta['channels'])}
     if 'dilations' in smeta:
@@ -112,10 +131,8 @@ def main() -> int:
     with torch.no_grad():
         out['ours_segmenter_torch'] = _timeit(lambda: stream(tx, ts), args.n)
         out['ours_classifier_torch'] = _timeit(lambda: rc(tf, tsig, th), args.n)
-    out['ours_segmenter_ort'].update(params=sum(n_params(t) for t in tcns),
-                                     onnx_bytes=seg_path.stat().st_size)
-    out['ours_classifier_ort'].update(params=n_params(rc),
-                                      onnx_bytes=clf_path.stat().st_size)
+    out['ours_segmenter_ort']['params'] = sum(n_params(t) for t in tcns)
+    out['ours_classifier_ort']['params'] = n_params(rc)
 
     ref_seg, ref_clf = RefResNet().eval(), RefClassifier().eval()
     w = torch.zeros(1, 6, WINDOW)
@@ -137,24 +154,34 @@ def main() -> int:
         out['reference_segmenter_torch'] = _timeit(lambda: ref_seg(w), args.n)
         out['reference_classifier_torch'] = _timeit(
             lambda: ref_clf(rw, rs, rh, rh), max(50, args.n // 3))
+
+
+def _report(out: Dict[str, Dict], as_json: bool, torch_part: Dict) -> int:
+    """Print the cases and their summary (a table, or JSON with ``--json``); return 0.
+
+    ``torch_part`` says whether the PyTorch cases ran (``available``) or why not
+    (``reason``); without them the reference's figures are None.
+    """
     ours_bytes = (out['ours_segmenter_ort']['onnx_bytes']
                   + out['ours_classifier_ort']['onnx_bytes'])
+    ref = torch_part['available']
     ref_bytes = (out['reference_segmenter_ort']['onnx_bytes']
-                 + out['reference_classifier_ort']['onnx_bytes'])
+                 + out['reference_classifier_ort']['onnx_bytes']) if ref else None
     summary = {
         'ours_total_onnx_bytes': ours_bytes,
         'reference_total_onnx_bytes': ref_bytes,
-        'size_ratio_reference_over_ours': round(ref_bytes / ours_bytes, 1),
+        'size_ratio_reference_over_ours': round(ref_bytes / ours_bytes, 1) if ref else None,
         'segmenter_p50_ratio_reference_over_ours': round(
-            out['reference_segmenter_ort']['p50_ms'] / out['ours_segmenter_ort']['p50_ms'], 1),
+            out['reference_segmenter_ort']['p50_ms'] / out['ours_segmenter_ort']['p50_ms'], 1)
+        if ref else None,
         # Per second of stream: 10 hops for ours, 1 / 0.64 windows for the reference.
         'segmenter_ms_per_stream_s_ours': round(10 * out['ours_segmenter_ort']['p50_ms'], 3),
         'segmenter_ms_per_stream_s_reference': round(
-            out['reference_segmenter_ort']['p50_ms'] / 0.64, 3),
+            out['reference_segmenter_ort']['p50_ms'] / 0.64, 3) if ref else None,
         'ours_updates_per_s_sustained': out['ours_segmenter_ort']['updates_per_s'],
     }
-    result = {'cases': out, 'summary': summary, 'threads': 1}
-    if args.json:
+    result = {'cases': out, 'summary': summary, 'threads': 1, 'torch': torch_part}
+    if as_json:
         print(json.dumps(result, indent=1))
         return 0
     print(f'{"case":32s} {"p50 ms":>9s} {"p99 ms":>9s} {"upd/s":>9s} {"params":>10s} '
@@ -165,6 +192,8 @@ def main() -> int:
               f'{format(r["onnx_bytes"] / 1024, ".1f") if "onnx_bytes" in r else "":>9}')
     for k, v in summary.items():
         print(f'{k}: {v}')
+    if not ref:
+        print(f'not available: {torch_part["reason"]}')
     return 0
 
 

@@ -2,6 +2,7 @@
 
 import argparse
 from pathlib import Path
+import sys
 
 import pytest
 
@@ -198,3 +199,81 @@ def test_help_documents_the_exit_statuses(sub: str, capsys) -> None:
     text = ' '.join(capsys.readouterr().out.split())   # as one line, wherever it wraps
     assert 'exit status: 0 ' in text and '1 a node failed' in text
     assert '2 nothing started: a bad option, parameter file or override' in text
+
+
+def test_a_negative_speed_is_refused_by_the_rule_zero_is(capsys) -> None:
+    # Once '-1' said "must be >= 0.0" (the node's rule) while '0' said "must be above 0".
+    from rep_coach.cli import build_parser
+    for value in ('-1', '0', '-0', '-inf'):
+        with pytest.raises(SystemExit):
+            build_parser('demo').parse_args(['demo', f'--speed={value}'])
+        assert f"argument --speed: '{value}': must be above 0\n" in capsys.readouterr().err
+
+
+def _train_args(*argv: str) -> argparse.Namespace:
+    from rep_coach.cli import build_parser
+    return build_parser('train').parse_args(['train', *argv])
+
+
+def test_train_without_the_train_extra_says_so_in_one_line(tmp_path: Path, monkeypatch,
+                                                           capsys) -> None:
+    # Once a ModuleNotFoundError traceback, before any option was looked at.
+    from rep_coach.cli import main, train
+    monkeypatch.setitem(sys.modules, 'torch', None)   # `import torch` raises ImportError
+    assert train.run(_train_args('--synthetic', '2', '--work-dir', str(tmp_path))) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('rep-coach train: missing dependency (') and err.count('\n') == 1
+    assert err.endswith('; install rep_coach[train]\n')
+    # The options are checked first, and need no torch.
+    assert train.run(_train_args('--data', str(tmp_path / 'none'))) == 2
+    assert capsys.readouterr().err == \
+        f'rep-coach train: data directory {tmp_path / "none"} not found\n'
+    with pytest.raises(SystemExit) as info:
+        main(['train', '--help'])
+    assert info.value.code == 0 and '--pretrain-steps' in capsys.readouterr().out
+    assert not list(tmp_path.iterdir())
+
+
+def test_form_without_the_pose_extra_says_so_the_same_way(monkeypatch, capsys) -> None:
+    from rep_coach.cli import build_parser, form
+    monkeypatch.setitem(sys.modules, 'cv2', None)
+    assert form.run(build_parser('form').parse_args(['form', 'clip.mp4'])) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('rep-coach form: missing dependency (') and err.count('\n') == 1
+    assert err.endswith('; install rep_coach[pose]\n')
+
+
+def test_train_checks_where_it_writes_before_training(tmp_path: Path, monkeypatch,
+                                                      capsys) -> None:
+    # Once an hour of training, then a traceback writing --out (the report came last too).
+    pytest.importorskip('torch')
+    pytest.importorskip('onnx')
+    from rep_coach.cli import train
+    from rep_coach.training import pipeline
+
+    def trained(*args: object, **kwargs: object) -> None:
+        raise AssertionError('training started')
+    for name in ('run_loso', 'fit_and_export', 'evaluate_baseline', 'write_json'):
+        monkeypatch.setattr(pipeline, name, trained)
+    afile = tmp_path / 'afile'
+    afile.write_text('x')
+    work = tmp_path / 'work'
+    base = ['--synthetic', '2', '--no-progress']
+    cases = [(['--work-dir', str(afile / 'w')], f'--work-dir {afile / "w"}: {afile} is not '
+              'a directory'),
+             (['--work-dir', str(work), '--out', str(afile)], f'--out {afile}: is not a '
+              'directory'),
+             # The default report is <work-dir>/report.json: its directory is the work dir's.
+             (['--work-dir', str(work), '--no-final', '--report', str(afile / 'r.json')],
+              f"--report's directory {afile}: is not a directory"),
+             (['--work-dir', str(work), '--no-final', '--report', str(tmp_path)],
+              f'--report {tmp_path} is a directory; name a file, e.g. '
+              f'{tmp_path / "report.json"}')]
+    if Path('/proc/self').is_dir():   # even root cannot create a directory in /proc
+        cases.append((['--work-dir', str(work), '--out', '/proc/x'],
+                      '--out /proc/x: cannot create a directory in /proc ('))
+    for argv, words in cases:
+        assert train.run(_train_args(*base, *argv)) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith(f'rep-coach train: {words}') and err.count('\n') == 1, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['afile']   # nothing made

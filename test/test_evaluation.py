@@ -183,10 +183,13 @@ def test_cli_subjects_that_match_nothing_name_the_datasets_subjects(thomas2025_d
                                                                     capsys) -> None:
     parser = argparse.ArgumentParser()
     evaluate_cli.add_parser(parser.add_subparsers())
-    args = parser.parse_args(['evaluate', str(thomas2025_dir), '--subjects', 'a321', 'ZZZ'])
-    assert evaluate_cli.run(args) == 2
-    assert capsys.readouterr().err == \
-        'rep-coach evaluate: --subjects a321 ZZZ matches none of A321, G998, T417, T456\n'
+    # Codes match in any case (a321 is A321); one that names no subject is the error,
+    # even beside good ones (once a warning, and only a321 ZZZ both unknown stopped).
+    for codes, unknown in [(['a321', 'ZZZ'], 'ZZZ'), (['zzz', 'yy'], 'zzz yy')]:
+        args = parser.parse_args(['evaluate', str(thomas2025_dir), '--subjects', *codes])
+        assert evaluate_cli.run(args) == 2
+        assert capsys.readouterr().err == \
+            f'rep-coach evaluate: --subjects {unknown} matches none of A321, G998, T417, T456\n'
     with pytest.raises(SystemExit) as info:   # no codes at all: argparse says so
         parser.parse_args(['evaluate', str(thomas2025_dir), '--subjects'])
     assert info.value.code == 2

@@ -633,21 +633,25 @@ def test_a_directory_lists_the_bags_whose_stages_differ_or_are_missing(
 
 def test_subjects_that_match_nothing_are_named_with_what_there_is(tmp_path: Path,
                                                                   capsys: Any) -> None:
-    # Once: "DATA: no labelled sets", and a mistyped code among good ones went unnoticed.
+    # Once: "DATA: no labelled sets", and a mistyped code among good ones went unnoticed;
+    # then a warning that scrolled by.  Now any code that names no subject is the error.
     sessions = tmp_path / 'bags'
     sessions.mkdir()
     write_labelled_bag(sessions / 'a', simulate(SimConfig(seed=3, sets=1)), '/station1')
     write_labelled_bag(sessions / 'b', simulate(SimConfig(seed=4, sets=1)), '/station2')
-    for data, subjects, there in [(sessions, ['ZZZ', 'Station1'], 'station1, station2'),
-                                  (sessions / 'a', ['station2'], 'station1')]:
+    for data, subjects, unknown, there in [
+            (sessions, ['ZZZ', 'Station1'], 'ZZZ', 'station1, station2'),
+            (sessions, ['station2', 'ZZZ'], 'ZZZ', 'station1, station2'),
+            (sessions / 'a', ['station2'], 'station2', 'station1')]:
         assert run_evaluate(str(data), '--subjects', *subjects) == 2
-        assert capsys.readouterr().err == (f'rep-coach evaluate: --subjects '
-                                           f'{" ".join(subjects)} matches none of {there}\n')
-    assert run_evaluate(str(sessions), '--subjects', 'station2', 'ZZZ', '--json') == 0
-    captured = capsys.readouterr()
-    assert json.loads(captured.out)['bags'] == ['b']
-    assert ('rep-coach evaluate: warning: --subjects ZZZ matches none of station1, station2; '
-            'left out\n') in captured.err
+        assert capsys.readouterr().err == (f'rep-coach evaluate: --subjects {unknown} '
+                                           f'matches none of {there}\n')
+    # Codes match in any case, in a directory of bags as in one bag.
+    for data, subjects, bags in [(sessions, ['STATION2'], ['b']),
+                                 (sessions / 'a', ['Station1'], None)]:
+        assert run_evaluate(str(data), '--subjects', *subjects, '--json') == 0
+        out = json.loads(capsys.readouterr().out)
+        assert out.get('bags') == bags and out['learned']['n_sets'] == 1
 
 
 def test_plot_says_what_it_finds_in_a_bag_under_a_name_not_evaluates(

@@ -71,9 +71,12 @@ TARGETS = (
            unit=' %'),
     Target('graph RSS, all nodes', ('graph', 'rss_mb_total'), 400.0, unit=' MB'),
     Target('lost on reliable topics', ('graph', 'lost_reliable'), 0.0),
-    Target('evaluation speed (x real time)', ('evaluation_x_realtime',), 500.0, at_most=False,
+    Target('evaluation speed (x real time)', ('evaluation', 'x_realtime'), 500.0, at_most=False,
            unit='x'),
 )
+
+#: Exit statuses of ``rep-coach bench`` (:func:`exit_status`); 2 is argparse's bad option.
+EXIT_MET, EXIT_MISSED, EXIT_NOT_MEASURED = 0, 1, 3
 
 
 # -- the scripts of others ---------------------------------------------------------------------
@@ -136,6 +139,8 @@ def inference(quick: bool, progress: Progress) -> Dict[str, Any]:
     summary = raw.get('summary', {})
     return {
         'available': True,
+        # Without the train extra: ours in onnxruntime only ({'available': False, 'reason'}).
+        'torch': raw.get('torch', {'available': True}),
         # The worse of the two stages: the per-update budget must hold for both.
         'ours_p99_ms': worst('ours_', 'p99_ms'),
         'reference_p99_ms': worst('reference_', 'p99_ms'),
@@ -281,6 +286,40 @@ def run_suite(only: Sequence[str] = SECTIONS, quick: bool = False,
     return result
 
 
+def not_available(result: Dict[str, Any]) -> List[str]:
+    """Return what of the sections run could not be measured, one ``what: why`` each.
+
+    A section that could not run (``available`` false), a part of one that could not
+    (a dict entry with ``available`` false: inference's PyTorch cases and reference,
+    evaluation's learned stages) and a target of a section run that has no value.
+    """
+    lines = []
+    for name in result.get('sections', ()):
+        section = result.get(name)
+        if not isinstance(section, dict):
+            continue
+        if section.get('available') is False:
+            lines.append(f'{name}: {section.get("reason")}')
+            continue
+        lines += [f'{name} {part}: {entry.get("reason")}' for part, entry in section.items()
+                  if isinstance(entry, dict) and entry.get('available') is False]
+    ran = {t.name for t in TARGETS if t.path[0] in result.get('sections', ())}
+    lines += [f'target {t["name"]}: not measured' for t in result.get('targets', ())
+              if t['name'] in ran and t['met'] is None]
+    return lines
+
+
+def exit_status(result: Dict[str, Any]) -> int:
+    """Return ``rep-coach bench``'s exit status for ``result``.
+
+    1 if a target measured was missed (whatever else), else 3 if anything run could
+    not be measured (:func:`not_available`), else 0.
+    """
+    if any(t['met'] is False for t in result.get('targets', ())):
+        return EXIT_MISSED
+    return EXIT_NOT_MEASURED if not_available(result) else EXIT_MET
+
+
 # -- the table for humans ------------------------------------------------------------------------
 
 def _kb(n: Optional[float]) -> Optional[float]:
@@ -371,6 +410,8 @@ def table(result: Dict[str, Any]) -> str:
                     f'{_f(s["ours_params"]):>9s} {_f(s["reference_params"]):>10s} '
                     f'{_f(s["ours_onnx_kb"], ".1f"):>7s} {_f(s["reference_onnx_kb"], ".1f"):>8s}')
             lines.append(f'  sustained updates/s on one core: {_f(inf["updates_per_s"], ".0f")}')
+            if inf['torch'].get('available') is False:
+                lines.append(f'  not available: {inf["torch"]["reason"]}')
         lines.append('')
     if result.get('graph') is not None:
         lines += [graph_table(result['graph']), '']

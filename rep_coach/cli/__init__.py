@@ -13,6 +13,8 @@ import logging
 import sys
 from typing import List, Optional
 
+from rep_coach import __version__
+
 #: (subcommand, module, one-line help) in the order ``--help`` lists them.
 SUBCOMMANDS = [
     ('demo', 'demo', 'run the whole graph on a simulated set to failure and summarise it'),
@@ -35,6 +37,8 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
                     'detection and audio cues on a ROS 2 node graph (runs without ROS '
                     'on Cyclone DDS).')
     parser.add_argument('-v', '--verbose', action='store_true', help='debug logging')
+    parser.add_argument('--version', action='version', version=f'%(prog)s {__version__}',
+                        help="print rep_coach's version and exit")
     subparsers = parser.add_subparsers(dest='command', metavar='COMMAND')
     for name, module, help_text in SUBCOMMANDS:
         if name == command:

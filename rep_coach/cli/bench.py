@@ -19,8 +19,19 @@ from pathlib import Path
 import sys
 from typing import Any, List
 
-from rep_coach.benchmarks.suite import SECTIONS
+from rep_coach.benchmarks.suite import EXIT_NOT_MEASURED, SECTIONS
 from rep_coach.cli.checks import playback_speed, positive_float
+
+
+#: What run returns (suite.exit_status; the soak's verdict), as --help says.
+EPILOG = """\
+exit status: 0 every section asked for ran and every target it measured was met (the
+soak: passed); 1 a target measured was missed, whatever else (the soak: failed); 2 a
+bad option; 3 no target missed, but something asked for could not be measured: a
+section or part of one "not available" (e.g. the PyTorch reference without the train
+extra, pose without the pose extra) or a target left without a value (the soak: the
+graph did not run)
+"""
 
 
 def _sections(text: str) -> List[str]:
@@ -36,7 +47,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register the ``bench`` subcommand."""
     parser = subparsers.add_parser(
         'bench', help='measure inference, graph latency, CPU and memory side by side',
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--json', action='store_true',
                         help='print one JSON object on stdout (progress stays on stderr)')
     parser.add_argument('--quick', action='store_true',
@@ -65,14 +76,14 @@ def run(args: argparse.Namespace) -> int:
     """Run the benchmarks (or the soak); print a table or JSON; return the exit code."""
     if getattr(args, 'soak', False):
         return _soak(args)
-    from rep_coach.benchmarks.suite import run_suite, table
+    from rep_coach.benchmarks.suite import exit_status, run_suite, table
     result = run_suite(only=args.only, quick=args.quick, progress=_progress,
                        keep=getattr(args, 'keep', None), echo_logs=getattr(args, 'logs', False))
     if args.json:
         print(json.dumps(result, allow_nan=False, default=str))
     else:
         print(table(result))
-    return 0
+    return exit_status(result)
 
 
 def _soak(args: argparse.Namespace) -> int:
@@ -87,7 +98,7 @@ def _soak(args: argparse.Namespace) -> int:
                                      progress=_progress))
     except GraphBenchError as exc:
         print(f'rep-coach bench --soak: {exc}', file=sys.stderr)
-        return 1
+        return EXIT_NOT_MEASURED
     result['machine'] = info
     if args.json:
         print(json.dumps(result, allow_nan=False, default=str))

@@ -2,7 +2,9 @@
 
 argparse types (``namespace``, ``positive_int``, ``non_negative_int``, ``positive_float``,
 ``imu_source``, ``audio_sink``, ``classifier_threshold``, ``set_rest``, ``playback_speed``,
-``record_dir``, ``output_path``) and the output path check that plot and form share.
+``record_dir``, ``output_path``), the output file and directory checks
+(``output_problem``, ``directory_problem``) and the message for a missing optional extra
+(``missing_extra``).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+import sys
 import tempfile
 from typing import Any, Callable, Optional, Sequence
 
@@ -85,34 +88,47 @@ def playback_speed(text: str) -> float:
     The node's 0 ("as fast as the graph takes it") is refused: the runs that take a
     speed (demo, the soak) time their session by it.
     """
-    value = _node_parameter('imu_publisher', 'playback_speed', text, float)
-    if value <= 0:
+    try:
+        refused = float(text) <= 0   # before the node's check, whose rule is ">= 0"
+    except ValueError:
+        refused = False   # not a number: the node's check says so
+    if refused:
         raise argparse.ArgumentTypeError(f'{text!r}: must be above 0')
-    return value
+    return _node_parameter('imu_publisher', 'playback_speed', text, float)
 
 
 def record_dir(text: str) -> str:
     """Check a directory to record session bags under (session_recorder's ``bag_dir``).
 
-    It must be a directory, or one the recorder can create: its nearest existing
-    ancestor a directory that takes a new entry.  That is tried (a directory made and
-    removed), as the output check tries its file: root passes ``os.access`` where the
-    kernel still refuses.  Otherwise the recorder fails only after the graph has run.
+    It must be a directory, or one the recorder can create (:func:`directory_problem`);
+    otherwise the recorder fails only after the graph has run.
     """
     _node_parameter('session_recorder', 'bag_dir', text)   # not empty
-    path = Path(text).expanduser()   # as the recorder reads it
+    problem = directory_problem(Path(text).expanduser())   # as the recorder reads it
+    if problem:
+        raise argparse.ArgumentTypeError(f'{text!r}: {problem}')
+    return text
+
+
+def directory_problem(path: Path) -> Optional[str]:
+    """Return why ``path`` cannot be a directory to write in, or None when it can.
+
+    It must be a directory, or one that can be created: its nearest existing ancestor
+    a directory that takes a new entry.  That is tried (a directory made and removed):
+    root passes ``os.access`` where the kernel still refuses (``/proc``, ``/sys``).
+    The message does not repeat ``path``; the caller names it.
+    """
     existing = path
     while not os.path.lexists(existing):   # lexists: a dangling symbolic link is in the way
         existing = existing.parent
     if not existing.is_dir():
         where = '' if existing == path else f'{existing} '
-        raise argparse.ArgumentTypeError(f'{text!r}: {where}is not a directory')
+        return f'{where}is not a directory'
     try:
         os.rmdir(tempfile.mkdtemp(prefix='.rep_coach_check_', dir=existing))
     except OSError as exc:
-        raise argparse.ArgumentTypeError(
-            f'{text!r}: cannot create a directory in {existing} ({exc.strerror})') from None
-    return text
+        return f'cannot create a directory in {existing} ({exc.strerror})'
+    return None
 
 
 def positive_int(text: str) -> int:
@@ -172,3 +188,13 @@ def output_problem(path: Path, suffixes: Sequence[str]) -> Optional[str]:
     if not existed:
         path.unlink()
     return None
+
+
+def missing_extra(command: str, exc: ImportError, extra: str) -> int:
+    """Say on stderr that ``command`` needs the optional ``extra`` to import; return 2.
+
+    ``extra`` is the name in setup.py's ``extras_require`` (``pip install rep_coach[extra]``).
+    """
+    print(f'rep-coach {command}: missing dependency ({exc}); install rep_coach[{extra}]',
+          file=sys.stderr)
+    return 2

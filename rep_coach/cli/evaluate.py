@@ -79,7 +79,8 @@ on stderr and under skipped_bags; a dataset: at least one set, unreadable ones l
 on stderr and under skipped_sets); 2 nothing to score: DATA missing or neither a
 dataset, a bag nor a directory of bags, a bag that cannot be read, is empty, has only
 IMU messages (no labels/reps) or no IMU messages, no bag of a directory or set of a
-dataset scorable, no set left after --subjects/--limit, or --models that do not load
+dataset scorable, a --subjects code that names no subject of DATA, no set left after
+--subjects/--limit, or --models that do not load
 """
 
 
@@ -92,10 +93,6 @@ class Inputs:
     kind: str
     #: Bags of a directory, or sets of a dataset, that could not be read: name -> why.
     skipped: Dict[str, str] = field(default_factory=dict)
-    #: Codes of ``--subjects`` that match none of :attr:`available` (others did).
-    unmatched: List[str] = field(default_factory=list)
-    #: The subjects ``DATA`` has (a dataset's codes, the bags' stations or names).
-    available: List[str] = field(default_factory=list)
 
 
 #: Key of a bag recording's ``meta`` that holds its :class:`Recorded` detections.
@@ -171,11 +168,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument('--set-rest-s', type=set_rest, default=DEFAULT_SET_REST_S,
                         help="rep_segmenter's parameter 'set_rest_s': a rest this long or "
                              'longer, from the end of a rep to the start of the next, opens '
-                             'a new set, for both replays (default '
-                             f"{DEFAULT_SET_REST_S:g} s, the node's default)")
+                             'a new set, for both replays; 1 to 600 s, as the node takes '
+                             f"(default {DEFAULT_SET_REST_S:g} s, the node's default)")
     parser.add_argument('--subjects', nargs='+', default=None,
-                        help='only these subjects (thomas2025 codes such as A321; for bags, '
-                             'stations or bag names as the output lists them)')
+                        help='only these subjects, in any case (thomas2025 codes such as '
+                             'A321; for bags, stations or bag names as the output lists them); '
+                             'one that DATA does not have is an error naming those it has')
     parser.add_argument('--limit', type=positive_int, default=None,
                         help='only the first N recordings (N >= 1)')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
@@ -198,16 +196,14 @@ def load_recordings(path: Path, subjects: Optional[List[str]] = None) -> Inputs:
     path = Path(path)
     if (path / 'rep_indexes_corrected.txt').is_file():
         from rep_coach.core.thomas2025 import load_dataset, subjects as dataset_subjects
-        available = dataset_subjects(path)
-        unmatched = _unmatched(subjects, available)   # before loading: it takes a while
-        inputs = Inputs([], 'dataset', unmatched=unmatched, available=available)
-        inputs.recordings = load_dataset(path, subjects, unreadable=inputs.skipped)
+        chosen = _chosen(subjects, dataset_subjects(path))   # before loading: it is slow
+        inputs = Inputs([], 'dataset')
+        inputs.recordings = load_dataset(path, chosen, unreadable=inputs.skipped)
         _some_scorable(path, inputs, 'set')
         return inputs
     if is_bag(path):
         recording = read_labelled_bag(path)
-        return Inputs(_only(subjects, [recording]), 'bag', available=[recording.subject],
-                      unmatched=_unmatched(subjects, [recording.subject]))
+        return Inputs(_only(_chosen(subjects, [recording.subject]), [recording]), 'bag')
     if not path.exists():
         raise FileNotFoundError(f'{path}: no such file or directory')
     from rep_coach.bagio import bags_in
@@ -226,9 +222,8 @@ def load_recordings(path: Path, subjects: Optional[List[str]] = None) -> Inputs:
         except (OSError, ValueError) as exc:
             inputs.skipped[bag.name] = str(exc)
     _some_scorable(path, inputs, 'bag')
-    inputs.available = sorted({r.subject for r in inputs.recordings})
-    inputs.unmatched = _unmatched(subjects, inputs.available)
-    inputs.recordings = _only(subjects, inputs.recordings)
+    chosen = _chosen(subjects, sorted({r.subject for r in inputs.recordings}))
+    inputs.recordings = _only(chosen, inputs.recordings)
     return inputs
 
 
@@ -240,19 +235,28 @@ def _some_scorable(path: Path, inputs: Inputs, unit: str) -> None:
                          f'(first: {first})')
 
 
-def _unmatched(subjects: Optional[List[str]], available: List[str]) -> List[str]:
-    """Return the codes of ``subjects`` that name none of ``available`` (none when None).
+def _chosen(subjects: Optional[List[str]], available: List[str]) -> Optional[List[str]]:
+    """Return the subjects of ``available`` that ``subjects`` name (None: all; None).
 
-    Raises ``ValueError`` naming the codes and what there is when not one matches:
-    nothing would be left to score, and "no labelled sets" would not say why.
+    A code names the subject it equals, else those it equals ignoring case (``a321``
+    is ``A321``).  Raises ``ValueError`` naming the codes that name none, and what
+    there is: a mistyped code would leave its subject out unnoticed, or, alone,
+    nothing to score.
     """
     if subjects is None:
-        return []
-    unmatched = [s for s in subjects if s not in available]
-    if len(unmatched) == len(subjects):
-        raise ValueError(f'--subjects {" ".join(subjects)} matches none of '
+        return None
+    chosen: List[str] = []
+    unmatched = []
+    for code in subjects:
+        named = [a for a in available if a == code] or \
+            [a for a in available if a.casefold() == code.casefold()]
+        chosen += [a for a in named if a not in chosen]
+        if not named:
+            unmatched.append(code)
+    if unmatched:
+        raise ValueError(f'--subjects {" ".join(unmatched)} matches none of '
                          f'{", ".join(available) or "them: DATA has no labelled sets"}')
-    return unmatched
+    return chosen
 
 
 def _only(subjects: Optional[List[str]], recordings: List[ImuRecording]) -> List[ImuRecording]:
@@ -523,9 +527,6 @@ def run(args: argparse.Namespace) -> int:
     unit = 'set' if inputs.kind == 'dataset' else 'bag'
     for name, reason in inputs.skipped.items():
         print(f'rep-coach evaluate: note: {unit} {name} not scored: {reason}', file=sys.stderr)
-    for code in inputs.unmatched:   # a typo among good codes would otherwise go unnoticed
-        print(f'rep-coach evaluate: warning: --subjects {code} matches none of '
-              f'{", ".join(inputs.available)}; left out', file=sys.stderr)
     recordings = inputs.recordings
     if getattr(args, 'limit', None):
         recordings = recordings[:args.limit]

@@ -10,8 +10,26 @@ from typing import Any, Iterator, List, Optional, Tuple
 
 import numpy as np
 
-from rep_coach.cli.checks import non_negative_int, output_path, output_problem
+from rep_coach.cli.checks import (missing_extra, non_negative_int, output_path,
+                                  output_problem)
 from rep_coach.pose.summary import summary_lines
+
+#: The help text, wrapped here: the formatter keeps the lines of the exit statuses, so
+#: of this too.
+DESCRIPTION = """\
+Judge lifting form in an image, a video or a camera stream with BlazePose (the pose
+extra). Prints a summary: frames, frames with a person, reps; each rep's verdict;
+where each fault occurred (e.g. "knees caving: frames 120-180 (4.0-6.0 s, rep 2)");
+faults that could not be judged and why. --json prints every frame instead.
+"""
+
+#: What run returns, as --help says.
+EPILOG = """\
+exit status: 0 judged and printed (-o written); 2 nothing judged: the pose extra is
+missing, INPUT is missing, a directory, an image that does not decode or a video or
+camera that does not open, -o is not a writable path of the input's type (or a camera
+has no --max-frames), or the pose backend is unusable (the message names the culprit)
+"""
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
 #: Containers the mp4v writer produces.
@@ -26,12 +44,22 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     from rep_coach.pose.estimator import BACKENDS
     from rep_coach.pose.exercises import EXERCISES
     p = subparsers.add_parser('form', help='judge lifting form from video with BlazePose',
-                              description=__doc__)
+                              description=DESCRIPTION, epilog=EPILOG,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('input', help='image file, video file or camera index (e.g. 0)')
-    p.add_argument('--exercise', default='front_squat', choices=sorted(EXERCISES))
-    p.add_argument('-o', '--output', type=output_path, help='annotated image/video to write')
-    p.add_argument('--json', action='store_true', help='print frames and reps as JSON')
-    p.add_argument('--backend', default=BACKENDS[0], choices=BACKENDS)
+    p.add_argument('--exercise', default='front_squat', choices=sorted(EXERCISES),
+                   help='the lift, which sets the form rules judged (default %(default)s)')
+    p.add_argument('-o', '--output', type=output_path,
+                   help="annotated copy to write, of the input's type: an image in, an image "
+                        f'out ({", ".join(IMAGE_EXTS)}); a video or camera in, an mp4v video '
+                        f"out ({', '.join(VIDEO_EXTS)}); the name's extension says the format")
+    p.add_argument('--json', action='store_true',
+                   help="print one JSON object (exercise, every frame's verdict, the reps) "
+                        'instead of the summary')
+    p.add_argument('--backend', default=BACKENDS[0], choices=BACKENDS,
+                   help="BlazePose through mediapipe's Tasks PoseLandmarker (mediapipe) or "
+                        'its older solutions.pose (mediapipe-legacy, no presence output); '
+                        'the models ship in the mediapipe wheel (default %(default)s)')
     p.add_argument('--max-frames', type=non_negative_int, default=0,
                    help='stop after this many frames (0 = all; needed for cameras)')
     p.set_defaults(func=run)
@@ -81,9 +109,7 @@ def run(args: argparse.Namespace) -> int:
         from rep_coach.pose import FormCoach, PoseBackendUnavailable
         from rep_coach.pose.draw import annotate
     except ImportError as exc:
-        print(f'rep-coach form: missing dependency ({exc}); install rep_coach[pose]',
-              file=sys.stderr)
-        return 2
+        return missing_extra('form', exc, 'pose')
     src: str = args.input
     is_camera = src.isdigit() and not os.path.exists(src)
     is_image = not is_camera and src.lower().endswith(IMAGE_EXTS)

@@ -24,16 +24,26 @@ import json
 import logging
 from pathlib import Path
 import sys
-from typing import Any, Dict
+from typing import Any, Dict, Optional
+
+from rep_coach.cli.checks import directory_problem, missing_extra
 
 LOG = logging.getLogger('rep_coach.train')
 _DEFAULT_DATA = Path(__file__).resolve().parents[3] / 'shared' / 'data' / 'thomas2025'
+
+#: What run returns, as --help says.
+EPILOG = """\
+exit status: 0 trained and the report written; 2 nothing trained: a bad option, the
+train extra missing, --data not a readable thomas2025-layout directory, or --out,
+--work-dir or --report's directory that cannot be created or written (the message
+names it)
+"""
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register the ``train`` subcommand."""
     p = subparsers.add_parser('train', help='train the learned segmenter and classifier',
-                              description=__doc__,
+                              description=__doc__, epilog=EPILOG,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--data', type=Path, default=_DEFAULT_DATA,
                    help='thomas2025-layout directory (default: %(default)s)')
@@ -46,12 +56,16 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help='fold models and report (default: <cache>/train)')
     p.add_argument('--report', type=Path, default=None,
                    help='JSON report path (default: <work-dir>/report.json)')
-    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--seed', type=int, default=0,
+                   help='seed of the weights, batches, augmentation and --synthetic sessions: '
+                        'the same seed trains the same models (default 0)')
     p.add_argument('--seg-steps', type=int, default=None, help='segmenter training steps')
     p.add_argument('--clf-steps', type=int, default=None, help='classifier training steps')
     p.add_argument('--pretrain-sim', type=int, default=0, metavar='N',
                    help='pretrain the segmenter on N simulated sessions first')
-    p.add_argument('--pretrain-steps', type=int, default=300)
+    p.add_argument('--pretrain-steps', type=int, default=300,
+                   help='segmenter training steps of the --pretrain-sim pretraining '
+                        '(default 300)')
     p.add_argument('--seg-members', type=int, default=3, metavar='K',
                    help='segmenter ensemble size: member k is what --seg-members 1 '
                         '--seed SEED+k trains (default 3)')
@@ -74,17 +88,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run the training; return the process exit code."""
-    import torch
-
-    from rep_coach.core.thomas2025 import DatasetError
-    from rep_coach.training.data import default_cache_dir, load_thomas2025
-    from rep_coach.training.pipeline import (evaluate_baseline, evaluate_baseline_loso,
-                                             fit_and_export, run_loso, TrainConfig, write_json)
-    from rep_coach.training.synthetic import sim_sessions
-
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    work = args.work_dir or default_cache_dir() / 'train'
     if args.seg_members < 1:
         print('rep-coach train: --seg-members must be at least 1', file=sys.stderr)
         return 2
@@ -95,7 +98,30 @@ def run(args: argparse.Namespace) -> int:
             print(f"rep-coach train: --{name.replace('_', '-')} must be 0 or more, got {value}",
                   file=sys.stderr)
             return 2
+    if not args.synthetic and not args.data.is_dir():
+        print(f'rep-coach train: data directory {args.data} not found', file=sys.stderr)
+        return 2
+    try:
+        import torch
+
+        from rep_coach.core.thomas2025 import DatasetError
+        from rep_coach.training.data import default_cache_dir, load_thomas2025
+        from rep_coach.training.pipeline import (evaluate_baseline, evaluate_baseline_loso,
+                                                 fit_and_export, run_loso, TrainConfig,
+                                                 write_json)
+        from rep_coach.training.synthetic import sim_sessions
+    except ImportError as exc:
+        return missing_extra('train', exc, 'train')
+    work = args.work_dir or default_cache_dir() / 'train'
     out = args.out or work / 'final'
+    path = args.report or work / 'report.json'
+    # Checked before the hour of training that would otherwise end in a traceback.
+    problem = _output_problem(work, None if args.no_final else out, path)
+    if problem:
+        print(f'rep-coach train: {problem}', file=sys.stderr)
+        return 2
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True, warn_only=True)
     cfg = TrainConfig(seed=args.seed, seg_members=args.seg_members,
                       progress=not args.no_progress)
     if args.seg_steps is not None:
@@ -105,12 +131,9 @@ def run(args: argparse.Namespace) -> int:
     if args.synthetic:
         sessions = sim_sessions(args.synthetic, seed=args.seed, pseudo_subjects=2)
     else:
-        if not args.data.is_dir():
-            print(f'rep-coach train: data directory {args.data} not found', file=sys.stderr)
-            return 2
         try:
             sessions = load_thomas2025(args.data)
-        except DatasetError as exc:
+        except (DatasetError, OSError) as exc:   # OSError: a file it cannot read
             print(f'rep-coach train: {exc}', file=sys.stderr)
             return 2
     if args.pretrain_sim:
@@ -134,10 +157,21 @@ def run(args: argparse.Namespace) -> int:
         report['reference'] = run_reference_loso(sessions, args.reference_steps, args.seed,
                                                  work / 'reference', cfg.progress, epochs,
                                                  args.reference_reuse)
-    path = args.report or work / 'report.json'
     write_json(path, report)
     LOG.info('report: %s', path)
     return 0
+
+
+def _output_problem(work: Path, out: Optional[Path], report: Path) -> Optional[str]:
+    """Return why the work dir, ``out`` (None: not written) or the report cannot be written."""
+    for option, directory in (('--work-dir', work), ('--out', out),
+                              ("--report's directory", report.parent)):
+        problem = None if directory is None else directory_problem(directory)
+        if problem:
+            return f'{option} {directory}: {problem}'
+    if report.is_dir():
+        return f'--report {report} is a directory; name a file, e.g. {report / "report.json"}'
+    return None
 
 
 def _summary(loso: Dict[str, Any], base: Dict[str, Any]) -> None:
