@@ -94,6 +94,10 @@ def test_repair_names_the_culprit_of_bad_input(tmp_path: Path,
     missing = tmp_path / 'nope'
     code, out, err = repair(capsys, str(missing))
     assert (code, out) == (2, '') and f'{missing}: bag directory does not exist' in err
+    # --json: the error as an object on stdout too, for a caller that parses it.
+    code, out, err = repair(capsys, str(missing), '--json')
+    assert code == 2 and json.loads(out) == {'error': f'{missing}: bag directory does not exist'}
+    assert err.strip() == f'rep-coach repair: {missing}: bag directory does not exist'
     a_file = tmp_path / 'notes.txt'
     a_file.write_text('x')
     code, _, err = repair(capsys, str(a_file))

@@ -2,14 +2,17 @@
 
 argparse types (``namespace``, ``positive_int``, ``non_negative_int``, ``positive_float``,
 ``imu_source``, ``audio_sink``, ``classifier_threshold``, ``set_rest``, ``playback_speed``,
-``record_dir``, ``output_path``) and the output path check that plot and form share.
+``record_dir``, ``output_path``), the output path check that plot and form share, and
+``fail``: how a command reports the error it stops on.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from pathlib import Path
+import sys
 import tempfile
 from typing import Any, Callable, Optional, Sequence
 
@@ -172,3 +175,16 @@ def output_problem(path: Path, suffixes: Sequence[str]) -> Optional[str]:
     if not existed:
         path.unlink()
     return None
+
+
+def fail(command: str, message: str, as_json: bool = False, status: int = 2) -> int:
+    """Report the error ``command`` stops on; return ``status``, its exit status.
+
+    One line on stderr, ``rep-coach COMMAND: MESSAGE``.  With ``--json`` (``as_json``)
+    stdout also gets ``{"error": MESSAGE}``: a caller that parses stdout gets an object
+    on failure too, instead of nothing to parse.
+    """
+    print(f'rep-coach {command}: {message}', file=sys.stderr)
+    if as_json:
+        print(json.dumps({'error': message}))
+    return status

@@ -13,6 +13,7 @@ from pathlib import Path
 import sys
 
 from rep_coach.bagio import BagReadError, BagWriteError, repair_bag
+from rep_coach.cli.checks import fail
 
 LOG = logging.getLogger('repair')
 
@@ -70,7 +71,8 @@ EPILOG = """\
 exit status: 0 repaired or nothing needed repair; 1 the repair could not write
 (the message names the file); 2 BAG is not a repairable bag (the message says why),
 or part of it could not be recovered (the warnings name the files, left untouched;
---json: "repaired": false, "unreadable", "missing")
+--json: "repaired": false, "unreadable", "missing").  When the repair stops on an
+error (1, or 2 for a bag that is not repairable), --json prints {"error": MESSAGE}
 """
 
 
@@ -93,15 +95,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = repair_bag(args.bag)
     except BagReadError as exc:
-        print(f'rep-coach repair: {exc}', file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return fail('repair', str(exc), args.json, EXIT_BAD_INPUT)
     except BagWriteError as exc:
-        print(f'rep-coach repair: {exc}', file=sys.stderr)
-        return EXIT_WRITE_FAILED
+        return fail('repair', str(exc), args.json, EXIT_WRITE_FAILED)
     except OSError as exc:   # e.g. a directory we may not list
-        print(f'rep-coach repair: {exc.filename or args.bag}: {exc.strerror or exc}',
-              file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return fail('repair', f'{exc.filename or args.bag}: {exc.strerror or exc}', args.json,
+                    EXIT_BAD_INPUT)
     for warning in report.warnings:
         LOG.warning('%s', warning)
     if args.json:
