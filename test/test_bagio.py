@@ -448,4 +448,6 @@ def test_sigkill_loses_only_what_was_not_flushed(tmp_path: Path) -> None:
     assert [s.statistics.message_count for s in mcap_summaries(bag)] == [20, 20]
     assert len(mcap_messages(bag)) == 40
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in bag.iterdir())
-    assert sorted(p.name for p in bag.iterdir()) == [*names, 'metadata.yaml']
+    # The recorder's metadata.yaml is kept beside the rewritten one, owner-only too.
+    assert sorted(p.name for p in bag.iterdir()) == [*names, 'metadata.yaml',
+                                                     'metadata.yaml.orig']

@@ -261,3 +261,85 @@ def test_namespace_of_a_ros2_bag_record_bag_is_inferred_not_doubled(
     # /station2/station1/feedback.
     assert [(t, m.data) for t, _, m in published] == [('feedback', 'stop')]
     assert '/station1 inferred from its topic names' in caplog.text
+
+
+def _feedback_bag(bag: Path, texts: List[str]) -> Path:
+    """Record ``texts`` on /feedback, plus a /reps topic without messages; close the bag."""
+    store = default_typestore()
+    rec = BagRecorder(bag, {'/feedback': (STRING, 'events'), '/reps': (STRING, 'events')})
+    for i, text in enumerate(texts):
+        rec.write('/feedback', i * 1_000_000, store.types[STRING](text))
+    rec.close()
+    return bag
+
+
+def test_a_bag_with_nothing_to_play_is_an_error_as_in_evaluate(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture,
+        caplog: pytest.LogCaptureFixture) -> None:
+    pytest.importorskip('cyclonedds')
+    bag = _feedback_bag(tmp_path / 'b', ['stop'])
+    storage = bag / 'b_0.mcap'
+    storage.write_bytes(b'')        # nothing recoverable; metadata.yaml still lists it
+    published: list = []
+    monkeypatch.setitem(sys.modules, 'rep_coach.runtime', _fake_runtime(published))
+    monkeypatch.setitem(sys.modules, 'rep_coach.runtime.msg', types.ModuleType('msg'))
+
+    def run(topics: Any = None, loop: bool = False) -> int:
+        return play.run(argparse.Namespace(bag=bag, rate=10.0, loop=loop, topics=topics,
+                                           namespace=''))
+
+    assert run(loop=True) == 2 and published == []
+    assert capsys.readouterr().out == f'[ERROR] [play]: {bag}: empty bag (no messages)\n'
+    assert 'lost 1 of 1 messages' in caplog.text     # the reader's warning says what
+    # A topic of the bag without messages: named, as the bag itself has some.
+    _feedback_bag(tmp_path / 'c', ['stop'])
+    bag = tmp_path / 'c'
+    assert run(['reps']) == 2 and published == []
+    assert capsys.readouterr().out == f'[ERROR] [play]: {bag}: no messages on /reps\n'
+
+
+def test_ctrl_c_ends_a_loop_with_the_summary_and_exit_0(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    pytest.importorskip('cyclonedds')
+    bag = _feedback_bag(tmp_path / 'b', ['three', 'two left', 'stop'])
+    published: list = []
+    runtime = _fake_runtime(published)
+    node_class = runtime.Node
+
+    class InterruptedNode(node_class):   # type: ignore[misc, valid-type]
+        """A node whose publishers are stopped by Ctrl-C at the sixth message."""
+
+        def create_publisher(self, cls: type, topic: str, qos: Any) -> Any:
+            publisher = super().create_publisher(cls, topic, qos)
+            original = publisher.publish
+
+            def publish(msg: Any) -> None:
+                if len(published) == 5:     # Ctrl-C during the second pass
+                    raise KeyboardInterrupt
+                original(msg)
+
+            publisher.publish = publish
+            return publisher
+
+    runtime.Node = InterruptedNode
+    monkeypatch.setitem(sys.modules, 'rep_coach.runtime', runtime)
+    monkeypatch.setitem(sys.modules, 'rep_coach.runtime.msg', types.ModuleType('msg'))
+    caplog.set_level('INFO', logger='play')
+    args = argparse.Namespace(bag=bag, rate=1000.0, loop=True, topics=None, namespace='')
+    try:
+        code = play.run(args)
+    except KeyboardInterrupt:   # escaping, it would stop pytest itself
+        pytest.fail('Ctrl-C escaped play.run: no summary, exit 130')
+    assert code == 0 and len(published) == 5
+    assert 'published 5 messages in 1 pass(es); worst lag' in caplog.text
+    assert caplog.text.rstrip().endswith('; stopped by Ctrl-C'), caplog.text
+
+
+def test_help_says_the_exit_status(capsys: pytest.CaptureFixture) -> None:
+    from rep_coach.cli import main
+    with pytest.raises(SystemExit) as exit_:
+        main(['play', '--help'])
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    assert 'exit status: 0 played' in text and 'Ctrl-C' in text.split('exit status:')[1]

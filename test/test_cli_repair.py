@@ -56,7 +56,8 @@ def test_repair_recovers_a_cut_recording_and_says_what_was_lost(
     code, out, err = repair(capsys, str(bag))
     assert code == 0, err
     assert re.fullmatch(f'{re.escape(str(bag))}: 2 files, {readable} messages; 1 files '
-                        r'recovered, 0 removed, \d+ bytes lost\n', out), out
+                        r'recovered, 0 removed, \d+ bytes lost; the old metadata.yaml kept '
+                        r'as metadata.yaml.orig\n', out), out
     assert any(r.levelname == 'WARNING' and 'killed_1.mcap: truncated; recovered 10 messages'
                in r.getMessage() for r in caplog.records), caplog.text
     # Complete now: rosbags reads it, and our reader finds nothing to warn about.
@@ -81,7 +82,9 @@ def test_repair_json_report(tmp_path: Path, capsys: pytest.CaptureFixture) -> No
                       'files': ['killed_0.mcap', 'killed_1.mcap'],
                       'recovered': ['killed_1.mcap'], 'removed': [], 'unreadable': [],
                       'missing': [], 'foreign': [], 'message_count': 40,
+                      'listed_messages': 20, 'lost_messages': 0,   # the open file: listed 0
                       'lost_bytes': 0, 'metadata_rebuilt': True,
+                      'metadata_backup': 'metadata.yaml.orig',
                       'warnings': report['warnings']}
     assert len(report['warnings']) == 1 and 'not finalised' in report['warnings'][0]
     assert anyreader_texts(bag) == FLUSHED
@@ -94,6 +97,10 @@ def test_repair_names_the_culprit_of_bad_input(tmp_path: Path,
     missing = tmp_path / 'nope'
     code, out, err = repair(capsys, str(missing))
     assert (code, out) == (2, '') and f'{missing}: bag directory does not exist' in err
+    # --json: the error as an object on stdout too, for a caller that parses it.
+    code, out, err = repair(capsys, str(missing), '--json')
+    assert code == 2 and json.loads(out) == {'error': f'{missing}: bag directory does not exist'}
+    assert err.strip() == f'rep-coach repair: {missing}: bag directory does not exist'
     a_file = tmp_path / 'notes.txt'
     a_file.write_text('x')
     code, _, err = repair(capsys, str(a_file))
@@ -267,3 +274,87 @@ def test_repair_reports_a_listed_file_that_is_missing(
     assert code == 2, err
     assert json.loads(out)['missing'] == ['session_0.mcap']
     assert snapshot(bag) == before
+
+
+def header_only(data: bytes) -> bytes:
+    """Return the start of an MCAP file up to the end of its header record (no record after)."""
+    header_length = int.from_bytes(data[9:17], 'little')   # magic, opcode, then the length
+    return data[:17 + header_length]
+
+
+@pytest.mark.parametrize('cut', [lambda data: b'', lambda data: data[:5], header_only],
+                         ids=['0 bytes', 'part of the magic', 'header only'])
+def test_an_empty_file_metadata_lists_messages_in_is_lost_not_removed(
+        tmp_path: Path, capsys: pytest.CaptureFixture, cut) -> None:
+    bag = closed_bag(tmp_path / 'session')
+    path = bag / 'session_0.mcap'
+    path.write_bytes(cut(path.read_bytes()))
+    before = snapshot(bag)
+    code, out, err = repair(capsys, str(bag), '--json')
+    assert code == 2, err
+    report = json.loads(out)
+    assert (report['repaired'], report['missing'], report['removed'], report['listed_messages'],
+            report['lost_messages']) == (False, ['session_0.mcap'], [], 30, 30), report
+    assert any(w.startswith('session_0.mcap: listed in metadata.yaml with 30 messages but empty')
+               for w in report['warnings']), report['warnings']
+    # Its messages are listed nowhere else: metadata.yaml, and the file, stay as they were.
+    assert snapshot(bag) == before
+
+
+def test_an_empty_file_among_readable_ones_is_reported_lost(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    bag = closed_bag(tmp_path / 'session', files=2)
+    original = (bag / 'metadata.yaml').read_bytes()
+    (bag / 'session_1.mcap').write_bytes(b'')
+    code, out, err = repair(capsys, str(bag))
+    assert code == 0, err
+    assert out.endswith(', 1 missing, lost 30 of 60 messages listed; the old metadata.yaml '
+                        'kept as metadata.yaml.orig\n'), out
+    # Listed no more, so deleted; the count of what it held is in the kept metadata.yaml.
+    assert sorted(p.name for p in bag.iterdir()) == ['metadata.yaml', 'metadata.yaml.orig',
+                                                     'session_0.mcap']
+    assert (bag / 'metadata.yaml.orig').read_bytes() == original
+    assert anyreader_texts(bag) == [f'm{i}' for i in range(30)]
+
+
+def test_the_file_a_killed_recorder_had_just_begun_is_removed_when_empty(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    bag = tmp_path / 'killed'
+    record_and_kill(bag)
+    # Cut during its first chunk: as the recorder lists a file it begins, with 0 messages.
+    (bag / 'killed_1.mcap').write_bytes(b'')
+    assert load_metadata(bag).files[1].message_count == 0
+    code, out, err = repair(capsys, str(bag), '--json')
+    assert code == 0, err
+    report = json.loads(out)
+    assert (report['removed'], report['missing'], report['files'], report['lost_messages']) == \
+        (['killed_1.mcap'], [], ['killed_0.mcap'], 0), report
+    assert anyreader_texts(bag) == FLUSHED[:20]
+
+
+def test_repair_says_how_many_listed_messages_were_lost_and_keeps_the_old_metadata(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    bag = closed_bag(tmp_path / 'session')
+    original = (bag / 'metadata.yaml').read_bytes()
+    path = bag / 'session_0.mcap'
+    data = path.read_bytes()
+    path.write_bytes(data[:data.index(b'm15')])     # the second chunk is cut: m10-m29 lost
+    code, out, err = repair(capsys, str(bag))
+    assert code == 0, err
+    assert re.fullmatch(f'{re.escape(str(bag))}: 1 files, 10 messages; 1 files recovered, '
+                        r'0 removed, lost 20 of 30 messages listed, \d+ bytes lost; the old '
+                        r'metadata.yaml kept as metadata.yaml.orig\n', out), out
+    assert (bag / 'metadata.yaml.orig').read_bytes() == original
+    assert load_metadata(bag).files[0].message_count == 10
+    # Every reader takes the repaired bag as it is: the kept copy is not a storage file.
+    with warnings.catch_warnings():
+        warnings.simplefilter('error', BagRecoveryWarning)
+        assert len(list(read_bag(bag, raw=True))) == 10
+    # A later repair that rewrites metadata.yaml again keeps the first copy.
+    meta = bag / 'metadata.yaml'
+    meta.write_text(meta.read_text().replace('message_count: 10', 'message_count: 11'))
+    code, out, err = repair(capsys, str(bag), '--json')
+    report = json.loads(out)
+    assert code == 0 and report['changed'] and report['metadata_backup'] is None, (out, err)
+    assert (report['listed_messages'], report['lost_messages']) == (11, 1)
+    assert (bag / 'metadata.yaml.orig').read_bytes() == original

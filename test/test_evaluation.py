@@ -118,7 +118,9 @@ def test_cli_named_models_that_do_not_load_are_an_error(thomas2025_dir, tmp_path
                               '--models', str(tmp_path), '--no-progress'])
     assert evaluate_cli.run(args) == 2
     captured = capsys.readouterr()
-    assert captured.out == '' and str(tmp_path / 'segmenter.onnx') in captured.err
+    assert str(tmp_path / 'segmenter.onnx') in captured.err
+    # --json: the same error as an object on stdout, for a caller that parses it.
+    assert captured.err == f'rep-coach evaluate: {json.loads(captured.out)["error"]}\n'
 
 
 def test_window_metrics_read_a_per_window_classifiers_own_verdicts() -> None:

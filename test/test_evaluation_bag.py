@@ -249,6 +249,16 @@ def test_empty_and_imu_only_bags_say_what_they_hold(tmp_path: Path, capsys: Any)
     assert 'missing: no such file or directory' in capsys.readouterr().err
 
 
+def test_evaluate_json_gives_an_error_object_when_it_fails(tmp_path: Path, capsys: Any) -> None:
+    BagRecorder(tmp_path / 'empty', {f'{NS}/imu/data_raw': (IMU, 'sensor_data')}).close()
+    for data, error in ((tmp_path / 'empty', 'empty bag (no messages)'),
+                        (tmp_path / 'missing', 'no such file or directory')):
+        assert run_evaluate(str(data), '--json') == 2
+        out = capsys.readouterr()
+        assert json.loads(out.out) == {'error': f'{data}: {error}'}   # stdout parses
+        assert out.err == f'rep-coach evaluate: {data}: {error}\n'     # the line, as before
+
+
 def test_evaluate_help_documents_the_exit_status(capsys: Any) -> None:
     with pytest.raises(SystemExit):
         run_evaluate('--help')

@@ -5,15 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 import os
 from pathlib import Path
-from typing import Dict, List, Optional, Set, Tuple, Union
+from typing import Any, Dict, List, Optional, Set, Tuple, Union
 
 from rosbags.interfaces import Qos
 from rosbags.typesys.store import Typestore
 
 from .errors import BagError, BagReadError, BagWriteError
 from .mcapscan import ScanError
-from .metadata import (bags_in, build_metadata, FileEntry, load_metadata, METADATA_NAME,
-                       STORAGE_ID, TopicEntry, write_metadata)
+from .metadata import (bags_in, build_metadata, dump_yaml, FileEntry, load_metadata,
+                       METADATA_NAME, STORAGE_ID, TopicEntry, write_private_file)
 from .reader import FileMessages, open_mcap, scan_file
 from .storagefile import (file_index, file_prefix, fsync_path, INPROGRESS_SUFFIX, name_pattern,
                           remove_workdir, storage_name, StorageFile)
@@ -36,14 +36,21 @@ class RepairReport:
     removed: List[str] = field(default_factory=list)       # provably empty: deleted
     #: Non-empty files of which nothing could be read: left untouched, not listed.
     unreadable: List[str] = field(default_factory=list)
-    missing: List[str] = field(default_factory=list)       # listed but not on disk
+    #: Listed files none of whose listed messages is left: not on disk, or empty.
+    missing: List[str] = field(default_factory=list)
     #: Files of another recording (another name prefix): left untouched, not listed.
     foreign: List[str] = field(default_factory=list)
     message_count: int = 0
+    #: Messages the old metadata.yaml listed (None: there was no usable one).
+    listed_count: Optional[int] = None
+    #: Of those, how many were not recovered (counted file by file).
+    lost_messages: int = 0
     lost_bytes: int = 0
     warnings: List[str] = field(default_factory=list)
     #: metadata.yaml was missing, unusable or did not list the files as they are.
     relisted: bool = False
+    #: Name of the copy of the old metadata.yaml this repair kept before rewriting it.
+    backup: str = ''
 
     @property
     def changed(self) -> bool:
@@ -64,8 +71,12 @@ class RepairReport:
                             (self.foreign, 'of another recording (left untouched)')):
             if names:
                 text += f', {len(names)} {what}'
+        if self.lost_messages:
+            text += f', lost {self.lost_messages} of {self.listed_count} messages listed'
         if self.lost_bytes:
             text += f', {self.lost_bytes} bytes lost'
+        if self.backup:
+            text += f'; the old {METADATA_NAME} kept as {self.backup}'
         if not self.repaired:
             text += '; NOT repaired'
         elif not self.changed:
@@ -78,11 +89,17 @@ class RepairReport:
                 'files': list(self.files), 'recovered': list(self.recovered),
                 'removed': list(self.removed), 'unreadable': list(self.unreadable),
                 'missing': list(self.missing), 'foreign': list(self.foreign),
-                'message_count': self.message_count, 'lost_bytes': self.lost_bytes,
-                'metadata_rebuilt': self.relisted, 'warnings': list(self.warnings)}
+                'message_count': self.message_count, 'listed_messages': self.listed_count,
+                'lost_messages': self.lost_messages, 'lost_bytes': self.lost_bytes,
+                'metadata_rebuilt': self.relisted, 'metadata_backup': self.backup or None,
+                'warnings': list(self.warnings)}
 
 
 _REPAIR_SUFFIX = '.repair'
+#: The metadata.yaml a repair found, kept beside the bag before the first rewrite: the
+#: counts the recorder wrote are the only record of what a damaged bag held.  rosbag2's
+#: own ``ros2 bag reindex`` overwrites it without a copy; readers open metadata.yaml only.
+BACKUP_NAME = f'{METADATA_NAME}.orig'
 
 
 def _candidates(bag: Path) -> List[Candidate]:
@@ -194,17 +211,32 @@ def _keep_unreadable(report: RepairReport, bag: Path, fpath: Path, why: str) -> 
                            'not listed: the bag is not repaired')
 
 
-def _no_message(report: RepairReport, bag: Path, fpath: Path, workdir: Optional[Path],
-                content: FileMessages) -> None:
-    """Delete a file without a message if it provably holds none, else keep it."""
+def _no_message(report: RepairReport, bag: Path, candidate: Candidate, content: FileMessages,
+                listed: int) -> bool:
+    """Tell whether a file without a message is to be deleted: it provably holds none.
+
+    ``listed`` is the number of messages metadata.yaml lists in it.  A file that does
+    not parse is kept (unreadable); an empty one (no byte, part of the magic, or a
+    header and no record) that metadata.yaml says held messages is reported as
+    missing: they are lost, and metadata.yaml is the only record of them.
+    """
+    _, fpath, _ = candidate
     if content.lost_bytes or content.errors:
         # Bytes that do not parse may still be someone's data: never delete them.
         _keep_unreadable(report, bag, fpath,
                          f'no complete message in the {content.lost_bytes} bytes after its '
                          'header' if content.lost_bytes else '; '.join(content.errors))
-    else:
-        report.removed.append(fpath.name)   # created, nothing written: no data
-        _remove(fpath, workdir)
+        return False
+    if listed:
+        # The recorder lists a file it begins with 0 messages, so an empty file listed
+        # with some was not cut during its first chunk: its messages were on disk once.
+        name = _stored_name(candidate)
+        report.missing.append(name)
+        report.warnings.append(f'{name}: listed in {METADATA_NAME} with {listed} messages '
+                               f'but empty ({fpath.stat().st_size} bytes, no message in '
+                               'it); its messages are lost')
+    # Either way there is nothing in it: it goes once metadata.yaml stops listing it.
+    return True
 
 
 def repair_bag(path: Union[str, Path], typestore: Optional[Typestore] = None) -> RepairReport:
@@ -214,13 +246,15 @@ def repair_bag(path: Union[str, Path], typestore: Optional[Typestore] = None) ->
     summary (the one being written when the recorder died: every chunk flushed
     before is in it), a truncated or damaged one is salvaged record by record
     and rewritten atomically as a complete, indexed file.  A file with nothing
-    in it (empty, or no record after its header) is deleted; a non-empty file of
-    which nothing is readable is left untouched and reported
+    in it (empty, or no record after its header) is deleted; if metadata.yaml
+    lists messages in it, they are reported lost (``missing``).  A non-empty file
+    of which nothing is readable is left untouched and reported
     (``RepairReport.unreadable``), as are files of another recording
     (``foreign``: not named like the bag's).  Topic QoS comes from the files'
     channel metadata, else from the old metadata.yaml when it is readable.  When
-    no readable file is left of a bag that had some, metadata.yaml is left as it
-    was.  Safe to run twice.
+    no readable file is left of a bag that had some, metadata.yaml (and every
+    file) is left as it was.  Before metadata.yaml is first rewritten, the old one
+    is kept as :data:`BACKUP_NAME`.  Safe to run twice.
 
     Only for a bag whose recorder is dead: it deletes the chunk a live recorder
     is writing.
@@ -252,11 +286,15 @@ def repair_bag(path: Union[str, Path], typestore: Optional[Typestore] = None) ->
     listed = [name for name, _ in old_files or []]
     candidates = _own_candidates(bag, listed, _candidates(bag), report)
     _missing(listed, candidates, report)
+    listed_counts = dict(old_files or [])
+    recovered: Dict[str, int] = {}       # stored name -> messages read from it
+    empty: List[Candidate] = []          # deleted once metadata.yaml no longer lists them
     topics: Dict[str, TopicEntry] = {}
     files: List[FileEntry] = []
     used = {i for i, _, workdir in candidates if workdir is None}
     next_free = max([i for i, _, _ in candidates], default=-1) + 1
-    for index, fpath, workdir in candidates:
+    for candidate in candidates:
+        index, fpath, workdir = candidate
         try:
             content, messages = _read_file(fpath)
         except (ScanError, OSError) as exc:
@@ -268,8 +306,11 @@ def repair_bag(path: Union[str, Path], typestore: Optional[Typestore] = None) ->
         for topic, qos in content.qos.items():
             _merge_topic(topics, old_topics, topic, qos)
         if not messages:
-            _no_message(report, bag, fpath, workdir, content)
+            if _no_message(report, bag, candidate, content,
+                           listed_counts.get(_stored_name(candidate), 0)):
+                empty.append(candidate)
             continue
+        recovered[_stored_name(candidate)] = len(messages)
         for _, topic, msgtype, _ in messages:
             if topic not in topics:
                 _merge_topic(topics, old_topics, topic, [], msgtype)
@@ -294,8 +335,14 @@ def repair_bag(path: Union[str, Path], typestore: Optional[Typestore] = None) ->
             topics[topic].message_count += 1
         files.append(entry)
 
+    if old_files is not None:
+        report.listed_count = sum(count for _, count in old_files)
+        # File by file: a file recovered whole does not make up for another's loss.
+        report.lost_messages = sum(max(0, count - recovered.get(name, 0))
+                                   for name, count in old_files)
     if not files and (report.unreadable or report.missing):
-        # Rewriting it would erase the record of what the bag held.
+        # Rewriting it would erase the record of what the bag held; so would deleting
+        # the empty files it lists.
         report.warnings.append(f'no readable storage file left; {METADATA_NAME} left as it was')
         return report
     files.sort(key=lambda f: (file_index(f.path) or 0, f.path))
@@ -306,7 +353,10 @@ def repair_bag(path: Union[str, Path], typestore: Optional[Typestore] = None) ->
     for name, entry in old_topics.items():
         if name not in topics:
             topics[name] = TopicEntry(name, entry.msgtype, entry.qos, entry.type_hash)
-    write_metadata(bag, build_metadata(list(topics.values()), files, custom))
+    report.backup = _rewrite_metadata(bag, build_metadata(list(topics.values()), files, custom))
+    for candidate in empty:
+        _remove(candidate[1], candidate[2])
+        report.removed.append(candidate[1].name)
     report.relisted = [(f.path, f.message_count) for f in files] != old_files
     report.files = [f.path for f in files]
     report.message_count = sum(f.message_count for f in files)
@@ -330,6 +380,29 @@ def _recover(bag: Path, index: int, fpath: Path, workdir: Optional[Path],
     report.warnings.append(f'{fpath.name}: {what}; recovered {len(messages)} messages into '
                            f'{entry.path}, lost {content.lost_bytes} bytes')
     return entry
+
+
+def _rewrite_metadata(bag: Path, doc: Dict[str, Any]) -> str:
+    """Write metadata.yaml, keeping the one found as :data:`BACKUP_NAME` first.
+
+    Return the backup's name if this call made it.  Nothing is written when the
+    content is unchanged (a healthy bag is left as it was); an existing backup is
+    never replaced, so a second repair keeps what the recorder wrote.
+    """
+    path = bag / METADATA_NAME
+    new = dump_yaml(doc).encode('utf8')
+    try:
+        old: Optional[bytes] = path.read_bytes()
+    except FileNotFoundError:
+        old = None
+    if old == new:
+        return ''
+    made = ''
+    if old is not None and not (bag / BACKUP_NAME).exists():
+        write_private_file(bag / BACKUP_NAME, old)
+        made = BACKUP_NAME
+    write_private_file(path, new)
+    return made
 
 
 def _check_is_a_bag(bag: Path) -> None:

@@ -3,13 +3,14 @@
 argparse types (``namespace``, ``positive_int``, ``non_negative_int``, ``positive_float``,
 ``imu_source``, ``audio_sink``, ``classifier_threshold``, ``set_rest``, ``playback_speed``,
 ``record_dir``, ``output_path``), the output file and directory checks
-(``output_problem``, ``directory_problem``) and the message for a missing optional extra
-(``missing_extra``).
+(``output_problem``, ``directory_problem``), the message for a missing optional extra
+(``missing_extra``) and ``fail``: how a command reports the error it stops on.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from pathlib import Path
 import sys
@@ -195,6 +196,17 @@ def missing_extra(command: str, exc: ImportError, extra: str) -> int:
 
     ``extra`` is the name in setup.py's ``extras_require`` (``pip install rep_coach[extra]``).
     """
-    print(f'rep-coach {command}: missing dependency ({exc}); install rep_coach[{extra}]',
-          file=sys.stderr)
-    return 2
+    return fail(command, f'missing dependency ({exc}); install rep_coach[{extra}]')
+
+
+def fail(command: str, message: str, as_json: bool = False, status: int = 2) -> int:
+    """Report the error ``command`` stops on; return ``status``, its exit status.
+
+    One line on stderr, ``rep-coach COMMAND: MESSAGE``.  With ``--json`` (``as_json``)
+    stdout also gets ``{"error": MESSAGE}``: a caller that parses stdout gets an object
+    on failure too, instead of nothing to parse.
+    """
+    print(f'rep-coach {command}: {message}', file=sys.stderr)
+    if as_json:
+        print(json.dumps({'error': message}))
+    return status

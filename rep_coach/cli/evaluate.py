@@ -50,7 +50,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, TYPE_CHECKING, Ty
 
 from rep_coach import topics
 from rep_coach.bag_names import station_label
-from rep_coach.cli.checks import classifier_threshold, positive_int, set_rest
+from rep_coach.cli.checks import classifier_threshold, fail, positive_int, set_rest
 from rep_coach.core.evaluation import (ASSUMPTION, CUT_MARGIN_S, evaluate, leave_out_cut_reps,
                                        recorded_replay, Replay, score_replays)
 from rep_coach.core.types import ImuRecording, NearFailureState, PayloadError, RepEvent
@@ -80,7 +80,8 @@ on stderr and under skipped_sets); 2 nothing to score: DATA missing or neither a
 dataset, a bag nor a directory of bags, a bag that cannot be read, is empty, has only
 IMU messages (no labels/reps) or no IMU messages, no bag of a directory or set of a
 dataset scorable, a --subjects code that names no subject of DATA, no set left after
---subjects/--limit, or --models that do not load
+--subjects/--limit, or --models that do not load (with --json, also {"error": MESSAGE}
+on stdout)
 """
 
 
@@ -519,11 +520,11 @@ def _near_failure_from(entry: Dict[str, Any], verdicts: Optional[Dict[str, Any]]
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate both pipelines (and a bag's recorded detections); print; return the exit code."""
+    as_json = getattr(args, 'json', False)
     try:
         inputs = load_recordings(args.data, getattr(args, 'subjects', None))
     except (OSError, ValueError) as exc:
-        print(f'rep-coach evaluate: {exc}', file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return fail('evaluate', str(exc), as_json, EXIT_BAD_INPUT)
     unit = 'set' if inputs.kind == 'dataset' else 'bag'
     for name, reason in inputs.skipped.items():
         print(f'rep-coach evaluate: note: {unit} {name} not scored: {reason}', file=sys.stderr)
@@ -531,8 +532,7 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, 'limit', None):
         recordings = recordings[:args.limit]
     if not recordings:
-        print(f'rep-coach evaluate: {args.data}: no labelled sets', file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return fail('evaluate', f'{args.data}: no labelled sets', as_json, EXIT_BAD_INPUT)
     progress = not getattr(args, 'no_progress', False)
     models = getattr(args, 'models', None)
     # The stage nodes' parameters both replays run with.
@@ -542,8 +542,8 @@ def run(args: argparse.Namespace) -> int:
     breakdown = {'per_set': inputs.kind != 'dataset', 'per_recording': inputs.kind == 'bags'}
     learned = _learned(models, settings, recordings, progress, **breakdown)
     if models is not None and 'error' in learned:   # asked for these models: no fallback
-        print(f'rep-coach evaluate: --models {models}: {learned["error"]}', file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return fail('evaluate', f'--models {models}: {learned["error"]}', as_json,
+                    EXIT_BAD_INPUT)
     baseline = _baseline(settings, recordings, progress, **breakdown)
     # Bags cut short: the reps they end too soon after are not scored (see read_labelled_bag).
     left_out = {r.name: r.meta[LEFT_OUT] for r in recordings if r.meta.get(LEFT_OUT)}

@@ -19,12 +19,31 @@ from typing import Any, Callable, Dict, Iterable, Optional, Tuple
 
 from rep_coach.bagio import BagError, BagMetadata, load_metadata, QosSpec, read_bag
 from rep_coach.cli.checks import namespace
+from rep_coach.core.sources import no_messages
 from rep_coach.topics import recorded_namespace
 
 LOG = logging.getLogger('play')
 
 #: Longest single sleep, so Ctrl-C and ``stop()`` are honoured promptly.
 _MAX_SLEEP_S = 0.1
+
+#: The help text, wrapped here: the formatter keeps the lines of the exit statuses, so
+#: of this too.
+DESCRIPTION = """\
+Republish the messages of a rosbag2 session bag with their recorded timing and QoS,
+through the rep_coach runtime (rclpy when available, else Cyclone DDS). Ctrl-C stops
+it; like the end of the bag, it prints what was published. On a ROS 2 machine
+`ros2 bag play BAG` does the same.
+"""
+
+#: What run returns, as --help says; Ctrl-C is a clean end, as for rep-coach launch.
+EPILOG = """\
+exit status: 0 played: to the end of the bag, or until Ctrl-C or a shutdown (how
+--loop ends); the last line says how many messages were published; 2 nothing
+played: BAG is missing or unreadable, holds no message (or none on the topics
+played), --topics names a topic the bag lacks, no topic has a runtime message
+class, --rate is not above 0, or the runtime is unavailable (the message says which)
+"""
 
 
 @dataclass
@@ -165,9 +184,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register the ``play`` subcommand."""
     parser = subparsers.add_parser(
         'play', help='replay a recorded session bag onto the graph (like ros2 bag play)',
-        description='Republish the messages of a rosbag2 session bag with their recorded '
-                    'timing and QoS, through the rep_coach runtime (rclpy when available, '
-                    'else Cyclone DDS). On a ROS 2 machine `ros2 bag play BAG` does the same.')
+        description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('bag', type=Path, metavar='BAG', help='bag directory')
     parser.add_argument('--rate', type=float, default=1.0, metavar='X',
                         help='playback speed factor (default 1.0; 2 = twice as fast)')
@@ -222,7 +240,7 @@ def _deserializer(runtime: Any, cls: type) -> Callable[[bytes], Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Play the bag; 0 on success, 2 on a bad bag or a missing runtime."""
+    """Play the bag; see :data:`EPILOG` for the exit status."""
     try:
         metadata = load_metadata(args.bag)
     except BagError as exc:
@@ -287,13 +305,22 @@ def run(args: argparse.Namespace) -> int:
             publisher.publish(decode(raw))
 
         player = Player(source, publish, rate=args.rate, loop=args.loop, ok=rclpy.ok)
+        stopped = ''
         try:
             stats = player.run()
         except BagError as exc:
             print(f'[ERROR] [play]: {exc}')
             return 2
-        LOG.info('published %d messages in %d pass(es); worst lag %.1f ms',
-                 stats.published, stats.loops, stats.max_lag_s * 1e3)
+        except KeyboardInterrupt:
+            # Ctrl-C ends a playback as it ends a launch: cleanly, saying what was done.
+            stats, stopped = player.stats, '; stopped by Ctrl-C'
+        if stats.loops and not stats.published:   # a whole pass without a message
+            # Name the topics played when they are not all of the bag's.
+            played = list(publishers) if len(publishers) < len(known) else None
+            print(f'[ERROR] [play]: {no_messages(args.bag, played)}')
+            return 2
+        LOG.info('published %d messages in %d pass(es); worst lag %.1f ms%s',
+                 stats.published, stats.loops, stats.max_lag_s * 1e3, stopped)
         return 0
     except getattr(runtime, 'ExternalShutdownException', KeyboardInterrupt):
         return 0

@@ -13,6 +13,7 @@ from pathlib import Path
 import sys
 
 from rep_coach.bagio import BagReadError, BagWriteError, repair_bag
+from rep_coach.cli.checks import fail
 
 LOG = logging.getLogger('repair')
 
@@ -51,8 +52,10 @@ What it cannot recover:
   - a file of which nothing is readable: left untouched and reported (exit status
     2); only a file with nothing in it (empty, or its header and no record) is
     deleted;
-  - a file listed in metadata.yaml that is gone (reported as missing; when no
-    readable file is left, metadata.yaml is left as it was and the exit status is 2);
+  - a file listed in metadata.yaml that is gone, or empty though metadata.yaml
+    lists messages in it (reported as missing, its messages lost; when no readable
+    file is left, metadata.yaml and the files are left as they were and the exit
+    status is 2);
   - bags in another storage than MCAP (e.g. sqlite3): refused, unchanged.
 
 Files of another recording (named <name>_<i>.mcap with another name than the
@@ -60,6 +63,11 @@ bag's files, e.g. copied in by mistake) are left untouched, reported and not
 listed.  The bag's name is the one of the files metadata.yaml lists (the directory
 may have been renamed); without a readable metadata.yaml, files of several names
 are refused: move the others out, then repair again.
+
+The report says how many messages metadata.yaml listed and how many of them
+were not recovered ("lost 2690 of 4689 messages listed"); before metadata.yaml is
+first rewritten, the old one is kept beside it as metadata.yaml.orig (a second
+repair keeps that first copy), so the recorder's counts are never lost.
 
 Run it only once the recorder has stopped: it rewrites the file a live recorder
 is appending to.  Files are replaced atomically, so a repair that is itself
@@ -70,7 +78,8 @@ EPILOG = """\
 exit status: 0 repaired or nothing needed repair; 1 the repair could not write
 (the message names the file); 2 BAG is not a repairable bag (the message says why),
 or part of it could not be recovered (the warnings name the files, left untouched;
---json: "repaired": false, "unreadable", "missing")
+--json: "repaired": false, "unreadable", "missing").  When the repair stops on an
+error (1, or 2 for a bag that is not repairable), --json prints {"error": MESSAGE}
 """
 
 
@@ -93,15 +102,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = repair_bag(args.bag)
     except BagReadError as exc:
-        print(f'rep-coach repair: {exc}', file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return fail('repair', str(exc), args.json, EXIT_BAD_INPUT)
     except BagWriteError as exc:
-        print(f'rep-coach repair: {exc}', file=sys.stderr)
-        return EXIT_WRITE_FAILED
+        return fail('repair', str(exc), args.json, EXIT_WRITE_FAILED)
     except OSError as exc:   # e.g. a directory we may not list
-        print(f'rep-coach repair: {exc.filename or args.bag}: {exc.strerror or exc}',
-              file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return fail('repair', f'{exc.filename or args.bag}: {exc.strerror or exc}', args.json,
+                    EXIT_BAD_INPUT)
     for warning in report.warnings:
         LOG.warning('%s', warning)
     if args.json:

@@ -381,6 +381,17 @@ def read_imu_bag(path: Path, on_warning: Optional[Callable[[str], None]] = None
     return read_session_bag(path, on_warning).recording
 
 
+def no_messages(path: Path, topic_names: Optional[List[str]] = None) -> str:
+    """Say that the bag ``path`` gave no message (none on ``topic_names``, when given).
+
+    One wording for every command that reads a bag (evaluate, plot, play): a bag whose
+    files hold nothing readable is an error, not an empty success.
+    """
+    if topic_names:
+        return f'{path}: no messages on {", ".join(topic_names)}'
+    return f'{path}: empty bag (no messages)'
+
+
 def read_session_bag(path: Path, on_warning: Optional[Callable[[str], None]] = None
                      ) -> SessionBag:
     """Read a bag as :func:`read_imu_bag` does, keeping what the nodes published too.
@@ -419,7 +430,7 @@ def read_session_bag(path: Path, on_warning: Optional[Callable[[str], None]] = N
     except Exception as exc:  # noqa: B902 - BagReadError, rosbags errors, I/O: name the bag
         raise SourceError(f'{path}: cannot read bag ({exc})') from None
     if not seen:
-        raise SourceError(f'{path}: empty bag (no messages)')
+        raise SourceError(no_messages(path))
     if not imu:
         raise SourceError(f'{path}: no {IMU_MSGTYPE} topic with messages (it has '
                           f'{", ".join(f"{n} on {t}" for t, n in sorted(seen.items()))})')
