@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 import shutil
 import sys
 import tempfile
 import time
 from typing import Any, Dict, List, Optional
-
-from pathlib import Path
 
 import numpy as np
 

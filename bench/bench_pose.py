@@ -64,6 +64,7 @@ def bench(backend: str, n: int) -> Dict[str, float]:
 
 
 class _Null:
+
     def estimate(self, frame, t):  # pragma: no cover - unused
         return None
 

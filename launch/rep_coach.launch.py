@@ -1,6 +1,6 @@
 """Start the rep_coach graph on a ROS 2 machine: ``ros2 launch rep_coach rep_coach.launch.py``.
 
-Arguments:
+Launch arguments:
   params_file  YAML in the ros__parameters layout (default: the installed config)
   namespace    namespace of every node and topic, one per gym station (default: none)
   source       IMU source overriding the YAML: sim, csv:PATH, bag:PATH, mpu6050

@@ -10,9 +10,9 @@ sections of a parameter file apply to a node follows rclcpp's and rclpy's use of
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 import functools
 import re
-from dataclasses import dataclass
 from typing import Iterable, Optional
 
 _NODE_NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')

@@ -29,18 +29,17 @@ from pathlib import Path
 import sys
 from typing import Dict, List, Sequence, Tuple
 
-import numpy as np
-from scipy.optimize import minimize_scalar
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from fold_experiments import fold_parser  # noqa: E402 (this script's directory)
+import numpy as np  # noqa: E402
 from rep_coach.core.evaluation import (aggregate, match_intervals,  # noqa: E402
                                        NEAR_FAILURE_RPE, replay, score_recording)
 from rep_coach.core.types import NearFailureState, RepEvent  # noqa: E402
 import rep_coach.learned as learned  # noqa: E402
 from rep_coach.training.data import load_thomas2025, Session  # noqa: E402
-from fold_experiments import fold_parser  # noqa: E402 (this script's directory)
+from scipy.optimize import minimize_scalar  # noqa: E402
 
 REPORTED = ('rep_f1', 'rep_precision', 'rep_recall', 'window_f1')
 

@@ -29,11 +29,10 @@ import sys
 import tempfile
 from typing import List
 
-import torch
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from fold_experiments import fold_parser  # noqa: E402 (this script's directory)
 from rep_coach.core.evaluation import aggregate, replay, score_recording  # noqa: E402
 from rep_coach.core.thomas2025 import read_rep_indexes, REP_INDEX_FILE  # noqa: E402
 import rep_coach.learned as learned  # noqa: E402
@@ -42,7 +41,7 @@ from rep_coach.training.clf_train import (ClfTrainConfig, set_samples,  # noqa: 
 from rep_coach.training.data import load_thomas2025, Session  # noqa: E402
 from rep_coach.training.export import export_classifier  # noqa: E402
 from rep_coach.training.label_convention import check_recording  # noqa: E402
-from fold_experiments import fold_parser  # noqa: E402 (this script's directory)
+import torch  # noqa: E402
 
 
 def redated(sessions: List[Session], data: Path) -> List[Session]:
@@ -67,7 +66,7 @@ def redated(sessions: List[Session], data: Path) -> List[Session]:
 def main() -> int:
     """Retrain and score the folds' classifiers; print the pooled metrics as JSON."""
     parser = fold_parser(__doc__)
-    parser.add_argument('--seed', type=int, default=0, help='the run\'s --seed')
+    parser.add_argument('--seed', type=int, default=0, help="the run's --seed")
     parser.add_argument('--control', action='store_true',
                         help='train on the labelled edges (reproduces the run)')
     args = parser.parse_args()

@@ -16,17 +16,15 @@ from pathlib import Path
 import time
 from typing import Dict, List
 
+from graph_helpers import Lines
 import numpy as np
 import pytest
-
 from rep_coach.bagio import read_bag
 from rep_coach.core.sim import SimConfig, simulate
 from rep_coach.core.sources import write_our_csv
 from rep_coach.core.types import ImuBlock
 from rep_coach.launcher import isolated_env, Launcher, NodeLaunch
 from rep_coach.paths import default_params_file
-
-from graph_helpers import Lines
 
 #: Replay speed: fast enough for the test budget, slow enough for a keep-last-5 reader.
 SPEED = 6.0

@@ -17,14 +17,12 @@ import sys
 import time
 from typing import Dict
 
+from graph_helpers import Lines
 import pytest
-import yaml
-
-from rep_coach.launcher import (isolated_env, LaunchError, Launcher, NodeLaunch,
+from rep_coach.launcher import (isolated_env, Launcher, LaunchError, NodeLaunch,
                                 validate_params_file)
 from rep_coach.paths import default_params_file
-
-from graph_helpers import Lines
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -16,24 +16,25 @@ import types
 from typing import Any, Dict, List
 
 import pytest
-import yaml
-
 from rep_coach.core.params import NODE_PARAMS
 from rep_coach.launcher import DRAIN_S, GRAPH
 from rep_coach.ros_names import params_key_matches
 from rep_coach.topics import TOPIC_TYPES
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 LAUNCH_FILE = ROOT / 'launch' / 'rep_coach.launch.py'
 
 
 class _Action:
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.args = args
         self.kwargs = kwargs
 
 
 class _LaunchConfiguration:
+
     def __init__(self, name: str) -> None:
         self.name = name
 
@@ -42,6 +43,7 @@ class _LaunchConfiguration:
 
 
 class _Context:
+
     def __init__(self, values: Dict[str, str]) -> None:
         self.launch_configurations = values
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from rep_coach import topics
-from rep_coach.core.sim import simulate, SimConfig
+from rep_coach.core.sim import SimConfig, simulate
 from rep_coach.core.types import NearFailureState, RepEvent
 from rep_coach.imu_msg import block_to_msgs, stamp_to_seconds
 from rep_coach.launcher import claim_domain

@@ -67,7 +67,7 @@ def write_thomas_set(root: Path, rec: ImuRecording, name: str) -> Path:
 
 @pytest.fixture(scope='module')
 def sim_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A simulated set written as a thomas2025-layout directory; return its CSV."""
+    """Write a simulated set as a thomas2025-layout directory; return its CSV."""
     return write_thomas_set(tmp_path_factory.mktemp('thomas'),
                             simulate(SimConfig(seed=3, sets=1)), 'S001_10_1')
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from rep_coach.core.coaching import CoachingPolicy, KIND_REP
-from rep_coach.core.sim import simulate, SimConfig
+from rep_coach.core.sim import SimConfig, simulate
 from rep_coach.core.types import ImuBlock
 from rep_coach.pipeline import stage_factories
 

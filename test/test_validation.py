@@ -288,7 +288,7 @@ def test_what_is_kept_does_not_depend_on_block_size(events, seed, size):
 
 
 def _units_streams():
-    """A simulated set (seed 3, a biceps curl) in SI, with accel in g, with gyro in deg/s."""
+    """Simulate a set (seed 3, a biceps curl) in SI, with accel in g, with gyro in deg/s."""
     from rep_coach.core.sim import SimConfig, simulate
     from rep_coach.core.units import DEG_TO_RAD, STANDARD_GRAVITY
     imu = simulate(SimConfig(seed=3, sets=1)).imu.slice(0, 2011)

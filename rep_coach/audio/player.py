@@ -200,7 +200,7 @@ class AudioCuePlayer:
                 self.sink.play(clip, ctx)
                 if ctx.error:
                     self.stats.errors += 1
-            except Exception as exc:  # a sink bug must not kill the audio thread
+            except Exception as exc:  # noqa: B902 (a sink bug must not kill the audio thread)
                 ctx.error = f'{type(exc).__name__}: {exc}'
                 self.stats.errors += 1
                 self._warn(f'audio sink {self.sink.describe()} failed: {ctx.error}')

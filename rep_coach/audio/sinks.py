@@ -289,7 +289,7 @@ class SoundDeviceSink(Sink):
         self.device = device or None
         try:
             sounddevice.query_devices(self.device, kind='output')
-        except Exception as exc:  # PortAudioError / ValueError: no output device
+        except Exception as exc:  # noqa: B902 (PortAudioError / ValueError: no output device)
             raise SinkUnavailable(f'sounddevice: no output device ({exc})') from exc
 
     def play(self, clip: Clip, ctx: PlayContext) -> None:

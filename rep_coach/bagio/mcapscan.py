@@ -30,7 +30,7 @@ class ScanError(ValueError):
 class ScannedSchema:
     """A schema record: message type and its definition."""
 
-    id: int
+    id: int  # noqa: A003 (the MCAP record's field name)
     name: str
     encoding: str
     data: str
@@ -40,7 +40,7 @@ class ScannedSchema:
 class ScannedChannel:
     """A channel record: topic, schema and user metadata (offered QoS)."""
 
-    id: int
+    id: int  # noqa: A003 (the MCAP record's field name)
     schema_id: int
     topic: str
     message_encoding: str

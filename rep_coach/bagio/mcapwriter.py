@@ -86,7 +86,7 @@ def _write_all(fd: int, parts: Sequence[bytes]) -> int:
 class McapChannel:
     """A channel of the file and its statistics."""
 
-    id: int
+    id: int  # noqa: A003 (the MCAP record's field name)
     topic: str
     schema_id: int
     message_encoding: str

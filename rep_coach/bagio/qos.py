@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from typing import Any, List, Mapping, Sequence
 
-from rosbags.interfaces import Qos
-
 from rep_coach.qos import QosSpec
 from rep_coach.topics import EVENT_QOS, LATCHED_QOS, SENSOR_QOS
+from rosbags.interfaces import Qos
 
 #: Named presets a bag's writer may give for a topic's offered QoS; the topics' own
 #: are those of :mod:`rep_coach.topics`, the one definition the nodes use too.

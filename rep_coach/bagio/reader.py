@@ -15,10 +15,10 @@ from rosbags.rosbag2.metadata import parse_qos
 from rosbags.rosbag2.storage_mcap import McapReader
 from rosbags.typesys.store import Typestore
 
-from .storagefile import file_index, file_prefix, INPROGRESS_SUFFIX, name_pattern
 from .errors import BagReadError, BagRecoveryWarning, repair_command
 from .mcapscan import scan_mcap, ScanError
 from .metadata import BagMetadata, load_metadata
+from .storagefile import file_index, file_prefix, INPROGRESS_SUFFIX, name_pattern
 from .types import default_typestore, ensure_type
 
 

@@ -137,7 +137,7 @@ def _bag_prefixes(bag: Path, listed: List[str], candidates: List[Candidate]) -> 
     found = '; '.join(f'{prefix!r}: {", ".join(sorted(names))}'
                       for prefix, names in sorted(by_prefix.items()))
     raise BagReadError(bag, f'files of {len(by_prefix)} recordings ({found}) and no '
-                            f'{METADATA_NAME} listing this bag\'s; nothing changed',
+                            f"{METADATA_NAME} listing this bag's; nothing changed",
                        advice='move the files of the other recordings out, then repair again')
 
 
@@ -386,7 +386,7 @@ def _rewrite(bag: Path, name: str, messages: List[Message],
                     storage.declare(topic, msgtype, msgdef, entry.qos)
                 storage.write(topic, ts, data)
             storage.close()
-        except BaseException:
+        except BaseException:  # noqa: B902 (cleans up, re-raises)
             storage.writer.abort()
             tmp.unlink(missing_ok=True)
             raise

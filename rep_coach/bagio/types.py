@@ -1,4 +1,4 @@
-"""Message definitions and hashes for bag connections, from rosbags' type stores."""
+"""Message definitions and hashes for bag connections, from rosbags' type stores."""  # noqa: A005
 
 from __future__ import annotations
 

@@ -314,7 +314,7 @@ def run_graph(config: GraphConfig) -> GraphRun:
     try:
         return _run(config, overrides, logs, workdir, expected_labels, sim_duration, model,
                     note)
-    except BaseException:
+    except BaseException:  # noqa: B902 (cleans up, re-raises)
         if config.keep_dir is None:   # a failed run leaves no temporary bag behind
             shutil.rmtree(workdir, ignore_errors=True)
         raise

@@ -418,7 +418,7 @@ def _learned(models: Optional[Path], settings: Dict[str, float],
         # The nodes' factories, so the stages (and their descriptions) are the nodes'.
         seg_f, clf_f = stage_factories('learned', '' if models is None else str(models),
                                        **settings)
-    except Exception as exc:  # absent package, no models, bad model: report, don't fail
+    except Exception as exc:  # noqa: B902 (absent package, no models, bad model: report)
         return {'error': f'learned pipeline unavailable: {exc}'}
     result = evaluate(recordings, seg_f, clf_f, progress=progress, **breakdown)
     # Scores on subjects the models learned from are not held out: say so (from the

@@ -37,7 +37,7 @@ from typing import Any, List, Optional, Sequence, Tuple, TYPE_CHECKING
 import numpy as np
 
 from rep_coach.cli.checks import output_path, output_problem
-from rep_coach.core.evaluation import replay, Replay
+from rep_coach.core.evaluation import Replay, replay
 from rep_coach.core.plotting import Level, Panel, plot_replay, Trace
 from rep_coach.core.segmentation import BaselineSegmenter
 from rep_coach.core.types import ImuRecording

@@ -53,10 +53,9 @@ import sys
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
-
 from rep_coach.core.stages import NearFailureClassifier, RepSegmenter
 from rep_coach.core.types import ImuRecording, NearFailureState, RepEvent, RepLabel, rir_class
+from scipy.optimize import linear_sum_assignment
 
 #: RPE at or above which a rep counts as near failure (RIR <= 2): our assumption.
 NEAR_FAILURE_RPE = 8.0

@@ -163,7 +163,7 @@ class Mpu6050:
         self._bus = smbus
         try:
             self._configure()
-        except Exception:
+        except Exception:  # noqa: B902 (closes the bus, re-raises)
             self.close()
             raise
 

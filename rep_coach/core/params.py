@@ -205,7 +205,7 @@ NODE_PARAMS: Dict[str, Tuple[ParamSpec, ...]] = {
         # next rep's start, so it comes when the rest could have reached set_rest_s
         # (core.coaching: a rep already under way then reopens the set).
         ParamSpec('set_rest_s', SET_REST_S, 'rest between sets, from the end of a rep to the '
-                  'start of the next (as rep_segmenter\'s): the set is summarised once this '
+                  "start of the next (as rep_segmenter's): the set is summarised once this "
                   'long has passed in IMU time since the end of its last rep',
                   in_range(1.0, 600.0)),
         ParamSpec('confidence', 0.7, 'classifier probability needed to speak reps in reserve',

@@ -154,7 +154,7 @@ def read_rpes(path: Path) -> Dict[str, List[float]]:
     """Parse the column-wise ``rpes.csv``: set name -> RPE of each rep in order."""
     try:
         with Path(path).open(newline='', encoding='utf-8') as handle:
-            rows = [row for row in csv.reader(handle)]
+            rows = list(csv.reader(handle))
     except OSError as exc:
         raise DatasetError(f'{path}: cannot read ({exc.strerror or exc})') from exc
     if len(rows) < 2:

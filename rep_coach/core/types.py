@@ -8,7 +8,7 @@ nodes, the recorder and the evaluation all agree.
 
 Units follow REP-103: seconds, m/s^2, rad/s.  Times are absolute seconds on the
 IMU's timeline (the ``header.stamp`` of the samples).
-"""
+"""  # noqa: A005 (a submodule of rep_coach: shadows nothing)
 
 from __future__ import annotations
 
@@ -100,7 +100,7 @@ class ImuBlock:
                    np.concatenate([b.accel for b in blocks]),
                    np.concatenate([b.gyro for b in blocks]))
 
-    def slice(self, start: int, stop: Optional[int] = None) -> 'ImuBlock':
+    def slice(self, start: int, stop: Optional[int] = None) -> 'ImuBlock':  # noqa: A003 (API)
         """Return samples ``start:stop`` as a new block."""
         return ImuBlock(self.t[start:stop], self.accel[start:stop], self.gyro[start:stop])
 

@@ -6,9 +6,9 @@ import faulthandler
 import sys
 from typing import Any, Callable, Dict, List, Optional
 
+from rep_coach import runtime
 from rep_coach.core.params import ParameterError, specs_for
 from rep_coach.qos import QosSpec
-from rep_coach import runtime
 from rep_coach.runtime import ExternalShutdownException, ParameterDescriptor, QoSProfile, rclpy
 from rep_coach.runtime.errors import is_middleware_startup_error
 from rep_coach.runtime.msg import DiagnosticArray, DiagnosticStatus, KeyValue, String
@@ -85,7 +85,7 @@ def declare_parameters(node: Any, table: str) -> Dict[str, Any]:
         descriptor = ParameterDescriptor(description=spec.description, read_only=True)
         try:
             node.declare_parameter(spec.name, spec.default, descriptor)
-        except Exception as exc:  # rclpy: InvalidParameterTypeException and kin
+        except Exception as exc:  # noqa: B902 (rclpy: InvalidParameterTypeException and kin)
             # A value of the wrong type (-p threshold:=high) names the parameter, too.
             raise ParameterError(node.get_name(), spec.name, '?', str(exc)) from exc
         values[spec.name] = spec.validate(node.get_name(), node.get_parameter(spec.name).value)
@@ -167,7 +167,7 @@ def run_node(factory: Callable[[], Any], args: Optional[List[str]] = None) -> No
             code = EXIT_BAD_CONFIG
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except Exception as exc:
+    except Exception as exc:  # noqa: B902 (reported, or re-raised below)
         if node is None and is_middleware_startup_error(exc):
             # Raised by the node's construction, where the backend creates its participant:
             # the reason (and what to change) is the whole story, a traceback adds nothing.

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from rep_coach import topics as topic_names
-from rep_coach.bagio import BagError, BagExistsError, BagRecorder
 from rep_coach.bag_names import bag_name_candidates, default_bag_name
+from rep_coach.bagio import BagError, BagExistsError, BagRecorder
 from rep_coach.core.params import ParameterError
 from rep_coach.nodes.common import (declare_parameters, diagnostic, ERROR, event_qos, guarded,
                                     qos_for, run_node, StartupError)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Dict, Tuple
 
 from rep_coach.pose import metrics as m
-from rep_coach.pose.rules import (ALL_VIEWS, extreme_of, FRONTAL, FrameRule, range_of,
+from rep_coach.pose.rules import (ALL_VIEWS, extreme_of, FrameRule, FRONTAL, range_of,
                                   RepRule, SAGITTAL, trunk_lag)
 
 SIDE_OR_45 = 'film from the side or at 45 degrees'

@@ -7,10 +7,6 @@ import math
 from typing import List, Optional, Sequence
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from tqdm import tqdm
-
 from rep_coach.core.evaluation import NEAR_FAILURE_RPE
 from rep_coach.core.rep_features import RELATIVE_FEATURES, set_features
 from rep_coach.core.rep_signal import rep_signal
@@ -20,6 +16,9 @@ from rep_coach.training.augment import augment, AugmentConfig
 from rep_coach.training.data import Session
 from rep_coach.training.models import RepClassifier
 from rep_coach.training.steps import apply_step
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
 
 
 @dataclass

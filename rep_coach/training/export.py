@@ -9,12 +9,10 @@ from typing import Any, Dict, Sequence, Tuple
 import warnings
 
 import onnx
-import torch
-
 from rep_coach.core.rep_features import RELATIVE_FEATURES
-
 from rep_coach.training.models import (CausalTCN, RepClassifier, RepClassifierStep,
                                        StreamingEnsemble)
+import torch
 
 OPSET = 17
 

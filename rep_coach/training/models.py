@@ -18,13 +18,12 @@ from __future__ import annotations
 
 from typing import List, Sequence, Tuple
 
-import torch
-from torch import nn
-import torch.nn.functional as F
-
 from rep_coach.core.types import REP_SIGNAL_POINTS
 from rep_coach.learned.kinematic_input import N_INPUTS
 from rep_coach.learned.preprocess import N_REP_CHANNELS
+import torch
+from torch import nn
+import torch.nn.functional as F
 
 
 class CausalTCN(nn.Module):
@@ -220,6 +219,7 @@ class RepClassifierStep(nn.Module):
 
 # ----------------------------------------------------------------------------- reference
 class _RefBlock(nn.Module):
+
     def __init__(self, cin: int, cout: int, kernel: int) -> None:
         super().__init__()
         self.c1 = nn.Conv1d(cin, cout, kernel, padding='same')

@@ -15,10 +15,8 @@ from pathlib import Path
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-import torch
-
 from rep_coach.core.evaluation import (aggregate, evaluate, held_out_subjects,
-                                       leave_one_subject_out, replay, Replay,
+                                       leave_one_subject_out, Replay, replay,
                                        score_recording, SetScore)
 from rep_coach.core.near_failure import BaselineNearFailure, BaselineNearFailureConfig
 from rep_coach.core.segmentation import BaselineSegmenter
@@ -31,6 +29,7 @@ from rep_coach.training.export import export_classifier, export_segmenter
 from rep_coach.training.models import CausalTCN, n_params
 from rep_coach.training.seg_train import SegTrainConfig, train_segmenter
 from rep_coach.training.synthetic import sim_sessions
+import torch
 
 LOG = logging.getLogger(__name__)
 

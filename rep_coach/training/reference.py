@@ -34,10 +34,6 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 import warnings
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from tqdm import tqdm
-
 from rep_coach.core.evaluation import (held_out_subjects, leave_one_subject_out, replay,
                                        window_truth)
 from rep_coach.core.resample import StreamResampler
@@ -49,6 +45,9 @@ from rep_coach.training.augment import AugmentConfig
 from rep_coach.training.data import Session
 from rep_coach.training.models import n_params, RefClassifier, RefResNet
 from rep_coach.training.seg_train import _crop, SegTrainConfig
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
 
 LOG = logging.getLogger(__name__)
 WINDOW = 256

@@ -6,16 +6,15 @@ from dataclasses import dataclass, field
 from typing import List, Optional, Sequence
 
 import numpy as np
+from rep_coach.learned.preprocess import RATE_HZ, scale
+from rep_coach.training.augment import (augment, augment_kinematic, AugmentConfig,
+                                        interp_channels)
+from rep_coach.training.data import END_AFTER_S, end_region, Session
+from rep_coach.training.models import CausalTCN
+from rep_coach.training.steps import apply_step
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
-
-from rep_coach.learned.preprocess import RATE_HZ, scale
-from rep_coach.training.augment import (augment, AugmentConfig, augment_kinematic,
-                                        interp_channels)
-from rep_coach.training.data import end_region, END_AFTER_S, Session
-from rep_coach.training.models import CausalTCN
-from rep_coach.training.steps import apply_step
 
 
 @dataclass

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 import math
-from typing import Any, Dict, Mapping, Optional, Tuple, Union, get_args, get_origin, \
-    get_type_hints
+from typing import Any, Dict, get_args, get_origin, get_type_hints, Mapping, Optional, Tuple, \
+    Union
 
 
 class SimConfigError(ValueError):

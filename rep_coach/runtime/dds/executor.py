@@ -16,10 +16,10 @@ still propagate.
 
 from __future__ import annotations
 
+from collections import deque
 import threading
 import time
 import traceback
-from collections import deque
 from typing import Any, Deque, List, Optional, Tuple
 
 from cyclonedds.core import GuardCondition, WaitSet

@@ -3,15 +3,15 @@
 Honours ``--ros-args --log-level LEVEL`` (all loggers) and ``--log-level name:=LEVEL`` (one
 logger and its children), and ``RCUTILS_CONSOLE_OUTPUT_FORMAT`` for the common ``{severity}``,
 ``{time}``, ``{name}``, ``{message}`` fields. Output goes to stderr as rcutils does by default.
-"""
+"""  # noqa: A005 (rclpy.logging's counterpart; a submodule shadows nothing)
 
 from __future__ import annotations
 
+from enum import IntEnum
 import os
 import sys
 import threading
 import time
-from enum import IntEnum
 from typing import Any, Dict, Optional
 
 

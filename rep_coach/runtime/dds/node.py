@@ -12,13 +12,14 @@ from cyclonedds.sub import DataReader
 from cyclonedds.topic import Topic
 
 from rep_coach import ros_names as names
+
 from .args import parse_ros_args, RosArgs
 from .clock import Clock, ClockType
 from .context import Context, get_default_context
 from .logging import RcutilsLogger
-from .participant import delete_entity, get_participant, Participant
 from .params import InvalidParameterTypeException, Parameter, ParameterAlreadyDeclaredException
 from .params import ParameterDescriptor, ParameterNotDeclaredException, resolve_overrides
+from .participant import delete_entity, get_participant, Participant
 from .qos import as_profile, QoSProfile, to_dds_qos
 
 

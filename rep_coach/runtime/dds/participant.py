@@ -12,8 +12,8 @@ from cyclonedds.core import (DDSException, InstanceState, Policy, Qos, ReadCondi
                              SampleState, ViewState)
 from cyclonedds.domain import Domain, DomainParticipant
 
-from ..errors import MiddlewareStartupError
 from .context import cyclone_config, discovery_range
+from ..errors import MiddlewareStartupError
 
 
 #: Participant indices a host has per domain with unicast discovery (LOCALHOST or static
