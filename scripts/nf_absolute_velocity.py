@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Experiment (session 10, not adopted): test whether the absolute lifting velocity helps stage 2.
+"""
+Experiment (session 10, not adopted): test whether the absolute lifting velocity helps stage 2.
 
 Velocity-based training predicts reps in reserve from two numbers: the velocity loss
 within the set (what the shipped classifier reads) and the absolute velocity (failure

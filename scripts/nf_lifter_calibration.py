@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Experiment (session 11): how far a lifter's own earlier sets move near-failure rep F1.
+"""
+Experiment (session 11): how far a lifter's own earlier sets move near-failure rep F1.
 
 The shipped classifier is the same for every lifter, and docs/models.md (stage 2) finds
 that what separates it from the 0.85 target is per lifter: the RPE at which a given
@@ -134,7 +135,8 @@ def run(sessions: List[Session], folds: Path, order: Dict[str, int],
 
 def ceiling(sessions: List[Session], folds: Path,
             per_set: bool) -> Tuple[Dict[str, float], Dict[str, float]]:
-    """Pooled scores with the best single offset per lifter (or per set), in hindsight.
+    """
+    Pooled scores with the best single offset per lifter (or per set), in hindsight.
 
     Not a result: each offset is chosen on the very reps it is scored on (the fewest
     wrong rep verdicts over a grid of offsets).  It bounds what any per-lifter (per-set)

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Experiment (session 13, not adopted): train stage 2 on the set edges a live segmenter gives.
+"""
+Experiment (session 13, not adopted): train stage 2 on the set edges a live segmenter gives.
 
 thomas2025 places a set's first start and last end by where the recording starts and
 stops (:mod:`rep_coach.training.label_convention`), so the classifier's training reps

@@ -38,7 +38,8 @@ _CHILD = textwrap.dedent("""
 
 
 def record_and_kill(bag: Path) -> List[List[str]]:
-    """Record into ``bag`` in a child process, SIGKILL it; return its two status lines.
+    """
+    Record into ``bag`` in a child process, SIGKILL it; return its two status lines.
 
     The lines are ``['flushed', '40', '2']`` and ``['pending', '20']``.
     """

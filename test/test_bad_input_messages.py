@@ -1,4 +1,5 @@
-"""Bad IMU and event messages fed to the real node classes: counted, reported, never fatal.
+"""
+Bad IMU and event messages fed to the real node classes: counted, reported, never fatal.
 
 Frame ids: any ``header.frame_id`` is accepted (a wrist IMU has no TF tree to check
 against); a change mid-stream is warned about once (see rep_coach/nodes/imu_intake.py).

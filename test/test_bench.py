@@ -1,4 +1,5 @@
-"""The benchmark tools: statistics, /proc sampling, and `rep-coach bench` output keys.
+"""
+The benchmark tools: statistics, /proc sampling, and `rep-coach bench` output keys.
 
 No timing is asserted here: timings depend on the machine and its load and are
 benchmarks (``rep-coach bench``), not tests.

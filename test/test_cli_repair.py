@@ -22,7 +22,8 @@ STRING = 'std_msgs/msg/String'
 
 
 def cut_bag(tmp_path: Path) -> Tuple[Path, int]:
-    """Return a killed recorder's bag whose open file is also cut inside its last chunk.
+    """
+    Return a killed recorder's bag whose open file is also cut inside its last chunk.
 
     The second number is how many messages remain readable (the last chunk is lost).
     """

@@ -44,7 +44,8 @@ def _string_cdr(text: str) -> bytes:
 def write_labelled_bag(path: Path, rec: ImuRecording, ns: str = NS,
                        stated: bool = True, published: Optional[Replay] = None,
                        verdicts: bool = True, stages: Sequence[str] = ()) -> int:
-    """Record ``rec`` as the system does (topics under ``ns``); return the labelled reps.
+    """
+    Record ``rec`` as the system does (topics under ``ns``); return the labelled reps.
 
     ``stated``: metadata.yaml says the namespace, as rep_coach's recorder writes it
     (``ros2 bag record`` does not).  ``published``: what the nodes published during

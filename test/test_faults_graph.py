@@ -1,4 +1,5 @@
-"""Process faults of the running graph: killed nodes, a SIGKILLed recorder, an unusable disk.
+"""
+Process faults of the running graph: killed nodes, a SIGKILLed recorder, an unusable disk.
 
 Each test launches real node processes with :class:`rep_coach.launcher.Launcher` on
 a loopback DDS domain of its own, injects the fault and checks that the launcher

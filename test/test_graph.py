@@ -1,4 +1,5 @@
-"""The whole graph as separate processes over Cyclone DDS on loopback.
+"""
+The whole graph as separate processes over Cyclone DDS on loopback.
 
 These are the integration tests of the foundation: `rep-coach demo` end to end
 (rep events, near-failure state and feedback arrive; the bag is complete and
@@ -324,7 +325,8 @@ def test_nodes_start_with_the_committed_learned_models(node: str) -> None:
 
 
 def test_demo_bag_is_readable_by_rosbags_with_its_typestore(demo_run) -> None:
-    """Every topic of a recorded bag deserialises with rosbags' own Reader and typestore.
+    """
+    Every topic of a recorded bag deserialises with rosbags' own Reader and typestore.
 
     No rep_coach code in the reading path: what another lab's tooling does.  The
     metadata.yaml fields ``ros2 bag info`` prints agree with the messages.

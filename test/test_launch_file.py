@@ -1,4 +1,5 @@
-"""The ROS launch file, checked without ROS against what the package really provides.
+"""
+The ROS launch file, checked without ROS against what the package really provides.
 
 launch and launch_ros cannot be installed here, so minimal stand-ins record the
 actions the launch file builds; the test then checks every node against the

@@ -42,7 +42,8 @@ def figures(monkeypatch: pytest.MonkeyPatch) -> List[Any]:
 
 
 def write_thomas_set(root: Path, rec: ImuRecording, name: str) -> Path:
-    """Write ``rec`` (one set) in the thomas2025 layout under ``root``; return its set CSV.
+    """
+    Write ``rec`` (one set) in the thomas2025 layout under ``root``; return its set CSV.
 
     Rep i runs from boundary i to boundary i + 1, so the simulator's short pauses
     between reps are given to the next rep.

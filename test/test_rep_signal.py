@@ -100,7 +100,8 @@ def _grid(block: ImuBlock) -> ImuBlock:
 
 
 def expected_signal(grid: ImuBlock, start: float, end: float) -> np.ndarray:
-    """Compute the rep signal independently: grid samples in [start, end], interpolated in time.
+    """
+    Compute the rep signal independently: grid samples in [start, end], interpolated in time.
 
     The grid samples of ``[start, end]`` are the ``k / 100`` with ``k`` from
     ``ceil(100 start)`` to ``floor(100 end)``; 64 points evenly spaced between the

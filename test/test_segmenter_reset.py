@@ -1,4 +1,5 @@
-"""A segmenter reset (the intake's answer to a clock jump) never reuses set numbers.
+"""
+A segmenter reset (the intake's answer to a clock jump) never reuses set numbers.
 
 Before: a reset restarted the count at set 1, so the coach took the reps that
 followed a jump in the middle of set 1 for repeats of it and said nothing.

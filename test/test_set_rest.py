@@ -1,4 +1,5 @@
-"""``set_rest_s`` is the same for both segmenters and the coach: a rep's end to the next's start.
+"""
+``set_rest_s`` is the same for both segmenters and the coach: a rep's end to the next's start.
 
 Before: the baseline measured to the next rep's start, the learned segmenter to the
 next rep's end, so with the same ``set_rest_s`` the learned one opened a new set

@@ -1,4 +1,5 @@
-"""Many gym stations on one DDS domain, one namespace each: nothing crosses stations.
+"""
+Many gym stations on one DDS domain, one namespace each: nothing crosses stations.
 
 A smart gym runs one graph per station (one lifter, one wrist IMU, one speaker) under
 its own namespace, all on the same domain.  These tests check what that needs: bags

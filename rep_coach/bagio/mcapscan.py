@@ -1,4 +1,5 @@
-"""Salvage messages from an MCAP file that lacks its summary and footer.
+"""
+Salvage messages from an MCAP file that lacks its summary and footer.
 
 A recorder killed mid-file leaves an MCAP whose tail (summary, footer, end
 magic) was never written, or whose last record is cut in half.  Indexed readers
@@ -163,7 +164,8 @@ def _header_profile(head: _Buf) -> str:
 
 
 def scan_mcap(stream: BinaryIO) -> ScanResult:
-    """Recover the complete records of an MCAP stream, tolerating a missing tail.
+    """
+    Recover the complete records of an MCAP stream, tolerating a missing tail.
 
     An empty stream, or one holding only (part of) the magic, is a file created
     with nothing in it yet: an empty result.  Raises ScanError when the header

@@ -1,4 +1,5 @@
-"""Offered QoS profiles as rosbag2 stores them.
+"""
+Offered QoS profiles as rosbag2 stores them.
 
 Callers describe a topic's offered QoS in whatever form they hold: a
 :class:`~rep_coach.qos.QosSpec` (the plain description, re-exported here), a
@@ -33,7 +34,8 @@ def _policy_name(value: Any) -> str:
 
 
 def to_rosbags_qos(desc: Any) -> List[Qos]:
-    """Normalise an offered QoS description to a list of ``rosbags`` Qos.
+    """
+    Normalise an offered QoS description to a list of ``rosbags`` Qos.
 
     ``desc`` may be None (no QoS recorded), a preset name, a :class:`QosSpec`, a
     dict with QosSpec's fields, an rclpy-style ``QoSProfile``, a ``rosbags`` Qos,

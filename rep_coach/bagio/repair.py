@@ -86,7 +86,8 @@ _REPAIR_SUFFIX = '.repair'
 
 
 def _candidates(bag: Path) -> List[Candidate]:
-    """(index, mcap file, work dir or None) of every storage file, in recording order.
+    """
+    (index, mcap file, work dir or None) of every storage file, in recording order.
 
     Work directories are left by rep_coach versions that wrote one rosbags file per
     flush; files being rewritten by a repair that died are removed.
@@ -120,7 +121,8 @@ def _stored_name(candidate: Candidate) -> str:
 
 
 def _bag_prefixes(bag: Path, listed: List[str], candidates: List[Candidate]) -> Set[str]:
-    """Return the names this bag's files were recorded under (``<name>_<i>.mcap``).
+    """
+    Return the names this bag's files were recorded under (``<name>_<i>.mcap``).
 
     Those of the files metadata.yaml lists: the directory may have been renamed
     since, so its own name proves nothing.  Without a list, the one name all files
@@ -168,7 +170,8 @@ def _missing(listed: List[str], candidates: List[Candidate], report: RepairRepor
 
 
 def _read_file(fpath: Path) -> Tuple[FileMessages, List[Message]]:
-    """Read a storage file, its messages listed; ScanError or OSError if nothing is readable.
+    """
+    Read a storage file, its messages listed; ScanError or OSError if nothing is readable.
 
     A chunk damaged behind an intact index stops rosbags without saying where: the
     file is then read again by a scan, which stops at the same chunk and counts the
@@ -208,7 +211,8 @@ def _no_message(report: RepairReport, bag: Path, fpath: Path, workdir: Optional[
 
 
 def repair_bag(path: Union[str, Path], typestore: Optional[Typestore] = None) -> RepairReport:
-    """Recover every readable message of a bag and rebuild its metadata.yaml.
+    """
+    Recover every readable message of a bag and rebuild its metadata.yaml.
 
     Complete files are kept (and listed if they were not).  A file without its
     summary (the one being written when the recorder died: every chunk flushed

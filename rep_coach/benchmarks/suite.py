@@ -1,4 +1,5 @@
-"""Every benchmark side by side: inference, graph, evaluation, pose, audio.
+"""
+Every benchmark side by side: inference, graph, evaluation, pose, audio.
 
 The scripts other people own (``bench/bench_inference.py``, ``bench/bench_pose.py``,
 ``bench/bench_audio_latency.py``) are called as subprocesses with ``--json``, so
@@ -188,7 +189,8 @@ def load_thomas2025(data_dir: Path, limit: Optional[int] = None) -> List[Any]:
 
 
 def evaluation(quick: bool, progress: Progress) -> Dict[str, Any]:
-    """Offline evaluation throughput, in multiples of real time, of each pipeline.
+    """
+    Offline evaluation throughput, in multiples of real time, of each pipeline.
 
     On the thomas2025 data when present, else on simulated sets.  Two figures per
     pipeline: ``evaluate``'s own (stage replay only) and the whole call including

@@ -1,4 +1,5 @@
-"""``rep-coach bench``: inference, graph latency, CPU, memory, evaluation and pose side by side.
+"""
+``rep-coach bench``: inference, graph latency, CPU, memory, evaluation and pose side by side.
 
 Sections (``--only``): ``inference`` (bench/bench_inference.py: ours vs the
 published-size reference, ORT vs PyTorch, one thread), ``graph`` (the nodes as

@@ -1,4 +1,5 @@
-"""Checks of command-line values before any work starts (one clear line, exit 2).
+"""
+Checks of command-line values before any work starts (one clear line, exit 2).
 
 argparse types (``namespace``, ``positive_int``, ``non_negative_int``, ``positive_float``,
 ``imu_source``, ``audio_sink``, ``classifier_threshold``, ``set_rest``, ``playback_speed``,
@@ -28,7 +29,8 @@ def namespace(text: str) -> str:
 
 def _node_parameter(node: str, name: str, text: str,
                     parse: Callable[[str], Any] = str) -> Any:
-    """Check ``text`` as ``node``'s parameter ``name`` by its table entry (as the node would).
+    """
+    Check ``text`` as ``node``'s parameter ``name`` by its table entry (as the node would).
 
     ``parse`` turns the text into the parameter's type first; the parsed value is returned.
     """
@@ -80,7 +82,8 @@ def _int_from(text: str, least: int) -> int:
 
 
 def playback_speed(text: str) -> float:
-    """Parse a speed in multiples of real time by imu_publisher's ``playback_speed``, above 0.
+    """
+    Parse a speed in multiples of real time by imu_publisher's ``playback_speed``, above 0.
 
     The node's 0 ("as fast as the graph takes it") is refused: the runs that take a
     speed (demo, the soak) time their session by it.
@@ -92,7 +95,8 @@ def playback_speed(text: str) -> float:
 
 
 def record_dir(text: str) -> str:
-    """Check a directory to record session bags under (session_recorder's ``bag_dir``).
+    """
+    Check a directory to record session bags under (session_recorder's ``bag_dir``).
 
     It must be a directory, or one the recorder can create: its nearest existing
     ancestor a directory that takes a new entry.  That is tried (a directory made and
@@ -141,7 +145,8 @@ def output_path(text: str) -> Path:
 
 
 def output_problem(path: Path, suffixes: Sequence[str]) -> Optional[str]:
-    """Return why ``path`` cannot take the output, or None when it can.
+    """
+    Return why ``path`` cannot take the output, or None when it can.
 
     ``suffixes`` are the extensions the writer understands (lower case, with the dot);
     the first is named in the message as the usual choice.  The file is opened for

@@ -1,4 +1,5 @@
-"""Every node parameter: name, default, meaning and validity, in one table.
+"""
+Every node parameter: name, default, meaning and validity, in one table.
 
 This table is the single source of parameters: nodes declare exactly these (with
 these defaults), ``config/rep_coach.yaml`` must list exactly these, and the README
@@ -113,7 +114,8 @@ _SINK_FORMS = frozenset(''.join(form.partition(':')[:2]) for form in SINK_SPECS)
 
 
 def parse_sink(spec: str) -> Tuple[str, str]:
-    """Split a ``sink`` spec into its kind and its value (``''`` if none).
+    """
+    Split a ``sink`` spec into its kind and its value (``''`` if none).
 
     Raises ValueError listing the valid forms when ``spec`` is none of them.
     """
@@ -251,7 +253,8 @@ def specs_for(node: str) -> Tuple[ParamSpec, ...]:
 
 
 def validate_all(node: str, values: Dict[str, Any]) -> Dict[str, Any]:
-    """Validate a name -> value mapping against ``node``'s table; return it typed.
+    """
+    Validate a name -> value mapping against ``node``'s table; return it typed.
 
     Names that the table does not know are rejected, so a mistyped parameter in a
     YAML file is caught instead of silently ignored.

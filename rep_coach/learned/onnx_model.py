@@ -1,4 +1,5 @@
-"""Loading ONNX models with their interface checked up front.
+"""
+Loading ONNX models with their interface checked up front.
 
 A wrong, corrupt or missing model must fail at start-up with the file's name,
 not with a shape error deep inside the first inference.

@@ -1,4 +1,5 @@
-"""Start one node by name: ``python -m rep_coach.nodes NAME [--ros-args ...]``.
+"""
+Start one node by name: ``python -m rep_coach.nodes NAME [--ros-args ...]``.
 
 This is how ``rep-coach launch`` starts its nodes (``ros2 run`` uses the console
 scripts, which call the same ``main()``).  What it adds is a clean stop while the

@@ -34,7 +34,8 @@ def qos_profile(spec: QosSpec, depth: Optional[int] = None) -> QoSProfile:
 
 
 def qos_for(topic: str, depth: Optional[int] = None) -> QoSProfile:
-    """Return the QoS of ``topic`` (``rep_coach.topics.topic_qos``), optionally deeper.
+    """
+    Return the QoS of ``topic`` (``rep_coach.topics.topic_qos``), optionally deeper.
 
     A reader may keep a deeper history than the writer offers; the policies that
     must match the writer's (reliability, durability) stay the topic's.
@@ -62,7 +63,8 @@ def imu_reader_qos() -> QoSProfile:
 
 
 def publish_stage_info(node: Any, info: StageInfo) -> Any:
-    """Publish ``info``, what the node's stage runs, once on ``stage_info``.
+    """
+    Publish ``info``, what the node's stage runs, once on ``stage_info``.
 
     The topic is latched (transient local, keep last 1), so the returned publisher must
     live as long as the node: it holds the message for every reader that joins later (a
@@ -74,7 +76,8 @@ def publish_stage_info(node: Any, info: StageInfo) -> Any:
 
 
 def declare_parameters(node: Any, table: str) -> Dict[str, Any]:
-    """Declare every parameter of ``table`` with its default; return validated values.
+    """
+    Declare every parameter of ``table`` with its default; return validated values.
 
     Raises ParameterError naming the first bad parameter.  Every parameter is read
     only: the nodes read and check them once at start-up, so a later ``ros2 param
@@ -118,7 +121,8 @@ ERROR = bytes([2])
 
 
 def publish_at_shutdown(publisher: Any, msg: Any) -> str:
-    """Publish ``msg`` from a node's ``close``; return '' or why it could not be published.
+    """
+    Publish ``msg`` from a node's ``close``; return '' or why it could not be published.
 
     After Ctrl-C rclpy's signal handler shuts the context down before ``close`` runs, and
     a publish then raises (``RCLError``: the publisher's context is invalid).  What
@@ -133,7 +137,8 @@ def publish_at_shutdown(publisher: Any, msg: Any) -> str:
 
 
 def run_node(factory: Callable[[], Any], args: Optional[List[str]] = None) -> None:
-    """Init, build the node, spin until Ctrl-C / SIGTERM, shut down cleanly.
+    """
+    Init, build the node, spin until Ctrl-C / SIGTERM, shut down cleanly.
 
     A node that cannot start (bad parameter, unreadable source, missing model) logs
     one FATAL line naming the culprit and exits with code 2 instead of a traceback.
@@ -220,7 +225,8 @@ def _say_stopped(name: str) -> None:
 
 
 def guarded(node: Any, what: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """Wrap a callback so one bad message is logged and counted, never fatal.
+    """
+    Wrap a callback so one bad message is logged and counted, never fatal.
 
     rclpy lets a callback's exception end ``spin``; a coaching node must survive a
     malformed message, so each callback catches, counts and logs (the first of a

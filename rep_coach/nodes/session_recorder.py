@@ -1,4 +1,5 @@
-"""session_recorder: records the session's topics as a rosbag2 (MCAP) where ROS is absent.
+"""
+session_recorder: records the session's topics as a rosbag2 (MCAP) where ROS is absent.
 
 With ROS 2 the launch file runs ``ros2 bag record -s mcap`` instead.  The bag is
 owner-only (0700 directory, 0600 files) and crash-safe: the open MCAP file is
@@ -98,7 +99,8 @@ class SessionRecorderNode(Node):
                                f'{params["max_file_size_mb"]} MiB)')
 
     def on_msg(self, topic: str, msg: Any) -> None:
-        """Write one message (CDR bytes or a message) stamped with its reception time.
+        """
+        Write one message (CDR bytes or a message) stamped with its reception time.
 
         Reception time is what ``ros2 bag record`` stamps with too.
         """

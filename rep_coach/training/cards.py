@@ -1,4 +1,5 @@
-"""Model cards (``models/*.md``) rendered from a training report and a benchmark.
+"""
+Model cards (``models/*.md``) rendered from a training report and a benchmark.
 
 Usage: ``python -m rep_coach.training.cards REPORT.json BENCH.json models/ [REFERENCE.json]``;
 REFERENCE is the report of a ``rep-coach train --reference`` run, whose held-out
@@ -87,7 +88,8 @@ def _table(report: Dict[str, Any], part: str, keys, reference: Optional[Dict] = 
 
 def render(report: Dict[str, Any], bench: Dict[str, Any], name: str,
            reference: Optional[Dict[str, Any]] = None) -> str:
-    """Markdown card of ``segmenter`` or ``near_failure``.
+    """
+    Markdown card of ``segmenter`` or ``near_failure``.
 
     ``reference`` is the ``reference`` entry of a ``--reference`` training report.
     """

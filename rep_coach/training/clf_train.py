@@ -23,7 +23,8 @@ from tqdm import tqdm
 
 @dataclass
 class ClfTrainConfig:
-    """Hyper-parameters, fixed a priori (never tuned on a held-out subject).
+    """
+    Hyper-parameters, fixed a priori (never tuned on a held-out subject).
 
     The signal length is not one: rep events carry REP_SIGNAL_POINTS points.
     """
@@ -74,7 +75,8 @@ def set_samples(sessions: Sequence[Session]) -> List[SetSample]:
 
 def training_signal(sample: SetSample, i: int, cfg: ClfTrainConfig,
                     rng: Optional[np.random.Generator]) -> np.ndarray:
-    """Return the (N_REP_CHANNELS, REP_SIGNAL_POINTS) model input of rep ``i``, as at runtime.
+    """
+    Return the (N_REP_CHANNELS, REP_SIGNAL_POINTS) model input of rep ``i``, as at runtime.
 
     Stage 1's cut (:func:`~rep_coach.core.rep_signal.rep_signal`) on the session's
     SI grid, then stage 2's :func:`~rep_coach.learned.preprocess.scale_signal` and

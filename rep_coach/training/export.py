@@ -41,7 +41,8 @@ def _export(module: torch.nn.Module, args: Tuple[torch.Tensor, ...], path: Path,
 
 def export_segmenter(members: Sequence[CausalTCN], path: Path, picker: Dict[str, float],
                      extra: Dict[str, Any] = None) -> Path:
-    """Write the streaming ensemble of ``members``: (imu, state) -> (mean logits, state_out).
+    """
+    Write the streaming ensemble of ``members``: (imu, state) -> (mean logits, state_out).
 
     ``channels`` in the metadata is the state's width (all members), ``member_channels``
     one member's.

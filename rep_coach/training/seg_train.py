@@ -33,7 +33,8 @@ class SegTrainConfig:
 
 def _crop(sess: Session, cfg: SegTrainConfig, warm: int, rng: np.random.Generator,
           aug: bool, raw_axes: bool = False):
-    """One training crop ``(x, y, mask)``: our invariant channels, or ``raw_axes``.
+    """
+    One training crop ``(x, y, mask)``: our invariant channels, or ``raw_axes``.
 
     ``mask`` (2, crop) weighs each output's loss per sample.
 
@@ -72,7 +73,8 @@ def _crop(sess: Session, cfg: SegTrainConfig, warm: int, rng: np.random.Generato
 
 def _unteach_recording_edges(mask: np.ndarray, tau: np.ndarray, reps: list,
                              factor: float) -> None:
-    """Take a set's recording-placed outer boundaries out of the loss (in place).
+    """
+    Take a set's recording-placed outer boundaries out of the loss (in place).
 
     Where the recording, not the lift, placed a set's first start and last end (see
     :class:`~rep_coach.core.types.SetLabels`), the targets around them would teach

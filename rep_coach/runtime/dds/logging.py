@@ -1,4 +1,5 @@
-"""Console logging in the rcutils format: ``[INFO] [1700000000.123456789] [ns.node]: msg``.
+"""
+Console logging in the rcutils format: ``[INFO] [1700000000.123456789] [ns.node]: msg``.
 
 Honours ``--ros-args --log-level LEVEL`` (all loggers) and ``--log-level name:=LEVEL`` (one
 logger and its children), and ``RCUTILS_CONSOLE_OUTPUT_FORMAT`` for the common ``{severity}``,

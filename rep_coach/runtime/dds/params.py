@@ -158,7 +158,8 @@ def load_params_file(path: str) -> List[ParamsEntry]:
 
 
 def resolve_overrides(sources: Sequence[Tuple[str, object]], node_fqn: str) -> Dict[str, Any]:
-    """Return the parameter overrides for one node.
+    """
+    Return the parameter overrides for one node.
 
     ``sources`` is the ordered list from the command line: params files and ``-p`` values.
     Every matching entry is applied in command-line order and, within a file, in file order, so

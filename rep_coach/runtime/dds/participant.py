@@ -22,7 +22,8 @@ MAX_PARTICIPANT_INDEX = 32
 
 
 class ParticipantError(MiddlewareStartupError):
-    """This process cannot join its DDS domain; the message says why and what to change.
+    """
+    This process cannot join its DDS domain; the message says why and what to change.
 
     A :class:`MiddlewareStartupError`, so a node reports it as one FATAL line (``run_node``).
     """
