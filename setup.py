@@ -50,7 +50,11 @@ setup(
         'train': ['torch==2.13.0', 'onnx>=1.15'],
         'pose': ['mediapipe==0.10.21', 'opencv-python-headless>=4.8'],
         'audio': ['sounddevice>=0.4'],
-        'test': ['pytest>=7', 'hypothesis>=6', 'flake8>=6', 'pydocstyle>=6', 'mcap>=1.1'],
+        'test': ['pytest>=7', 'hypothesis>=6', 'flake8>=6', 'pydocstyle>=6', 'mcap>=1.1',
+                 # the flake8 plugins of a ROS 2 development setup, which ament_flake8 runs
+                 'flake8-blind-except>=0.2', 'flake8-builtins>=2.2', 'flake8-class-newline>=1.6',
+                 'flake8-comprehensions>=3.10', 'flake8-deprecated>=2', 'flake8-docstrings>=1.6',
+                 'flake8-import-order>=0.18', 'flake8-quotes>=3.3'],
     },
     zip_safe=True,
     maintainer='rep_coach developers',

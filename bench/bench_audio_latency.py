@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Measure cue latency, event to playback start, for every audio sink usable here.
+"""
+Measure cue latency, event to playback start, for every audio sink usable here.
 
 For each sink (``null``, ``wav:<tmp>``, ``aplay:null`` when aplay exists,
 ``sounddevice`` when PortAudio has an output device, and ``auto``) and each
@@ -16,13 +17,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 import shutil
 import sys
 import tempfile
 import time
 from typing import Any, Dict, List, Optional
-
-from pathlib import Path
 
 import numpy as np
 
@@ -90,7 +90,7 @@ def measure(spec: str, mode: str, n: int, interval: float, tts: Optional[EspeakT
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the benchmark; print a table or JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument('--n', type=int, default=20, help='events per sink and cue kind')
     parser.add_argument('--interval', type=float, default=0.05,
                         help='idle seconds between events')

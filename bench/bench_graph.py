@@ -1,4 +1,5 @@
-"""The node graph as separate processes over DDS at 100 Hz IMU: latency, CPU, RSS, losses.
+"""
+The node graph as separate processes over DDS at 100 Hz IMU: latency, CPU, RSS, losses.
 
 Starts imu_publisher, rep_segmenter, near_failure_classifier, audio_feedback and
 session_recorder (Cyclone DDS on loopback, a domain of its own), plays a
@@ -29,7 +30,7 @@ from rep_coach.benchmarks.suite import graph_table  # noqa: E402
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the graph benchmark; print a table or JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument('--json', action='store_true', help='print JSON only')
     parser.add_argument('--speed', type=float, default=1.0,
                         help='playback speed (default 1: 100 Hz in real time)')

@@ -1,4 +1,5 @@
-"""Per-update inference latency: ours vs the published-size reference, ORT vs PyTorch.
+"""
+Per-update inference latency: ours vs the published-size reference, ORT vs PyTorch.
 
 One intra-op thread everywhere (the pipeline's budget is one core).  "Update"
 means one call a stage makes live:
@@ -67,7 +68,7 @@ def _pipeline_push(models: Path, n: int) -> Dict[str, float]:
 
 def main() -> int:
     """Run the benchmark; print a table or JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument('--json', action='store_true', help='print JSON only')
     parser.add_argument('--models', type=Path, default=REPO / 'models')
     parser.add_argument('--n', type=int, default=300, help='timed calls per case')
@@ -157,7 +158,8 @@ def _torch_cases(out: Dict[str, Dict], args: argparse.Namespace, smeta: Dict, cm
 
 
 def _report(out: Dict[str, Dict], as_json: bool, torch_part: Dict) -> int:
-    """Print the cases and their summary (a table, or JSON with ``--json``); return 0.
+    """
+    Print the cases and their summary (a table, or JSON with ``--json``); return 0.
 
     ``torch_part`` says whether the PyTorch cases ran (``available``) or why not
     (``reason``); without them the reference's figures are None.

@@ -1,4 +1,5 @@
-"""Frames per second of the pose path (BlazePose + form rules) on one CPU core.
+"""
+Frames per second of the pose path (BlazePose + form rules) on one CPU core.
 
 Usage: ``python bench/bench_pose.py [--frames 100] [--json]``.  Pins the
 process to one core before mediapipe starts its thread pool, then times
@@ -64,6 +65,7 @@ def bench(backend: str, n: int) -> Dict[str, float]:
 
 
 class _Null:
+
     def estimate(self, frame, t):  # pragma: no cover - unused
         return None
 
@@ -73,7 +75,7 @@ class _Null:
 
 def main(argv: List[str] = None) -> int:
     """Run the benchmark and print a table or JSON."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     ap.add_argument('--frames', type=int, default=100)
     ap.add_argument('--backend', action='append', choices=('mediapipe', 'mediapipe-legacy'))
     ap.add_argument('--json', action='store_true')

@@ -1,4 +1,5 @@
-"""N gym stations on one machine at once: CPU %, RSS and rep latency per station.
+"""
+N gym stations on one machine at once: CPU %, RSS and rep latency per station.
 
 Each station is the whole graph with its recorder under ``/stationK`` on one DDS domain
 (loopback), its lifter a different simulated session in real time.  Definitions in
@@ -27,7 +28,7 @@ from rep_coach.benchmarks.stations import (measure_stations, stations_table,  # 
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Measure each requested number of stations in turn; print tables or JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument('--stations', type=int, nargs='+', default=[1, 2, 4],
                         help='station counts to measure, one run each (default 1 2 4)')
     parser.add_argument('--duration', type=float, default=60.0,

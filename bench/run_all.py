@@ -1,4 +1,5 @@
-"""Every benchmark side by side (the same as ``rep-coach bench``).
+"""
+Every benchmark side by side (the same as ``rep-coach bench``).
 
 Usage: ``python bench/run_all.py [--json] [--quick] [--only inference,graph,...]``;
 ``--soak [--soak-minutes N]`` runs the soak instead.  See ``bench/README.md``.

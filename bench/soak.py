@@ -1,4 +1,5 @@
-"""Soak: a one-hour session at 100 Hz played faster than real time through the graph.
+"""
+Soak: a one-hour session at 100 Hz played faster than real time through the graph.
 
 Memory flat (growth <= 5 MB after warm-up), reliable counts matching, latency
 stable per 5-minute window; exits 1 when any of them fails.  Definitions in
@@ -25,7 +26,7 @@ from rep_coach.cli import main as cli_main  # noqa: E402
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Parse the soak options and run ``rep-coach bench --soak``."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument('--minutes', type=float, default=60.0, help='simulated minutes')
     parser.add_argument('--speed', type=float, default=4.0,
                         help='multiples of real time (default 4)')

@@ -1,6 +1,7 @@
-"""Start the rep_coach graph on a ROS 2 machine: ``ros2 launch rep_coach rep_coach.launch.py``.
+"""
+Start the rep_coach graph on a ROS 2 machine: ``ros2 launch rep_coach rep_coach.launch.py``.
 
-Arguments:
+Launch arguments:
   params_file  YAML in the ros__parameters layout (default: the installed config)
   namespace    namespace of every node and topic, one per gym station (default: none)
   source       IMU source overriding the YAML: sim, csv:PATH, bag:PATH, mpu6050
@@ -39,7 +40,8 @@ def _fully_qualified(namespace: str, topic: str) -> str:
 
 
 def _nodes_namespace(context, namespace: str) -> str:
-    """Return the namespace launch_ros gives the nodes: ``namespace`` under any pushed one.
+    """
+    Return the namespace launch_ros gives the nodes: ``namespace`` under any pushed one.
 
     Included under ``PushRosNamespace`` (a gym's launch file grouping its stations), a
     Node's relative namespace is prefixed by the pushed one, which launch_ros keeps in

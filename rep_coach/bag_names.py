@@ -1,4 +1,5 @@
-"""Default names of session bags: which station, and when, readable from the name alone.
+"""
+Default names of session bags: which station, and when, readable from the name alone.
 
 Several gym stations usually record into one directory (one ``bag_dir`` for the whole
 gym, or the same ``--record DIR`` on every station's command line) and are started
@@ -31,7 +32,8 @@ def default_bag_name(namespace: str, when: Optional[datetime] = None) -> str:
 
 
 def bag_name_candidates(name: str) -> Iterator[str]:
-    """Yield ``name``, then ``name_2`` ... ``name_99``: what to try when a name is taken.
+    """
+    Yield ``name``, then ``name_2`` ... ``name_99``: what to try when a name is taken.
 
     For generated names only: a station restarted within the same second (a respawned
     recorder) gets a new bag instead of failing.  A name the user chose is never varied.

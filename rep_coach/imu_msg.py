@@ -1,4 +1,5 @@
-"""Conversion between ImuBlock and sensor_msgs/Imu (REP-145), for any message backend.
+"""
+Conversion between ImuBlock and sensor_msgs/Imu (REP-145), for any message backend.
 
 Works on rclpy messages, on the DDS fallback's generated classes and on messages
 deserialized by ``rosbags``, because it only touches the standard field names.
@@ -26,7 +27,8 @@ def seconds_to_stamp(seconds: float, stamp: Any) -> None:
 
 def block_to_msgs(block: ImuBlock, frame_id: str, make_msg: Callable[[], Any],
                   accel_var: float = 0.0, gyro_var: float = 0.0) -> List[Any]:
-    """Build one Imu message per sample.
+    """
+    Build one Imu message per sample.
 
     REP-145: no orientation is estimated, so ``orientation_covariance[0] = -1``;
     covariances are diagonal variances, 0 meaning unknown.

@@ -1,4 +1,5 @@
-"""A small process launcher that plays the part of ``ros2 launch`` where ROS is absent.
+"""
+A small process launcher that plays the part of ``ros2 launch`` where ROS is absent.
 
 It starts every node as its own process with the same ``--ros-args`` a ROS launch
 would pass (``__node``, ``__ns``, ``--params-file``, ``-p``), prefixes their output
@@ -77,7 +78,8 @@ ISOLATED_DOMAINS = tuple(range(1, 102)) + tuple(range(215, 233))
 
 
 class DomainClaim:
-    """A ROS domain this process holds against every other claim of this user's.
+    """
+    A ROS domain this process holds against every other claim of this user's.
 
     The hold is an exclusive ``flock`` on the domain's lock file: the kernel drops it
     when the process exits however it ends, so no claim outlives its holder.  The lock
@@ -130,7 +132,8 @@ def domain_lock_dir() -> Path:
 
 
 def claim_domain() -> DomainClaim:
-    """Claim a free domain of :data:`ISOLATED_DOMAINS`, trying them in random order.
+    """
+    Claim a free domain of :data:`ISOLATED_DOMAINS`, trying them in random order.
 
     Raises LaunchError when every one is held, by this process or another of this user.
     """
@@ -158,7 +161,8 @@ def claim_domain() -> DomainClaim:
 
 def isolated_env(base: Optional[Dict[str, str]] = None,
                  claim: Optional[DomainClaim] = None) -> Dict[str, str]:
-    """Return ``base`` (default: ``os.environ``) on loopback only, in a domain of its own.
+    """
+    Return ``base`` (default: ``os.environ``) on loopback only, in a domain of its own.
 
     For tests, benchmarks and demos that must neither reach nor hear another graph:
     ``ROS_LOCALHOST_ONLY=1`` keeps traffic on loopback, and the domain is one no other
@@ -179,7 +183,8 @@ def isolated_env(base: Optional[Dict[str, str]] = None,
 
 @dataclass
 class NodeLaunch:
-    """How to start one node.
+    """
+    How to start one node.
 
     ``required``: the graph cannot run without the node, so when it exits the launcher
     stops the others (``ros2 launch``'s ``on_exit=Shutdown()``); a node with ``respawn``
@@ -217,7 +222,8 @@ def node_command(node: NodeLaunch, params_file: Optional[Path], namespace: str) 
 
 
 def validate_params_file(path: Path, nodes: List[NodeLaunch], namespace: str = '') -> None:
-    """Check every value meant for ``nodes`` (in ``namespace``) against the parameter tables.
+    """
+    Check every value meant for ``nodes`` (in ``namespace``) against the parameter tables.
 
     The file's sections apply to a node as they will in the node (rcl's key matching,
     :func:`rep_coach.ros_names.params_key_matches`, on its fully qualified name); a node's
@@ -250,7 +256,8 @@ RCLPY_NODE_PARAMS = ('use_sim_time', 'start_type_description_service')
 
 def _meant_for(executable: str, entries: List[ParamsEntry], values: Dict[str, Any],
                fqn: str) -> Dict[str, Any]:
-    """Return the file's ``values`` for a node without those meant for other nodes.
+    """
+    Return the file's ``values`` for a node without those meant for other nodes.
 
     rcl hands a node every value of every section whose key matches it, and a node
     ignores what it does not declare: a ``/**`` section may set ``playback_speed`` for
@@ -283,7 +290,8 @@ _SIGINT_ONLY = frozenset({signal.SIGINT})
 
 
 def _prepare_child() -> None:
-    """Between fork and exec: tie the child to the launcher, hold SIGINT until it can stop.
+    """
+    Between fork and exec: tie the child to the launcher, hold SIGINT until it can stop.
 
     The kernel SIGTERMs the child if the launcher dies (Linux only).  SIGINT is blocked
     across the exec, and ``rep_coach.nodes.__main__`` unblocks it once its handler is in
@@ -370,7 +378,8 @@ class Launcher:
         return run is not None and run.proc.poll() is None
 
     def poll(self) -> None:
-        """Report nodes that exited; restart those with ``respawn``.
+        """
+        Report nodes that exited; restart those with ``respawn``.
 
         A required node's exit schedules the stop of the graph (:meth:`run` carries it
         out): at once after a failure, ``drain_s`` later after a clean finish.
@@ -414,7 +423,8 @@ class Launcher:
     def run(self, duration: Optional[float] = None,
             until: Optional[Callable[['Launcher'], bool]] = None,
             handle_signals: bool = True) -> int:
-        """Start the nodes, watch them until a signal, ``duration`` or ``until``; stop all.
+        """
+        Start the nodes, watch them until a signal, ``duration`` or ``until``; stop all.
 
         A required node that exits stops the graph too (see :meth:`poll`).  Returns 0 when
         every node ended cleanly, 1 when one died with an error.
@@ -498,7 +508,8 @@ IMU_READERS = 2
 def standard_graph(source: Optional[str] = None, record_dir: Optional[str] = None,
                    overrides: Optional[Dict[str, Dict[str, Any]]] = None,
                    respawn: Optional[List[str]] = None) -> List[NodeLaunch]:
-    """Return the coaching graph, plus the recorder when ``record_dir`` is given.
+    """
+    Return the coaching graph, plus the recorder when ``record_dir`` is given.
 
     ``overrides`` maps node name -> parameters that win over the YAML (like ``-p``).
     """

@@ -1,4 +1,5 @@
-"""ROS 2 parameter files (``<node key>: {ros__parameters: {...}}``), read as rcl reads them.
+"""
+ROS 2 parameter files (``<node key>: {ros__parameters: {...}}``), read as rcl reads them.
 
 Plain Python (PyYAML only, with rcl's scalar types: :mod:`rep_coach.rcl_yaml`), so the
 launcher checks a file by the same rules the DDS runtime applies it with: nested YAML
@@ -32,7 +33,8 @@ class ParamsEntry:
 
 
 def load_params_file(path: str) -> List[ParamsEntry]:
-    """Read a ``<node key>: {ros__parameters: {...}}`` YAML file into ordered entries.
+    """
+    Read a ``<node key>: {ros__parameters: {...}}`` YAML file into ordered entries.
 
     Raises ParamsFileError naming the file (and the entry) for anything rcl would refuse.
     """

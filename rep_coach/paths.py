@@ -1,4 +1,5 @@
-"""Where the installed launch, config and model files are.
+"""
+Where the installed launch, config and model files are.
 
 Under ROS the package's share directory comes from the ament index; installed
 with pip it is ``<prefix>/share/rep_coach``; in a source checkout (editable

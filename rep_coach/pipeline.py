@@ -1,4 +1,5 @@
-"""Build the two stages (learned or baseline) from the nodes' parameters.
+"""
+Build the two stages (learned or baseline) from the nodes' parameters.
 
 One place decides which implementation runs, so the nodes, ``rep-coach evaluate``
 and the benchmarks construct exactly the same stages from the same settings.  Each
@@ -48,7 +49,8 @@ ClassifierFactory = Stage[NearFailureClassifier]
 
 
 class StageError(RuntimeError):
-    """A stage that cannot be built (missing or corrupt model); the message names it.
+    """
+    A stage that cannot be built (missing or corrupt model); the message names it.
 
     ``parameter`` is the node parameter to blame: ``models_dir`` when the models come
     from a directory it names, else ``model``.
@@ -66,7 +68,8 @@ class StageError(RuntimeError):
 def segmenter_factory(model: str, models_dir: str = '',
                       set_rest_s: float = DEFAULT_SET_REST_S,
                       history_s: Optional[float] = None) -> SegmenterFactory:
-    """Return a factory of stage 1 for ``model`` ('learned' or 'baseline') or raise StageError.
+    """
+    Return a factory of stage 1 for ``model`` ('learned' or 'baseline') or raise StageError.
 
     Only this stage's model file is read: the segmenter node needs no classifier.
     ``history_s`` is how much of its signals the stage keeps for ``signals()``

@@ -1,4 +1,5 @@
-"""QoS policies as plain data: one description for the nodes, the bags and the CLIs.
+"""
+QoS policies as plain data: one description for the nodes, the bags and the CLIs.
 
 A :class:`QosSpec` names the four policies rep_coach sets (reliability, durability,
 history and its depth); durations stay at the middleware default.  It imports
@@ -41,7 +42,8 @@ class QosSpec:
             raise ValueError(f'QosSpec.depth={self.depth!r} must be >= 0')
 
     def to_runtime(self, runtime: Any, depth: Optional[int] = None) -> Any:
-        """Return ``runtime.QoSProfile`` of these policies; ``depth`` replaces the depth.
+        """
+        Return ``runtime.QoSProfile`` of these policies; ``depth`` replaces the depth.
 
         ``runtime`` is :mod:`rep_coach.runtime` (or rclpy): any module with
         ``QoSProfile`` and the three policy enums.  Passed in rather than imported,

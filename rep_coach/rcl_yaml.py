@@ -1,4 +1,5 @@
-"""YAML with rcl's scalar types: parameter values read as ``rcl_yaml_param_parser`` reads them.
+"""
+YAML with rcl's scalar types: parameter values read as ``rcl_yaml_param_parser`` reads them.
 
 PyYAML resolves plain scalars by YAML 1.1, rcl by its own rules (``get_value`` in
 ``rcl_yaml_param_parser/src/parse.c``), and the two disagree on values users write:

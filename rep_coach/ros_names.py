@@ -1,4 +1,5 @@
-"""ROS 2 name validation, expansion and remapping (the rcl rules, reimplemented, plain Python).
+"""
+ROS 2 name validation, expansion and remapping (the rcl rules, reimplemented, plain Python).
 
 Expansion follows ``rcl_expand_topic_name``: ``~`` is the node's fully qualified name, ``{node}``
 and ``{ns}`` substitute, relative names are joined to the node namespace. Remapping follows
@@ -10,9 +11,9 @@ sections of a parameter file apply to a node follows rclcpp's and rclpy's use of
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 import functools
 import re
-from dataclasses import dataclass
 from typing import Iterable, Optional
 
 _NODE_NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
@@ -64,7 +65,8 @@ def normalize_namespace(namespace: Optional[str]) -> str:
 
 
 def join_name(namespace: str, relative: str) -> str:
-    """Return ``relative`` (a node or topic name) under the absolute ``namespace``.
+    """
+    Return ``relative`` (a node or topic name) under the absolute ``namespace``.
 
     The root may be written ``/`` or ``''``: ``join_name('/', 'reps')`` is ``/reps``.
     """
@@ -162,7 +164,8 @@ def _params_key_regex(node_key: str) -> 're.Pattern[str]':
 
 
 def params_key_matches(node_key: str, node_fqn: str) -> bool:
-    r"""Return whether a parameter file's node key applies to the node ``node_fqn``.
+    r"""
+    Return whether a parameter file's node key applies to the node ``node_fqn``.
 
     The rule rclcpp (``parameter_map_from`` in rclcpp/src/rclcpp/parameter_map.cpp) and rclpy
     (``_populate_node_parameters_from_rcl_params`` in rclpy/src/rclpy/node.cpp) apply to the

@@ -1,4 +1,5 @@
-"""What a stage runs, as one JSON description.
+"""
+What a stage runs, as one JSON description.
 
 A stage's model (the ONNX file, or the baseline's configuration) and the parameters
 that decide its outputs.  ``rep_segmenter`` and ``near_failure_classifier`` publish
@@ -53,7 +54,8 @@ class ModelFile:
 
 @dataclass(frozen=True)
 class Difference:
-    """One way a stage differs from another description of it.
+    """
+    One way a stage differs from another description of it.
 
     ``field`` is ``value`` in the description compared and ``other`` in the other one.
     """
@@ -113,7 +115,8 @@ class StageInfo:
         return info
 
     def differences(self, other: 'StageInfo') -> List[Difference]:
-        """Return what makes ``other`` run differently from this stage (empty: the same).
+        """
+        Return what makes ``other`` run differently from this stage (empty: the same).
 
         What decides the outputs is compared: the model kind, a learned model's file by
         its SHA-256 (not its path: a copy elsewhere is the same model), the deciding
@@ -150,7 +153,8 @@ class StageInfo:
 
 
 def describe(stage: str, model: str, instance: Any) -> StageInfo:
-    """Describe ``instance``, a stage object of ``model`` kind as the factories build it.
+    """
+    Describe ``instance``, a stage object of ``model`` kind as the factories build it.
 
     A learned stage carries its loaded ``OnnxModel`` (``instance.model``); a baseline
     stage its config dataclass (``instance.config``).  The deciding parameters are read

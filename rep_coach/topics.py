@@ -98,7 +98,8 @@ class RecordedNamespace(NamedTuple):
 
 
 def split_topic(topic: str) -> Optional[Tuple[str, str]]:
-    """Return (namespace, rep_coach name) of ``topic``, or None if it has no rep_coach name.
+    """
+    Return (namespace, rep_coach name) of ``topic``, or None if it has no rep_coach name.
 
     The longest known relative name wins (``/s1/labels/reps`` is ``labels/reps`` in
     ``/s1``, not ``reps`` in ``/s1/labels``); the root is ``/``.
@@ -119,7 +120,8 @@ def topic_prefix(topic: str) -> Optional[str]:
 
 def recorded_namespace(custom_data: Mapping[str, str],
                        topics: Iterable[str]) -> RecordedNamespace:
-    """Return the namespace of a recording from its metadata, else from its topic names.
+    """
+    Return the namespace of a recording from its metadata, else from its topic names.
 
     ``custom_data`` is the bag's (rep_coach's recorder writes ``namespace`` there;
     ``ros2 bag record`` does not).  Without it, the namespace is inferred when all of

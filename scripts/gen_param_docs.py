@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Regenerate config/rep_coach.yaml and the README parameter table from the parameter tables.
+"""
+Regenerate config/rep_coach.yaml and the README parameter table from the parameter tables.
 
 The tables in rep_coach/core/params.py define every parameter; this keeps the
 YAML and the README in step with them (test_params.py fails when they drift).

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Measurement: thomas2025's rep boundaries are its authors' detector's span midpoints.
+"""
+Measurement: thomas2025's rep boundaries are its authors' detector's span midpoints.
 
 Checks every labelled boundary of a thomas2025-layout directory against the detector
 described in :mod:`rep_coach.training.label_convention`, then scores the best any live

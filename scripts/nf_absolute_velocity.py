@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Experiment (session 10, not adopted): test whether the absolute lifting velocity helps stage 2.
+"""
+Experiment (session 10, not adopted): test whether the absolute lifting velocity helps stage 2.
 
 Velocity-based training predicts reps in reserve from two numbers: the velocity loss
 within the set (what the shipped classifier reads) and the absolute velocity (failure
@@ -22,18 +23,17 @@ from pathlib import Path
 import sys
 from typing import Callable, Dict, List, Sequence, Tuple
 
-import numpy as np
-from scipy.optimize import minimize
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from fold_experiments import fold_parser  # noqa: E402 (this script's directory)
+import numpy as np  # noqa: E402
 from rep_coach.core.evaluation import aggregate, replay, score_recording  # noqa: E402
 from rep_coach.core.rep_features import RELATIVE_FEATURES, set_features  # noqa: E402
 from rep_coach.core.types import NearFailureState, RepEvent  # noqa: E402
 import rep_coach.learned as learned  # noqa: E402
 from rep_coach.training.data import load_thomas2025, Session  # noqa: E402
-from fold_experiments import fold_parser  # noqa: E402 (this script's directory)
+from scipy.optimize import minimize  # noqa: E402
 
 #: Candidate feature sets, fixed before any inner selection.
 CANDIDATES: Tuple[Tuple[str, ...], ...] = (
@@ -117,6 +117,7 @@ def torch_classifier(sessions: Sequence[Session], names: Sequence[str], seed: in
     fill = model.feat_mean.numpy()
 
     class Net:
+
         def reset(self) -> None:
             pass
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Experiment (session 11): how far a lifter's own earlier sets move near-failure rep F1.
+"""
+Experiment (session 11): how far a lifter's own earlier sets move near-failure rep F1.
 
 The shipped classifier is the same for every lifter, and docs/models.md (stage 2) finds
 that what separates it from the 0.85 target is per lifter: the RPE at which a given
@@ -29,18 +30,17 @@ from pathlib import Path
 import sys
 from typing import Dict, List, Sequence, Tuple
 
-import numpy as np
-from scipy.optimize import minimize_scalar
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from fold_experiments import fold_parser  # noqa: E402 (this script's directory)
+import numpy as np  # noqa: E402
 from rep_coach.core.evaluation import (aggregate, match_intervals,  # noqa: E402
                                        NEAR_FAILURE_RPE, replay, score_recording)
 from rep_coach.core.types import NearFailureState, RepEvent  # noqa: E402
 import rep_coach.learned as learned  # noqa: E402
 from rep_coach.training.data import load_thomas2025, Session  # noqa: E402
-from fold_experiments import fold_parser  # noqa: E402 (this script's directory)
+from scipy.optimize import minimize_scalar  # noqa: E402
 
 REPORTED = ('rep_f1', 'rep_precision', 'rep_recall', 'window_f1')
 
@@ -135,7 +135,8 @@ def run(sessions: List[Session], folds: Path, order: Dict[str, int],
 
 def ceiling(sessions: List[Session], folds: Path,
             per_set: bool) -> Tuple[Dict[str, float], Dict[str, float]]:
-    """Pooled scores with the best single offset per lifter (or per set), in hindsight.
+    """
+    Pooled scores with the best single offset per lifter (or per set), in hindsight.
 
     Not a result: each offset is chosen on the very reps it is scored on (the fewest
     wrong rep verdicts over a grid of offsets).  It bounds what any per-lifter (per-set)

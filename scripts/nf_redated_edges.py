@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Experiment (session 13, not adopted): train stage 2 on the set edges a live segmenter gives.
+"""
+Experiment (session 13, not adopted): train stage 2 on the set edges a live segmenter gives.
 
 thomas2025 places a set's first start and last end by where the recording starts and
 stops (:mod:`rep_coach.training.label_convention`), so the classifier's training reps
@@ -32,13 +33,12 @@ import sys
 import tempfile
 from typing import List, Tuple
 
-import numpy as np
-import torch
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rep_coach.core.evaluation import (aggregate, replay, Replay,  # noqa: E402
+from fold_experiments import fold_parser  # noqa: E402 (this script's directory)
+import numpy as np  # noqa: E402
+from rep_coach.core.evaluation import (aggregate, Replay, replay,  # noqa: E402
                                        score_recording)
 from rep_coach.core.thomas2025 import read_rep_indexes, REP_INDEX_FILE  # noqa: E402
 from rep_coach.core.types import ImuRecording  # noqa: E402
@@ -48,7 +48,7 @@ from rep_coach.training.clf_train import (ClfTrainConfig, set_samples,  # noqa: 
 from rep_coach.training.data import load_thomas2025, Session  # noqa: E402
 from rep_coach.training.export import export_classifier  # noqa: E402
 from rep_coach.training.label_convention import check_recording  # noqa: E402
-from fold_experiments import fold_parser  # noqa: E402 (this script's directory)
+import torch  # noqa: E402
 
 
 def redated(sessions: List[Session], data: Path) -> List[Session]:
@@ -71,7 +71,8 @@ def redated(sessions: List[Session], data: Path) -> List[Session]:
 
 
 def mean_probability(replays: List[Replay], threshold: float) -> Replay:
-    """Average the members' near-failure probabilities per rep (same segmenter, same reps).
+    """
+    Average the members' near-failure probabilities per rep (same segmenter, same reps).
 
     The RIR estimate has no average here: the states carry only each member's class.
     """
@@ -86,12 +87,12 @@ def mean_probability(replays: List[Replay], threshold: float) -> Replay:
 def main() -> int:
     """Retrain and score the folds' classifiers; print the pooled metrics as JSON."""
     parser = fold_parser(__doc__)
-    parser.add_argument('--seed', type=int, default=0, help='the run\'s --seed')
+    parser.add_argument('--seed', type=int, default=0, help="the run's --seed")
     parser.add_argument('--control', action='store_true',
                         help='train on the labelled edges (reproduces the run)')
     parser.add_argument('--members', type=int, default=1,
                         help='classifiers per fold, seeds S+2, S+3, ... (member 0 is the '
-                             'run\'s); with more than one, each member and their mean '
+                             "run's); with more than one, each member and their mean "
                              'probability are scored')
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)

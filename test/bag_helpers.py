@@ -12,7 +12,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 #: Records 60 String messages on /reps, m0..m59: 40 flushed (m0-m19 in a finalised first
 #: file, m20-m39 in two chunks of the open second file), 20 pending; then waits to be killed.
-_CHILD = textwrap.dedent('''
+_CHILD = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, sys.argv[2])
     from rep_coach.bagio import BagRecorder
@@ -34,11 +34,12 @@ _CHILD = textwrap.dedent('''
         rec.write('/reps', i, cdr(f'm{i}'))
     print('pending', rec.stats.pending, flush=True)
     time.sleep(60)
-''')
+""")
 
 
 def record_and_kill(bag: Path) -> List[List[str]]:
-    """Record into ``bag`` in a child process, SIGKILL it; return its two status lines.
+    """
+    Record into ``bag`` in a child process, SIGKILL it; return its two status lines.
 
     The lines are ``['flushed', '40', '2']`` and ``['pending', '20']``.
     """

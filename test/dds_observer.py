@@ -1,4 +1,5 @@
-"""Watch a DDS domain from outside the graph: every topic, and every node announced.
+"""
+Watch a DDS domain from outside the graph: every topic, and every node announced.
 
 Run as ``python dds_observer.py`` with the graph's environment (``ROS_DOMAIN_ID``,
 ``ROS_LOCALHOST_ONLY``); it watches until its stdin is closed, then prints one JSON

@@ -2,10 +2,10 @@
 
 import json
 import logging
+from pathlib import Path
 import shutil
 import threading
 import time
-from pathlib import Path
 from typing import List
 
 import numpy as np
@@ -75,7 +75,7 @@ def test_clip_wav_round_trip_and_fallbacks() -> None:
     back = Clip.from_wav_bytes(clip.to_wav_bytes())
     assert back.rate == clip.rate and np.array_equal(back.samples, clip.samples)
     durations = {k: fallback_clip(k, 880.0).duration for k in ('rep', 'rir', 'stop', 'summary')}
-    assert len(set(round(d, 4) for d in durations.values())) == 4   # tellable apart
+    assert len({round(d, 4) for d in durations.values()}) == 4   # tellable apart
     assert abs(dominant_frequency(fallback_clip('stop', 880.0)) - 440.0) < 5.0
     with pytest.raises(ValueError):
         Clip.from_wav_bytes(b'not a wav')
@@ -178,6 +178,7 @@ def test_sounddevice_absent_or_deviceless_is_a_warning(caplog: pytest.LogCapture
 
 def test_ros_style_logger_is_accepted() -> None:
     class RosLogger:
+
         def __init__(self) -> None:
             self.got: List[str] = []
 

@@ -9,24 +9,22 @@ import sys
 from typing import List
 import warnings
 
+from graph_helpers import Lines
 import numpy as np
 import pytest
-
 from rep_coach.bagio import BagReadError, BagRecoveryWarning, read_bag
 from rep_coach.core.sim import SimConfig, simulate
 from rep_coach.core.sources import open_source, SourceError, write_our_csv
-from rep_coach.launcher import isolated_env, LaunchError, Launcher, NodeLaunch
+from rep_coach.launcher import isolated_env, Launcher, LaunchError, NodeLaunch
 from rep_coach.learned import CLASSIFIER_FILE, load_stages, ModelLoadError, SEGMENTER_FILE
 from rep_coach.paths import default_params_file
-
-from graph_helpers import Lines
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope='module')
 def good_csv(tmp_path_factory) -> Path:
-    """A valid CSV of 3 s of simulated IMU in our format."""
+    """Return a valid CSV of 3 s of simulated IMU in our format."""
     path = tmp_path_factory.mktemp('csv') / 'good.csv'
     write_our_csv(path, simulate(SimConfig(seed=1, sets=1)).imu.slice(0, 300))
     return path

@@ -1,4 +1,5 @@
-"""Bad IMU and event messages fed to the real node classes: counted, reported, never fatal.
+"""
+Bad IMU and event messages fed to the real node classes: counted, reported, never fatal.
 
 Frame ids: any ``header.frame_id`` is accepted (a wrist IMU has no TF tree to check
 against); a change mid-stream is warned about once (see rep_coach/nodes/imu_intake.py).
@@ -58,7 +59,7 @@ def crafted_stream() -> tuple:
 
 @pytest.fixture
 def graph(monkeypatch: pytest.MonkeyPatch):
-    """rclpy on a random loopback domain with the segmenter and classifier node classes."""
+    """``rclpy`` on a random loopback domain with the segmenter and classifier node classes."""
     from rep_coach.nodes.near_failure_classifier import NearFailureClassifierNode
     from rep_coach.nodes.rep_segmenter import RepSegmenterNode
     monkeypatch.setenv('ROS_LOCALHOST_ONLY', '1')
@@ -194,7 +195,7 @@ BAD_VALUES = st.sampled_from([math.nan, math.inf, -math.inf, 1e6, -1e9, 1e300])
 
 @st.composite
 def corrupted_streams(draw: Any) -> tuple:
-    """A simulated stream with random bad values, re-sent and late samples."""
+    """Draw a simulated stream with random bad values, re-sent and late samples."""
     start = draw(st.integers(0, len(SIM.imu) - 400))
     block = SIM.imu.slice(start, start + 300)
     t, acc, gyr = block.t.copy(), block.accel.copy(), block.gyro.copy()

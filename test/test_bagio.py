@@ -9,19 +9,17 @@ import stat
 from typing import Any, Iterator, List
 import warnings
 
+from bag_helpers import record_and_kill
 import numpy as np
 import pytest
-from rosbags.highlevel import AnyReader
-from ruamel.yaml import YAML
-
 from rep_coach.bagio import (BagError, BagExistsError, BagReadError, BagRecorder,
                              BagRecoveryWarning, BagWriteError, load_metadata, QosSpec,
                              read_bag, repair_bag)
 from rep_coach.bagio.errors import repair_command
 from rep_coach.bagio.mcapwriter import MAGIC as MCAP_MAGIC
 from rep_coach.bagio.types import default_typestore
-
-from bag_helpers import record_and_kill
+from rosbags.highlevel import AnyReader
+from ruamel.yaml import YAML
 
 IMU = 'sensor_msgs/msg/Imu'
 STRING = 'std_msgs/msg/String'
@@ -71,7 +69,7 @@ def record_sample(path: Path, **kwargs: Any) -> BagRecorder:
 
 
 def _mcap_readers(bag: Path) -> Iterator[Any]:
-    """The ``mcap`` library's CRC-checking reader of each listed file, in order."""
+    """Yield the ``mcap`` library's CRC-checking reader of each listed file, in order."""
     mcap_reader = pytest.importorskip('mcap.reader')
     for name in load_metadata(bag).relative_file_paths:
         with open(bag / name, 'rb') as stream:
@@ -79,7 +77,7 @@ def _mcap_readers(bag: Path) -> Iterator[Any]:
 
 
 def mcap_summaries(bag: Path) -> List[Any]:
-    """The summary of each listed file as the ``mcap`` library reads it."""
+    """Return the summary of each listed file as the ``mcap`` library reads it."""
     return [reader.get_summary() for reader in _mcap_readers(bag)]
 
 

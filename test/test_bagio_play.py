@@ -112,7 +112,7 @@ def test_a_latched_topic_of_several_writers_keeps_all_their_messages(tmp_path: P
 
 
 def _fake_runtime(published: list) -> types.ModuleType:
-    """A stand-in for rep_coach.runtime (DDS backend) that records publishes."""
+    """Build a stand-in for rep_coach.runtime (DDS backend) that records publishes."""
     import rep_coach
     runtime = types.ModuleType('rep_coach.runtime')
     runtime.__path__ = [str(Path(rep_coach.__file__).parent / 'runtime')]
@@ -131,6 +131,7 @@ def _fake_runtime(published: list) -> types.ModuleType:
     runtime.QoSProfile = lambda **kw: kw
 
     class Publisher:
+
         def __init__(self, cls: type, topic: str, qos: Any) -> None:
             self.cls, self.topic, self.qos = cls, topic, qos
 
@@ -138,6 +139,7 @@ def _fake_runtime(published: list) -> types.ModuleType:
             published.append((self.topic, self.qos, msg))
 
     class Node:
+
         def __init__(self, name: str, namespace: Any = None) -> None:
             self.namespace = namespace
 

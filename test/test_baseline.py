@@ -14,7 +14,8 @@ from rep_coach.core.types import ImuBlock, RepEvent
 
 def synthetic_curls(n_reps: int = 8, rate: float = 200.0, sign: float = 1.0,
                     slow_from: int = 100, seed: int = 0):
-    """Wrist gyro of curls: 2 rad about a tilted axis, raised-cosine reps with rests.
+    """
+    Wrist gyro of curls: 2 rad about a tilted axis, raised-cosine reps with rests.
 
     Returns (block, true rep ends).  Reps from ``slow_from`` on have a 40 % slower
     concentric.

@@ -1,4 +1,5 @@
-"""The benchmark tools: statistics, /proc sampling, and `rep-coach bench` output keys.
+"""
+The benchmark tools: statistics, /proc sampling, and `rep-coach bench` output keys.
 
 No timing is asserted here: timings depend on the machine and its load and are
 benchmarks (``rep-coach bench``), not tests.
@@ -140,7 +141,7 @@ def test_a_parameter_the_launcher_refuses_is_the_runs_error_not_a_traceback() ->
 
 
 def _result(sections: list, **entries: object) -> dict:
-    """A suite result of ``sections`` (``entries`` by name) with its targets checked."""
+    """Return a suite result of ``sections`` (``entries`` by name), its targets checked."""
     result = {'sections': sections, **entries}
     result['targets'] = [t.check(result) for t in TARGETS]
     return result

@@ -70,11 +70,11 @@ def test_plot_refuses_an_unwritable_directory_before_loading(tmp_path: Path, cap
     (['launch', '--source', 'sim:bogus=1'], "unknown sim option 'bogus'"),
     (['launch', '--source', 'sim:sets=2,rest_s=abc'], 'rest_s'),
     (['launch', '--source', 'mpu6050:bus=x'], "option bus='x' is not valid"),
-    (['play', 'bag', '--namespace', 'bad ns!'], "invalid namespace"),
+    (['play', 'bag', '--namespace', 'bad ns!'], 'invalid namespace'),
     (['demo', '--exercise', 'pushup'], "invalid choice: 'pushup'"),
     (['demo', '--audio', 'speakers'], "argument --audio: 'speakers': must be one of auto, "
-                                      "null, aplay, aplay:DEVICE, pw-play, sounddevice, "
-                                      "sounddevice:DEVICE, wav:DIR"),
+                                      'null, aplay, aplay:DEVICE, pw-play, sounddevice, '
+                                      'sounddevice:DEVICE, wav:DIR'),
     (['demo', '--audio', 'wav'], "argument --audio: 'wav': must be one of"),
     # near_failure_classifier's threshold, checked as the node checks it.
     (['evaluate', 'data', '--threshold', '1'], "argument --threshold: '1': must be < 1.0"),

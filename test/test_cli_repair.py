@@ -8,15 +8,13 @@ import re
 from typing import Tuple
 import warnings
 
+from bag_helpers import record_and_kill
 import numpy as np
 import pytest
-from rosbags.highlevel import AnyReader
-
 from rep_coach.bagio import BagRecorder, BagRecoveryWarning, load_metadata, read_bag
 from rep_coach.bagio.types import default_typestore
 from rep_coach.cli import main
-
-from bag_helpers import record_and_kill
+from rosbags.highlevel import AnyReader
 
 #: What the killed recorder had flushed (see bag_helpers).
 FLUSHED = [f'm{i}' for i in range(40)]
@@ -24,7 +22,8 @@ STRING = 'std_msgs/msg/String'
 
 
 def cut_bag(tmp_path: Path) -> Tuple[Path, int]:
-    """Return a killed recorder's bag whose open file is also cut inside its last chunk.
+    """
+    Return a killed recorder's bag whose open file is also cut inside its last chunk.
 
     The second number is how many messages remain readable (the last chunk is lost).
     """
@@ -45,7 +44,7 @@ def repair(capsys: pytest.CaptureFixture, *argv: str) -> Tuple[int, str, str]:
 
 
 def anyreader_texts(bag: Path) -> list:
-    """The String messages of ``bag`` through rosbags, which needs a complete bag."""
+    """Return the String messages of ``bag`` through rosbags, which needs a complete bag."""
     with AnyReader([bag]) as reader:
         return [reader.deserialize(raw, c.msgtype).data for c, _, raw in reader.messages()]
 
@@ -130,7 +129,7 @@ def test_read_errors_tell_the_user_the_repair_command(tmp_path: Path) -> None:
         load_metadata(bag)
     (bag / 'metadata.yaml').unlink()
     (bag / 'my bag_0.mcap').write_bytes(b'')    # its recorder died: a storage file, no list
-    with pytest.raises(Exception, match=r"metadata.yaml is missing .*run: rep-coach repair "):
+    with pytest.raises(Exception, match=r'metadata.yaml is missing .*run: rep-coach repair '):
         load_metadata(bag)
     killed = tmp_path / 'killed'
     record_and_kill(killed)

@@ -14,7 +14,7 @@ from rep_coach.bagio import BagRecorder
 from rep_coach.bagio.types import default_typestore
 from rep_coach.cli import evaluate as evaluate_cli
 from rep_coach.cli import plot as plot_cli
-from rep_coach.core.evaluation import replay, Replay
+from rep_coach.core.evaluation import Replay, replay
 from rep_coach.core.near_failure import BaselineNearFailure
 from rep_coach.core.segmentation import BaselineSegmenter
 from rep_coach.core.sim import SimConfig, simulate
@@ -44,7 +44,8 @@ def _string_cdr(text: str) -> bytes:
 def write_labelled_bag(path: Path, rec: ImuRecording, ns: str = NS,
                        stated: bool = True, published: Optional[Replay] = None,
                        verdicts: bool = True, stages: Sequence[str] = ()) -> int:
-    """Record ``rec`` as the system does (topics under ``ns``); return the labelled reps.
+    """
+    Record ``rec`` as the system does (topics under ``ns``); return the labelled reps.
 
     ``stated``: metadata.yaml says the namespace, as rep_coach's recorder writes it
     (``ros2 bag record`` does not).  ``published``: what the nodes published during
@@ -103,7 +104,7 @@ def run_evaluate(*argv: str) -> int:
 
 @pytest.fixture(scope='module')
 def labelled_bag(tmp_path_factory: pytest.TempPathFactory) -> tuple:
-    """A two-set simulated curl session recorded as a bag; return (bag, recording, reps)."""
+    """Record a two-set simulated curl session as a bag; return (bag, recording, reps)."""
     rec = simulate(SimConfig(seed=5, sets=2, rest_s=25.0))
     bag = tmp_path_factory.mktemp('bags') / 'session'
     return bag, rec, write_labelled_bag(bag, rec)
@@ -572,8 +573,8 @@ def test_recorded_baseline_stages_differ_by_model_and_are_the_baseline_replays(
     # The live graph ran the baseline: its column is what recorded scores must equal.
     assert out['recorded']['segmentation'] == without_timing(out['baseline']['segmentation'])
     assert run_evaluate(str(tmp_path / 'live')) == 0
-    assert ("recorded stages differ from the learned replay: segmenter model baseline "
-            "(replayed: learned); near_failure model baseline (replayed: learned) (they are "
+    assert ('recorded stages differ from the learned replay: segmenter model baseline '
+            '(replayed: learned); near_failure model baseline (replayed: learned) (they are '
             "the baseline replay's)") in capsys.readouterr().out
 
 

@@ -1,4 +1,5 @@
-"""Process faults of the running graph: killed nodes, a SIGKILLed recorder, an unusable disk.
+"""
+Process faults of the running graph: killed nodes, a SIGKILLed recorder, an unusable disk.
 
 Each test launches real node processes with :class:`rep_coach.launcher.Launcher` on
 a loopback DDS domain of its own, injects the fault and checks that the launcher
@@ -17,14 +18,12 @@ import time
 from typing import Callable, Dict, Iterator, List
 import warnings
 
+from graph_helpers import Lines
 import pytest
-
 from rep_coach.bagio import BagRecoveryWarning, load_metadata, read_bag, repair_bag
 from rep_coach.bagio.mcapwriter import MAGIC as MCAP_MAGIC
 from rep_coach.launcher import isolated_env, Launcher, NodeLaunch
 from rep_coach.paths import default_params_file
-
-from graph_helpers import Lines
 
 REP_LINE = re.compile(r'\[rep_segmenter-\d+\].*: set \d+ rep \d+: ')
 
@@ -58,7 +57,7 @@ def count_messages(bag: Path) -> Dict[str, int]:
 
 
 def rep_lines(out: Lines) -> int:
-    """Number of reps the segmenter logged so far."""
+    """Count the reps the segmenter logged so far."""
     return len(REP_LINE.findall(out.text()))
 
 
@@ -178,7 +177,7 @@ def test_unwritable_bag_directory_is_one_clear_error_and_coaching_goes_on(
 
 @pytest.fixture
 def tiny_tmpfs(tmp_path: Path) -> Iterator[Path]:
-    """A 160 kB tmpfs, to fill up for real; skipped where mounting is not permitted."""
+    """Mount a 160 kB tmpfs, to fill up for real; skipped where mounting is not permitted."""
     mount = tmp_path / 'tiny'
     mount.mkdir()
     proc = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=160k,mode=0700', 'tmpfs',

@@ -1,4 +1,5 @@
-"""IMU stream faults driven through the real nodes: stall, burst, rate changes, clock jumps.
+"""
+IMU stream faults driven through the real nodes: stall, burst, rate changes, clock jumps.
 
 A simulated session is written in our CSV format with the faults inserted, then
 replayed by ``imu_publisher`` (``source: csv:PATH``) into ``rep_segmenter`` (baseline
@@ -16,17 +17,15 @@ from pathlib import Path
 import time
 from typing import Dict, List
 
+from graph_helpers import Lines
 import numpy as np
 import pytest
-
 from rep_coach.bagio import read_bag
 from rep_coach.core.sim import SimConfig, simulate
 from rep_coach.core.sources import write_our_csv
 from rep_coach.core.types import ImuBlock
 from rep_coach.launcher import isolated_env, Launcher, NodeLaunch
 from rep_coach.paths import default_params_file
-
-from graph_helpers import Lines
 
 #: Replay speed: fast enough for the test budget, slow enough for a keep-last-5 reader.
 SPEED = 6.0
@@ -57,7 +56,8 @@ def _window(block: ImuBlock, t0: float, t1: float) -> ImuBlock:
 
 
 def faulty_session() -> FaultySession:
-    """Two simulated sets at 100 Hz with every stream fault inserted in the first.
+    """
+    Two simulated sets at 100 Hz with every stream fault inserted in the first.
 
     Set 1 (0-38 s): a 0.8 s stall at 12 s; a burst of 9 bunched stamps at 16 s; the
     rate goes 100 -> 50 Hz at 20 s, -> 100 Hz at 25 s, -> 200 Hz at 27 s, -> 100 Hz at

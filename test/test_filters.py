@@ -17,13 +17,13 @@ RATE = 100.0
 
 
 def _signal(n: int = 2000, channels: int = 3, seed: int = 0) -> np.ndarray:
-    """A random walk with an offset: the start-up steady state matters for it."""
+    """Return a random walk with an offset: the start-up steady state matters for it."""
     rng = np.random.default_rng(seed)
     return np.cumsum(rng.standard_normal((n, channels)), axis=0) * 0.1 + 4.0
 
 
 def _scipy_streaming(sos: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """What the filters promise: sosfilt from the steady state of the first sample."""
+    """Compute what the filters promise: sosfilt from the steady state of the first sample."""
     zi = signal.sosfilt_zi(sos)[:, :, None] * x[0][None, None, :]
     return signal.sosfilt(sos, x, axis=0, zi=zi)[0]
 

@@ -1,4 +1,5 @@
-"""The whole graph as separate processes over Cyclone DDS on loopback.
+"""
+The whole graph as separate processes over Cyclone DDS on loopback.
 
 These are the integration tests of the foundation: `rep-coach demo` end to end
 (rep events, near-failure state and feedback arrive; the bag is complete and
@@ -17,14 +18,12 @@ import sys
 import time
 from typing import Dict
 
+from graph_helpers import Lines
 import pytest
-import yaml
-
-from rep_coach.launcher import (isolated_env, LaunchError, Launcher, NodeLaunch,
+from rep_coach.launcher import (isolated_env, Launcher, LaunchError, NodeLaunch,
                                 validate_params_file)
 from rep_coach.paths import default_params_file
-
-from graph_helpers import Lines
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -326,7 +325,8 @@ def test_nodes_start_with_the_committed_learned_models(node: str) -> None:
 
 
 def test_demo_bag_is_readable_by_rosbags_with_its_typestore(demo_run) -> None:
-    """Every topic of a recorded bag deserialises with rosbags' own Reader and typestore.
+    """
+    Every topic of a recorded bag deserialises with rosbags' own Reader and typestore.
 
     No rep_coach code in the reading path: what another lab's tooling does.  The
     metadata.yaml fields ``ros2 bag info`` prints agree with the messages.

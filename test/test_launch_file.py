@@ -1,4 +1,5 @@
-"""The ROS launch file, checked without ROS against what the package really provides.
+"""
+The ROS launch file, checked without ROS against what the package really provides.
 
 launch and launch_ros cannot be installed here, so minimal stand-ins record the
 actions the launch file builds; the test then checks every node against the
@@ -16,24 +17,25 @@ import types
 from typing import Any, Dict, List
 
 import pytest
-import yaml
-
 from rep_coach.core.params import NODE_PARAMS
 from rep_coach.launcher import DRAIN_S, GRAPH
 from rep_coach.ros_names import params_key_matches
 from rep_coach.topics import TOPIC_TYPES
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 LAUNCH_FILE = ROOT / 'launch' / 'rep_coach.launch.py'
 
 
 class _Action:
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.args = args
         self.kwargs = kwargs
 
 
 class _LaunchConfiguration:
+
     def __init__(self, name: str) -> None:
         self.name = name
 
@@ -42,6 +44,7 @@ class _LaunchConfiguration:
 
 
 class _Context:
+
     def __init__(self, values: Dict[str, str]) -> None:
         self.launch_configurations = values
 

@@ -21,7 +21,7 @@ pytest.importorskip('onnx')
 
 @pytest.fixture(scope='module')
 def exported(tmp_path_factory):
-    """A small random-weight pair exported like the real models."""
+    """Export a small random-weight pair like the real models."""
     from rep_coach.training.export import export_classifier, export_segmenter
     from rep_coach.training.models import CausalTCN, RepClassifier
     torch.manual_seed(0)

@@ -12,7 +12,7 @@ from rep_coach.launcher import claim_domain, isolated_env
 from rep_coach.nodes.common import EXIT_MIDDLEWARE, run_node
 from rep_coach.runtime.errors import is_middleware_startup_error, MiddlewareStartupError
 
-SCRIPT = textwrap.dedent('''
+SCRIPT = textwrap.dedent("""
     import importlib.abc, os, signal, sys, time
     from rep_coach.nodes.common import run_node
 
@@ -37,7 +37,7 @@ SCRIPT = textwrap.dedent('''
     else:
         factory = interrupted_import
     run_node(factory, ['--ros-args', '-p', 'model:=learned'])
-''')
+""")
 
 
 @pytest.mark.parametrize('node', ['any', 'rep_segmenter'])
@@ -52,14 +52,14 @@ def test_a_stop_request_during_start_up_exits_cleanly(node: str) -> None:
 
 
 def test_an_error_at_start_up_without_a_stop_request_is_not_hidden() -> None:
-    code = textwrap.dedent('''
+    code = textwrap.dedent("""
         from rep_coach.nodes.common import run_node
 
         def factory():
             raise ImportError('initialization failed')
 
         run_node(factory, [])
-    ''')
+    """)
     proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                           env=isolated_env(), timeout=60)
     assert proc.returncode == 1
@@ -73,7 +73,7 @@ def _start(code: str) -> subprocess.CompletedProcess:
 
 def test_the_launchers_entry_exits_cleanly_when_stopped_during_the_imports() -> None:
     # As a native module does (numpy: "import numpy failed") when a SIGINT lands inside it.
-    proc = _start('''
+    proc = _start("""
         import importlib, os, signal, sys
 
         def interrupted_import(name):
@@ -83,14 +83,14 @@ def test_the_launchers_entry_exits_cleanly_when_stopped_during_the_imports() -> 
         importlib.import_module = interrupted_import
         from rep_coach.nodes.__main__ import start
         sys.exit(start(['rep_segmenter', '--ros-args']))
-    ''')
+    """)
     assert proc.returncode == 0, proc.stderr
     assert 'Traceback' not in proc.stderr
     assert '[rep_segmenter]: stopped while starting' in proc.stderr
 
 
 def test_the_launchers_entry_exits_cleanly_when_stopped_before_rclpy_init() -> None:
-    proc = _start('''
+    proc = _start("""
         import importlib, sys, types
 
         def interrupted_before_init():
@@ -100,14 +100,14 @@ def test_the_launchers_entry_exits_cleanly_when_stopped_before_rclpy_init() -> N
             main=interrupted_before_init, __file__=name)
         from rep_coach.nodes.__main__ import start
         sys.exit(start(['audio_feedback']))
-    ''')
+    """)
     assert proc.returncode == 0, proc.stderr
     assert 'Traceback' not in proc.stderr
     assert '[audio_feedback]: stopped while starting' in proc.stderr
 
 
 def test_the_launchers_entry_reports_import_errors_and_unknown_nodes() -> None:
-    proc = _start('''
+    proc = _start("""
         import importlib, sys
 
         def broken_import(name):
@@ -116,7 +116,7 @@ def test_the_launchers_entry_reports_import_errors_and_unknown_nodes() -> None:
         importlib.import_module = broken_import
         from rep_coach.nodes.__main__ import start
         sys.exit(start(['rep_segmenter']))
-    ''')
+    """)
     assert proc.returncode == 1 and 'ImportError: initialization failed' in proc.stderr
     proc = subprocess.run([sys.executable, '-m', 'rep_coach.nodes', 'rep_segmentr'],
                           capture_output=True, text=True, env=isolated_env(), timeout=60)
@@ -177,13 +177,13 @@ def test_rclpys_error_creating_the_node_is_one_fatal_line_and_exit_1(
         NODE_NAME = 'rep_segmenter'
 
         def __init__(self) -> None:
-            raise rcl_error('error creating node: rcl node\'s rmw handle is invalid')
+            raise rcl_error("error creating node: rcl node's rmw handle is invalid")
 
     with pytest.raises(SystemExit) as info:
         run_node(Refused, [])
     assert info.value.code == 1
     assert capsys.readouterr().err.strip().splitlines() == [
-        "[FATAL] [rep_segmenter]: the middleware refused to start: error creating node: "
+        '[FATAL] [rep_segmenter]: the middleware refused to start: error creating node: '
         "rcl node's rmw handle is invalid"]
 
 
@@ -222,7 +222,7 @@ def test_a_node_the_middleware_refuses_says_so_in_one_line() -> None:
 
 # -- shutdown ----------------------------------------------------------------------------------
 
-HELD_REPORT_AT_SIGINT = '''
+HELD_REPORT_AT_SIGINT = """
     import math, os, signal
     from rep_coach.nodes.common import run_node
     from rep_coach.nodes.rep_segmenter import RepSegmenterNode
@@ -239,7 +239,7 @@ HELD_REPORT_AT_SIGINT = '''
             self.create_timer(0.05, lambda: os.kill(os.getpid(), signal.SIGINT))
 
     run_node(HoldingAReport, [])
-'''
+"""
 
 
 def test_a_report_held_at_ctrl_c_is_logged_though_the_middleware_is_down() -> None:

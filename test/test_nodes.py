@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from rep_coach import topics
-from rep_coach.core.sim import simulate, SimConfig
+from rep_coach.core.sim import SimConfig, simulate
 from rep_coach.core.types import NearFailureState, RepEvent
 from rep_coach.imu_msg import block_to_msgs, stamp_to_seconds
 from rep_coach.launcher import claim_domain
@@ -120,7 +120,8 @@ def test_only_the_segmenter_reads_the_imu_stream_among_the_coaching_nodes(ros) -
 
 def segmenter_fed_by_probe(ros, subscribe: Callable[[Node], object]
                            ) -> Tuple[RepSegmenterNode, object]:
-    """Add a segmenter and a probe that ``subscribe`` readies; return both wired up.
+    """
+    Add a segmenter and a probe that ``subscribe`` readies; return both wired up.
 
     Returns the segmenter and the probe's ``imu/data_raw`` publisher, once they match.
     """
@@ -260,7 +261,8 @@ def test_imu_intake_publishes_the_data_clock_every_period_of_data(ros) -> None:
 
 
 def test_audio_feedback_times_rests_in_data_time_from_the_clock(ros) -> None:
-    """A rest of ``set_rest_s`` on the IMU timeline ends the set, however fast data runs.
+    """
+    A rest of ``set_rest_s`` on the IMU timeline ends the set, however fast data runs.
 
     The data clock comes from ``imu/clock`` (and the events' own stamps); wall time
     hardly passes here, so only data time can end the set.

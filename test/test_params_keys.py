@@ -1,4 +1,5 @@
-"""Which parameter-file sections apply to which node: one rule, rcl's, in the launcher and nodes.
+"""
+Which parameter-file sections apply to which node: one rule, rcl's, in the launcher and nodes.
 
 The launcher checked a file with a few literal key forms while the DDS runtime applied it with
 rcl's wildcards; they disagreed on namespaced keys, on ``/*`` and on namespaces nested as YAML

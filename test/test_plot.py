@@ -42,7 +42,8 @@ def figures(monkeypatch: pytest.MonkeyPatch) -> List[Any]:
 
 
 def write_thomas_set(root: Path, rec: ImuRecording, name: str) -> Path:
-    """Write ``rec`` (one set) in the thomas2025 layout under ``root``; return its set CSV.
+    """
+    Write ``rec`` (one set) in the thomas2025 layout under ``root``; return its set CSV.
 
     Rep i runs from boundary i to boundary i + 1, so the simulator's short pauses
     between reps are given to the next rep.
@@ -67,7 +68,7 @@ def write_thomas_set(root: Path, rec: ImuRecording, name: str) -> Path:
 
 @pytest.fixture(scope='module')
 def sim_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A simulated set written as a thomas2025-layout directory; return its CSV."""
+    """Write a simulated set as a thomas2025-layout directory; return its CSV."""
     return write_thomas_set(tmp_path_factory.mktemp('thomas'),
                             simulate(SimConfig(seed=3, sets=1)), 'S001_10_1')
 

@@ -12,7 +12,7 @@ from rep_coach.pose.reps import RepCounter
 from rep_coach.pose.smoothing import OneEuroFilter
 from rep_coach.pose.synthetic import make_pose, Posture, squat_posture, squat_sequence
 
-RACK = dict(arm_deg=85.0, rack=True)
+RACK = {'arm_deg': 85.0, 'rack': True}
 
 
 class _NoEstimator:

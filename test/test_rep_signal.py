@@ -15,9 +15,9 @@ from rep_coach.core.rep_features import RELATIVE_FEATURES
 from rep_coach.core.rep_signal import RepSignalBuffer
 from rep_coach.core.resample import StreamResampler
 from rep_coach.core.segmentation import BaselineSegmenter
-from rep_coach.core.sim import simulate, SimConfig
-from rep_coach.core.types import (ImuBlock, PayloadError, quantize_signal, RepEvent,
-                                  REP_SIGNAL_POINTS)
+from rep_coach.core.sim import SimConfig, simulate
+from rep_coach.core.types import (ImuBlock, PayloadError, quantize_signal, REP_SIGNAL_POINTS,
+                                  RepEvent)
 from rep_coach.learned.classifier import LearnedNearFailure
 from rep_coach.learned.preprocess import N_REP_CHANNELS, rep_channels
 from test_baseline import synthetic_curls
@@ -100,7 +100,8 @@ def _grid(block: ImuBlock) -> ImuBlock:
 
 
 def expected_signal(grid: ImuBlock, start: float, end: float) -> np.ndarray:
-    """The rep signal computed independently: grid samples in [start, end], interpolated in time.
+    """
+    Compute the rep signal independently: grid samples in [start, end], interpolated in time.
 
     The grid samples of ``[start, end]`` are the ``k / 100`` with ``k`` from
     ``ceil(100 start)`` to ``floor(100 end)``; 64 points evenly spaced between the

@@ -96,7 +96,7 @@ def test_structs_are_final_and_keyless() -> None:
 # -- compiled codecs (rep_coach/runtime/dds/codec.py) -----------------------------------------
 
 def _imu(frame_id: str, seed: int = 0) -> Imu:
-    """An Imu whose every field differs, so a misplaced field cannot go unnoticed."""
+    """Build an Imu whose every field differs, so a misplaced field cannot go unnoticed."""
     msg = Imu()
     msg.header.stamp.sec, msg.header.stamp.nanosec = 1_700_000_000 + seed, 123_456_789
     msg.header.frame_id = frame_id
@@ -139,7 +139,7 @@ def test_compiled_codec_writes_the_generic_bytes_and_reads_them_back(msg: object
 
 @pytest.mark.parametrize('frame_id', ['', 'imu', 'imu_link'])
 def test_imu_wire_format_matches_an_independent_cdr_codec(frame_id: str) -> None:
-    """rosbags' own CDR serializer (not cyclonedds) produces and reads the same bytes."""
+    """The CDR serializer of rosbags (not cyclonedds) produces and reads the same bytes."""
     np = pytest.importorskip('numpy')
     from rosbags.typesys import get_typestore, Stores
 

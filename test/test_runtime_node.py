@@ -8,7 +8,7 @@ import pytest
 
 from rep_coach.launcher import claim_domain
 from rep_coach.runtime import (
-    BACKEND, Node, QoSProfile, qos_profile_sensor_data, rclpy, ReliabilityPolicy)
+    BACKEND, Node, qos_profile_sensor_data, QoSProfile, rclpy, ReliabilityPolicy)
 from rep_coach.runtime.msg import Imu, String
 
 #: Held until the test process exits, so no parallel run shares it.
@@ -202,7 +202,7 @@ def test_node_announced_on_ros_discovery_info(node: Node) -> None:
 
 
 def test_raw_subscription_gets_the_serialized_message(node: Node) -> None:
-    """rclpy's ``raw=True``: CDR bytes with the encapsulation header, nothing deserialized."""
+    """As rclpy's ``raw=True``: CDR bytes with the encapsulation header, nothing deserialized."""
     raw: List[bytes] = []
     topic = f'raw_{random.randint(0, 10**6)}'
     publisher = node.create_publisher(String, topic, RELIABLE)

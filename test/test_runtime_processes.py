@@ -1,12 +1,12 @@
 """Separate processes on loopback: message exchange and clean shutdown on signals."""
 
 import os
+from pathlib import Path
 import signal
 import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 from typing import List
 
 import pytest
@@ -18,7 +18,7 @@ from rep_coach.runtime.msg import Imu, String
 REPO = Path(__file__).resolve().parents[1]
 
 # The child runs the standard rep_coach main pattern.
-LISTENER = textwrap.dedent('''
+LISTENER = textwrap.dedent("""
     import sys
     from rep_coach.runtime import ExternalShutdownException, Node, qos_profile_sensor_data, rclpy
     from rep_coach.runtime.msg import Imu, String
@@ -55,7 +55,7 @@ LISTENER = textwrap.dedent('''
         print('CLEAN', flush=True)
 
     main()
-''')
+""")
 
 
 @pytest.fixture
@@ -120,7 +120,7 @@ def test_signal_stops_spinning_process_cleanly(env: dict, signum: int, raised: s
 
 
 # A timer callback that takes a while, like a bag flush.
-SLOW_CALLBACK = textwrap.dedent('''
+SLOW_CALLBACK = textwrap.dedent("""
     import sys, time
     from rep_coach.runtime import ExternalShutdownException, Node, rclpy
 
@@ -140,7 +140,7 @@ SLOW_CALLBACK = textwrap.dedent('''
     finally:
         node.destroy_node()
         rclpy.try_shutdown()
-''')
+""")
 
 
 def test_sigint_during_a_callback_lets_it_finish(env: dict) -> None:

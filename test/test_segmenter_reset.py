@@ -1,4 +1,5 @@
-"""A segmenter reset (the intake's answer to a clock jump) never reuses set numbers.
+"""
+A segmenter reset (the intake's answer to a clock jump) never reuses set numbers.
 
 Before: a reset restarted the count at set 1, so the coach took the reps that
 followed a jump in the middle of set 1 for repeats of it and said nothing.
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from rep_coach.core.coaching import CoachingPolicy, KIND_REP
-from rep_coach.core.sim import simulate, SimConfig
+from rep_coach.core.sim import SimConfig, simulate
 from rep_coach.core.types import ImuBlock
 from rep_coach.pipeline import stage_factories
 

@@ -1,5 +1,5 @@
-"""``set_rest_s`` means one thing for both segmenters and the coach: from a rep's end to
-the next's start.
+"""
+``set_rest_s`` is the same for both segmenters and the coach: a rep's end to the next's start.
 
 Before: the baseline measured to the next rep's start, the learned segmenter to the
 next rep's end, so with the same ``set_rest_s`` the learned one opened a new set
@@ -14,7 +14,7 @@ from typing import List, Tuple
 import pytest
 
 from rep_coach.core.coaching import CoachingConfig, CoachingPolicy, Cue, number_to_words
-from rep_coach.core.sim import simulate, SimConfig
+from rep_coach.core.sim import SimConfig, simulate
 from rep_coach.core.types import ImuBlock, opens_new_set, RepEvent
 from rep_coach.pipeline import stage_factories
 

@@ -5,7 +5,7 @@ import time
 import numpy as np
 import pytest
 
-from rep_coach.core.sim import EXERCISES, SimConfig, SimConfigError, simulate, SimStream
+from rep_coach.core.sim import EXERCISES, SimConfig, SimConfigError, SimStream, simulate
 from rep_coach.core.units import STANDARD_GRAVITY
 
 
@@ -100,7 +100,7 @@ def test_every_exercise_runs_and_is_plausible(name):
 
 
 def test_hammer_curl_rotates_about_sensor_z():
-    cfg = dict(seed=0, randomize_orientation=False, sway_deg=0)
+    cfg = {'seed': 0, 'randomize_orientation': False, 'sway_deg': 0}
     curl = simulate(SimConfig(exercise='biceps_curl', **cfg))
     hammer = simulate(SimConfig(exercise='hammer_curl', **cfg))
     assert np.argmax(np.sum(curl.imu.gyro ** 2, axis=0)) == 1

@@ -27,7 +27,7 @@ def test_parse_spec():
     ('', 'empty'), ('udp:1234', "unknown kind 'udp'"), ('csv:', 'needs a path'),
     ('sim:sets', "'sets' is not key=value"), ('sim:reps=3', "unknown sim option 'reps'"),
     ('sim:sets=x', 'sets'), ('csv:/nonexistent/x.csv', '/nonexistent/x.csv: no such file'),
-    ('bag:/nonexistent/bag', 'no such bag'), ('mpu6050:speed=3', "unknown mpu6050 option"),
+    ('bag:/nonexistent/bag', 'no such bag'), ('mpu6050:speed=3', 'unknown mpu6050 option'),
     ('mpu6050:address=zz', 'address'),
 ])
 def test_spec_errors_name_the_culprit(spec, match):

@@ -54,7 +54,7 @@ def test_the_deciding_parameters_are_those_the_stages_apply(model: str) -> None:
 
 @pytest.mark.parametrize('model', ['baseline', pytest.param('learned', marks=needs_models)])
 def test_stages_built_without_settings_decide_as_default_nodes(model: str) -> None:
-    """plot and evaluate build stages without naming these: they get the nodes' defaults."""
+    """``plot``, ``evaluate`` build stages without naming these: they get the nodes' defaults."""
     segmenter, classifier = pipeline.stage_factories(model)
     assert classifier().threshold == defaults('near_failure_classifier')['threshold']
     assert segmenter.info.parameters == {'set_rest_s': defaults('rep_segmenter')['set_rest_s']}

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Callable, Dict, List
 
 import pytest

@@ -1,4 +1,5 @@
-"""Many gym stations on one DDS domain, one namespace each: nothing crosses stations.
+"""
+Many gym stations on one DDS domain, one namespace each: nothing crosses stations.
 
 A smart gym runs one graph per station (one lifter, one wrist IMU, one speaker) under
 its own namespace, all on the same domain.  These tests check what that needs: bags
@@ -17,12 +18,11 @@ import sys
 import time
 from typing import Any, Dict, List
 
+from graph_helpers import Lines
 import pytest
-import yaml
-
-from rep_coach.bagio import load_metadata, read_bag
 from rep_coach.bag_names import bag_name_candidates, default_bag_name, station_label
-from rep_coach.core.sim import simulate, SimConfig
+from rep_coach.bagio import load_metadata, read_bag
+from rep_coach.core.sim import SimConfig, simulate
 from rep_coach.core.sources import parse_spec
 from rep_coach.core.types import RepEvent
 from rep_coach.launcher import (claim_domain, GRAPH, IMU_READERS, isolated_env, Launcher,
@@ -31,8 +31,7 @@ from rep_coach.nodes import session_recorder
 from rep_coach.nodes.session_recorder import SessionRecorderNode
 from rep_coach.runtime import rclpy
 from rep_coach.runtime.dds.participant import Participant, ParticipantError
-
-from graph_helpers import Lines
+import yaml
 
 WHEN = datetime(2026, 11, 21, 12, 49, 33)
 

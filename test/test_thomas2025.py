@@ -118,7 +118,7 @@ def test_a_missing_set_file_is_named_not_the_index(tmp_path: Path) -> None:
     # Named in the index, but its file is absent; and neither named nor present (a typo).
     for name, listed in (('X001_5_2', 'named in'), ('X001_5_9', 'not named either in')):
         with pytest.raises(DatasetError, match=re.escape(
-                f"{raw / name}.csv: no such file (set {name!r}; {listed} "
+                f'{raw / name}.csv: no such file (set {name!r}; {listed} '
                 'rep_indexes_corrected.txt)')):
             load_set(tmp_path, name)
     # A file that exists but has no labels is the index's fault, and it is named.

@@ -234,7 +234,8 @@ def _assert_same(fast, general) -> None:
        st.lists(st.sampled_from([1, 1, 1, 1, 1, 2, 3, 8, 40]), min_size=1, max_size=8),
        st.sampled_from(_CONFIGS))
 def test_fast_path_gives_the_general_paths_results(events, seed, chunks, config):
-    """push() answers every block exactly as the vectorised path does, report included.
+    """
+    push() answers every block exactly as the vectorised path does, report included.
 
     Mostly one-sample blocks (as the nodes push), sometimes longer ones, so the fast
     path also runs on state the vectorised path left behind, and vice versa.
@@ -270,7 +271,8 @@ def test_fast_path_takes_the_clean_one_sample_pushes(monkeypatch):
 @settings(max_examples=200, deadline=None)
 @given(st.lists(_EVENTS, max_size=40), st.integers(0, 2**32 - 1), st.integers(2, 50))
 def test_what_is_kept_does_not_depend_on_block_size(events, seed, size):
-    """One sample at a time or in blocks: the same samples kept, drops, stalls and jumps.
+    """
+    One sample at a time or in blocks: the same samples kept, drops, stalls and jumps.
 
     Bursts and rate changes may differ: they are judged against the rate known when
     a block arrives, and one sample at a time that rate is learned sooner.
@@ -288,7 +290,7 @@ def test_what_is_kept_does_not_depend_on_block_size(events, seed, size):
 
 
 def _units_streams():
-    """A simulated set (seed 3, a biceps curl) in SI, with accel in g, with gyro in deg/s."""
+    """Simulate a set (seed 3, a biceps curl) in SI, with accel in g, with gyro in deg/s."""
     from rep_coach.core.sim import SimConfig, simulate
     from rep_coach.core.units import DEG_TO_RAD, STANDARD_GRAVITY
     imu = simulate(SimConfig(seed=3, sets=1)).imu.slice(0, 2011)

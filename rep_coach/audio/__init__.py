@@ -1,4 +1,5 @@
-"""Audio feedback: tones (numpy), cached espeak-ng speech, sinks and a non-blocking player.
+"""
+Audio feedback: tones (numpy), cached espeak-ng speech, sinks and a non-blocking player.
 
 Typical use (what the ``audio_feedback`` node does)::
 

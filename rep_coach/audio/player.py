@@ -1,4 +1,5 @@
-"""Non-blocking cue playback: one worker thread, at most one pending cue.
+"""
+Non-blocking cue playback: one worker thread, at most one pending cue.
 
 ``play(cue)`` returns at once.  The worker plays one cue at a time; while it is
 busy, a newer cue replaces the pending one (a stale count is useless once the
@@ -37,7 +38,8 @@ class PlayerStats:
 
 
 class AudioCuePlayer:
-    """Plays :class:`~rep_coach.core.coaching.Cue` objects through a sink.
+    """
+    Plays :class:`~rep_coach.core.coaching.Cue` objects through a sink.
 
     ``tts`` may be None (tones only).  ``tone_hz`` is the pitch of rep tones and
     of the fallback beeps used when speech is unavailable.  ``on_played`` is
@@ -200,7 +202,7 @@ class AudioCuePlayer:
                 self.sink.play(clip, ctx)
                 if ctx.error:
                     self.stats.errors += 1
-            except Exception as exc:  # a sink bug must not kill the audio thread
+            except Exception as exc:  # noqa: B902 (a sink bug must not kill the audio thread)
                 ctx.error = f'{type(exc).__name__}: {exc}'
                 self.stats.errors += 1
                 self._warn(f'audio sink {self.sink.describe()} failed: {ctx.error}')
@@ -230,7 +232,8 @@ def build_player(sink: str = 'auto', voice: str = 'en', rate: int = 175,
                  volume: float = 1.0, tone_hz: float = 880.0, logger: LoggerLike = None,
                  phrases: Optional[Iterable[str]] = None, speech: bool = True
                  ) -> AudioCuePlayer:
-    """Build sink + TTS + player from parameter values and start pre-rendering.
+    """
+    Build sink + TTS + player from parameter values and start pre-rendering.
 
     The one call a node or the demo needs; problems (no device, no espeak-ng)
     are reported through ``logger`` and never raise, except a malformed ``sink``

@@ -1,4 +1,5 @@
-"""Where cue audio goes: a device (aplay, pw-play, sounddevice), WAV files, or nowhere.
+"""
+Where cue audio goes: a device (aplay, pw-play, sounddevice), WAV files, or nowhere.
 
 Each hardware access sits behind exactly one library or command: ``aplay`` /
 ``pw-play`` run as subprocesses with the WAV on stdin (never through a shell),
@@ -39,7 +40,8 @@ class SinkUnavailable(RuntimeError):
 
 @dataclass
 class PlayContext:
-    """One cue's trip through the player, filled in as it goes.
+    """
+    One cue's trip through the player, filled in as it goes.
 
     ``enqueued_*`` is when the cue reached the player (the event, as far as audio
     is concerned); the sink calls :meth:`mark_start` when the audio is handed to
@@ -122,7 +124,8 @@ class NullSink(Sink):
 
 
 class WavDirSink(Sink):
-    """Write every cue as ``NNNN_kind.wav`` in a directory plus ``index.jsonl``.
+    """
+    Write every cue as ``NNNN_kind.wav`` in a directory plus ``index.jsonl``.
 
     Nothing an earlier session wrote to the directory is lost: the numbers continue
     after the highest ``NNNN`` already there (a first session writes ``0001_rep.wav``
@@ -289,7 +292,7 @@ class SoundDeviceSink(Sink):
         self.device = device or None
         try:
             sounddevice.query_devices(self.device, kind='output')
-        except Exception as exc:  # PortAudioError / ValueError: no output device
+        except Exception as exc:  # noqa: B902 (PortAudioError / ValueError: no output device)
             raise SinkUnavailable(f'sounddevice: no output device ({exc})') from exc
 
     def play(self, clip: Clip, ctx: PlayContext) -> None:
@@ -316,7 +319,8 @@ def has_pipewire() -> bool:
 
 
 def make_sink(spec: str = 'auto', logger: LoggerLike = None) -> Sink:
-    """Build the sink named by the ``sink`` parameter.
+    """
+    Build the sink named by the ``sink`` parameter.
 
     ``auto``: aplay when a sound card exists, else pw-play when PipeWire runs,
     else null.  ``aplay`` / ``aplay:DEVICE`` (e.g. ``aplay:null``), ``pw-play``,

@@ -1,4 +1,5 @@
-"""Audio clips and synthesised tones (numpy only, no device access).
+"""
+Audio clips and synthesised tones (numpy only, no device access).
 
 A :class:`Clip` is mono int16 PCM at a sample rate; it converts to and from WAV
 bytes with the standard ``wave`` module, which is what every sink consumes.
@@ -48,7 +49,8 @@ class Clip:
 
     @classmethod
     def from_wav_bytes(cls, data: bytes) -> 'Clip':
-        """Decode WAV bytes (mono or stereo, 8/16-bit) into a mono int16 clip.
+        """
+        Decode WAV bytes (mono or stereo, 8/16-bit) into a mono int16 clip.
 
         espeak-ng ``--stdout`` writes a streaming header whose frame count is a
         placeholder, so frames are read until the data runs out rather than
@@ -73,7 +75,8 @@ class Clip:
         return cls(np.asarray(pcm, dtype=np.int16), rate)
 
     def trimmed(self, threshold: float = 0.01, pad_s: float = 0.02) -> 'Clip':
-        """Drop leading/trailing near-silence (keeping ``pad_s``).
+        """
+        Drop leading/trailing near-silence (keeping ``pad_s``).
 
         TTS output carries ~0.3 s of trailing silence; trimming it frees the
         player sooner, so the next cue is less likely to wait or be superseded.
@@ -137,7 +140,8 @@ def beeps(freq_hz: float, count: int, duration_s: float = 0.08, gap_s: float = 0
 
 def fallback_clip(kind: str, tone_hz: float, volume: float = 0.5,
                   rate: int = DEFAULT_RATE, duration_s: float = 0.08) -> Clip:
-    """Non-speech rendering of a cue kind, used when no TTS engine is available.
+    """
+    Non-speech rendering of a cue kind, used when no TTS engine is available.
 
     Distinct patterns keep the cues tellable apart by ear: one beep per rep, two
     for a reps-in-reserve warning, three long low ones for stop, and a falling

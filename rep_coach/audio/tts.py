@@ -1,4 +1,5 @@
-"""Speech via the ``espeak-ng`` command, rendered once per phrase and cached.
+"""
+Speech via the ``espeak-ng`` command, rendered once per phrase and cached.
 
 Rendering a phrase takes tens of milliseconds (process start + synthesis), too
 slow for a cue that must start within 50 ms of its event, so the fixed phrases
@@ -19,7 +20,8 @@ from rep_coach.audio.tones import Clip
 
 
 class EspeakTTS:
-    """Text-to-speech with ``espeak-ng --stdout`` and an in-memory phrase cache.
+    """
+    Text-to-speech with ``espeak-ng --stdout`` and an in-memory phrase cache.
 
     ``voice`` is an espeak-ng voice name ('en', 'en-us', 'de', ...), ``rate`` is
     words per minute, ``volume`` is 0..2 (1.0 = espeak-ng's default amplitude).

@@ -1,4 +1,5 @@
-"""Session bags: crash-safe rosbag2 recording, reading, repair (rosbags-based, no ROS needed).
+"""
+Session bags: crash-safe rosbag2 recording, reading, repair (rosbags-based, no ROS needed).
 
 Layout of a bag written by :class:`BagRecorder`::
 

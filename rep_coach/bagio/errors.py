@@ -13,7 +13,8 @@ def repair_command(bag: Union[str, Path]) -> str:
 
 
 class BagError(Exception):
-    """A bag cannot be written, read or repaired; ``path`` names the culprit.
+    """
+    A bag cannot be written, read or repaired; ``path`` names the culprit.
 
     ``advice`` (what would fix it, e.g. the repair command) is appended to the
     text in parentheses and kept apart from ``message``.

@@ -1,4 +1,5 @@
-"""Salvage messages from an MCAP file that lacks its summary and footer.
+"""
+Salvage messages from an MCAP file that lacks its summary and footer.
 
 A recorder killed mid-file leaves an MCAP whose tail (summary, footer, end
 magic) was never written, or whose last record is cut in half.  Indexed readers
@@ -30,7 +31,7 @@ class ScanError(ValueError):
 class ScannedSchema:
     """A schema record: message type and its definition."""
 
-    id: int
+    id: int  # noqa: A003 (the MCAP record's field name)
     name: str
     encoding: str
     data: str
@@ -40,7 +41,7 @@ class ScannedSchema:
 class ScannedChannel:
     """A channel record: topic, schema and user metadata (offered QoS)."""
 
-    id: int
+    id: int  # noqa: A003 (the MCAP record's field name)
     schema_id: int
     topic: str
     message_encoding: str
@@ -163,7 +164,8 @@ def _header_profile(head: _Buf) -> str:
 
 
 def scan_mcap(stream: BinaryIO) -> ScanResult:
-    """Recover the complete records of an MCAP stream, tolerating a missing tail.
+    """
+    Recover the complete records of an MCAP stream, tolerating a missing tail.
 
     An empty stream, or one holding only (part of) the magic, is a file created
     with nothing in it yet: an empty result.  Raises ScanError when the header

@@ -1,4 +1,5 @@
-"""A streaming MCAP writer whose file is readable after every flush, also after a SIGKILL.
+"""
+A streaming MCAP writer whose file is readable after every flush, also after a SIGKILL.
 
 rosbags' writer keeps a chunk in memory and makes a file indexed (summary,
 footer) only at close, so a crash-safe recorder on top of it had to close one
@@ -86,7 +87,7 @@ def _write_all(fd: int, parts: Sequence[bytes]) -> int:
 class McapChannel:
     """A channel of the file and its statistics."""
 
-    id: int
+    id: int  # noqa: A003 (the MCAP record's field name)
     topic: str
     schema_id: int
     message_encoding: str
@@ -102,7 +103,8 @@ class McapChannel:
 
 
 class McapFileWriter:
-    """Append-only MCAP (``ros2`` profile) with explicit, durable flushes.
+    """
+    Append-only MCAP (``ros2`` profile) with explicit, durable flushes.
 
     ``write`` buffers a message in the open chunk; ``flush`` appends the chunk
     and its message indexes and, with ``fsync``, syncs the file's data, after
@@ -199,7 +201,8 @@ class McapFileWriter:
         self._torn = False                            # an append may have stopped halfway
 
     def _cut_torn_append(self) -> None:
-        """Cut off whatever an interrupted append left after the last complete one.
+        """
+        Cut off whatever an interrupted append left after the last complete one.
 
         An append interrupted by an I/O error (disk full) or an exception (a signal)
         may have written part of its data, or all of it without the bookkeeping.
@@ -301,7 +304,8 @@ class McapFileWriter:
         return sum(len(entries) for entries in self._indexes.values()) // _INDEX_ENTRY.size
 
     def discard_pending(self) -> int:
-        """Drop the open chunk after a failed write; return how many messages it held.
+        """
+        Drop the open chunk after a failed write; return how many messages it held.
 
         The file is cut back to its last complete append, freeing the disk of a
         partial one.

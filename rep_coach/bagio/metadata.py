@@ -1,4 +1,5 @@
-"""rosbag2 ``metadata.yaml``: build, write atomically, load with clear errors.
+"""
+rosbag2 ``metadata.yaml``: build, write atomically, load with clear errors.
 
 We write version 8 (see the package docstring of ``rep_coach.bagio`` and
 docs/bags.md for why not 9).  The layout is exactly what ``rosbags`` 0.11.9's
@@ -114,7 +115,8 @@ def dump_yaml(doc: Dict[str, Any]) -> str:
 
 
 def write_private_file(path: Path, data: bytes, fsync: bool = True) -> None:
-    """Atomically replace ``path`` with ``data``, mode 0600 whatever the umask.
+    """
+    Atomically replace ``path`` with ``data``, mode 0600 whatever the umask.
 
     Written to a temporary sibling, flushed, then renamed over ``path``: a
     reader (or a SIGKILL) sees either the old or the new file, never half of it.
@@ -153,7 +155,8 @@ def _unusable(bag: Path, problem: str) -> BagReadError:
 
 
 def bags_in(directory: Union[str, Path]) -> List[Path]:
-    """Return the bags directly inside ``directory``, by name.
+    """
+    Return the bags directly inside ``directory``, by name.
 
     A bag is a subdirectory holding metadata.yaml or an .mcap file (a bag whose
     recorder died before listing it has only the latter).
@@ -163,7 +166,8 @@ def bags_in(directory: Union[str, Path]) -> List[Path]:
 
 
 def _without_metadata(bag: Path) -> BagReadError:
-    """Say what a directory without metadata.yaml is: a cut recording, bags, or neither.
+    """
+    Say what a directory without metadata.yaml is: a cut recording, bags, or neither.
 
     Only a directory with storage files is a bag a repair can complete; pointing at a
     directory of bags, an empty one or a dataset with that advice sent users to a

@@ -1,4 +1,5 @@
-"""Offered QoS profiles as rosbag2 stores them.
+"""
+Offered QoS profiles as rosbag2 stores them.
 
 Callers describe a topic's offered QoS in whatever form they hold: a
 :class:`~rep_coach.qos.QosSpec` (the plain description, re-exported here), a
@@ -12,10 +13,9 @@ from __future__ import annotations
 
 from typing import Any, List, Mapping, Sequence
 
-from rosbags.interfaces import Qos
-
 from rep_coach.qos import QosSpec
 from rep_coach.topics import EVENT_QOS, LATCHED_QOS, SENSOR_QOS
+from rosbags.interfaces import Qos
 
 #: Named presets a bag's writer may give for a topic's offered QoS; the topics' own
 #: are those of :mod:`rep_coach.topics`, the one definition the nodes use too.
@@ -34,7 +34,8 @@ def _policy_name(value: Any) -> str:
 
 
 def to_rosbags_qos(desc: Any) -> List[Qos]:
-    """Normalise an offered QoS description to a list of ``rosbags`` Qos.
+    """
+    Normalise an offered QoS description to a list of ``rosbags`` Qos.
 
     ``desc`` may be None (no QoS recorded), a preset name, a :class:`QosSpec`, a
     dict with QosSpec's fields, an rclpy-style ``QoSProfile``, a ``rosbags`` Qos,

@@ -15,10 +15,10 @@ from rosbags.rosbag2.metadata import parse_qos
 from rosbags.rosbag2.storage_mcap import McapReader
 from rosbags.typesys.store import Typestore
 
-from .storagefile import file_index, file_prefix, INPROGRESS_SUFFIX, name_pattern
 from .errors import BagReadError, BagRecoveryWarning, repair_command
 from .mcapscan import scan_mcap, ScanError
 from .metadata import BagMetadata, load_metadata
+from .storagefile import file_index, file_prefix, INPROGRESS_SUFFIX, name_pattern
 from .types import default_typestore, ensure_type
 
 
@@ -46,7 +46,8 @@ class FileMessages:
 
 
 def scan_file(path: Path) -> FileMessages:
-    """Read one MCAP file record by record, as far as it is intact (``complete=False``).
+    """
+    Read one MCAP file record by record, as far as it is intact (``complete=False``).
 
     Damage the scan read past (a bad magic) is listed in ``errors``.  Raises
     ScanError (or OSError) when nothing at all can be read.
@@ -74,7 +75,8 @@ def scan_file(path: Path) -> FileMessages:
 
 
 def open_mcap(path: Path) -> FileMessages:
-    """Read one MCAP file: indexed if intact, else by :func:`scan_file` (``complete=False``).
+    """
+    Read one MCAP file: indexed if intact, else by :func:`scan_file` (``complete=False``).
 
     Raises ScanError (or OSError) when nothing at all can be read.
     """
@@ -114,7 +116,8 @@ def unlisted_files(bag: Path, meta: BagMetadata) -> List[str]:
 def read_bag(path: Union[str, Path], topics: Optional[Iterable[str]] = None, *,
              raw: bool = False, typestore: Optional[Typestore] = None,
              on_warning: Optional[Callable[[str], None]] = None) -> Iterator[BagMessage]:
-    """Iterate the messages of a rosbag2 directory in timestamp order.
+    """
+    Iterate the messages of a rosbag2 directory in timestamp order.
 
     Errors that make the bag unusable (missing directory, missing or garbled
     metadata.yaml, no readable file) raise :class:`BagReadError` naming the path

@@ -61,7 +61,8 @@ MAX_FILE_SIZE = 256 * 2**20
 
 
 class BagRecorder:
-    """Write a rosbag2 directory (MCAP storage, metadata version 8) that survives SIGKILL.
+    """
+    Write a rosbag2 directory (MCAP storage, metadata version 8) that survives SIGKILL.
 
     One MCAP file is open at a time.  Messages are buffered in its open chunk;
     every ``flush_interval_s`` the chunk is appended and the file's data synced,
@@ -167,7 +168,8 @@ class BagRecorder:
     def write(self, topic: str, timestamp_ns: int, data: Any, *,
               serialize: Optional[Serializer] = None, msgtype: Optional[str] = None,
               qos: Any = None) -> bool:
-        """Record one message; return False if it was dropped (recorder failed/closed).
+        """
+        Record one message; return False if it was dropped (recorder failed/closed).
 
         ``data`` is CDR bytes (bytes, bytearray, memoryview) or a message object,
         serialised by ``serialize`` (or the constructor's, e.g.
@@ -235,7 +237,8 @@ class BagRecorder:
         storage.declare(entry.name, entry.msgtype, self._msgdefs[entry.msgtype], entry.qos)
 
     def flush_if_due(self) -> bool:
-        """Flush if the oldest pending message is ``flush_interval_s`` old; call from a timer.
+        """
+        Flush if the oldest pending message is ``flush_interval_s`` old; call from a timer.
 
         Needed because :meth:`write` only checks on arrival: when messages stop,
         the pending ones would otherwise wait for the next message or close.
@@ -248,7 +251,8 @@ class BagRecorder:
             return False
 
     def flush(self) -> None:
-        """Append and sync the pending messages; rotate the file if it is due.
+        """
+        Append and sync the pending messages; rotate the file if it is due.
 
         A no-op when nothing is pending (or the recorder failed).
         """

@@ -103,7 +103,8 @@ BACKUP_NAME = f'{METADATA_NAME}.orig'
 
 
 def _candidates(bag: Path) -> List[Candidate]:
-    """(index, mcap file, work dir or None) of every storage file, in recording order.
+    """
+    (index, mcap file, work dir or None) of every storage file, in recording order.
 
     Work directories are left by rep_coach versions that wrote one rosbags file per
     flush; files being rewritten by a repair that died are removed.
@@ -137,7 +138,8 @@ def _stored_name(candidate: Candidate) -> str:
 
 
 def _bag_prefixes(bag: Path, listed: List[str], candidates: List[Candidate]) -> Set[str]:
-    """Return the names this bag's files were recorded under (``<name>_<i>.mcap``).
+    """
+    Return the names this bag's files were recorded under (``<name>_<i>.mcap``).
 
     Those of the files metadata.yaml lists: the directory may have been renamed
     since, so its own name proves nothing.  Without a list, the one name all files
@@ -154,7 +156,7 @@ def _bag_prefixes(bag: Path, listed: List[str], candidates: List[Candidate]) -> 
     found = '; '.join(f'{prefix!r}: {", ".join(sorted(names))}'
                       for prefix, names in sorted(by_prefix.items()))
     raise BagReadError(bag, f'files of {len(by_prefix)} recordings ({found}) and no '
-                            f'{METADATA_NAME} listing this bag\'s; nothing changed',
+                            f"{METADATA_NAME} listing this bag's; nothing changed",
                        advice='move the files of the other recordings out, then repair again')
 
 
@@ -185,7 +187,8 @@ def _missing(listed: List[str], candidates: List[Candidate], report: RepairRepor
 
 
 def _read_file(fpath: Path) -> Tuple[FileMessages, List[Message]]:
-    """Read a storage file, its messages listed; ScanError or OSError if nothing is readable.
+    """
+    Read a storage file, its messages listed; ScanError or OSError if nothing is readable.
 
     A chunk damaged behind an intact index stops rosbags without saying where: the
     file is then read again by a scan, which stops at the same chunk and counts the
@@ -213,7 +216,8 @@ def _keep_unreadable(report: RepairReport, bag: Path, fpath: Path, why: str) -> 
 
 def _no_message(report: RepairReport, bag: Path, candidate: Candidate, content: FileMessages,
                 listed: int) -> bool:
-    """Tell whether a file without a message is to be deleted: it provably holds none.
+    """
+    Tell whether a file without a message is to be deleted: it provably holds none.
 
     ``listed`` is the number of messages metadata.yaml lists in it.  A file that does
     not parse is kept (unreadable); an empty one (no byte, part of the magic, or a
@@ -240,7 +244,8 @@ def _no_message(report: RepairReport, bag: Path, candidate: Candidate, content: 
 
 
 def repair_bag(path: Union[str, Path], typestore: Optional[Typestore] = None) -> RepairReport:
-    """Recover every readable message of a bag and rebuild its metadata.yaml.
+    """
+    Recover every readable message of a bag and rebuild its metadata.yaml.
 
     Complete files are kept (and listed if they were not).  A file without its
     summary (the one being written when the recorder died: every chunk flushed
@@ -383,7 +388,8 @@ def _recover(bag: Path, index: int, fpath: Path, workdir: Optional[Path],
 
 
 def _rewrite_metadata(bag: Path, doc: Dict[str, Any]) -> str:
-    """Write metadata.yaml, keeping the one found as :data:`BACKUP_NAME` first.
+    """
+    Write metadata.yaml, keeping the one found as :data:`BACKUP_NAME` first.
 
     Return the backup's name if this call made it.  Nothing is written when the
     content is unchanged (a healthy bag is left as it was); an existing backup is
@@ -459,7 +465,7 @@ def _rewrite(bag: Path, name: str, messages: List[Message],
                     storage.declare(topic, msgtype, msgdef, entry.qos)
                 storage.write(topic, ts, data)
             storage.close()
-        except BaseException:
+        except BaseException:  # noqa: B902 (cleans up, re-raises)
             storage.writer.abort()
             tmp.unlink(missing_ok=True)
             raise

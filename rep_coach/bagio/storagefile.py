@@ -1,4 +1,5 @@
-"""One storage file of a bag (``<bag>_<i>.mcap``, rosbag2's naming) and its file names.
+"""
+One storage file of a bag (``<bag>_<i>.mcap``, rosbag2's naming) and its file names.
 
 A :class:`StorageFile` is an :class:`~rep_coach.bagio.mcapwriter.McapFileWriter`
 plus the topic -> channel map and the figures metadata.yaml lists for it.  It
@@ -32,7 +33,8 @@ _INDEX_RE = re.compile(r'_(\d+)$')
 
 
 def storage_name(bag: Path, index: int, prefix: str = '') -> str:
-    """Return the name of storage file ``index`` (rosbag2 style ``<bag>_<i>.mcap``).
+    """
+    Return the name of storage file ``index`` (rosbag2 style ``<bag>_<i>.mcap``).
 
     ``prefix`` overrides the bag directory's name: a bag directory the user renamed
     keeps the names its files were recorded under.
@@ -60,7 +62,8 @@ def file_index(name: str) -> Optional[int]:
 
 
 def file_prefix(name: str) -> str:
-    """Return the bag name a storage file was recorded under (``<bag>`` of ``<bag>_<i>.mcap``).
+    """
+    Return the bag name a storage file was recorded under (``<bag>`` of ``<bag>_<i>.mcap``).
 
     A name without ``_<i>`` is its own prefix (its stem).
     """

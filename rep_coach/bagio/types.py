@@ -1,4 +1,4 @@
-"""Message definitions and hashes for bag connections, from rosbags' type stores."""
+"""Message definitions and hashes for bag connections, from rosbags' type stores."""  # noqa: A005
 
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ def default_typestore() -> Typestore:
 
 
 def ensure_type(store: Typestore, msgtype: str, msgdef: str = '') -> bool:
-    """Make ``msgtype`` known to ``store``, from the bag's ros2msg definition if need be.
+    """
+    Make ``msgtype`` known to ``store``, from the bag's ros2msg definition if need be.
 
     Returns False when the type is unknown and no usable definition was given.
     """

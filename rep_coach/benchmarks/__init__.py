@@ -1,4 +1,5 @@
-"""Shared measuring code of the benchmarks (``rep-coach bench``, ``bench/*.py``).
+"""
+Shared measuring code of the benchmarks (``rep-coach bench``, ``bench/*.py``).
 
 * :mod:`.stats`: latency statistics (percentiles) as a dataclass;
 * :mod:`.procstat`: CPU and RSS of processes sampled from ``/proc``;

@@ -1,4 +1,5 @@
-"""The node graph as separate processes over DDS, measured.
+"""
+The node graph as separate processes over DDS, measured.
 
 One run starts ``imu_publisher -> rep_segmenter -> near_failure_classifier ->
 audio_feedback`` plus ``session_recorder`` with :class:`rep_coach.launcher.Launcher`
@@ -177,7 +178,8 @@ class GraphRun:
 
 
 class Listener:
-    """A node in this process that notes when each event message arrives.
+    """
+    A node in this process that notes when each event message arrives.
 
     Its callbacks only append (reception time, payload), so they add next to
     nothing to the time they measure; it spins in a daemon thread.
@@ -273,7 +275,8 @@ def learned_models_missing() -> Optional[str]:
 
 
 def resolve_model(requested: Optional[str]) -> Tuple[str, Optional[str]]:
-    """Return (model to run, note): the learned models when present, else the baseline.
+    """
+    Return (model to run, note): the learned models when present, else the baseline.
 
     An explicit ``learned`` request is honoured (and fails loudly at start-up if the
     models are absent); only the default falls back, and says so.
@@ -314,7 +317,7 @@ def run_graph(config: GraphConfig) -> GraphRun:
     try:
         return _run(config, overrides, logs, workdir, expected_labels, sim_duration, model,
                     note)
-    except BaseException:
+    except BaseException:  # noqa: B902 (cleans up, re-raises)
         if config.keep_dir is None:   # a failed run leaves no temporary bag behind
             shutil.rmtree(workdir, ignore_errors=True)
         raise
@@ -412,7 +415,8 @@ def _event_topic(name: str) -> Optional[str]:
 
 def read_session_bag(bag: Path
                      ) -> Tuple[List[float], List[float], Dict[str, List[Received]]]:
-    """Return IMU stamps, IMU receptions and the event topics of a recorded session.
+    """
+    Return IMU stamps, IMU receptions and the event topics of a recorded session.
 
     Messages are decoded straight from CDR (raw mode): an hour at 100 Hz is 360 000
     IMU messages, which full deserialisation would take minutes to read.
@@ -463,7 +467,8 @@ def rep_latencies(run: GraphRun, t0: float = float('-inf'),
 
 
 def cue_triggers(run: GraphRun) -> List[Dict[str, Any]]:
-    """Attribute each rep-triggered cue to its rep; return one record per such cue.
+    """
+    Attribute each rep-triggered cue to its rep; return one record per such cue.
 
     The n-th ``feedback`` message is the n-th cue the node emitted (it publishes,
     then plays, in order), which is cue number n in the sink's index; the cue's
@@ -505,7 +510,8 @@ def recorder_lag(run: GraphRun) -> List[float]:
 
 
 def reliable_counts(run: GraphRun) -> Dict[str, Any]:
-    """Compare what each node says it published with what arrived; return the counts.
+    """
+    Compare what each node says it published with what arrived; return the counts.
 
     * ``reps``: reps the segmenter logged as published vs ``reps`` in the bag;
     * ``near_failure``: one verdict per rep the segmenter published (the classifier

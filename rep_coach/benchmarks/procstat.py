@@ -1,4 +1,5 @@
-"""CPU time and resident memory of processes, read from ``/proc`` (Linux).
+"""
+CPU time and resident memory of processes, read from ``/proc`` (Linux).
 
 CPU % is measured as the CPU time (user + system, all threads) a process used
 over a wall-clock window divided by that window, so 100 % is one core fully
@@ -97,7 +98,8 @@ def usage(samples: List[ProcSample], t0: float = float('-inf'),
 
 @dataclass
 class ProcessSampler:
-    """Samples named processes every ``interval_s`` in a background thread.
+    """
+    Samples named processes every ``interval_s`` in a background thread.
 
     Processes that exit (or are not yet there) are skipped silently: a sampler
     must never disturb the run it measures.  ``pids`` may be updated while it

@@ -1,4 +1,5 @@
-"""Soak: a long simulated session at 100 Hz, played faster than real time.
+"""
+Soak: a long simulated session at 100 Hz, played faster than real time.
 
 A session of many sets to failure (rest between them) is played through the
 whole graph at ``speed`` x real time; every node's RSS is sampled every few

@@ -1,4 +1,5 @@
-"""N gym stations on one machine: CPU, memory and rep latency of each, to size a gym.
+"""
+N gym stations on one machine: CPU, memory and rep latency of each, to size a gym.
 
 Every station is the whole graph (the four coaching nodes and the recorder) under its
 own namespace (``/station1`` ...), all on one DDS domain on loopback, each lifter a

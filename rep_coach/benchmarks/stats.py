@@ -29,7 +29,8 @@ def _r(value: float, digits: int = 3) -> Optional[float]:
 
 
 def latency_stats(seconds: Iterable[float]) -> LatencyStats:
-    """Summarise latencies given in seconds; non-finite values are ignored.
+    """
+    Summarise latencies given in seconds; non-finite values are ignored.
 
     Percentiles use linear interpolation (numpy's default), so p99 of fewer than
     100 values lies between the two largest: with small samples it is close to

@@ -1,4 +1,5 @@
-"""Every benchmark side by side: inference, graph, evaluation, pose, audio.
+"""
+Every benchmark side by side: inference, graph, evaluation, pose, audio.
 
 The scripts other people own (``bench/bench_inference.py``, ``bench/bench_pose.py``,
 ``bench/bench_audio_latency.py``) are called as subprocesses with ``--json``, so
@@ -193,7 +194,8 @@ def load_thomas2025(data_dir: Path, limit: Optional[int] = None) -> List[Any]:
 
 
 def evaluation(quick: bool, progress: Progress) -> Dict[str, Any]:
-    """Offline evaluation throughput, in multiples of real time, of each pipeline.
+    """
+    Offline evaluation throughput, in multiples of real time, of each pipeline.
 
     On the thomas2025 data when present, else on simulated sets.  Two figures per
     pipeline: ``evaluate``'s own (stage replay only) and the whole call including
@@ -287,7 +289,8 @@ def run_suite(only: Sequence[str] = SECTIONS, quick: bool = False,
 
 
 def not_available(result: Dict[str, Any]) -> List[str]:
-    """Return what of the sections run could not be measured, one ``what: why`` each.
+    """
+    Return what of the sections run could not be measured, one ``what: why`` each.
 
     A section that could not run (``available`` false), a part of one that could not
     (a dict entry with ``available`` false: inference's PyTorch cases and reference,
@@ -310,7 +313,8 @@ def not_available(result: Dict[str, Any]) -> List[str]:
 
 
 def exit_status(result: Dict[str, Any]) -> int:
-    """Return ``rep-coach bench``'s exit status for ``result``.
+    """
+    Return ``rep-coach bench``'s exit status for ``result``.
 
     1 if a target measured was missed (whatever else), else 3 if anything run could
     not be measured (:func:`not_available`), else 0.

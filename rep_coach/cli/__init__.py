@@ -1,4 +1,5 @@
-"""``rep-coach``: one command for the graph, replay, evaluation, training and tools.
+"""
+``rep-coach``: one command for the graph, replay, evaluation, training and tools.
 
 Each subcommand lives in ``rep_coach/cli/<name>.py`` with ``add_parser(subparsers)``
 and ``run(args) -> int``; modules are imported only when their subcommand runs so

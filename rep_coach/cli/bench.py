@@ -1,4 +1,5 @@
-"""``rep-coach bench``: inference, graph latency, CPU, memory, evaluation and pose side by side.
+"""
+``rep-coach bench``: inference, graph latency, CPU, memory, evaluation and pose side by side.
 
 Sections (``--only``): ``inference`` (bench/bench_inference.py: ours vs the
 published-size reference, ORT vs PyTorch, one thread), ``graph`` (the nodes as
@@ -55,7 +56,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument('--only', type=_sections, default=list(SECTIONS), metavar='LIST',
                         help=f'comma-separated sections (default all: {",".join(SECTIONS)})')
     parser.add_argument('--keep', type=Path, default=None, metavar='DIR',
-                        help='keep the graph run\'s bag and cue WAVs in DIR')
+                        help="keep the graph run's bag and cue WAVs in DIR")
     parser.add_argument('--logs', action='store_true', help='echo node output to stderr')
     parser.add_argument('--soak', action='store_true',
                         help='run the soak (a long simulated session) instead')

@@ -1,4 +1,5 @@
-"""Checks of command-line values before any work starts (one clear line, exit 2).
+"""
+Checks of command-line values before any work starts (one clear line, exit 2).
 
 argparse types (``namespace``, ``positive_int``, ``non_negative_int``, ``positive_float``,
 ``imu_source``, ``audio_sink``, ``classifier_threshold``, ``set_rest``, ``playback_speed``,
@@ -32,7 +33,8 @@ def namespace(text: str) -> str:
 
 def _node_parameter(node: str, name: str, text: str,
                     parse: Callable[[str], Any] = str) -> Any:
-    """Check ``text`` as ``node``'s parameter ``name`` by its table entry (as the node would).
+    """
+    Check ``text`` as ``node``'s parameter ``name`` by its table entry (as the node would).
 
     ``parse`` turns the text into the parameter's type first; the parsed value is returned.
     """
@@ -84,7 +86,8 @@ def _int_from(text: str, least: int) -> int:
 
 
 def playback_speed(text: str) -> float:
-    """Parse a speed in multiples of real time by imu_publisher's ``playback_speed``, above 0.
+    """
+    Parse a speed in multiples of real time by imu_publisher's ``playback_speed``, above 0.
 
     The node's 0 ("as fast as the graph takes it") is refused: the runs that take a
     speed (demo, the soak) time their session by it.
@@ -99,7 +102,8 @@ def playback_speed(text: str) -> float:
 
 
 def record_dir(text: str) -> str:
-    """Check a directory to record session bags under (session_recorder's ``bag_dir``).
+    """
+    Check a directory to record session bags under (session_recorder's ``bag_dir``).
 
     It must be a directory, or one the recorder can create (:func:`directory_problem`);
     otherwise the recorder fails only after the graph has run.
@@ -112,7 +116,8 @@ def record_dir(text: str) -> str:
 
 
 def directory_problem(path: Path) -> Optional[str]:
-    """Return why ``path`` cannot be a directory to write in, or None when it can.
+    """
+    Return why ``path`` cannot be a directory to write in, or None when it can.
 
     It must be a directory, or one that can be created: its nearest existing ancestor
     a directory that takes a new entry.  That is tried (a directory made and removed):
@@ -158,7 +163,8 @@ def output_path(text: str) -> Path:
 
 
 def output_problem(path: Path, suffixes: Sequence[str]) -> Optional[str]:
-    """Return why ``path`` cannot take the output, or None when it can.
+    """
+    Return why ``path`` cannot take the output, or None when it can.
 
     ``suffixes`` are the extensions the writer understands (lower case, with the dot);
     the first is named in the message as the usual choice.  The file is opened for
@@ -192,7 +198,8 @@ def output_problem(path: Path, suffixes: Sequence[str]) -> Optional[str]:
 
 
 def missing_extra(command: str, exc: ImportError, extra: str) -> int:
-    """Say on stderr that ``command`` needs the optional ``extra`` to import; return 2.
+    """
+    Say on stderr that ``command`` needs the optional ``extra`` to import; return 2.
 
     ``extra`` is the name in setup.py's ``extras_require`` (``pip install rep_coach[extra]``).
     """
@@ -200,7 +207,8 @@ def missing_extra(command: str, exc: ImportError, extra: str) -> int:
 
 
 def fail(command: str, message: str, as_json: bool = False, status: int = 2) -> int:
-    """Report the error ``command`` stops on; return ``status``, its exit status.
+    """
+    Report the error ``command`` stops on; return ``status``, its exit status.
 
     One line on stderr, ``rep-coach COMMAND: MESSAGE``.  With ``--json`` (``as_json``)
     stdout also gets ``{"error": MESSAGE}``: a caller that parses stdout gets an object

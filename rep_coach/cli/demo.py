@@ -14,7 +14,7 @@ from rep_coach.bagio import BagError
 from rep_coach.cli.checks import audio_sink, playback_speed, record_dir
 from rep_coach.core.params import SINK_SPECS
 from rep_coach.core.sim.exercises import EXERCISES
-from rep_coach.launcher import IMU_READERS, isolated_env, LaunchError, Launcher, standard_graph
+from rep_coach.launcher import IMU_READERS, isolated_env, Launcher, LaunchError, standard_graph
 from rep_coach.paths import default_params_file
 from rep_coach.session_summary import summarize_bag
 
@@ -53,7 +53,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument('--audio', default='auto', metavar='SINK', type=audio_sink,
                         help=f'audio output: {", ".join(SINK_SPECS)} (default auto)')
     parser.add_argument('--model', choices=['learned', 'baseline'], default=None,
-                        help='stage implementation (default: the parameter file\'s)')
+                        help="stage implementation (default: the parameter file's)")
     parser.add_argument('--record', type=record_dir, default='rep_coach_bags', metavar='DIR',
                         help='directory for the session bag (default ./rep_coach_bags)')
     parser.add_argument('--params', type=Path, default=None, metavar='FILE',

@@ -1,4 +1,5 @@
-"""``rep-coach evaluate DATA``: learned pipeline, baseline and recorded detections side by side.
+"""
+``rep-coach evaluate DATA``: learned pipeline, baseline and recorded detections side by side.
 
 ``DATA`` is a thomas2025-layout directory, a rosbag2 bag recorded by the system
 (``imu/data_raw`` plus ``labels/reps`` TrueRep JSON, under any namespace), or a
@@ -188,7 +189,8 @@ def is_bag(path: Path) -> bool:
 
 
 def load_recordings(path: Path, subjects: Optional[List[str]] = None) -> Inputs:
-    """Load labelled recordings from a thomas2025 directory, a bag or a directory of bags.
+    """
+    Load labelled recordings from a thomas2025 directory, a bag or a directory of bags.
 
     Raises ``OSError`` or ``ValueError`` naming the culprit when there is nothing to
     score; in a directory of bags, bags that cannot be scored are only listed in
@@ -237,7 +239,8 @@ def _some_scorable(path: Path, inputs: Inputs, unit: str) -> None:
 
 
 def _chosen(subjects: Optional[List[str]], available: List[str]) -> Optional[List[str]]:
-    """Return the subjects of ``available`` that ``subjects`` name (None: all; None).
+    """
+    Return the subjects of ``available`` that ``subjects`` name (None: all; None).
 
     A code names the subject it equals, else those it equals ignoring case (``a321``
     is ``A321``).  Raises ``ValueError`` naming the codes that name none, and what
@@ -268,7 +271,8 @@ def _only(subjects: Optional[List[str]], recordings: List[ImuRecording]) -> List
 
 
 def read_labelled_bag(path: Path) -> ImuRecording:
-    """Read ``imu/data_raw`` and ``labels/reps`` of a bag into one labelled recording.
+    """
+    Read ``imu/data_raw`` and ``labels/reps`` of a bag into one labelled recording.
 
     Topics may carry a namespace (``/station3/imu/data_raw``); the one bag reader
     of the package, :func:`rep_coach.core.sources.read_session_bag`, does the work.  The
@@ -292,7 +296,8 @@ def read_labelled_bag(path: Path) -> ImuRecording:
 
 
 def read_bag_recording(path: Path) -> ImuRecording:
-    """Read a bag's IMU, any labels and what the nodes published; the subject is its station.
+    """
+    Read a bag's IMU, any labels and what the nodes published; the subject is its station.
 
     What the nodes published is ``meta[RECORDED]``, a :class:`Recorded`.  Damage the
     reader recovers from (an unfinished file) is logged as one warning.  Raises
@@ -318,7 +323,8 @@ def read_bag_recording(path: Path) -> ImuRecording:
 
 
 def recorded_detections(session: SessionBag, listed: List[str]) -> Recorded:
-    """Decode what the nodes published in ``session`` into a replay.
+    """
+    Decode what the nodes published in ``session`` into a replay.
 
     ``listed`` are the bag's topics (with or without messages), to tell a topic the
     bag did not record from one it recorded empty.  Times are the IMU's data time, as
@@ -402,7 +408,8 @@ def _decode(payloads: List[str],
 
 
 def bag_subject(path: Path, metadata: Any) -> str:
-    """Return whom a bag's sets belong to: its station (namespace), else the bag's name.
+    """
+    Return whom a bag's sets belong to: its station (namespace), else the bag's name.
 
     The namespace is ``custom_data['namespace']``, else inferred from the topic names
     (:func:`rep_coach.topics.recorded_namespace`); ``/gym/station_2`` reads
@@ -423,7 +430,7 @@ def _learned(models: Optional[Path], settings: Dict[str, float],
         # The nodes' factories, so the stages (and their descriptions) are the nodes'.
         seg_f, clf_f = stage_factories('learned', '' if models is None else str(models),
                                        **settings)
-    except Exception as exc:  # absent package, no models, bad model: report, don't fail
+    except Exception as exc:  # noqa: B902 (absent package, no models, bad model: report)
         return {'error': f'learned pipeline unavailable: {exc}'}
     result = evaluate(recordings, seg_f, clf_f, progress=progress, **breakdown)
     # Scores on subjects the models learned from are not held out: say so (from the
@@ -446,7 +453,8 @@ def _baseline(settings: Dict[str, float], recordings: List[ImuRecording], progre
 def _recorded(recordings: List[ImuRecording], kind: str,
               replayed: Dict[str, Optional[List[StageInfo]]], **breakdown: bool
               ) -> Dict[str, Any]:
-    """Score the detections the bags recorded as the replays are scored, or say why not.
+    """
+    Score the detections the bags recorded as the replays are scored, or say why not.
 
     Bags without recorded rep events are left out (listed under ``without_detections``
     for a directory); when none has any the entry is ``{'error': ...}``, not a zero.
@@ -483,7 +491,8 @@ def _recorded(recordings: List[ImuRecording], kind: str,
 
 def _stage_report(stages: RecordedStages,
                   replayed: Dict[str, Optional[List[StageInfo]]]) -> Dict[str, Any]:
-    """Compare a bag's recorded stages with each replay's.
+    """
+    Compare a bag's recorded stages with each replay's.
 
     ``descriptions`` are the recorded ones; ``not_recorded`` says why one is missing;
     ``differences`` lists, per replay that ran, what the recorded stages run differently
@@ -626,7 +635,8 @@ def _table(learned: Dict[str, Any], baseline: Dict[str, Any],
 
 
 def _stage_lines(reports: Dict[str, Dict[str, Any]]) -> List[str]:
-    """Say which stages the bags recorded, and where they differ from the learned replay.
+    """
+    Say which stages the bags recorded, and where they differ from the learned replay.
 
     One bag: what it recorded, then one line naming what differs (if anything).  Several:
     a line for each bag that differs or lacks a stage, and a count of the others.
@@ -670,7 +680,8 @@ _BREAKDOWNS = (('per_subject', 'subject'), ('per_recording', 'bag'), ('per_set',
 
 
 def _breakdown_lines(columns: List[Tuple[str, Dict[str, Any]]]) -> List[str]:
-    """Return one line per subject, bag and set: counts, event F1 and rep F1 of each column.
+    """
+    Return one line per subject, bag and set: counts, event F1 and rep F1 of each column.
 
     The rows are the baseline's (every set is replayed); a column without a row has dashes.
     """

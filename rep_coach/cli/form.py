@@ -67,7 +67,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def truncation(path: str) -> Optional[str]:
-    """Say how the image file at ``path`` is cut short, or None when it ends as it should.
+    """
+    Say how the image file at ``path`` is cut short, or None when it ends as it should.
 
     OpenCV decodes a truncated JPEG or PNG in part (the rest gray) without an error, so
     a damaged photo would be judged silently.  The format is told by the leading bytes

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from rep_coach.cli.checks import imu_source, namespace, positive_float, record_dir
-from rep_coach.launcher import GRAPH, LaunchError, Launcher, standard_graph
+from rep_coach.launcher import GRAPH, Launcher, LaunchError, standard_graph
 from rep_coach.paths import default_params_file
 
 #: The help text, wrapped here: the formatter keeps the lines of the exit statuses, so

@@ -1,4 +1,5 @@
-"""``rep-coach play``: republish a session bag onto the graph, like ``ros2 bag play``.
+"""
+``rep-coach play``: republish a session bag onto the graph, like ``ros2 bag play``.
 
 The timing core (:class:`Player`) is independent of ROS: it paces an iterator
 of ``(topic, timestamp_ns, payload)`` against a monotonic clock and hands each
@@ -57,7 +58,8 @@ class PlayStats:
 
 
 class Player:
-    """Publish messages at their recorded pace, scaled by ``rate``.
+    """
+    Publish messages at their recorded pace, scaled by ``rate``.
 
     ``source()`` returns a fresh iterable of ``(topic, timestamp_ns, payload)`` in
     timestamp order (called again for every loop).  Message *k* is published at
@@ -121,7 +123,8 @@ class Player:
 
 
 def playback_qos(metadata: BagMetadata, topic: str) -> QosSpec:
-    """Return the QoS to publish ``topic`` with, from its recorded offered profiles.
+    """
+    Return the QoS to publish ``topic`` with, from its recorded offered profiles.
 
     Several profiles (several publishers) are merged as ``ros2 bag play`` does:
     reliable only if every publisher was, transient-local only if every one was.
@@ -148,7 +151,8 @@ def playback_qos(metadata: BagMetadata, topic: str) -> QosSpec:
 
 
 def output_topic(recorded: str, namespace: str, strip: str) -> str:
-    """Topic to publish ``recorded`` on.
+    """
+    Topic to publish ``recorded`` on.
 
     Without ``--namespace`` names stay as recorded.  With it, the recording's own
     namespace ``strip`` (``custom_data['namespace']`` of the bag, else inferred from
@@ -165,7 +169,8 @@ def output_topic(recorded: str, namespace: str, strip: str) -> str:
 
 
 def bag_topic(name: str, known: Iterable[str], recorded_namespace: str = '') -> Optional[str]:
-    """Return the bag's topic that ``--topics`` entry ``name`` means, or None.
+    """
+    Return the bag's topic that ``--topics`` entry ``name`` means, or None.
 
     An absolute name is taken as it is.  A relative one (``imu/data_raw``, as the
     nodes name their topics) is resolved as a node in the recording's namespace

@@ -1,4 +1,5 @@
-"""``rep-coach plot SET_OR_BAG -o OUT.png``: one set as a coach's pipeline saw it.
+"""
+``rep-coach plot SET_OR_BAG -o OUT.png``: one set as a coach's pipeline saw it.
 
 ``SET_OR_BAG`` is a thomas2025 set file (``.../Raw Data/A321_10_1.csv``), a
 ``DIR:SET`` pair (``data/thomas2025:A321_10_1``), a rosbag2 bag (the whole
@@ -37,7 +38,7 @@ from typing import Any, List, Optional, Sequence, Tuple, TYPE_CHECKING
 import numpy as np
 
 from rep_coach.cli.checks import output_path, output_problem
-from rep_coach.core.evaluation import replay, Replay
+from rep_coach.core.evaluation import Replay, replay
 from rep_coach.core.plotting import Level, Panel, plot_replay, Trace
 from rep_coach.core.segmentation import BaselineSegmenter
 from rep_coach.core.types import ImuRecording
@@ -182,7 +183,8 @@ def baseline_panels(seg: BaselineSegmenter) -> List[Panel]:
 
 
 def learned_panels(seg: LearnedSegmenter, result: Replay) -> List[Panel]:
-    """Return the learned segmenter's view: input angle and rate, rep-end probability.
+    """
+    Return the learned segmenter's view: input angle and rate, rep-end probability.
 
     ``seg`` is a :class:`~rep_coach.learned.segmenter.LearnedSegmenter` that kept
     the whole recording (``history_s``).
@@ -218,7 +220,8 @@ def learned_panels(seg: LearnedSegmenter, result: Replay) -> List[Panel]:
 
 
 def picked_ends(seg: LearnedSegmenter) -> List[PickedEnd]:
-    """Run a fresh end picker of ``seg``'s configuration over its kept rep-end probability.
+    """
+    Run a fresh end picker of ``seg``'s configuration over its kept rep-end probability.
 
     The picker is a deterministic function of the probabilities it is fed, so over
     the whole recording it picks exactly the candidates ``seg`` was offered; ``seg``

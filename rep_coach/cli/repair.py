@@ -1,4 +1,5 @@
-"""``rep-coach repair``: make the bag of a recorder that died complete and readable again.
+"""
+``rep-coach repair``: make the bag of a recorder that died complete and readable again.
 
 A thin command over :func:`rep_coach.bagio.repair_bag`: it prints what was found
 (one line per problem) and the report, as text or as one JSON object.

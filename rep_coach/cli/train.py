@@ -1,4 +1,5 @@
-r"""``rep-coach train``: LOSO cross-validation, final models, ONNX export, reference.
+r"""
+``rep-coach train``: LOSO cross-validation, final models, ONNX export, reference.
 
 Example (the command that produced ``models/``)::
 

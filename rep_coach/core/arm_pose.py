@@ -1,4 +1,5 @@
-"""Forearm angle from gravity: how far the arm is from its extended (start) pose.
+"""
+Forearm angle from gravity: how far the arm is from its extended (start) pose.
 
 The baseline integrates the gyro about the principal rotation axis; that angle
 drifts, and which way is "up" must be guessed from the first large excursion

@@ -1,4 +1,5 @@
-"""Coaching policy: turns rep events and near-failure verdicts into cues.
+"""
+Coaching policy: turns rep events and near-failure verdicts into cues.
 
 ROS-free and clock-free: every input carries ``now`` (seconds, any monotonic
 timeline the caller chooses, typically the node clock or the IMU timeline), so
@@ -101,7 +102,8 @@ def reps_left_text(left: int) -> str:
 
 
 def summary_text(reps: int, rir: Optional[int], near_failure: bool = False) -> str:
-    """Describe a finished set ("eight reps, stopped about one short of failure").
+    """
+    Describe a finished set ("eight reps, stopped about one short of failure").
 
     ``rir`` is the reps in reserve after the set's last rep (3 means 3 or more),
     None when unknown; ``near_failure`` (used only when ``rir`` is None) says the

@@ -1,4 +1,5 @@
-"""Time on the IMU's timeline, for decisions that wait (set rest, late verdicts).
+"""
+Time on the IMU's timeline, for decisions that wait (set rest, late verdicts).
 
 The coaching policy measures rests in the lifter's time, which is the time of the
 IMU samples: a replay at 4x real time must end a set after 8 s of *data*, not

@@ -1,4 +1,5 @@
-"""Offline evaluation of a (segmenter, classifier) pair by causal streaming replay.
+"""
+Offline evaluation of a (segmenter, classifier) pair by causal streaming replay.
 
 Every recording is replayed through fresh stages in ``block_s`` blocks, exactly
 as the nodes drive them (``seg.push``, then ``clf.on_rep`` per event; stage 2
@@ -53,10 +54,9 @@ import sys
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
-
 from rep_coach.core.stages import NearFailureClassifier, RepSegmenter
 from rep_coach.core.types import ImuRecording, NearFailureState, RepEvent, RepLabel, rir_class
+from scipy.optimize import linear_sum_assignment
 
 #: RPE at or above which a rep counts as near failure (RIR <= 2): our assumption.
 NEAR_FAILURE_RPE = 8.0
@@ -182,7 +182,8 @@ def match_intervals(true_iv: Sequence[Tuple[float, float]],
 # -- replay ---------------------------------------------------------------------------------
 @dataclass
 class Replay:
-    """What the stages emitted for one recording (or the nodes published, as recorded).
+    """
+    What the stages emitted for one recording (or the nodes published, as recorded).
 
     ``states[i]`` is the verdict on ``events[i]``; a recorded event whose verdict was
     never published has None there (see :func:`recorded_replay`).
@@ -197,7 +198,8 @@ class Replay:
 def replay(recording: ImuRecording, segmenter: RepSegmenter,
            classifier: Optional[NearFailureClassifier],
            block_s: float = REPLAY_BLOCK_S) -> Replay:
-    """Stream ``recording`` through the stages in ``block_s`` blocks, as the nodes do.
+    """
+    Stream ``recording`` through the stages in ``block_s`` blocks, as the nodes do.
 
     The nodes push ~50 ms blocks; results do not depend on the block size.
     """
@@ -217,7 +219,8 @@ def replay(recording: ImuRecording, segmenter: RepSegmenter,
 
 
 def recorded_replay(events: Sequence[RepEvent], states: Sequence[NearFailureState]) -> Replay:
-    """Return the replay the nodes performed live, from their published messages.
+    """
+    Return the replay the nodes performed live, from their published messages.
 
     ``events`` are the ``reps`` payloads and ``states`` the ``near_failure`` ones.  A
     verdict is paired with the event it was given on by set, rep and stamp (the
@@ -238,7 +241,8 @@ def recorded_replay(events: Sequence[RepEvent], states: Sequence[NearFailureStat
 
 
 def leave_out_cut_reps(recording: ImuRecording, margin_s: float = CUT_MARGIN_S) -> int:
-    """Drop the true reps ending after the last IMU sample minus ``margin_s``; return how many.
+    """
+    Drop the true reps ending after the last IMU sample minus ``margin_s``; return how many.
 
     Sets left without reps are dropped too.  ``meta[SCORED_UNTIL]`` records the cut
     so that :func:`score_recording` leaves out the detections ending after it as well.
@@ -290,7 +294,8 @@ def window_truth(centers: np.ndarray, reps: Sequence[RepLabel]) -> Tuple[np.ndar
 
 
 def score_recording(recording: ImuRecording, result: Replay) -> List[SetScore]:
-    """Score one replay against every labelled set of its recording.
+    """
+    Score one replay against every labelled set of its recording.
 
     Detections ending after ``meta[SCORED_UNTIL]`` (a cut recording) are left out, with
     their verdicts: the true reps they could match were left out there.
@@ -411,7 +416,8 @@ def evaluate(recordings: Iterable[ImuRecording], segmenter_factory: SegmenterFac
              block_s: float = REPLAY_BLOCK_S, progress: bool = False,
              per_subject: bool = True, per_recording: bool = False,
              per_set: bool = False) -> Dict[str, Any]:
-    """Replay every recording through fresh stages and return pooled metrics.
+    """
+    Replay every recording through fresh stages and return pooled metrics.
 
     The result has ``segmentation`` and ``near_failure`` dicts, ``n_sets``,
     ``per_subject`` (the same metrics per subject) and ``speed_x_realtime``; on
@@ -441,7 +447,8 @@ def evaluate(recordings: Iterable[ImuRecording], segmenter_factory: SegmenterFac
 
 def score_replays(replays: Iterable[Tuple[ImuRecording, Replay]], *, per_subject: bool = True,
                   per_recording: bool = False, per_set: bool = False) -> Dict[str, Any]:
-    """Score replays made elsewhere (e.g. :func:`recorded_replay`) as :func:`evaluate` does.
+    """
+    Score replays made elsewhere (e.g. :func:`recorded_replay`) as :func:`evaluate` does.
 
     The result is :func:`evaluate`'s without ``speed_x_realtime``.
     """
@@ -490,7 +497,8 @@ def leave_one_subject_out(
         recordings: Sequence[ImuRecording],
         fit: Callable[[List[ImuRecording]], Tuple[SegmenterFactory, ClassifierFactory]],
         block_s: float = REPLAY_BLOCK_S, progress: bool = False) -> Dict[str, Any]:
-    """Fit on all subjects but one, evaluate on that one, pool the held-out scores.
+    """
+    Fit on all subjects but one, evaluate on that one, pool the held-out scores.
 
     ``fit(train_recordings) -> (segmenter_factory, classifier_factory or None)``.  Returns
     the pooled metrics plus ``per_subject`` (each held-out subject's metrics).

@@ -1,4 +1,5 @@
-"""Causal streaming filters used by the baseline segmenter (and reusable by others).
+"""
+Causal streaming filters used by the baseline segmenter (and reusable by others).
 
 All filters keep their state between calls, so filtering a signal block by
 block gives the result of filtering it in one call (to rounding, ~1e-15): the
@@ -29,7 +30,8 @@ _matrix_cache: Dict[Tuple[bytes, int], np.ndarray] = {}
 
 
 def butter_sos(order: int, cutoff_hz: float, fs_hz: float, btype: str = 'low') -> np.ndarray:
-    """Return a digital Butterworth filter as second-order sections (scipy's layout).
+    """
+    Return a digital Butterworth filter as second-order sections (scipy's layout).
 
     As ``scipy.signal.butter(order, cutoff_hz, btype, fs=fs_hz, output='sos')``:
     rows ``[b0, b1, b2, 1, a1, a2]``, the gain in the first section, sections
@@ -76,7 +78,8 @@ def butter_sos(order: int, cutoff_hz: float, fs_hz: float, btype: str = 'low') -
 
 
 def lfilter_zi(b: np.ndarray, a: np.ndarray) -> np.ndarray:
-    """Return the steady-state (step response) state of a direct-form II transposed filter.
+    """
+    Return the steady-state (step response) state of a direct-form II transposed filter.
 
     As ``scipy.signal.lfilter_zi``: the state for which a constant input of 1
     gives a constant output from the first sample on.
@@ -95,7 +98,8 @@ def lfilter_zi(b: np.ndarray, a: np.ndarray) -> np.ndarray:
 
 
 class _Section:
-    """One second-order section with its state, applied to a block by one matrix product.
+    """
+    One second-order section with its state, applied to a block by one matrix product.
 
     With ``x`` the block (n, C) and ``z`` the direct-form II transposed state (2, C),
     the outputs and the next state are linear in both: ``[y; z'] = M_n @ [x; z]``.
@@ -163,7 +167,8 @@ class _Section:
 
 
 class StreamingSos:
-    """A causal IIR filter (second-order sections) over ``(N, C)`` blocks with state.
+    """
+    A causal IIR filter (second-order sections) over ``(N, C)`` blocks with state.
 
     The state is initialised from the first sample as a steady state (``sosfilt_zi``)
     so a constant offset at start-up (gyro bias, a resting angle) causes no transient.
@@ -215,7 +220,8 @@ def butter_highpass(cutoff_hz: float, fs_hz: float, order: int = 1,
 
 
 class PrincipalAxis:
-    """Online estimate of the dominant rotation axis of a gyro stream.
+    """
+    Online estimate of the dominant rotation axis of a gyro stream.
 
     An exponentially weighted second-moment matrix of the angular velocity is
     updated per block; its leading eigenvector is the axis the forearm mostly

@@ -1,4 +1,5 @@
-"""A bounded history of rows appended in small blocks, without per-append reallocation.
+"""
+A bounded history of rows appended in small blocks, without per-append reallocation.
 
 Streaming stages keep the last few seconds of a 100 Hz grid signal and append a
 hop (about ten rows) at a time.  Growing arrays with ``np.concatenate`` copies the
@@ -13,7 +14,8 @@ import numpy as np
 
 
 class RowHistory:
-    """The newest rows (at least ``span``) of a growing ``(n, width)`` float64 table.
+    """
+    The newest rows (at least ``span``) of a growing ``(n, width)`` float64 table.
 
     ``rows`` views the held rows, oldest first; it holds between ``span`` and
     1.25 ``span`` rows once that many were appended (more if one append was larger).

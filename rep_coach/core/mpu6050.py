@@ -1,4 +1,5 @@
-"""InvenSense MPU-6050 6-axis IMU over I2C (``smbus2``), as on the published Pi system.
+"""
+InvenSense MPU-6050 6-axis IMU over I2C (``smbus2``), as on the published Pi system.
 
 The hardware is behind an injectable ``bus`` object with the ``smbus2.SMBus``
 methods used here (``write_byte_data``, ``read_byte_data``,
@@ -76,7 +77,8 @@ class Mpu6050Settings:
 
 def settings_for(rate_hz: float, accel_range_g: int = 8, gyro_range_dps: int = 1000,
                  dlpf_cfg: Optional[int] = None) -> Mpu6050Settings:
-    """Compute the register values for a sample rate and ranges; ValueError names the arg.
+    """
+    Compute the register values for a sample rate and ranges; ValueError names the arg.
 
     The DLPF is always on (internal rate 1 kHz, so 4-1000 Hz reachable); by default
     its bandwidth is the widest one at or below half the sample rate, to limit
@@ -103,7 +105,8 @@ def settings_for(rate_hz: float, accel_range_g: int = 8, gyro_range_dps: int = 1
 
 
 def decode_sample(raw: bytes, settings: Mpu6050Settings) -> Tuple[np.ndarray, np.ndarray]:
-    """Decode the 14 bytes from ACCEL_XOUT_H (accel, temperature, gyro; big-endian int16).
+    """
+    Decode the 14 bytes from ACCEL_XOUT_H (accel, temperature, gyro; big-endian int16).
 
     Returns (accel m/s^2, gyro rad/s), each (3,).
     """
@@ -133,7 +136,8 @@ def _open_smbus(bus: int) -> Any:
 
 
 class Mpu6050:
-    """One MPU-6050; configures the chip on construction (wake, ranges, rate, FIFO).
+    """
+    One MPU-6050; configures the chip on construction (wake, ranges, rate, FIFO).
 
     ``bus`` is the I2C bus number (``/dev/i2c-N``) used to open ``smbus2.SMBus``
     unless ``smbus`` (an already open SMBus-like object, e.g. a test fake) is given.
@@ -163,7 +167,7 @@ class Mpu6050:
         self._bus = smbus
         try:
             self._configure()
-        except Exception:
+        except Exception:  # noqa: B902 (closes the bus, re-raises)
             self.close()
             raise
 
@@ -194,7 +198,8 @@ class Mpu6050:
                                f'({exc})') from exc
 
     def reconfigure(self) -> None:
-        """Write the configuration again, e.g. after a read error.
+        """
+        Write the configuration again, e.g. after a read error.
 
         A chip that browned out comes back in its reset state (asleep, FIFO off): it
         answers reads, but with no samples, so reopening must configure it again.
@@ -224,7 +229,8 @@ class Mpu6050:
         return decode_sample(self._read(ACCEL_XOUT_H, 14), self.settings)
 
     def read_fifo(self) -> Tuple[np.ndarray, np.ndarray]:
-        """Drain whole records from the FIFO; return (N, 3) accel and gyro.
+        """
+        Drain whole records from the FIFO; return (N, 3) accel and gyro.
 
         On overflow (the reader fell more than ~40 samples behind at 12 bytes each)
         the FIFO content is misaligned garbage: it is reset, the loss counted in
@@ -245,7 +251,8 @@ class Mpu6050:
         return decode_fifo(bytes(data), self.settings)
 
     def read_block(self) -> ImuBlock:
-        """Return the samples available now, stamped on ``clock``.
+        """
+        Return the samples available now, stamped on ``clock``.
 
         FIFO mode: the newest sample is stamped now, earlier ones one period apart
         (the chip's clock is steadier than the read loop); stamps never go back.

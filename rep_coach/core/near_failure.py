@@ -1,4 +1,5 @@
-"""Baseline near-failure classifier: loss of concentric velocity within the set.
+"""
+Baseline near-failure classifier: loss of concentric velocity within the set.
 
 Velocity-based training (VBT) measures fatigue as the loss of mean concentric
 velocity against the set's fastest rep; the velocity loss grows almost linearly

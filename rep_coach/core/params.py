@@ -1,4 +1,5 @@
-"""Every node parameter: name, default, meaning and validity, in one table.
+"""
+Every node parameter: name, default, meaning and validity, in one table.
 
 This table is the single source of parameters: nodes declare exactly these (with
 these defaults), ``config/rep_coach.yaml`` must list exactly these, and the README
@@ -113,7 +114,8 @@ _SINK_FORMS = frozenset(''.join(form.partition(':')[:2]) for form in SINK_SPECS)
 
 
 def parse_sink(spec: str) -> Tuple[str, str]:
-    """Split a ``sink`` spec into its kind and its value (``''`` if none).
+    """
+    Split a ``sink`` spec into its kind and its value (``''`` if none).
 
     Raises ValueError listing the valid forms when ``spec`` is none of them.
     """
@@ -205,7 +207,7 @@ NODE_PARAMS: Dict[str, Tuple[ParamSpec, ...]] = {
         # next rep's start, so it comes when the rest could have reached set_rest_s
         # (core.coaching: a rep already under way then reopens the set).
         ParamSpec('set_rest_s', SET_REST_S, 'rest between sets, from the end of a rep to the '
-                  'start of the next (as rep_segmenter\'s): the set is summarised once this '
+                  "start of the next (as rep_segmenter's): the set is summarised once this "
                   'long has passed in IMU time since the end of its last rep',
                   in_range(1.0, 600.0)),
         ParamSpec('confidence', 0.7, 'classifier probability needed to speak reps in reserve',
@@ -251,7 +253,8 @@ def specs_for(node: str) -> Tuple[ParamSpec, ...]:
 
 
 def validate_all(node: str, values: Dict[str, Any]) -> Dict[str, Any]:
-    """Validate a name -> value mapping against ``node``'s table; return it typed.
+    """
+    Validate a name -> value mapping against ``node``'s table; return it typed.
 
     Names that the table does not know are rejected, so a mistyped parameter in a
     YAML file is caught instead of silently ignored.

@@ -1,4 +1,5 @@
-"""Draw one replay: a stage's signals, true and detected reps, near failure.
+"""
+Draw one replay: a stage's signals, true and detected reps, near failure.
 
 Matplotlib with the Agg backend (no display needed); used by ``rep-coach plot``.
 What a segmenter looks at differs between pipelines (the baseline's high-passed
@@ -65,7 +66,8 @@ class Panel:
 def plot_replay(recording: ImuRecording, result: Replay, panels: Sequence[Panel], out: Path,
                 title: str, window: Optional[Tuple[float, float]] = None,
                 threshold: float = 0.5) -> Path:
-    """Write a PNG of ``recording``: ``panels`` above the near-failure panel of ``result``.
+    """
+    Write a PNG of ``recording``: ``panels`` above the near-failure panel of ``result``.
 
     Every signal panel shows the true reps (shaded, red if RPE >= 8, a black line
     at their end) and the detected rep ends (orange dashes).  Time is drawn in

@@ -1,4 +1,5 @@
-"""Per-repetition features from the forearm's principal-axis rotation.
+"""
+Per-repetition features from the forearm's principal-axis rotation.
 
 Inputs are the 100 Hz signals the baseline segmenter computes (and any other
 segmenter can reproduce with :mod:`rep_coach.core.filters`): ``angle`` (rad,
@@ -79,7 +80,8 @@ LIFT_FROM, LIFT_TO = 0.1, 0.9
 
 def rep_kinematics(t: np.ndarray, angle: Optional[np.ndarray], omega: np.ndarray,
                    start: float, end: float, peak: Optional[float] = None) -> RepKinematics:
-    """Compute one rep's kinematics from uniformly sampled principal-axis signals.
+    """
+    Compute one rep's kinematics from uniformly sampled principal-axis signals.
 
     ``t``, ``angle`` and ``omega`` are aligned 1-D arrays covering at least the
     rep; ``start``/``end``/``peak`` are times on the same timeline.  When
@@ -140,7 +142,8 @@ def rep_kinematics(t: np.ndarray, angle: Optional[np.ndarray], omega: np.ndarray
 
 @dataclass
 class SetFeatureTracker:
-    """Turns a set's successive :class:`RepKinematics` into feature dicts.
+    """
+    Turns a set's successive :class:`RepKinematics` into feature dicts.
 
     Call :meth:`reset` at the start of every set.  ``n_reference`` is how many of
     the set's first reps define the reference duration (the first reps are the
@@ -193,7 +196,8 @@ class SetFeatureTracker:
 def set_features(t: np.ndarray, angle: Optional[np.ndarray], omega: np.ndarray,
                  reps: Sequence[Tuple[float, float, Optional[float]]],
                  n_reference: int = 3) -> List[Dict[str, float]]:
-    """Features of every rep of one set given ``(start, end, peak)`` per rep, in order.
+    """
+    Features of every rep of one set given ``(start, end, peak)`` per rep, in order.
 
     Offline convenience (e.g. features at the true rep boundaries for training);
     ``angle`` None integrates ``omega`` per rep, as :func:`rep_kinematics` does.
@@ -203,7 +207,8 @@ def set_features(t: np.ndarray, angle: Optional[np.ndarray], omega: np.ndarray,
 
 
 def mean_of_last(values: Sequence[float], n: int) -> float:
-    """Mean of the last ``n`` values (all of them while fewer); NaN when there are none.
+    """
+    Mean of the last ``n`` values (all of them while fewer); NaN when there are none.
 
     The smoothing of ``recent_velocity_loss``, which both near-failure classifiers read.
     """

@@ -1,4 +1,5 @@
-"""The raw IMU signal of one rep, as carried by ``RepEvent.signal``.
+"""
+The raw IMU signal of one rep, as carried by ``RepEvent.signal``.
 
 Stage 2 used to read the whole 100 Hz IMU stream only to cut each rep's signal
 out of it; the segmenters already hold that stream on their 100 Hz grid, so they
@@ -48,7 +49,8 @@ def resample_fixed(x: np.ndarray, length: int) -> np.ndarray:
 
 
 def rep_signal(t: np.ndarray, x: np.ndarray, start: float, end: float) -> Optional[np.ndarray]:
-    """Cut ``[start, end]`` out of grid samples ``x`` (N, 6) at times ``t`` (N,), increasing.
+    """
+    Cut ``[start, end]`` out of grid samples ``x`` (N, 6) at times ``t`` (N,), increasing.
 
     Returns the ``(REP_SIGNAL_CHANNELS, REP_SIGNAL_POINTS)`` signal described in the
     module docstring, or None when no sample lies in the interval or one of its

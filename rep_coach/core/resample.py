@@ -1,4 +1,5 @@
-"""Causal streaming resampling of an IMU stream onto a fixed-rate grid.
+"""
+Causal streaming resampling of an IMU stream onto a fixed-rate grid.
 
 Every downstream stage (baseline segmenter, learned models, feature code) works
 on one uniform grid, by default 100 Hz, whatever the source delivers (the
@@ -34,7 +35,8 @@ DEFAULT_MAX_GAP_S = 0.25
 
 
 class StreamResampler:
-    """Causal linear interpolation of IMU blocks onto a fixed ``rate_hz`` grid.
+    """
+    Causal linear interpolation of IMU blocks onto a fixed ``rate_hz`` grid.
 
     ``push(block)`` returns the grid samples that became computable with the new
     input (possibly none).  Samples not strictly after the previous one are
@@ -72,7 +74,8 @@ class StreamResampler:
         return ImuBlock(grid, out[:, :3], out[:, 3:])
 
     def push_arrays(self, t: np.ndarray, x: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-        """Resample ``(N, C)`` channels ``x`` sampled at ``t``; return ``(grid_t, grid_x)``.
+        """
+        Resample ``(N, C)`` channels ``x`` sampled at ``t``; return ``(grid_t, grid_x)``.
 
         The array form of :meth:`push` for consumers that need only some channels
         (the baseline segmenter resamples the gyro alone): every channel is
@@ -141,7 +144,8 @@ class StreamResampler:
 
 
 def hop_slices(k: np.ndarray, hop: int) -> List[Tuple[int, int]]:
-    """Cut grid indices ``k`` into hops of ``hop`` on the absolute grid; ``(i0, i1)`` pairs.
+    """
+    Cut grid indices ``k`` into hops of ``hop`` on the absolute grid; ``(i0, i1)`` pairs.
 
     Hop ``m`` holds grid indices ``m * hop .. m * hop + hop - 1``, so the slices do
     not depend on how the stream was split into blocks: both segmenters decide once

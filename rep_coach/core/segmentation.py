@@ -1,4 +1,5 @@
-"""Baseline rep segmenter: valleys of the forearm's rotation angle, causal and streaming.
+"""
+Baseline rep segmenter: valleys of the forearm's rotation angle, causal and streaming.
 
 Signal chain (all causal, state kept across ``push`` calls, 100 Hz grid):
 
@@ -59,7 +60,8 @@ _SEEK_PEAK = 1
 
 @dataclass
 class BaselineSegmenterConfig:
-    """Parameters of :class:`BaselineSegmenter` (ROS parameters of ``rep_segmenter``).
+    """
+    Parameters of :class:`BaselineSegmenter` (ROS parameters of ``rep_segmenter``).
 
     Defaults come from the biomechanics of a dumbbell curl (range of motion
     ~2 rad, rep 1.5-6 s), not from fitting the evaluation data; see
@@ -108,7 +110,8 @@ class BaselineSegmenterConfig:
 
 
 class _History:
-    """Fixed-span history of the processed 100 Hz signals (t, rotation vector, rate).
+    """
+    Fixed-span history of the processed 100 Hz signals (t, rotation vector, rate).
 
     A :class:`~rep_coach.core.history.RowHistory` of 7 columns; ``t``, ``rot`` and
     ``rate`` are views of the held rows, refreshed by ``append``.
@@ -141,7 +144,8 @@ class BaselineSegmenter:
 
     # -- public API ---------------------------------------------------------------------------
     def reset(self) -> None:
-        """Forget the stream (a new session, or a jump of the sensor clock).
+        """
+        Forget the stream (a new session, or a jump of the sensor clock).
 
         Set numbers keep rising across a reset: a consumer (the coach) must never see
         a finished set's numbers again, or it takes the new reps for repeats.
@@ -185,7 +189,8 @@ class BaselineSegmenter:
         return (self._history.t.copy(), self._history.rot @ axis, self._history.rate @ axis)
 
     def push(self, block: ImuBlock) -> List[RepEvent]:
-        """Consume IMU samples (any rate); return the reps they confirm.
+        """
+        Consume IMU samples (any rate); return the reps they confirm.
 
         The 100 Hz grid is processed in hops of ``round(hop_s * rate_hz)`` grid
         samples aligned on the absolute grid (hop ``m`` holds grid indices
@@ -334,7 +339,8 @@ class BaselineSegmenter:
         return events
 
     def _no_decision(self, t: np.ndarray, theta: np.ndarray) -> bool:
-        """Advance the running extremum if no valley/peak can be confirmed in ``theta``.
+        """
+        Advance the running extremum if no valley/peak can be confirmed in ``theta``.
 
         The usual hop decides nothing: then only the extremum (value and time of
         its first occurrence) moves, exactly as the full tracker would move it.
@@ -365,7 +371,8 @@ class BaselineSegmenter:
         return True
 
     def _launch(self, valley_t: float, peak_t: float) -> float:
-        """Start of the lift: last still sample before the concentric's fastest point.
+        """
+        Start of the lift: last still sample before the concentric's fastest point.
 
         After a rest at the bottom the previous valley is long gone; the rep starts
         where the arm last stood still before it accelerated upwards.

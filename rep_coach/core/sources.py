@@ -1,4 +1,5 @@
-"""IMU sources behind one interface, chosen by a spec string, plus replay pacing.
+"""
+IMU sources behind one interface, chosen by a spec string, plus replay pacing.
 
 Spec strings (the ``source`` parameter of ``imu_publisher``)::
 
@@ -131,7 +132,8 @@ class Mpu6050Source(ImuSource):
         self._failed = False
 
     def blocks(self) -> Iterator[ImuBlock]:
-        """Endless; yields an empty block when nothing new has arrived.
+        """
+        Endless; yields an empty block when nothing new has arrived.
 
         After a read error, the next ``blocks()`` (the publisher's retry) configures
         the chip again before reading.
@@ -154,7 +156,8 @@ class Mpu6050Source(ImuSource):
 
 # -- spec parsing --------------------------------------------------------------------------
 def parse_spec(spec: str) -> Tuple[str, str, Dict[str, str]]:
-    """Split ``kind[:rest]`` into (kind, path, options).
+    """
+    Split ``kind[:rest]`` into (kind, path, options).
 
     ``sim`` and ``mpu6050`` take ``key=value`` options after the colon; ``csv`` and
     ``bag`` take a path (which may itself contain ``:`` or ``,``).
@@ -181,7 +184,8 @@ def parse_spec(spec: str) -> Tuple[str, str, Dict[str, str]]:
 
 
 def check_spec(spec: str) -> None:
-    """Raise SourceError for a spec whose options are wrong, opening nothing.
+    """
+    Raise SourceError for a spec whose options are wrong, opening nothing.
 
     What can be told without the file or the device: the kind, a path given, and the
     options of ``sim`` (the simulator's configuration) and ``mpu6050`` (names, values).
@@ -200,7 +204,8 @@ def check_spec(spec: str) -> None:
 def open_source(spec: str, sim_defaults: Optional[SimConfig] = None,
                 mpu_defaults: Optional[Dict[str, Any]] = None,
                 on_warning: Optional[Callable[[str], None]] = None) -> ImuSource:
-    """Open the source a spec names; spec options override the given defaults.
+    """
+    Open the source a spec names; spec options override the given defaults.
 
     ``sim_defaults`` carries the node's ``sim_*`` parameters; ``mpu_defaults``
     the keyword arguments of :class:`~rep_coach.core.mpu6050.Mpu6050` from its
@@ -333,7 +338,8 @@ def _rate(t: np.ndarray) -> float:
 # -- bags --------------------------------------------------------------------------------
 def _bag_messages(path: Path, on_warning: Optional[Callable[[str], None]] = None
                   ) -> Iterator[Tuple[str, str, int, Any]]:
-    """Yield (topic, msgtype, timestamp_ns, message) from rep_coach.bagio, else rosbags.
+    """
+    Yield (topic, msgtype, timestamp_ns, message) from rep_coach.bagio, else rosbags.
 
     ``on_warning`` is :func:`~rep_coach.bagio.reader.read_bag`'s: None warns.
     """
@@ -372,7 +378,8 @@ class SessionBag:
 
 def read_imu_bag(path: Path, on_warning: Optional[Callable[[str], None]] = None
                  ) -> ImuRecording:
-    """Read a bag's IMU topic (``imu/data_raw`` preferred) and any ``labels/reps``.
+    """
+    Read a bag's IMU topic (``imu/data_raw`` preferred) and any ``labels/reps``.
 
     Sample times are the messages' ``header.stamp``; labels are the TrueRep JSON
     of a ``.../labels/reps`` String topic, grouped by set.  ``on_warning`` is
@@ -382,7 +389,8 @@ def read_imu_bag(path: Path, on_warning: Optional[Callable[[str], None]] = None
 
 
 def no_messages(path: Path, topic_names: Optional[List[str]] = None) -> str:
-    """Say that the bag ``path`` gave no message (none on ``topic_names``, when given).
+    """
+    Say that the bag ``path`` gave no message (none on ``topic_names``, when given).
 
     One wording for every command that reads a bag (evaluate, plot, play): a bag whose
     files hold nothing readable is an error, not an empty success.
@@ -394,7 +402,8 @@ def no_messages(path: Path, topic_names: Optional[List[str]] = None) -> str:
 
 def read_session_bag(path: Path, on_warning: Optional[Callable[[str], None]] = None
                      ) -> SessionBag:
-    """Read a bag as :func:`read_imu_bag` does, keeping what the nodes published too.
+    """
+    Read a bag as :func:`read_imu_bag` does, keeping what the nodes published too.
 
     The ``reps``, ``near_failure`` and ``stage_info`` payloads are kept undecoded from the
     IMU topic's namespace only: a bag of several stations' topics must not pair one station's
@@ -470,7 +479,8 @@ class Due:
 
 
 class Pacer:
-    """Releases a source's samples on schedule, for a timer-driven publisher.
+    """
+    Releases a source's samples on schedule, for a timer-driven publisher.
 
     Stamps: sample ``t`` of the source goes out stamped
     ``epoch + (t - t_first) + loop_offset``: the replay starts at ``epoch`` (the
@@ -566,7 +576,8 @@ class Pacer:
         return Due(stamped, reps, done)
 
     def _schedule(self, t: np.ndarray) -> np.ndarray:
-        """Return when samples ``t`` are due, on a timeline that never goes back.
+        """
+        Return when samples ``t`` are due, on a timeline that never goes back.
 
         A recording whose clock stepped back (a device reset) keeps its stamps, but
         is paced as if one sample period had passed, not released in one burst.

@@ -1,4 +1,5 @@
-"""The two streaming stages every implementation (baseline, learned) provides.
+"""
+The two streaming stages every implementation (baseline, learned) provides.
 
 The nodes, the offline evaluation and the benchmarks all drive stages through
 these protocols, so one replay through ``push`` and ``on_rep`` is exactly what
@@ -19,7 +20,8 @@ class RepSegmenter(Protocol):
         """Consume new samples (any rate, SI units); return reps decided by them."""
 
     def reset(self) -> None:
-        """Forget the stream (a new session, or a jump of the sensor clock).
+        """
+        Forget the stream (a new session, or a jump of the sensor clock).
 
         Set numbers keep rising across a reset: a consumer (the coach) must never see
         a finished set's numbers again, or it takes the new reps for repeats.
@@ -27,7 +29,8 @@ class RepSegmenter(Protocol):
 
 
 class NearFailureClassifier(Protocol):
-    """Stage 2: decides after each repetition whether the set is near failure.
+    """
+    Stage 2: decides after each repetition whether the set is near failure.
 
     It reads no IMU stream: what it needs comes with the rep (the features, and
     the raw ``signal`` stage 1 attaches).  (The published-size reference used for

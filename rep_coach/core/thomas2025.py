@@ -1,4 +1,5 @@
-"""Loader for the thomas2025 wrist-IMU biceps-curl layout.
+"""
+Loader for the thomas2025 wrist-IMU biceps-curl layout.
 
 J. Thomas, J. Wahlstrom, "Estimation of Resistance Training RPE using Inertial
 Sensors and Electromyography", arXiv 2510.03197 (2025).  Layout::
@@ -41,7 +42,8 @@ class DatasetError(ValueError):
 
 
 def rpe_to_rir(rpe: float) -> int:
-    """Return reps in reserve for an RIR-based RPE (10 -> 0, 9 -> 1, 8 -> 2, <=7 -> 3 = 3+).
+    """
+    Return reps in reserve for an RIR-based RPE (10 -> 0, 9 -> 1, 8 -> 2, <=7 -> 3 = 3+).
 
     A half point rounds the reserve up (7.5 -> 3, 8.5 -> 2), so RIR <= 2 is exactly
     RPE >= 8 for any value (Python's round() sent 7.5 to 2 and 9.5 to 0).
@@ -50,7 +52,8 @@ def rpe_to_rir(rpe: float) -> int:
 
 
 def read_trigno_csv(path: Path) -> Tuple[ImuBlock, float]:
-    """Read the IMU rows of a Trigno set file; return (block in SI units, rate in Hz).
+    """
+    Read the IMU rows of a Trigno set file; return (block in SI units, rate in Hz).
 
     The header is found by content (the row naming ``ACC X``) because some files
     were re-saved with an extra leading index column.  Rows whose ACC X is blank
@@ -154,7 +157,7 @@ def read_rpes(path: Path) -> Dict[str, List[float]]:
     """Parse the column-wise ``rpes.csv``: set name -> RPE of each rep in order."""
     try:
         with Path(path).open(newline='', encoding='utf-8') as handle:
-            rows = [row for row in csv.reader(handle)]
+            rows = list(csv.reader(handle))
     except OSError as exc:
         raise DatasetError(f'{path}: cannot read ({exc.strerror or exc})') from exc
     if len(rows) < 2:
@@ -176,7 +179,8 @@ def read_rpes(path: Path) -> Dict[str, List[float]]:
 
 
 def read_dataset_rpes(data_dir: Path) -> Dict[str, List[float]]:
-    """Read the RPE file of a thomas2025-layout directory; empty, with a warning, when absent.
+    """
+    Read the RPE file of a thomas2025-layout directory; empty, with a warning, when absent.
 
     RPE is optional (without it the reps are still labelled and segmentation is scored),
     so an absent file is a warning naming it; one that is there but cannot be read (a
@@ -255,7 +259,8 @@ def load_set(data_dir: Path, name: str,
 
 def load_dataset(data_dir: Path, subjects: Optional[Iterable[str]] = None,
                  unreadable: Optional[Dict[str, str]] = None) -> List[ImuRecording]:
-    """Load every labelled set of a thomas2025-layout directory (optionally some subjects).
+    """
+    Load every labelled set of a thomas2025-layout directory (optionally some subjects).
 
     Sets named in the index file whose raw file is absent are skipped with a warning.
     A set whose file or labels cannot be read raises :class:`DatasetError`, unless

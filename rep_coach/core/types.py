@@ -1,4 +1,5 @@
-"""Data exchanged between the stages of rep_coach, and their wire payloads.
+"""
+Data exchanged between the stages of rep_coach, and their wire payloads.
 
 Every stage of the pipeline (IMU source, rep segmenter, near-failure classifier,
 coaching policy) speaks in these dataclasses.  Nodes carry the events over
@@ -8,7 +9,7 @@ nodes, the recorder and the evaluation all agree.
 
 Units follow REP-103: seconds, m/s^2, rad/s.  Times are absolute seconds on the
 IMU's timeline (the ``header.stamp`` of the samples).
-"""
+"""  # noqa: A005 (a submodule of rep_coach: shadows nothing)
 
 from __future__ import annotations
 
@@ -44,7 +45,8 @@ REP_SIGNAL_DECIMALS = 4
 
 def opens_new_set(last_end: Optional[float], start: float,
                   set_rest_s: float = SET_REST_S) -> bool:
-    """Tell whether a rep starting at ``start`` opens a new set.
+    """
+    Tell whether a rep starting at ``start`` opens a new set.
 
     The rest is what a lifter means by the rest between sets: from the end of the
     last rep (``last_end``; None before any rep, which opens the first set) to the
@@ -62,7 +64,8 @@ class PayloadError(ValueError):
 
 @dataclass
 class ImuBlock:
-    """A block of consecutive IMU samples (N >= 0) in SI units.
+    """
+    A block of consecutive IMU samples (N >= 0) in SI units.
 
     ``t`` is (N,) seconds, strictly increasing; ``accel`` is (N, 3) m/s^2
     including gravity; ``gyro`` is (N, 3) rad/s.
@@ -100,7 +103,7 @@ class ImuBlock:
                    np.concatenate([b.accel for b in blocks]),
                    np.concatenate([b.gyro for b in blocks]))
 
-    def slice(self, start: int, stop: Optional[int] = None) -> 'ImuBlock':
+    def slice(self, start: int, stop: Optional[int] = None) -> 'ImuBlock':  # noqa: A003 (API)
         """Return samples ``start:stop`` as a new block."""
         return ImuBlock(self.t[start:stop], self.accel[start:stop], self.gyro[start:stop])
 
@@ -118,7 +121,8 @@ class RepLabel:
 
 @dataclass
 class SetLabels:
-    """Ground truth of one set: its reps in order.
+    """
+    Ground truth of one set: its reps in order.
 
     ``edges_from_recording``: the first rep's start and the last rep's end were placed
     by where the recording starts and stops, not by the lift (thomas2025: halfway
@@ -143,7 +147,8 @@ class ImuRecording:
 
 
 def quantize_signal(signal: np.ndarray) -> np.ndarray:
-    """Round a rep signal to :data:`REP_SIGNAL_DECIMALS` (float64).
+    """
+    Round a rep signal to :data:`REP_SIGNAL_DECIMALS` (float64).
 
     The segmenters' cut and the payload encoder both round with this, so an event
     decoded from its JSON carries bit for bit the signal the segmenter computed.
@@ -176,7 +181,8 @@ def _signal_from_payload(value: Any) -> Optional[np.ndarray]:
 
 
 def _require_finite(what: str, **times: float) -> None:
-    """Raise PayloadError naming the first non-finite time field.
+    """
+    Raise PayloadError naming the first non-finite time field.
 
     json.loads takes NaN and Infinity; a stamp like that would poison every clock and
     comparison downstream (the coach's data clock never moves past Infinity).
@@ -195,7 +201,8 @@ def _finite_or_none(value: Optional[float]) -> Optional[float]:
 
 @dataclass
 class RepEvent:
-    """A repetition detected by the segmenter.
+    """
+    A repetition detected by the segmenter.
 
     ``stamp`` is the time of the IMU sample whose arrival produced the decision,
     so ``stamp - end`` is the algorithmic cue delay.  ``signal`` is the rep's raw
@@ -261,7 +268,8 @@ def rir_class(rir: int) -> int:
 
 @dataclass
 class NearFailureState:
-    """The classifier's verdict after a repetition.
+    """
+    The classifier's verdict after a repetition.
 
     ``rir`` is the estimated reps in reserve (0, 1, 2, or 3 meaning 3+), or None
     when the classifier does not estimate it.

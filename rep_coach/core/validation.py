@@ -1,4 +1,5 @@
-"""SampleGate: the one place incoming IMU samples are checked before any stage sees them.
+"""
+SampleGate: the one place incoming IMU samples are checked before any stage sees them.
 
 Drops (counted by reason):
 
@@ -172,7 +173,8 @@ class GateReport:
 
 @dataclass
 class GateResult:
-    """Clean samples of one push; ``parts`` split them at clock jumps (each increasing).
+    """
+    Clean samples of one push; ``parts`` split them at clock jumps (each increasing).
 
     Every part after the first follows a clock jump; ``after_jump`` says whether the
     first one does too (a jump between the previous push and this one), so a consumer
@@ -242,7 +244,8 @@ class SampleGate:
         return result
 
     def _screen_strays(self, block: ImuBlock) -> Tuple[ImuBlock, int]:
-        """Drop lone far-off stamps; hold a jumped last sample until the next push.
+        """
+        Drop lone far-off stamps; hold a jumped last sample until the next push.
 
         Judged on raw arrival order alone (each stamp against the one that arrived
         before it, whatever became of that one), so the same samples are dropped
@@ -272,7 +275,8 @@ class SampleGate:
         return ImuBlock(t[keep], block.accel[keep], block.gyro[keep]), int(stray.sum())
 
     def _push_one(self, block: ImuBlock) -> Optional[GateResult]:
-        """Return the result of one clean sample in step; None when it is anything else.
+        """
+        Return the result of one clean sample in step; None when it is anything else.
 
         The conditions are those under which :meth:`_push_block` drops nothing and
         flags nothing but (perhaps) a rate change: every value finite and in range
@@ -347,7 +351,8 @@ class SampleGate:
         return GateResult(parts, report, after_jump)
 
     def _order(self, ts: np.ndarray, counts: Dict[str, int]) -> Tuple[np.ndarray, List[int]]:
-        """Return (mask of kept stamps, positions among the kept where the clock went back).
+        """
+        Return (mask of kept stamps, positions among the kept where the clock went back).
 
         Between backward steps the stamps increase, so each run is handled at once:
         its head at or below the newest accepted stamp is dropped, unless the step
@@ -387,7 +392,8 @@ class SampleGate:
 
     def _timing(self, kept: np.ndarray, prev: Optional[float], back: List[int],
                 report: GateReport) -> List[int]:
-        """Flag stalls, forward jumps and bursts; track the rate; return the resync points.
+        """
+        Flag stalls, forward jumps and bursts; track the rate; return the resync points.
 
         A resync point is the index (among ``kept``) of a sample that follows a clock
         jump; 0 when the first one follows a jump from the previous push.
@@ -438,7 +444,8 @@ class SampleGate:
 
 
 class UnitsWatch:
-    """Tell from a stream's values whether it is in g or deg/s instead of SI units.
+    """
+    Tell from a stream's values whether it is in g or deg/s instead of SI units.
 
     Fed the finite samples whose acceleration is in range, in arrival order; judges
     each ``UNITS_WINDOW_S`` of stamps (a stamp that goes back starts a new window)

@@ -1,4 +1,5 @@
-"""Learned stages (ONNX, run with onnxruntime + numpy; no PyTorch at runtime).
+"""
+Learned stages (ONNX, run with onnxruntime + numpy; no PyTorch at runtime).
 
 ``load_stages(models_dir)`` loads ``segmenter.onnx`` and ``near_failure.onnx`` (or one of
 them: ``segmenter_factory``, ``classifier_factory``),
@@ -57,7 +58,8 @@ def load_classifier_model(path: Union[str, Path]) -> OnnxModel:
 def segmenter_factory(models_dir: Union[str, Path, None] = None,
                       set_rest_s: float = SET_REST_S,
                       history_s: float = HISTORY_S) -> Callable[[], LearnedSegmenter]:
-    """Load and check ``segmenter.onnx``; return a factory of fresh segmenters.
+    """
+    Load and check ``segmenter.onnx``; return a factory of fresh segmenters.
 
     ``history_s``: span of :meth:`LearnedSegmenter.signals` (changes no event).
     """
@@ -76,7 +78,8 @@ def classifier_factory(models_dir: Union[str, Path, None] = None,
 def load_stages(models_dir: Union[str, Path, None] = None, set_rest_s: float = SET_REST_S,
                 threshold: Union[float, None] = None
                 ) -> Tuple[Callable[[], LearnedSegmenter], Callable[[], LearnedNearFailure]]:
-    """Return ``(segmenter_factory, classifier_factory)`` for the models in ``models_dir``.
+    """
+    Return ``(segmenter_factory, classifier_factory)`` for the models in ``models_dir``.
 
     Raises :class:`ModelLoadError` naming the file when a model is missing,
     corrupt or has the wrong inputs/outputs.  A node that runs one stage loads only

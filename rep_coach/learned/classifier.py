@@ -1,4 +1,5 @@
-"""Stage 2, learned: near-failure and reps-in-reserve per rep, with onnxruntime.
+"""
+Stage 2, learned: near-failure and reps-in-reserve per rep, with onnxruntime.
 
 Per rep the ONNX model gets the rep's set-relative features
 (:data:`~rep_coach.core.rep_features.RELATIVE_FEATURES`, as computed by stage

@@ -1,4 +1,5 @@
-"""Rep-end events from the segmenter's per-sample probabilities (hysteresis).
+"""
+Rep-end events from the segmenter's per-sample probabilities (hysteresis).
 
 The network is trained on a region around every rep end (0.4 s before to 0.3 s
 after it, see ``rep_coach.training.data``), so a rep end shows up as a run of

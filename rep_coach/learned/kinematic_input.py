@@ -1,4 +1,5 @@
-"""Mounting-invariant input channels of the learned segmenter, from :mod:`arm_pose`.
+"""
+Mounting-invariant input channels of the learned segmenter, from :mod:`arm_pose`.
 
 The raw 6 axes depend on how the sensor is strapped (thomas2025 subjects wear it
 turned by more than 90 deg relative to each other), and an angle integrated
@@ -84,7 +85,8 @@ class KinematicInput:
 
 
 def replay_channels(grid: ImuBlock) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Channels of a whole grid recording exactly as the live segmenter sees them.
+    """
+    Channels of a whole grid recording exactly as the live segmenter sees them.
 
     Returns ``(channels (N_INPUTS, N), angle (N,), rate (N,))``; the last two feed
     the per-rep features in training.

@@ -1,4 +1,5 @@
-"""Loading ONNX models with their interface checked up front.
+"""
+Loading ONNX models with their interface checked up front.
 
 A wrong, corrupt or missing model must fail at start-up with the file's name,
 not with a shape error deep inside the first inference.
@@ -69,7 +70,7 @@ class OnnxModel:
         try:
             self.session = ort.InferenceSession(data, sess_options=opts,
                                                 providers=['CPUExecutionProvider'])
-        except Exception as exc:  # onnxruntime raises several private types
+        except Exception as exc:  # noqa: B902 (onnxruntime raises several private types)
             raise ModelLoadError(f'{self.path}: not a loadable ONNX model ({exc})') from exc
         self._check('input', self.session.get_inputs(), inputs)
         self._check('output', self.session.get_outputs(), outputs)

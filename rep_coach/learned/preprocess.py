@@ -1,4 +1,5 @@
-"""Input scaling shared by training and runtime (the published design's convention).
+"""
+Input scaling shared by training and runtime (the published design's convention).
 
 IMU samples on the 100 Hz grid are scaled so a model sees values in [-1, 1]:
 accelerometer / 2 g and gyroscope / 250 deg/s, then clipped.  Training imports
@@ -46,7 +47,8 @@ def scale(accel: np.ndarray, gyro: np.ndarray, clip: bool = True) -> np.ndarray:
 
 
 def scale_signal(signal: Optional[np.ndarray], clip: bool = True) -> np.ndarray:
-    """Return the classifier's (6, REP_SIGNAL_POINTS) float32 input from a rep's signal.
+    """
+    Return the classifier's (6, REP_SIGNAL_POINTS) float32 input from a rep's signal.
 
     ``signal`` is ``RepEvent.signal`` (SI units, cut by
     :func:`rep_coach.core.rep_signal.rep_signal`), or None for a rep without one,
@@ -61,7 +63,8 @@ def scale_signal(signal: Optional[np.ndarray], clip: bool = True) -> np.ndarray:
 
 
 def rep_channels(x: np.ndarray) -> np.ndarray:
-    """Return (N_REP_CHANNELS, L) float32 mounting-invariant channels of a scaled rep.
+    """
+    Return (N_REP_CHANNELS, L) float32 mounting-invariant channels of a scaled rep.
 
     ``x`` is (6, L) from :func:`scale_signal` (accel / 2 g, gyro / 250 deg/s):
 

@@ -1,4 +1,5 @@
-"""Stage 1, learned: streaming causal TCN segmenter run with onnxruntime.
+"""
+Stage 1, learned: streaming causal TCN segmenter run with onnxruntime.
 
 Every ``hop`` samples of the 100 Hz grid (0.1 s by default: 10 updates/s) the
 ONNX model consumes exactly those new samples plus its packed state (the past
@@ -74,7 +75,8 @@ HISTORY_S = 30.0
 
 @dataclass(frozen=True)
 class LearnedSignals:
-    """What the segmenter saw and said on the 100 Hz grid, one column per sample.
+    """
+    What the segmenter saw and said on the 100 Hz grid, one column per sample.
 
     ``inputs`` are the network's input channels exactly as fed to it (scaled and
     clipped, see :mod:`rep_coach.learned.kinematic_input`); ``p_end`` is the
@@ -103,7 +105,8 @@ class LearnedSegmenter:
                  picker: Optional[PickerConfig] = None,
                  min_excursion_ratio: float = MIN_EXCURSION_RATIO,
                  history_s: float = HISTORY_S) -> None:
-        """Wrap a loaded model; one update per 0.1 s hop of the 100 Hz grid.
+        """
+        Wrap a loaded model; one update per 0.1 s hop of the 100 Hz grid.
 
         ``history_s`` is how much of :meth:`signals` is kept; it changes no event.
         """
@@ -118,7 +121,8 @@ class LearnedSegmenter:
         self.reset()
 
     def reset(self) -> None:
-        """Forget the stream (a new session, or a jump of the sensor clock).
+        """
+        Forget the stream (a new session, or a jump of the sensor clock).
 
         Set numbers keep rising across a reset: a consumer (the coach) must never see
         a finished set's numbers again, or it takes the new reps for repeats.

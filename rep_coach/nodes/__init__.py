@@ -1,4 +1,5 @@
-"""ROS 2 nodes: thin wiring of topics and parameters to the core.
+"""
+ROS 2 nodes: thin wiring of topics and parameters to the core.
 
 Each node handles one small message at a time, where a BLAS or OpenMP thread pool
 only costs: its worker threads spin-wait after every tiny numpy call and took a

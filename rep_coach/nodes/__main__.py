@@ -1,4 +1,5 @@
-"""Start one node by name: ``python -m rep_coach.nodes NAME [--ros-args ...]``.
+"""
+Start one node by name: ``python -m rep_coach.nodes NAME [--ros-args ...]``.
 
 This is how ``rep-coach launch`` starts its nodes (``ros2 run`` uses the console
 scripts, which call the same ``main()``).  What it adds is a clean stop while the
@@ -43,7 +44,7 @@ def start(argv: List[str]) -> int:
                   f'[--ros-args ...]; got {argv[:1] or "no node name"}', file=sys.stderr)
             return 2
         module = importlib.import_module(f'rep_coach.nodes.{argv[0]}')
-    except Exception:
+    except Exception:  # noqa: B902 (re-raised unless a stop interrupted the import)
         if not stop_requested:
             raise
         # Interrupted inside a native import: the import error is the stop's doing.

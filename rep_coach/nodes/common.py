@@ -6,9 +6,9 @@ import faulthandler
 import sys
 from typing import Any, Callable, Dict, List, Optional
 
+from rep_coach import runtime
 from rep_coach.core.params import ParameterError, specs_for
 from rep_coach.qos import QosSpec
-from rep_coach import runtime
 from rep_coach.runtime import ExternalShutdownException, ParameterDescriptor, QoSProfile, rclpy
 from rep_coach.runtime.errors import is_middleware_startup_error
 from rep_coach.runtime.msg import DiagnosticArray, DiagnosticStatus, KeyValue, String
@@ -34,7 +34,8 @@ def qos_profile(spec: QosSpec, depth: Optional[int] = None) -> QoSProfile:
 
 
 def qos_for(topic: str, depth: Optional[int] = None) -> QoSProfile:
-    """Return the QoS of ``topic`` (``rep_coach.topics.topic_qos``), optionally deeper.
+    """
+    Return the QoS of ``topic`` (``rep_coach.topics.topic_qos``), optionally deeper.
 
     A reader may keep a deeper history than the writer offers; the policies that
     must match the writer's (reliability, durability) stay the topic's.
@@ -62,7 +63,8 @@ def imu_reader_qos() -> QoSProfile:
 
 
 def publish_stage_info(node: Any, info: StageInfo) -> Any:
-    """Publish ``info``, what the node's stage runs, once on ``stage_info``.
+    """
+    Publish ``info``, what the node's stage runs, once on ``stage_info``.
 
     The topic is latched (transient local, keep last 1), so the returned publisher must
     live as long as the node: it holds the message for every reader that joins later (a
@@ -74,7 +76,8 @@ def publish_stage_info(node: Any, info: StageInfo) -> Any:
 
 
 def declare_parameters(node: Any, table: str) -> Dict[str, Any]:
-    """Declare every parameter of ``table`` with its default; return validated values.
+    """
+    Declare every parameter of ``table`` with its default; return validated values.
 
     Raises ParameterError naming the first bad parameter.  Every parameter is read
     only: the nodes read and check them once at start-up, so a later ``ros2 param
@@ -85,7 +88,7 @@ def declare_parameters(node: Any, table: str) -> Dict[str, Any]:
         descriptor = ParameterDescriptor(description=spec.description, read_only=True)
         try:
             node.declare_parameter(spec.name, spec.default, descriptor)
-        except Exception as exc:  # rclpy: InvalidParameterTypeException and kin
+        except Exception as exc:  # noqa: B902 (rclpy: InvalidParameterTypeException and kin)
             # A value of the wrong type (-p threshold:=high) names the parameter, too.
             raise ParameterError(node.get_name(), spec.name, '?', str(exc)) from exc
         values[spec.name] = spec.validate(node.get_name(), node.get_parameter(spec.name).value)
@@ -118,7 +121,8 @@ ERROR = bytes([2])
 
 
 def publish_at_shutdown(publisher: Any, msg: Any) -> str:
-    """Publish ``msg`` from a node's ``close``; return '' or why it could not be published.
+    """
+    Publish ``msg`` from a node's ``close``; return '' or why it could not be published.
 
     After Ctrl-C rclpy's signal handler shuts the context down before ``close`` runs, and
     a publish then raises (``RCLError``: the publisher's context is invalid).  What
@@ -133,7 +137,8 @@ def publish_at_shutdown(publisher: Any, msg: Any) -> str:
 
 
 def run_node(factory: Callable[[], Any], args: Optional[List[str]] = None) -> None:
-    """Init, build the node, spin until Ctrl-C / SIGTERM, shut down cleanly.
+    """
+    Init, build the node, spin until Ctrl-C / SIGTERM, shut down cleanly.
 
     A node that cannot start (bad parameter, unreadable source, missing model) logs
     one FATAL line naming the culprit and exits with code 2 instead of a traceback.
@@ -167,7 +172,7 @@ def run_node(factory: Callable[[], Any], args: Optional[List[str]] = None) -> No
             code = EXIT_BAD_CONFIG
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except Exception as exc:
+    except Exception as exc:  # noqa: B902 (reported, or re-raised below)
         if node is None and is_middleware_startup_error(exc):
             # Raised by the node's construction, where the backend creates its participant:
             # the reason (and what to change) is the whole story, a traceback adds nothing.
@@ -220,7 +225,8 @@ def _say_stopped(name: str) -> None:
 
 
 def guarded(node: Any, what: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """Wrap a callback so one bad message is logged and counted, never fatal.
+    """
+    Wrap a callback so one bad message is logged and counted, never fatal.
 
     rclpy lets a callback's exception end ``spin``; a coaching node must survive a
     malformed message, so each callback catches, counts and logs (the first of a

@@ -1,4 +1,5 @@
-"""form_coach: camera frames in; landmarks, form events and form cues out.
+"""
+form_coach: camera frames in; landmarks, form events and form cues out.
 
 Subscribes to ``image_raw`` (sensor_msgs/Image) and ``image_raw/compressed``
 (sensor_msgs/CompressedImage) with keep-last-1 sensor QoS, so a slow pose model

@@ -1,4 +1,5 @@
-"""Incoming IMU messages -> clean ImuBlocks, with counted warnings and diagnostics.
+"""
+Incoming IMU messages -> clean ImuBlocks, with counted warnings and diagnostics.
 
 Reporting: the first problem is reported at once (one counted warning in the log
 and one ``diagnostics`` message); later ones are summed and reported at most every
@@ -55,7 +56,8 @@ class ImuIntake:
 
     def accept(self, msgs: Iterable[Any], feed: Callable[[ImuBlock], None],
                reset: Callable[[], None]) -> int:
-        """Gate ``msgs``; feed each clean part to ``feed``; ``reset`` at a clock jump.
+        """
+        Gate ``msgs``; feed each clean part to ``feed``; ``reset`` at a clock jump.
 
         Returns the number of samples fed.
         """

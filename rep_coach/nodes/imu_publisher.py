@@ -1,4 +1,5 @@
-"""imu_publisher: `imu/data_raw` (REP-145) from a simulator, a file, a bag or an MPU-6050.
+"""
+imu_publisher: `imu/data_raw` (REP-145) from a simulator, a file, a bag or an MPU-6050.
 
 Labelled sources (the simulator, a thomas2025 set file) also publish their ground
 truth on ``labels/reps`` once the samples of each rep have gone out, so a recorded

@@ -1,4 +1,5 @@
-"""near_failure_classifier: reps in, near-failure verdicts out (stage 2).
+"""
+near_failure_classifier: reps in, near-failure verdicts out (stage 2).
 
 The node reads only ``reps``: each rep event carries what the classifier needs
 (the per-rep features and the rep's raw IMU signal, cut by the segmenter), so it

@@ -1,4 +1,5 @@
-"""session_recorder: records the session's topics as a rosbag2 (MCAP) where ROS is absent.
+"""
+session_recorder: records the session's topics as a rosbag2 (MCAP) where ROS is absent.
 
 With ROS 2 the launch file runs ``ros2 bag record -s mcap`` instead.  The bag is
 owner-only (0700 directory, 0600 files) and crash-safe: the open MCAP file is
@@ -14,8 +15,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from rep_coach import topics as topic_names
-from rep_coach.bagio import BagError, BagExistsError, BagRecorder
 from rep_coach.bag_names import bag_name_candidates, default_bag_name
+from rep_coach.bagio import BagError, BagExistsError, BagRecorder
 from rep_coach.core.params import ParameterError
 from rep_coach.nodes.common import (declare_parameters, diagnostic, ERROR, event_qos, guarded,
                                     qos_for, run_node, StartupError)
@@ -98,7 +99,8 @@ class SessionRecorderNode(Node):
                                f'{params["max_file_size_mb"]} MiB)')
 
     def on_msg(self, topic: str, msg: Any) -> None:
-        """Write one message (CDR bytes or a message) stamped with its reception time.
+        """
+        Write one message (CDR bytes or a message) stamped with its reception time.
 
         Reception time is what ``ros2 bag record`` stamps with too.
         """

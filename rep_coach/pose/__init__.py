@@ -1,4 +1,5 @@
-"""Pose-based form coaching: BlazePose landmarks -> form faults, reps and cues.
+"""
+Pose-based form coaching: BlazePose landmarks -> form faults, reps and cues.
 
 Public API (stable for the ``form_coach`` node)::
 

@@ -1,4 +1,5 @@
-"""FormCoach: pose estimator + smoothing + form rules + reps -> verdicts and cues.
+"""
+FormCoach: pose estimator + smoothing + form rules + reps -> verdicts and cues.
 
 This is the core the ``form_coach`` node and ``rep-coach form`` both call:
 ``process(frame_bgr, t)`` per frame, ``finish()`` at the end of a stream.
@@ -50,7 +51,8 @@ class RepVerdict:
 
 @dataclass
 class FrameVerdict:
-    """What the coach concluded on one frame.
+    """
+    What the coach concluded on one frame.
 
     ``status`` is ``ok``, ``no_person`` or ``view_unsuitable`` (nothing can be
     judged from this view; ``reason`` says why).  ``faults`` are the faults
@@ -113,7 +115,8 @@ class PoseSmoother:
 
 
 class FormCoach:
-    """Judge one lifter's form, frame by frame and rep by rep.
+    """
+    Judge one lifter's form, frame by frame and rep by rep.
 
     ``estimator`` defaults to the mediapipe backend (``static_image`` selects
     single-image mode: no tracking, no smoothing, no reps, faults on the first

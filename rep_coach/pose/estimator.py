@@ -18,7 +18,8 @@ class PoseBackendUnavailable(RuntimeError):
 
 @runtime_checkable
 class PoseEstimator(Protocol):
-    """Single-person pose estimator with tracking between calls.
+    """
+    Single-person pose estimator with tracking between calls.
 
     ``estimate`` takes a BGR uint8 frame (OpenCV's layout) and its timestamp in
     seconds (strictly increasing in video mode) and returns the pose or None
@@ -37,7 +38,8 @@ class PoseEstimator(Protocol):
 def make_estimator(backend: str = 'mediapipe', static_image: bool = False,
                    min_detection_confidence: float = 0.5,
                    min_tracking_confidence: float = 0.5) -> PoseEstimator:
-    """Build a pose estimator; ``static_image`` disables tracking across frames.
+    """
+    Build a pose estimator; ``static_image`` disables tracking across frames.
 
     Raises :class:`PoseBackendUnavailable` when the backend's packages are absent
     and ``ValueError`` for an unknown backend name.

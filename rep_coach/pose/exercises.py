@@ -1,4 +1,5 @@
-"""The exercise catalogue: rep signal, rules and thresholds with their reasons.
+"""
+The exercise catalogue: rep signal, rules and thresholds with their reasons.
 
 Thresholds come from coaching norms plus a margin for BlazePose's error on world
 landmarks (a few centimetres, so roughly 5-10 degrees on a limb); they are not
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from typing import Dict, Tuple
 
 from rep_coach.pose import metrics as m
-from rep_coach.pose.rules import (ALL_VIEWS, extreme_of, FRONTAL, FrameRule, range_of,
+from rep_coach.pose.rules import (ALL_VIEWS, extreme_of, FrameRule, FRONTAL, range_of,
                                   RepRule, SAGITTAL, trunk_lag)
 
 SIDE_OR_45 = 'film from the side or at 45 degrees'
@@ -20,7 +21,8 @@ FRONT_OR_45 = 'film from the front or at 45 degrees'
 
 @dataclass(frozen=True)
 class Exercise:
-    """One lift: the joint angle that counts reps, and its form rules.
+    """
+    One lift: the joint angle that counts reps, and its form rules.
 
     A rep starts when ``signal`` (degrees; every lift here starts extended)
     drops below ``top_deg``, must reach below ``bottom_deg``, and ends when it

@@ -1,4 +1,5 @@
-"""Joint angles and the camera-view estimate, in metric world coordinates.
+"""
+Joint angles and the camera-view estimate, in metric world coordinates.
 
 Everything here works on MediaPipe *world* landmarks (metres, hip-centred,
 camera axes with y pointing down).  Unlike normalized image x/y (anisotropic on
@@ -60,7 +61,8 @@ def trunk_lean(w: np.ndarray) -> float:
 
 
 def thigh_above_horizontal(w: np.ndarray, hip: int, knee: int) -> float:
-    """Return how far the thigh rises from knee to hip above horizontal, degrees.
+    """
+    Return how far the thigh rises from knee to hip above horizontal, degrees.
 
     90 standing, 0 at parallel, negative when the hip is below the knee.
     """
@@ -79,7 +81,8 @@ def body_lateral_axis(w: np.ndarray) -> np.ndarray:
 
 
 def knee_medial_angle(w: np.ndarray, side: str) -> float:
-    """Return the shin's medial tilt in the body's frontal plane, degrees.
+    """
+    Return the shin's medial tilt in the body's frontal plane, degrees.
 
     The frontal-plane shin angle: how far the knee sits inside (toward the
     midline, positive = valgus) the ankle, over the shin's height.  With the
@@ -99,7 +102,8 @@ def knee_medial_angle(w: np.ndarray, side: str) -> float:
 
 
 def sagittal_hip_angle(w: np.ndarray, side: str) -> float:
-    """Return the trunk-thigh angle in the sagittal plane, degrees (180 = upright).
+    """
+    Return the trunk-thigh angle in the sagittal plane, degrees (180 = upright).
 
     Both segments lose their left-right component first: the shoulders sit
     wider than the hip joints and the stance abducts the thighs, which would
@@ -118,7 +122,8 @@ def sagittal_hip_angle(w: np.ndarray, side: str) -> float:
 
 @dataclass
 class ViewEstimate:
-    """Where the camera stands relative to the body.
+    """
+    Where the camera stands relative to the body.
 
     ``yaw_deg`` is the angle between the subject's left-right axis and the
     image plane, signed by which way the subject faces: 0 facing the camera,

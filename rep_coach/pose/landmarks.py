@@ -1,4 +1,5 @@
-"""BlazePose landmark indices and the backend-neutral :class:`PoseResult`.
+"""
+BlazePose landmark indices and the backend-neutral :class:`PoseResult`.
 
 Names are anatomical: ``LEFT_*`` is the *subject's* left, as in MediaPipe's own
 topology (the AI-Trainer script swapped them).  Rules address landmarks only
@@ -75,7 +76,8 @@ RELIABLE_PROB = 0.5
 
 @dataclass
 class PoseResult:
-    """One person's pose in one frame, independent of the backend.
+    """
+    One person's pose in one frame, independent of the backend.
 
     ``image`` is (33, 3): x and y normalized to [0, 1] by the frame's width and
     height, z on roughly the scale of x (relative depth, hip-centred; *not*

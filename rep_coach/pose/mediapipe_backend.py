@@ -1,4 +1,5 @@
-"""BlazePose through mediapipe 0.10.21, strictly offline.
+"""
+BlazePose through mediapipe 0.10.21, strictly offline.
 
 Only the "full" landmark model (``model_complexity=1``) and the detector ship
 inside the mediapipe wheel; "lite" and "heavy" are downloaded on first use by
@@ -47,7 +48,8 @@ def _import_mediapipe() -> Any:
 
 
 def wheel_model_paths() -> tuple:
-    """Return the (detector, landmark) model paths inside the mediapipe wheel.
+    """
+    Return the (detector, landmark) model paths inside the mediapipe wheel.
 
     Raises :class:`PoseBackendUnavailable` naming the missing file; nothing is
     ever downloaded.

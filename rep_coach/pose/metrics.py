@@ -1,4 +1,5 @@
-"""Per-frame measurements the form rules compare with their thresholds.
+"""
+Per-frame measurements the form rules compare with their thresholds.
 
 Each metric takes a :class:`PoseResult` and returns a :class:`Measure`: a value
 (degrees, metres or a ratio) or NaN with the reason it could not be measured.
@@ -71,7 +72,8 @@ def _needs(p: PoseResult, lms: Sequence[int]) -> Optional[Measure]:
 
 
 def upper_arm_elevation(p: PoseResult) -> Measure:
-    """Return the lower upper-arm angle from hanging straight down (degrees).
+    """
+    Return the lower upper-arm angle from hanging straight down (degrees).
 
     90 = upper arm parallel to the floor (front-rack ideal), 0 = hanging.
     """
@@ -112,7 +114,8 @@ def elbow_angle(p: PoseResult) -> Measure:
 
 
 def arm_from_trunk(p: PoseResult) -> Measure:
-    """Return the worse angle between upper arm and trunk side (degrees).
+    """
+    Return the worse angle between upper arm and trunk side (degrees).
 
     Shoulder->elbow against shoulder->hip: ~0 with the arm at the side, 90 when
     abducted or flexed to shoulder height.  Used for curl elbow drift and bench
@@ -150,7 +153,8 @@ def thigh_angle(p: PoseResult) -> Measure:
 
 
 def bar_over_midfoot(p: PoseResult) -> Measure:
-    """Return the ground-plane distance from the wrists' midpoint to mid-foot (m).
+    """
+    Return the ground-plane distance from the wrists' midpoint to mid-foot (m).
 
     The bar hangs in the hands, so the wrists' midpoint stands for the bar.
     """

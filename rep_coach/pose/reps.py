@@ -1,4 +1,5 @@
-"""Rep counting on one joint angle with hysteresis.
+"""
+Rep counting on one joint angle with hysteresis.
 
 Every lift in the catalogue starts extended: a rep is the angle leaving the
 top band (below ``top``), reaching the bottom band (below ``bottom``), and
@@ -27,7 +28,8 @@ class RepEdge:
 
 @dataclass
 class RepCounter:
-    """Hysteresis rep counter on a joint angle (degrees).
+    """
+    Hysteresis rep counter on a joint angle (degrees).
 
     ``settle_s``: how long after re-crossing ``top`` the rep keeps collecting
     frames; ``max_gap_s``: a rep with no measurement for this long is dropped

@@ -1,4 +1,5 @@
-"""Form rules: what is measured, where it can be seen, and when it is a fault.
+"""
+Form rules: what is measured, where it can be seen, and when it is a fault.
 
 A :class:`FrameRule` compares one per-frame metric with a threshold, with
 hysteresis and a minimum duration so landmark jitter cannot toggle it.  A
@@ -23,7 +24,8 @@ FRONTAL: FrozenSet[str] = frozenset({'front', 'oblique', 'back'})
 
 @dataclass(frozen=True)
 class FrameRule:
-    """A fault judged on every frame.
+    """
+    A fault judged on every frame.
 
     The fault is raised when ``metric`` is beyond ``threshold`` (above it when
     ``above`` else below) for ``min_frames`` frames, and cleared once it is back
@@ -121,7 +123,8 @@ def range_of(name: str) -> Reducer:
 
 
 def trunk_lag(trace: RepTrace) -> Tuple[float, str]:
-    """Return the share of trunk rise done when the knees are half extended.
+    """
+    Return the share of trunk rise done when the knees are half extended.
 
     Deadlift "hips shoot up": from the bottom of the pull the knees straighten
     while the chest stays down.  Chest and hips rising together gives a share

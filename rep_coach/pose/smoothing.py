@@ -1,4 +1,5 @@
-"""One-Euro filter for landmark arrays (Casiez, Roussel, Vogel, CHI 2012).
+"""
+One-Euro filter for landmark arrays (Casiez, Roussel, Vogel, CHI 2012).
 
 The cutoff rises with speed: still poses are smoothed hard (jitter would flip
 thresholds), fast movement passes with little lag (reps would be blunted).
@@ -20,7 +21,8 @@ def _alpha(cutoff_hz: np.ndarray, dt: float) -> np.ndarray:
 
 @dataclass
 class OneEuroFilter:
-    """Element-wise One-Euro filter over arrays of a fixed shape.
+    """
+    Element-wise One-Euro filter over arrays of a fixed shape.
 
     ``min_cutoff_hz`` sets smoothing at rest; ``beta`` how fast the cutoff rises
     with speed (in the array's units per second); ``d_cutoff_hz`` filters the

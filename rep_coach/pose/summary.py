@@ -1,4 +1,5 @@
-"""A coach's summary of a judged clip: which faults, in which frames, times and reps.
+"""
+A coach's summary of a judged clip: which faults, in which frames, times and reps.
 
 Works on the JSON-ready dicts of :meth:`FrameVerdict.to_dict` and
 :meth:`RepVerdict.to_dict` (what ``rep-coach form --json`` prints), so a saved

@@ -1,4 +1,5 @@
-"""Synthetic BlazePose landmarks from a few joint angles, for tests and benches.
+"""
+Synthetic BlazePose landmarks from a few joint angles, for tests and benches.
 
 A stick figure is posed in the sagittal plane (thigh, shin, trunk, upper arm,
 elbow), given a stance width, toe-out and knee valgus, turned by a camera yaw
@@ -19,7 +20,8 @@ from rep_coach.pose.landmarks import Lm, N_LANDMARKS, PoseResult
 
 @dataclass
 class Posture:
-    """Joint angles (degrees) and sizes (metres) of the synthetic lifter.
+    """
+    Joint angles (degrees) and sizes (metres) of the synthetic lifter.
 
     ``thigh_deg``: thigh above horizontal (90 standing); ``shin_deg``: shin
     forward lean; ``trunk_deg``: trunk forward lean; ``arm_deg``: upper arm

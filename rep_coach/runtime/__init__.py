@@ -1,4 +1,5 @@
-"""The rclpy subset rep_coach nodes use: real rclpy when importable, else Cyclone DDS.
+"""
+The rclpy subset rep_coach nodes use: real rclpy when importable, else Cyclone DDS.
 
 ``BACKEND`` says which: ``'rclpy'`` or ``'dds'``. Both export the same names with rclpy's
 signatures, so node code is written once against ``from rep_coach.runtime import ...``.

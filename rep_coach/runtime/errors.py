@@ -1,4 +1,5 @@
-"""The runtime's start-up failures, as nodes report them whichever backend runs.
+"""
+The runtime's start-up failures, as nodes report them whichever backend runs.
 
 Importable without rclpy or Cyclone: ``run_node`` uses it under both backends.
 """
@@ -18,7 +19,8 @@ RCLPY_PACKAGE = 'rclpy'
 
 
 def is_middleware_startup_error(exc: BaseException) -> bool:
-    """Return whether ``exc`` is the middleware refusing to start, under either backend.
+    """
+    Return whether ``exc`` is the middleware refusing to start, under either backend.
 
     The DDS fallback raises :class:`MiddlewareStartupError` when Cyclone refuses the
     participant.  rclpy raises a bare ``RCLError`` when rcl cannot create the node, which

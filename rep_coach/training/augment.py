@@ -1,4 +1,5 @@
-"""Augmentations of scaled (6, N) IMU signals: frame rotation, time-warp, noise, gain.
+"""
+Augmentations of scaled (6, N) IMU signals: frame rotation, time-warp, noise, gain.
 
 Rotation applies one random rotation to the accelerometer and gyroscope
 triplets together: any axis, any angle up to ``rotation_deg`` (default 180, i.e.
@@ -45,7 +46,8 @@ def random_rotation(rng: np.random.Generator, max_deg: float) -> np.ndarray:
 
 
 def augment(x: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
-    """Rotate, scale and add noise to the raw axes (rows 0-5) of a (C, N) signal; clip.
+    """
+    Rotate, scale and add noise to the raw axes (rows 0-5) of a (C, N) signal; clip.
 
     Rows 6+ (the mounting-invariant angle/rate) are left as they are: a rotation of
     the sensor does not change them, and noise/gain there is not what a sensor does.
@@ -69,7 +71,8 @@ def augment(x: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.n
 
 def augment_kinematic(x: np.ndarray, rng: np.random.Generator,
                       cfg: AugmentConfig) -> np.ndarray:
-    """Augment the segmenter's (4, N) channels: angle offset and gain, rate gains, noise.
+    """
+    Augment the segmenter's (4, N) channels: angle offset and gain, rate gains, noise.
 
     Row order of :mod:`rep_coach.learned.kinematic_input`: angle / pi, signed rate,
     |omega|, |a| - g.  The angle gets a gain (range of motion) and an offset of up

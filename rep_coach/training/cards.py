@@ -1,4 +1,5 @@
-"""Model cards (``models/*.md``) rendered from a training report and a benchmark.
+"""
+Model cards (``models/*.md``) rendered from a training report and a benchmark.
 
 Usage: ``python -m rep_coach.training.cards REPORT.json BENCH.json models/ [REFERENCE.json]``;
 REFERENCE is the report of a ``rep-coach train --reference`` run, whose held-out
@@ -87,7 +88,8 @@ def _table(report: Dict[str, Any], part: str, keys, reference: Optional[Dict] = 
 
 def render(report: Dict[str, Any], bench: Dict[str, Any], name: str,
            reference: Optional[Dict[str, Any]] = None) -> str:
-    """Markdown card of ``segmenter`` or ``near_failure``.
+    """
+    Markdown card of ``segmenter`` or ``near_failure``.
 
     ``reference`` is the ``reference`` entry of a ``--reference`` training report.
     """
@@ -101,8 +103,8 @@ def render(report: Dict[str, Any], bench: Dict[str, Any], name: str,
     what = (
         f'An ensemble of {members} causal dilated residual TCNs, trained alike with seeds '
         f'{seed}..{seed + members - 1} and averaged '
-        '(mean logits, one ONNX graph whose state stacks the members\' states; on four '
-        'lifters one network\'s rep count depends on its seed). Each: 32 channels, '
+        "(mean logits, one ONNX graph whose state stacks the members' states; on four "
+        "lifters one network's rep count depends on its seed). Each: 32 channels, "
         '7 blocks x 2 convs, dilations 1..64, '
         'receptive field 5.09 s, over four mounting-invariant channels per 100 Hz sample '
         '(`rep_coach/learned/kinematic_input.py`): the forearm angle from the extended '
@@ -111,26 +113,26 @@ def render(report: Dict[str, Any], bench: Dict[str, Any], name: str,
         'samples of every 0.1 s hop plus a packed state (past inputs of every conv) give '
         'per-sample logits of "0.4 s before to 0.3 s after a rep end" and "inside a rep"; '
         'identical to offline inference. Trained on the labels except where the '
-        'recording, not the lift, placed them: a set\'s last rep from its top to its '
+        "recording, not the lift, placed them: a set's last rep from its top to its "
         'labelled end, and the "inside a rep" output before the first rep\'s top, are '
         'left out of the loss (`rep_coach/training/seg_train.py`). '
         'Rep end = falling edge of the first output - '
         '0.3 s (`rep_coach/learned/events.py`); a candidate end counts as a rep only if '
         'the forearm angle fell from a top since the previous rep by at least half of '
-        'that rep\'s fall (range-of-motion check, `rep_coach/learned/segmenter.py`); a '
-        'set\'s first rep, which has no previous rep, needs a run peaking at 0.5 or more '
+        "that rep's fall (range-of-motion check, `rep_coach/learned/segmenter.py`); a "
+        "set's first rep, which has no previous rep, needs a run peaking at 0.5 or more "
         '(fidgets at rest make weak runs).'
         if seg else
         'Per rep: the 5 set-relative features of `rep_coach/core/rep_features.py` '
-        '(velocity loss and peak velocity loss against the set\'s best rep, duration and '
-        'concentric-time ratios to the set\'s first reps, the mean velocity loss of this '
+        "(velocity loss and peak velocity loss against the set's best rep, duration and "
+        "concentric-time ratios to the set's first reps, the mean velocity loss of this "
         'rep and the previous one; computed by stage 1 from its rate, integrated over '
-        'each rep), a small conv encoder of the rep\'s raw 6-axis signal resampled to '
+        "each rep), a small conv encoder of the rep's raw 6-axis signal resampled to "
         '64 samples (cut by stage 1 and carried in the rep event) as 5 mounting-invariant '
         'channels (`rep_channels` in `rep_coach/learned/preprocess.py`), and a GRU (32 '
         'units) '
         'whose state is **not** carried across reps (`recurrent: false`: carried, it '
-        'learned the training lifters\' rep counts; the set context is in the features\' '
+        "learned the training lifters' rep counts; the set context is in the features' "
         'tracker). Heads: near-failure probability '
         'and reps in reserve 0/1/2/3+.')
     parts = [
@@ -139,12 +141,12 @@ def render(report: Dict[str, Any], bench: Dict[str, Any], name: str,
         'thomas2025 wrist-IMU biceps curls (Thomas & Wahlstrom, arXiv 2510.03197): 44 sets, '
         '4 subjects (A321 34 sets, G998 4, T417 3, T456 3), 507 reps, 139 with RPE >= 8. '
         '**Assumption: near failure = RPE >= 8 (RIR <= 2) on the RIR-based RPE scale; '
-        'not the dataset authors\' statement.** RIR classes from RPE (10 -> 0, 9 -> 1, '
+        "not the dataset authors' statement.** RIR classes from RPE (10 -> 0, 9 -> 1, "
         '8 -> 2, <= 7 -> 3+).', '',
         f'The committed model is trained on all 4 subjects ({final.get("subjects")}), seed '
         f'{report.get("seed")}, command: `{report.get("command")}`.', '',
         '## Protocol', '',
-        'Leave-one-subject-out (4 folds); each fold\'s models never see the held-out '
+        "Leave-one-subject-out (4 folds); each fold's models never see the held-out "
         'subject (data, feature statistics, thresholds). Hyper-parameters are fixed in '
         'code; there was no hyper-parameter search. **Caveat:** the design went through '
         'ten versions (see `docs/models.md`), each scored by this LOSO; the changes '
@@ -171,7 +173,7 @@ def render(report: Dict[str, Any], bench: Dict[str, Any], name: str,
         f'- onnxruntime, 1 thread, per update ({"0.1 s hop" if seg else "one rep"}): '
         f'p50 {case["p50_ms"]} ms, p99 {case["p99_ms"]} ms '
         f'(from `bench/bench_inference.py` on the training machine)',
-        f'- whole pipeline per 0.1 s block (the segmenter\'s push and the classifier\'s '
+        f"- whole pipeline per 0.1 s block (the segmenter's push and the classifier's "
         f'on_rep: resampling, features, rep signal, events): '
         f'p50 {cases["ours_pipeline_push"]["p50_ms"]} ms, '
         f'p99 {cases["ours_pipeline_push"]["p99_ms"]} ms',
@@ -184,21 +186,21 @@ def render(report: Dict[str, Any], bench: Dict[str, Any], name: str,
         f'{cases["reference_classifier_ort"]["p50_ms"]} ms per step', '',
         '## Targets (pooled LOSO)', '', *_target_lines(report, reference), '',
         '## Known gaps', '',
-        '- The labels are the dataset authors\' detector\'s output: each boundary is the '
+        "- The labels are the dataset authors' detector's output: each boundary is the "
         'midpoint of a still span of the smoothed ACC_X (550 of 551; '
-        '`scripts/label_convention.py`). So a set\'s last rep ends halfway between the '
+        "`scripts/label_convention.py`). So a set's last rep ends halfway between the "
         'arm coming to rest and the end of the recording, 1.1-4.2 s after the arm is down '
         '(the other reps: a median 0.37 s). No live segmenter knows when the recording '
         'will stop: one exact on every other end would score sample_f1 and event_f1 '
         '0.915, below the targets of 0.93 and 0.97.',
-        '- Results vary between training runs. One segmenter network\'s count_mae over '
+        "- Results vary between training runs. One segmenter network's count_mae over "
         'seeds 0-5 was 0.09, 0.02, 0.18, 0.02, 0.05 and 0.05 (the A321 fold learns from '
         '10 sets of three other lifters and is unsure at slow reps near failure); the '
         'committed segmenter averages three (v10 seeds 0-2: 0.023; seeds 3-5, the check: '
-        '0.045). The classifier\'s near-failure rep F1 over seeds 0-5 on v8\'s single '
-        'networks\' reps: 0.73, 0.72, 0.70, 0.73, 0.74 and 0.72. On v10\'s segmenters, six '
+        "0.045). The classifier's near-failure rep F1 over seeds 0-5 on v8's single "
+        "networks' reps: 0.73, 0.72, 0.70, 0.73, 0.74 and 0.72. On v10's segmenters, six "
         'classifier seeds give rep F1 0.72-0.76, window F1 0.79-0.80 (both above the '
-        'baseline held out) and RIR MAE 0.37-0.48: behind the baseline\'s 0.46 for two '
+        "baseline held out) and RIR MAE 0.37-0.48: behind the baseline's 0.46 for two "
         'of the six; the committed seed is among the better ones. See `docs/models.md`.',
         '- The angle assumes the lifter holds the arm extended (still for 0.5 s) before '
         'a set; a set started from another pose reads a constant offset at every rep end '

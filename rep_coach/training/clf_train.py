@@ -7,10 +7,6 @@ import math
 from typing import List, Optional, Sequence
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from tqdm import tqdm
-
 from rep_coach.core.evaluation import NEAR_FAILURE_RPE
 from rep_coach.core.rep_features import RELATIVE_FEATURES, set_features
 from rep_coach.core.rep_signal import rep_signal
@@ -20,11 +16,15 @@ from rep_coach.training.augment import augment, AugmentConfig
 from rep_coach.training.data import Session
 from rep_coach.training.models import RepClassifier
 from rep_coach.training.steps import apply_step
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
 
 
 @dataclass
 class ClfTrainConfig:
-    """Hyper-parameters, fixed a priori (never tuned on a held-out subject).
+    """
+    Hyper-parameters, fixed a priori (never tuned on a held-out subject).
 
     The signal length is not one: rep events carry REP_SIGNAL_POINTS points.
     """
@@ -75,7 +75,8 @@ def set_samples(sessions: Sequence[Session]) -> List[SetSample]:
 
 def training_signal(sample: SetSample, i: int, cfg: ClfTrainConfig,
                     rng: Optional[np.random.Generator]) -> np.ndarray:
-    """Return the (N_REP_CHANNELS, REP_SIGNAL_POINTS) model input of rep ``i``, as at runtime.
+    """
+    Return the (N_REP_CHANNELS, REP_SIGNAL_POINTS) model input of rep ``i``, as at runtime.
 
     Stage 1's cut (:func:`~rep_coach.core.rep_signal.rep_signal`) on the session's
     SI grid, then stage 2's :func:`~rep_coach.learned.preprocess.scale_signal` and

@@ -1,4 +1,5 @@
-"""Training data: recordings on the 100 Hz model grid with their targets.
+"""
+Training data: recordings on the 100 Hz model grid with their targets.
 
 A :class:`Session` is one recording (a dataset set, or a simulated session of
 several sets) resampled with the pipeline's own :class:`StreamResampler`, so
@@ -46,7 +47,8 @@ class Rep:
 
 @dataclass
 class Session:
-    """One recording on the model grid.
+    """
+    One recording on the model grid.
 
     ``x`` (6, N) the raw axes in SI units (accel m/s^2 x, y, z, gyro rad/s x, y,
     z), from which the classifier's rep signals are cut as stage 1 cuts them live
@@ -113,7 +115,8 @@ def load_thomas2025(data_dir: Path, cache_dir: Optional[Path] = None) -> List[Se
 
 
 def end_region(tau: np.ndarray, end: float, factor: float = 1.0) -> np.ndarray:
-    """Mask of times ``tau`` inside the target region of a rep ``end``.
+    """
+    Mask of times ``tau`` inside the target region of a rep ``end``.
 
     ``factor`` stretches the region with a time-warp (source time per played time).
     """

@@ -9,12 +9,10 @@ from typing import Any, Dict, Sequence, Tuple
 import warnings
 
 import onnx
-import torch
-
 from rep_coach.core.rep_features import RELATIVE_FEATURES
-
 from rep_coach.training.models import (CausalTCN, RepClassifier, RepClassifierStep,
                                        StreamingEnsemble)
+import torch
 
 OPSET = 17
 
@@ -43,7 +41,8 @@ def _export(module: torch.nn.Module, args: Tuple[torch.Tensor, ...], path: Path,
 
 def export_segmenter(members: Sequence[CausalTCN], path: Path, picker: Dict[str, float],
                      extra: Dict[str, Any] = None) -> Path:
-    """Write the streaming ensemble of ``members``: (imu, state) -> (mean logits, state_out).
+    """
+    Write the streaming ensemble of ``members``: (imu, state) -> (mean logits, state_out).
 
     ``channels`` in the metadata is the state's width (all members), ``member_channels``
     one member's.

@@ -1,4 +1,5 @@
-"""How thomas2025's rep boundaries were made, and the ceiling that puts on a live segmenter.
+"""
+How thomas2025's rep boundaries were made, and the ceiling that puts on a live segmenter.
 
 The dataset's authors describe their boundary detector in the preprocessing code of
 their repository (j-tom03/IMU-EMG-RPE-Estimation); it is re-implemented here from that
@@ -135,7 +136,8 @@ class Ceiling:
 
 
 def live_ceiling(recordings: Sequence[ImuRecording], checks: Sequence[SetCheck]) -> Ceiling:
-    """Score a segmenter exact on every end a live system can know, by the evaluation's rules.
+    """
+    Score a segmenter exact on every end a live system can know, by the evaluation's rules.
 
     It reports every rep: each end but the set's last exactly at its label, and the
     last where the arm came to rest plus half the set's usual bottom pause (where the

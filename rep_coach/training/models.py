@@ -1,4 +1,5 @@
-"""PyTorch definitions of the learned stages and of the published-size reference.
+"""
+PyTorch definitions of the learned stages and of the published-size reference.
 
 * :class:`CausalTCN` - stage 1: residual blocks of dilated *causal* 1-D convs.
   Trained on whole sequences; :class:`StreamingTCN` runs the same weights on
@@ -18,17 +19,17 @@ from __future__ import annotations
 
 from typing import List, Sequence, Tuple
 
+from rep_coach.core.types import REP_SIGNAL_POINTS
+from rep_coach.learned.kinematic_input import N_INPUTS
+from rep_coach.learned.preprocess import N_REP_CHANNELS
 import torch
 from torch import nn
 import torch.nn.functional as F
 
-from rep_coach.core.types import REP_SIGNAL_POINTS
-from rep_coach.learned.kinematic_input import N_INPUTS
-from rep_coach.learned.preprocess import N_REP_CHANNELS
-
 
 class CausalTCN(nn.Module):
-    """Stage-1 segmenter: causal dilated residual TCN, per-sample logits.
+    """
+    Stage-1 segmenter: causal dilated residual TCN, per-sample logits.
 
     Input: the mounting-invariant channels of :mod:`rep_coach.learned.kinematic_input`.
 
@@ -79,7 +80,8 @@ class CausalTCN(nn.Module):
 
 
 class StreamingTCN(nn.Module):
-    """The same weights as a :class:`CausalTCN`, fed new samples plus a state.
+    """
+    The same weights as a :class:`CausalTCN`, fed new samples plus a state.
 
     ``state`` packs, per conv, the last ``pad`` samples of its input, (1, C, sum(pads)).
     The offline model pads every conv's input with zeros on the left, so an
@@ -119,7 +121,8 @@ class StreamingTCN(nn.Module):
 
 
 class StreamingEnsemble(nn.Module):
-    """Several :class:`StreamingTCN` on the same input; logits = their mean.
+    """
+    Several :class:`StreamingTCN` on the same input; logits = their mean.
 
     Why: on four lifters a single segmenter's rep count depends on its seed
     (thomas2025 LOSO, seeds 0-2: count MAE 0.09 / 0.02 / 0.18); averaging the
@@ -153,7 +156,8 @@ class StreamingEnsemble(nn.Module):
 
 
 class RepClassifier(nn.Module):
-    """Stage-2 near-failure classifier over the reps of one set.
+    """
+    Stage-2 near-failure classifier over the reps of one set.
 
     Per rep: feature vector (standardised inside, NaN replaced by 0 beforehand by
     the caller), the rep's raw signal resampled to ``sig_len`` samples as its
@@ -220,6 +224,7 @@ class RepClassifierStep(nn.Module):
 
 # ----------------------------------------------------------------------------- reference
 class _RefBlock(nn.Module):
+
     def __init__(self, cin: int, cout: int, kernel: int) -> None:
         super().__init__()
         self.c1 = nn.Conv1d(cin, cout, kernel, padding='same')
@@ -231,7 +236,8 @@ class _RefBlock(nn.Module):
 
 
 class RefResNet(nn.Module):
-    """Published-size segmenter: 256-sample window -> per-sample logit (non-causal within it).
+    """
+    Published-size segmenter: 256-sample window -> per-sample logit (non-causal within it).
 
     Stem 128 channels, residual stages of widths [64, 64, 256, 256, 64, 256], one
     conv of kernel 6 per stage with a 1x1 projection shortcut: the kernel and
@@ -262,7 +268,8 @@ class RefResNet(nn.Module):
 
 
 class RefClassifier(nn.Module):
-    """Published-size classifier: conv features of the window + segmentation features.
+    """
+    Published-size classifier: conv features of the window + segmentation features.
 
     Per 0.64 s window: a conv encoder of the raw window (to 1024 - 8 values)
     concatenated with 8 segmentation-derived values, then a 2-layer 1024-unit
@@ -282,7 +289,8 @@ class RefClassifier(nn.Module):
 
     def forward(self, window: torch.Tensor, seg: torch.Tensor, h: torch.Tensor,
                 c: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(B, W, 7, 256), (B, W, 8), (2, B, H) x2 -> logits (B, W), h, c.
+        """
+        (B, W, 7, 256), (B, W, 8), (2, B, H) x2 -> logits (B, W), h, c.
 
         Channel 7 of the window is the segmenter's probability for its samples.
         """

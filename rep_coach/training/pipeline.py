@@ -1,4 +1,5 @@
-"""End-to-end training: LOSO cross-validation, final models, export, model cards' numbers.
+"""
+End-to-end training: LOSO cross-validation, final models, export, model cards' numbers.
 
 Hyper-parameters are fixed a priori in :class:`SegTrainConfig` and
 :class:`ClfTrainConfig`; the held-out subject of a fold is never seen by that
@@ -15,10 +16,8 @@ from pathlib import Path
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-import torch
-
 from rep_coach.core.evaluation import (aggregate, evaluate, held_out_subjects,
-                                       leave_one_subject_out, replay, Replay,
+                                       leave_one_subject_out, Replay, replay,
                                        score_recording, SetScore)
 from rep_coach.core.near_failure import BaselineNearFailure, BaselineNearFailureConfig
 from rep_coach.core.segmentation import BaselineSegmenter
@@ -31,6 +30,7 @@ from rep_coach.training.export import export_classifier, export_segmenter
 from rep_coach.training.models import CausalTCN, n_params
 from rep_coach.training.seg_train import SegTrainConfig, train_segmenter
 from rep_coach.training.synthetic import sim_sessions
+import torch
 
 LOG = logging.getLogger(__name__)
 
@@ -41,7 +41,8 @@ PRETRAIN_SIM_SEED = 10_000
 
 @dataclass
 class TrainConfig:
-    """Everything a run depends on (with the seed, the run is deterministic).
+    """
+    Everything a run depends on (with the seed, the run is deterministic).
 
     The segmenter is an ensemble of ``seg_members`` networks: member ``k`` is
     exactly the network a single-member run with seed ``seed + k`` trains (its own
@@ -67,7 +68,8 @@ def member_seed(cfg: TrainConfig, member: int) -> int:
 
 
 def pretrained_init(cfg: TrainConfig, member: int = 0) -> Optional[CausalTCN]:
-    """Segmenter ``member`` pretrained on simulated sessions (once per run, shared by folds).
+    """
+    Segmenter ``member`` pretrained on simulated sessions (once per run, shared by folds).
 
     The simulator knows no dataset subject, so sharing it across folds leaks nothing.
     """
@@ -131,7 +133,8 @@ def run_loso(sessions: List[Session], cfg: TrainConfig, work_dir: Path) -> Dict[
 
 
 def evaluate_baseline(sessions: List[Session]) -> Dict[str, Any]:
-    """Score the shipped signal-processing baseline through the same harness.
+    """
+    Score the shipped signal-processing baseline through the same harness.
 
     Its one fitted parameter, ``loss_center``, was chosen with every subject of the
     shared data, so on that data these near-failure numbers are not held out: see
@@ -146,7 +149,8 @@ BASELINE_CENTRES = (0.075, 0.1, 0.125, 0.15, 0.175, 0.2, 0.225, 0.25, 0.3)
 
 def evaluate_baseline_loso(sessions: List[Session],
                            centres: Sequence[float] = BASELINE_CENTRES) -> Dict[str, Any]:
-    """Score the baseline held out, like the learned stages.
+    """
+    Score the baseline held out, like the learned stages.
 
     Each fold gives the rule the ``loss_center`` (of ``centres``) with the best pooled
     near-failure rep F1 on its training subjects, through the same harness, and

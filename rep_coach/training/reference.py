@@ -1,4 +1,5 @@
-"""The published-size reference, trained on this CPU and evaluated with the same harness.
+"""
+The published-size reference, trained on this CPU and evaluated with the same harness.
 
 Segmenter: :class:`RefResNet` (~828 k params) on 256-sample windows, one window
 every 0.64 s (64 samples).  The network is non-causal inside its window (its
@@ -34,10 +35,6 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 import warnings
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from tqdm import tqdm
-
 from rep_coach.core.evaluation import (held_out_subjects, leave_one_subject_out, replay,
                                        window_truth)
 from rep_coach.core.resample import StreamResampler
@@ -49,6 +46,9 @@ from rep_coach.training.augment import AugmentConfig
 from rep_coach.training.data import Session
 from rep_coach.training.models import n_params, RefClassifier, RefResNet
 from rep_coach.training.seg_train import _crop, SegTrainConfig
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
 
 LOG = logging.getLogger(__name__)
 WINDOW = 256
@@ -121,7 +121,8 @@ class RefWindow:
 
 
 class RefPipeline:
-    """Streaming driver of the reference: a 256-sample window every 64 samples (0.64 s).
+    """
+    Streaming driver of the reference: a 256-sample window every 64 samples (0.64 s).
 
     Stage 1 always runs; with a classifier session, every window also gets a
     near-failure verdict (``window_states``), and each rep the verdict of the
@@ -198,7 +199,8 @@ class RefPipeline:
         return events
 
     def _seg_features(self, stamp: float, p: np.ndarray) -> np.ndarray:
-        """Describe the reference's segmentation at ``stamp`` (fatigue shows in rep times).
+        """
+        Describe the reference's segmentation at ``stamp`` (fatigue shows in rep times).
 
         Reps so far in the set / 10; time since the last rep end / 5 (capped at
         1, and 1 before any rep); the last and the first rep-to-rep times of the
@@ -228,7 +230,8 @@ class RefPipeline:
 
 
 class RefNearFailure:
-    """Stage 2 of the reference as the harness sees it: a view of one :class:`RefPipeline`.
+    """
+    Stage 2 of the reference as the harness sees it: a view of one :class:`RefPipeline`.
 
     The reference decides per window inside the pipeline; a rep's verdict is the
     one of the window that emitted it, and ``window_states`` gives the harness
@@ -281,7 +284,8 @@ def window_sequence(session: Session, segmenter) -> WindowSequence:
 def train_ref_classifier(sequences: List[WindowSequence], epochs: int, seed: int,
                          batch: int = 4, lr: float = 3e-4,
                          progress: bool = True) -> RefClassifier:
-    """Train the reference classifier on whole recordings (masked BCE, fixed schedule).
+    """
+    Train the reference classifier on whole recordings (masked BCE, fixed schedule).
 
     The progress bar shows the mean training loss of the latest epoch.
     """
@@ -365,7 +369,8 @@ def _fold_segmenter(train: List[Session], steps: int, seed: int, fold_dir: Path,
 def run_reference_loso(sessions: List[Session], steps: int, seed: int, work_dir: Path,
                        progress: bool = True, epochs: int = CLF_EPOCHS,
                        reuse_segmenters: bool = False) -> Dict[str, Any]:
-    """LOSO of the reference (segmenter, then classifier) through the streaming harness.
+    """
+    LOSO of the reference (segmenter, then classifier) through the streaming harness.
 
     ``epochs`` 0 trains no classifier (segmentation only).  ``reuse_segmenters``
     takes a fold's segmenter from ``work_dir`` when one was trained there with

@@ -6,16 +6,15 @@ from dataclasses import dataclass, field
 from typing import List, Optional, Sequence
 
 import numpy as np
+from rep_coach.learned.preprocess import RATE_HZ, scale
+from rep_coach.training.augment import (augment, augment_kinematic, AugmentConfig,
+                                        interp_channels)
+from rep_coach.training.data import END_AFTER_S, end_region, Session
+from rep_coach.training.models import CausalTCN
+from rep_coach.training.steps import apply_step
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
-
-from rep_coach.learned.preprocess import RATE_HZ, scale
-from rep_coach.training.augment import (augment, AugmentConfig, augment_kinematic,
-                                        interp_channels)
-from rep_coach.training.data import end_region, END_AFTER_S, Session
-from rep_coach.training.models import CausalTCN
-from rep_coach.training.steps import apply_step
 
 
 @dataclass
@@ -34,7 +33,8 @@ class SegTrainConfig:
 
 def _crop(sess: Session, cfg: SegTrainConfig, warm: int, rng: np.random.Generator,
           aug: bool, raw_axes: bool = False):
-    """One training crop ``(x, y, mask)``: our invariant channels, or ``raw_axes``.
+    """
+    One training crop ``(x, y, mask)``: our invariant channels, or ``raw_axes``.
 
     ``mask`` (2, crop) weighs each output's loss per sample.
 
@@ -73,7 +73,8 @@ def _crop(sess: Session, cfg: SegTrainConfig, warm: int, rng: np.random.Generato
 
 def _unteach_recording_edges(mask: np.ndarray, tau: np.ndarray, reps: list,
                              factor: float) -> None:
-    """Take a set's recording-placed outer boundaries out of the loss (in place).
+    """
+    Take a set's recording-placed outer boundaries out of the loss (in place).
 
     Where the recording, not the lift, placed a set's first start and last end (see
     :class:`~rep_coach.core.types.SetLabels`), the targets around them would teach

@@ -9,7 +9,8 @@ from rep_coach.training.data import Session, session_from_recording
 
 def sim_sessions(n: int, seed: int = 1000, sets: int = 2, pseudo_subjects: int = 0,
                  **options) -> List[Session]:
-    """``n`` simulated biceps-curl sessions of ``sets`` sets to failure each.
+    """
+    ``n`` simulated biceps-curl sessions of ``sets`` sets to failure each.
 
     Seeds start at ``seed`` so pretraining data never coincides with the seeds the
     demo or the tests use by default.  ``pseudo_subjects`` k > 0 names session i's

@@ -1,4 +1,5 @@
-"""Simulated wrist IMU of strength-training sets to failure (ROS-free).
+"""
+Simulated wrist IMU of strength-training sets to failure (ROS-free).
 
 Realistic enough to drive the graph and to pretrain or augment learned models:
 rep rhythm with minimum-jerk concentric and eccentric halves, concentric slowing
@@ -40,7 +41,8 @@ __all__ = ['describe_options', 'Exercise', 'EXERCISES', 'get_exercise', 'rpe_fro
 
 
 class SimStream:
-    """Streaming form of the simulator: blocks in time order, labels as they are planned.
+    """
+    Streaming form of the simulator: blocks in time order, labels as they are planned.
 
     A set's labels are appended to :attr:`labels` before its first sample is
     yielded, so a publisher can emit each true rep once the samples have passed

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 import math
-from typing import Any, Dict, Mapping, Optional, Tuple, Union, get_args, get_origin, \
-    get_type_hints
+from typing import Any, Dict, get_args, get_origin, get_type_hints, Mapping, Optional, Tuple, \
+    Union
 
 
 class SimConfigError(ValueError):
@@ -14,7 +14,8 @@ class SimConfigError(ValueError):
 
 @dataclass
 class SimConfig:
-    """Everything that defines a simulated session; same config, same samples.
+    """
+    Everything that defines a simulated session; same config, same samples.
 
     Durations in seconds, noise as per-sample standard deviations in SI units,
     bias drift as random-walk intensity per sqrt(second).  ``None`` means "draw
@@ -97,7 +98,8 @@ class SimConfig:
     @classmethod
     def from_options(cls, options: Mapping[str, Any],
                      base: Optional['SimConfig'] = None) -> 'SimConfig':
-        """Return ``base`` (or the defaults) updated from ``{name: value}``.
+        """
+        Return ``base`` (or the defaults) updated from ``{name: value}``.
 
         String values are converted to the field's type (``none`` for optional
         fields, ``true/false/1/0/yes/no`` for booleans), so the options of a

@@ -1,4 +1,5 @@
-"""Kinematic description of the simulated exercises.
+"""
+Kinematic description of the simulated exercises.
 
 World frame (REP-103 style): x forward (where the lifter faces), y left, z up.
 The sensor frame of the nominal mounting is the one of the thomas2025 Trigno
@@ -43,7 +44,8 @@ _FRONT_RACK = np.array([[1.0, 0.0, 0.0],
 
 @dataclass(frozen=True)
 class Exercise:
-    """One lift as seen from the wrist.
+    """
+    One lift as seen from the wrist.
 
     ``lever_m`` is the wrist's distance from the joint (range, sampled per
     subject), ``rom_deg`` the joint's range of motion (range), ``theta0_deg`` the

@@ -1,4 +1,5 @@
-"""Smooth movement profiles and the rigid-body kinematics of the wrist.
+"""
+Smooth movement profiles and the rigid-body kinematics of the wrist.
 
 A session is a list of :class:`Phase` (move or hold of the progress variable
 ``q``); :func:`render_progress` evaluates q and its first two time derivatives
@@ -20,7 +21,8 @@ _GRAVITY_UP = np.array([0.0, 0.0, STANDARD_GRAVITY])
 
 @dataclass
 class Phase:
-    """Progress moves from ``q0`` to ``q1`` during [start, start + duration).
+    """
+    Progress moves from ``q0`` to ``q1`` during [start, start + duration).
 
     ``sticking`` (0..0.9) slows the middle of the movement and speeds its ends,
     the sticking region of a fatigued concentric.
@@ -39,7 +41,8 @@ class Phase:
 
 
 def render_progress(t: np.ndarray, phases: List[Phase]) -> Tuple[np.ndarray, ...]:
-    """Return q, dq/dt and d2q/dt2 at times ``t`` (phases sorted, contiguous).
+    """
+    Return q, dq/dt and d2q/dt2 at times ``t`` (phases sorted, contiguous).
 
     Times before the first phase take its start value, after the last its end
     value.  Each move is a minimum-jerk profile (zero velocity and acceleration at
@@ -88,7 +91,8 @@ def wrist_imu(theta: np.ndarray, theta_d: np.ndarray, theta_dd: np.ndarray,
               axis: np.ndarray, base: np.ndarray, lever: np.ndarray,
               trans_dd: np.ndarray, sway: np.ndarray, sway_d: np.ndarray
               ) -> Tuple[np.ndarray, np.ndarray]:
-    """Return ideal specific force (m/s^2) and angular rate (rad/s) in the sensor frame.
+    """
+    Return ideal specific force (m/s^2) and angular rate (rad/s) in the sensor frame.
 
     The segment orientation is ``Rs(sway) Rk(theta) base`` with ``Rk`` the joint
     rotation about the fixed world ``axis`` and ``Rs`` a small sway (rotation

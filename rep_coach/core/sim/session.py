@@ -1,4 +1,5 @@
-"""Session planning (subject, sets, fatigue) and sample generation.
+"""
+Session planning (subject, sets, fatigue) and sample generation.
 
 The session is generated bout by bout (idle lead-in, one set, rest), in order,
 each bout starting and ending at rest, so an endless stream costs constant

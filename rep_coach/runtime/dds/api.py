@@ -64,7 +64,8 @@ def spin(node: Any, executor: Optional[Executor] = None) -> None:
 
 def spin_once(node: Any, *, executor: Optional[Executor] = None,
               timeout_sec: Optional[float] = None) -> None:
-    """Run at most one callback of ``node``.
+    """
+    Run at most one callback of ``node``.
 
     Unlike ``spin`` the node stays on the executor afterwards (``destroy_node``
     detaches it): the executor takes samples from the middleware in batches, and

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import time
 from enum import IntEnum
+import time
 from typing import Any, Tuple
 
 _NS = 1_000_000_000

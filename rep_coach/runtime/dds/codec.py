@@ -1,4 +1,5 @@
-"""Compiled XCDR1 (de)serializers for ROS messages of a fixed shape, e.g. sensor_msgs/Imu.
+"""
+Compiled XCDR1 (de)serializers for ROS messages of a fixed shape, e.g. sensor_msgs/Imu.
 
 cyclonedds (de)serializes a sample by walking one Python "machine" object per field, a few
 microseconds each; an Imu has 30 fields and arrives at 100 Hz in every IMU consumer, so the walk
@@ -276,7 +277,8 @@ def _octets(value: Any) -> bytes:
 
 
 def compile_codec(root: Struct) -> Tuple[Serializer, Deserializer]:
-    """Return ``(serialize(msg) -> bytes, deserialize(data) -> msg)`` for ``root``.
+    """
+    Return ``(serialize(msg) -> bytes, deserialize(data) -> msg)`` for ``root``.
 
     ``serialize`` writes the encapsulation header; ``deserialize`` expects data that starts
     with :data:`HEADER` (the caller checks, and uses the generic path otherwise).

@@ -1,4 +1,5 @@
-"""Process-wide state: ``init``/``shutdown``, the ROS arguments, signals and the participant.
+"""
+Process-wide state: ``init``/``shutdown``, the ROS arguments, signals and the participant.
 
 There is one DomainParticipant per process (as rmw_cyclonedds has one per context), created on
 first use and reused by every node. Its domain comes from ``ROS_DOMAIN_ID``; discovery is limited
@@ -36,7 +37,8 @@ def discovery_range() -> str:
 
 def cyclone_config(range_: str, static_peers: Sequence[str] = (),
                    user_uri: Optional[str] = None) -> Optional[str]:
-    """Build the Cyclone configuration string for a discovery range (None: Cyclone defaults).
+    """
+    Build the Cyclone configuration string for a discovery range (None: Cyclone defaults).
 
     LOCALHOST: no multicast, unicast discovery towards ``localhost`` with automatic participant
     indices (so several processes on the host find each other's well-known ports). OFF: no

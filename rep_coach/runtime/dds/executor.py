@@ -1,4 +1,5 @@
-"""A single-threaded executor over a Cyclone WaitSet.
+"""
+A single-threaded executor over a Cyclone WaitSet.
 
 Subscriptions are ReadConditions and timers are monotonic deadlines; everything ready is queued
 and run one callback at a time on the thread that calls ``spin``/``spin_once``, so callbacks never
@@ -16,10 +17,10 @@ still propagate.
 
 from __future__ import annotations
 
+from collections import deque
 import threading
 import time
 import traceback
-from collections import deque
 from typing import Any, Deque, List, Optional, Tuple
 
 from cyclonedds.core import GuardCondition, WaitSet

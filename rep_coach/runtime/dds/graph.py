@@ -1,4 +1,5 @@
-"""Announce this process's nodes on ``ros_discovery_info`` so ``ros2 node list`` shows them.
+"""
+Announce this process's nodes on ``ros_discovery_info`` so ``ros2 node list`` shows them.
 
 Layout (Jazzy, ``rmw_dds_common/msg/ParticipantEntitiesInfo`` from the rosbags Jazzy store):
 ``{gid: Gid, node_entities_info_seq: NodeEntitiesInfo[]}`` with ``Gid = {char[16] data}`` holding

@@ -1,17 +1,18 @@
-"""Console logging in the rcutils format: ``[INFO] [1700000000.123456789] [ns.node]: msg``.
+"""
+Console logging in the rcutils format: ``[INFO] [1700000000.123456789] [ns.node]: msg``.
 
 Honours ``--ros-args --log-level LEVEL`` (all loggers) and ``--log-level name:=LEVEL`` (one
 logger and its children), and ``RCUTILS_CONSOLE_OUTPUT_FORMAT`` for the common ``{severity}``,
 ``{time}``, ``{name}``, ``{message}`` fields. Output goes to stderr as rcutils does by default.
-"""
+"""  # noqa: A005 (rclpy.logging's counterpart; a submodule shadows nothing)
 
 from __future__ import annotations
 
+from enum import IntEnum
 import os
 import sys
 import threading
 import time
-from enum import IntEnum
 from typing import Any, Dict, Optional
 
 

@@ -1,4 +1,5 @@
-"""ROS 2 message classes generated from the rosbags type store as Cyclone DDS IDL structs.
+"""
+ROS 2 message classes generated from the rosbags type store as Cyclone DDS IDL structs.
 
 Each ROS type ``pkg/msg/Name`` becomes an ``IdlStruct`` dataclass whose DDS type name is
 ``pkg::msg::dds_::Name_`` (the rosidl/rmw convention), with ``@final`` extensibility, no key and
@@ -96,7 +97,8 @@ class _ByteScalarMachine(Machine):
 
 
 class _OctetSequenceMachine(Machine):
-    """Serialize ``sequence<uint8>`` as one memory copy instead of one struct field per byte.
+    """
+    Serialize ``sequence<uint8>`` as one memory copy instead of one struct field per byte.
 
     The wire format (4-byte aligned length, then raw octets) is identical to the generic
     sequence machine; only the Python representation differs: it reads back as ``bytes`` and
@@ -183,7 +185,8 @@ class MessageFactory:
         return cls
 
     def layout(self, ros_type: str, cls: Optional[type] = None) -> Optional[codec.Struct]:
-        """Return the shape of ``ros_type`` for a compiled codec, None if it has no such codec.
+        """
+        Return the shape of ``ros_type`` for a compiled codec, None if it has no such codec.
 
         Compiled: primitives, strings, fixed arrays of numbers, octet sequences and nested
         structs of those; anything else (sequences of structs or numbers, octet arrays)
@@ -279,7 +282,8 @@ def _constant(ctype: str, value: Any) -> Any:
 
 
 def _install_fast_machines(cls: type, swaps: Dict[str, Machine]) -> None:
-    """Build cyclonedds' serializers now and replace the slow/odd ones named in ``swaps``.
+    """
+    Build cyclonedds' serializers now and replace the slow/odd ones named in ``swaps``.
 
     cyclonedds derives XTypes type information from the annotations (so peers see the true
     IDL types) but uses per-field "machines" to (de)serialize. Replacing a machine keeps the
@@ -293,7 +297,8 @@ def _install_fast_machines(cls: type, swaps: Dict[str, Machine]) -> None:
 
 
 def _install_codec(cls: type, layout: codec.Struct) -> None:
-    """Give ``cls`` the compiled codec for the calls it serves; others stay generic.
+    """
+    Give ``cls`` the compiled codec for the calls it serves; others stay generic.
 
     Served: what DataWriter.write and DataReader.take call (native byte order, XCDR1, with
     the encapsulation header).  Data in the other byte order or in XCDR2, as another DDS

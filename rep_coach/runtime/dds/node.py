@@ -12,13 +12,14 @@ from cyclonedds.sub import DataReader
 from cyclonedds.topic import Topic
 
 from rep_coach import ros_names as names
+
 from .args import parse_ros_args, RosArgs
 from .clock import Clock, ClockType
 from .context import Context, get_default_context
 from .logging import RcutilsLogger
-from .participant import delete_entity, get_participant, Participant
 from .params import InvalidParameterTypeException, Parameter, ParameterAlreadyDeclaredException
 from .params import ParameterDescriptor, ParameterNotDeclaredException, resolve_overrides
+from .participant import delete_entity, get_participant, Participant
 from .qos import as_profile, QoSProfile, to_dds_qos
 
 
@@ -90,7 +91,8 @@ _ANY_STATE = SampleState.Any | ViewState.Any | InstanceState.Any
 
 
 class Subscription:
-    """Delivers messages of one type from one topic to a callback, on the executor thread.
+    """
+    Delivers messages of one type from one topic to a callback, on the executor thread.
 
     With ``raw`` (as rclpy's ``create_subscription(..., raw=True)``) the callback gets the
     serialized message, ``bytes`` starting with the 4-byte CDR encapsulation header, and
@@ -122,7 +124,8 @@ class Subscription:
         return self._reader is not None and bool(self.condition.triggered)
 
     def take(self, limit: int) -> List[Any]:
-        """Take up to ``limit`` valid samples (drops unregister/dispose notifications).
+        """
+        Take up to ``limit`` valid samples (drops unregister/dispose notifications).
 
         Calls the C layer directly rather than ``DataReader.take``, which deserializes the
         key of every invalid sample and cannot hand out raw bytes.  A sample that does not
@@ -419,7 +422,8 @@ class Node:
     def create_subscription(self, msg_type: type, topic: str, callback: Callable[[Any], None],
                             qos_profile: Union[QoSProfile, int], *, raw: bool = False,
                             **_kwargs: Any) -> Subscription:
-        """Create a subscription whose callback runs on the spinning thread.
+        """
+        Create a subscription whose callback runs on the spinning thread.
 
         ``raw=True`` (rclpy API) passes the serialized message (``bytes``) to the callback.
         """

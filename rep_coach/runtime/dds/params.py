@@ -8,6 +8,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from rep_coach.params_file import load_params_file as read_params_file
 from rep_coach.params_file import params_for_node, ParamsEntry, ParamsFileError
+
 from .args import ParamOverride
 
 
@@ -129,7 +130,7 @@ class ParameterDescriptor:
     """The fields of rcl_interfaces/ParameterDescriptor that this runtime honours."""
 
     name: str = ''
-    type: int = 0
+    type: int = 0  # noqa: A003 (rcl_interfaces/ParameterDescriptor's field, as in rclpy)
     description: str = ''
     additional_constraints: str = ''
     read_only: bool = False
@@ -157,7 +158,8 @@ def load_params_file(path: str) -> List[ParamsEntry]:
 
 
 def resolve_overrides(sources: Sequence[Tuple[str, object]], node_fqn: str) -> Dict[str, Any]:
-    """Return the parameter overrides for one node.
+    """
+    Return the parameter overrides for one node.
 
     ``sources`` is the ordered list from the command line: params files and ``-p`` values.
     Every matching entry is applied in command-line order and, within a file, in file order, so

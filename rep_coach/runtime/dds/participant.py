@@ -12,8 +12,8 @@ from cyclonedds.core import (DDSException, InstanceState, Policy, Qos, ReadCondi
                              SampleState, ViewState)
 from cyclonedds.domain import Domain, DomainParticipant
 
-from ..errors import MiddlewareStartupError
 from .context import cyclone_config, discovery_range
+from ..errors import MiddlewareStartupError
 
 
 #: Participant indices a host has per domain with unicast discovery (LOCALHOST or static
@@ -22,7 +22,8 @@ MAX_PARTICIPANT_INDEX = 32
 
 
 class ParticipantError(MiddlewareStartupError):
-    """This process cannot join its DDS domain; the message says why and what to change.
+    """
+    This process cannot join its DDS domain; the message says why and what to change.
 
     A :class:`MiddlewareStartupError`, so a node reports it as one FATAL line (``run_node``).
     """

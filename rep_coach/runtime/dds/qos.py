@@ -1,4 +1,5 @@
-"""QoS profiles with rclpy's names, and their mapping onto Cyclone DDS QoS.
+"""
+QoS profiles with rclpy's names, and their mapping onto Cyclone DDS QoS.
 
 The mapping mirrors ``create_readwrite_qos`` in rmw_cyclonedds_cpp so that a node on this runtime
 and a node on ROS 2 with rmw_cyclonedds negotiate exactly the same way: KEEP_LAST(depth) with the
