@@ -213,8 +213,10 @@ def test_topics_without_the_leading_slash_play_and_unknown_ones_are_named(
     assert run('feedback', '/feedback') == 0
     assert [(t, m.data) for t, _, m in published] == [('/feedback', 'stop')]
     assert run('feedback', 'feedbak', '/nope') == 2
-    assert capsys.readouterr().out.strip().endswith(
+    captured = capsys.readouterr()     # errors on stderr: stdout stays clean
+    assert captured.err.strip().endswith(
         'no topic feedbak, /nope in the bag; it has /feedback, /reps')
+    assert 'no topic' not in captured.out
 
 
 def test_parser() -> None:
@@ -223,6 +225,9 @@ def test_parser() -> None:
     args = parser.parse_args(['play', 'BAG', '--rate', '2', '--loop', '--topics', 'a', 'b',
                               '--namespace', 'ns'])
     assert (args.rate, args.loop, args.topics, args.namespace) == (2.0, True, ['a', 'b'], 'ns')
+    for bad in ('0', '-1', 'nan'):     # refused by argparse, before the bag is read
+        with pytest.raises(SystemExit):
+            parser.parse_args(['play', 'BAG', '--rate', bad])
 
 
 def test_recorded_namespace_from_metadata_else_from_topic_names() -> None:
@@ -291,13 +296,13 @@ def test_a_bag_with_nothing_to_play_is_an_error_as_in_evaluate(
                                            namespace=''))
 
     assert run(loop=True) == 2 and published == []
-    assert capsys.readouterr().out == f'[ERROR] [play]: {bag}: empty bag (no messages)\n'
+    assert capsys.readouterr().err == f'[ERROR] [play]: {bag}: empty bag (no messages)\n'
     assert 'lost 1 of 1 messages' in caplog.text     # the reader's warning says what
     # A topic of the bag without messages: named, as the bag itself has some.
     _feedback_bag(tmp_path / 'c', ['stop'])
     bag = tmp_path / 'c'
     assert run(['reps']) == 2 and published == []
-    assert capsys.readouterr().out == f'[ERROR] [play]: {bag}: no messages on /reps\n'
+    assert capsys.readouterr().err == f'[ERROR] [play]: {bag}: no messages on /reps\n'
 
 
 def test_ctrl_c_ends_a_loop_with_the_summary_and_exit_0(

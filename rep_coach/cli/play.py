@@ -15,11 +15,12 @@ from dataclasses import dataclass, replace
 import importlib
 import logging
 from pathlib import Path
+import sys
 import time
 from typing import Any, Callable, Dict, Iterable, Optional, Tuple
 
 from rep_coach.bagio import BagError, BagMetadata, load_metadata, QosSpec, read_bag
-from rep_coach.cli.checks import namespace
+from rep_coach.cli.checks import namespace, positive_float
 from rep_coach.core.sources import no_messages
 from rep_coach.topics import recorded_namespace
 
@@ -192,7 +193,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         description=DESCRIPTION, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('bag', type=Path, metavar='BAG', help='bag directory')
-    parser.add_argument('--rate', type=float, default=1.0, metavar='X',
+    parser.add_argument('--rate', type=positive_float, default=1.0, metavar='X',
                         help='playback speed factor (default 1.0; 2 = twice as fast)')
     parser.add_argument('--loop', action='store_true', help='play again and again')
     parser.add_argument('--topics', nargs='+', default=None, metavar='TOPIC',
@@ -244,16 +245,18 @@ def _deserializer(runtime: Any, cls: type) -> Callable[[bytes], Any]:
     raise TypeError(f'cannot deserialise into {cls!r}')
 
 
+def _error(message: str) -> int:
+    """Report the error play stops on, as its node's log lines (on stderr); return 2."""
+    print(f'[ERROR] [play]: {message}', file=sys.stderr)
+    return 2
+
+
 def run(args: argparse.Namespace) -> int:
     """Play the bag; see :data:`EPILOG` for the exit status."""
     try:
         metadata = load_metadata(args.bag)
     except BagError as exc:
-        print(f'[ERROR] [play]: {exc}')
-        return 2
-    if not args.rate > 0:
-        print(f'[ERROR] [play]: --rate must be > 0, got {args.rate}')
-        return 2
+        return _error(str(exc))
     known = {t.name: t.msgtype for t in metadata.topics}
     recorded = recorded_namespace(metadata.custom_data, known)
     if recorded.source == 'topics':
@@ -269,15 +272,13 @@ def run(args: argparse.Namespace) -> int:
         found = {name: bag_topic(name, known, strip) for name in args.topics}
         missing = [name for name, topic in found.items() if topic is None]
         if missing:
-            print(f'[ERROR] [play]: {args.bag}: no topic {", ".join(missing)} in the bag; '
-                  f'it has {", ".join(sorted(known)) or "none"}')
-            return 2
+            return _error(f'{args.bag}: no topic {", ".join(missing)} in the bag; '
+                          f'it has {", ".join(sorted(known)) or "none"}')
         wanted = list(dict.fromkeys(t for t in found.values() if t is not None))
     try:
         runtime = importlib.import_module('rep_coach.runtime')
     except ImportError as exc:
-        print(f'[ERROR] [play]: the runtime is unavailable: {exc}')
-        return 2
+        return _error(f'the runtime is unavailable: {exc}')
 
     rclpy = runtime.rclpy
     rclpy.init()
@@ -297,8 +298,7 @@ def run(args: argparse.Namespace) -> int:
                                  _deserializer(runtime, cls))
             LOG.info('%s -> %s (%s, %s)', topic, out, known[topic], spec)
         if not publishers:
-            print(f'[ERROR] [play]: {args.bag}: nothing to play')
-            return 2
+            return _error(f'{args.bag}: nothing to play')
 
         def source() -> Iterable[Tuple[str, int, Any]]:
             for msg in read_bag(args.bag, topics=list(publishers), raw=True,
@@ -314,16 +314,14 @@ def run(args: argparse.Namespace) -> int:
         try:
             stats = player.run()
         except BagError as exc:
-            print(f'[ERROR] [play]: {exc}')
-            return 2
+            return _error(str(exc))
         except KeyboardInterrupt:
             # Ctrl-C ends a playback as it ends a launch: cleanly, saying what was done.
             stats, stopped = player.stats, '; stopped by Ctrl-C'
         if stats.loops and not stats.published:   # a whole pass without a message
             # Name the topics played when they are not all of the bag's.
             played = list(publishers) if len(publishers) < len(known) else None
-            print(f'[ERROR] [play]: {no_messages(args.bag, played)}')
-            return 2
+            return _error(no_messages(args.bag, played))
         LOG.info('published %d messages in %d pass(es); worst lag %.1f ms%s',
                  stats.published, stats.loops, stats.max_lag_s * 1e3, stopped)
         return 0
