@@ -277,3 +277,23 @@ def test_train_checks_where_it_writes_before_training(tmp_path: Path, monkeypatc
         err = capsys.readouterr().err
         assert err.startswith(f'rep-coach train: {words}') and err.count('\n') == 1, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ['afile']   # nothing made
+
+
+def test_train_refuses_cross_validation_over_one_subject(tmp_path: Path, monkeypatch,
+                                                         capsys) -> None:
+    # Was a numpy traceback from the first fold, which had no set to train on.
+    pytest.importorskip('torch')
+    from rep_coach.cli import train
+    from rep_coach.training import pipeline
+
+    def trained(*args: object, **kwargs: object) -> None:
+        raise AssertionError('training started')
+    for name in ('run_loso', 'fit_and_export', 'evaluate_baseline', 'write_json'):
+        monkeypatch.setattr(pipeline, name, trained)
+    base = ['--synthetic', '1', '--no-progress', '--work-dir', str(tmp_path / 'w')]
+    assert train.run(_train_args(*base, '--no-final')) == 2
+    assert capsys.readouterr().err == (
+        'rep-coach train: leave-one-subject-out needs two subjects or more; --synthetic 1 has '
+        '1 (sim0): add --no-loso (and leave out --reference), or give more data\n')
+    with pytest.raises(AssertionError, match='training started'):   # without LOSO it trains
+        train.run(_train_args(*base, '--no-loso'))

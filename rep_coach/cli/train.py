@@ -137,6 +137,14 @@ def run(args: argparse.Namespace) -> int:
         except (DatasetError, OSError) as exc:   # OSError: a file it cannot read
             print(f'rep-coach train: {exc}', file=sys.stderr)
             return 2
+    subjects = sorted({s.subject or '?' for s in sessions})
+    if (not args.no_loso or args.reference) and len(subjects) < 2:
+        # Each fold trains on the other subjects: with one there is nothing to train on.
+        source = f'--synthetic {args.synthetic}' if args.synthetic else str(args.data)
+        print(f'rep-coach train: leave-one-subject-out needs two subjects or more; {source} '
+              f'has {len(subjects)} ({", ".join(subjects) or "no sets"}): add --no-loso '
+              '(and leave out --reference), or give more data', file=sys.stderr)
+        return 2
     if args.pretrain_sim:
         cfg.pretrain_sim = args.pretrain_sim
         cfg.pretrain_steps = args.pretrain_steps
