@@ -27,7 +27,7 @@ from pathlib import Path
 import sys
 from typing import Any, Dict, Optional
 
-from rep_coach.cli.checks import directory_problem, missing_extra
+from rep_coach.cli.checks import directory_problem, fail, missing_extra
 
 LOG = logging.getLogger('rep_coach.train')
 _DEFAULT_DATA = Path(__file__).resolve().parents[3] / 'shared' / 'data' / 'thomas2025'
@@ -90,18 +90,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Run the training; return the process exit code."""
     if args.seg_members < 1:
-        print('rep-coach train: --seg-members must be at least 1', file=sys.stderr)
-        return 2
+        return fail('train', '--seg-members must be at least 1')
     for name in ('reference_epochs', 'seg_steps', 'clf_steps', 'synthetic', 'pretrain_sim',
                  'pretrain_steps', 'reference_steps'):
         value = getattr(args, name)
         if value is not None and value < 0:
-            print(f"rep-coach train: --{name.replace('_', '-')} must be 0 or more, got {value}",
-                  file=sys.stderr)
-            return 2
+            return fail('train', f"--{name.replace('_', '-')} must be 0 or more, got {value}")
     if not args.synthetic and not args.data.is_dir():
-        print(f'rep-coach train: data directory {args.data} not found', file=sys.stderr)
-        return 2
+        return fail('train', f'data directory {args.data} not found')
     try:
         import torch
 
@@ -119,8 +115,7 @@ def run(args: argparse.Namespace) -> int:
     # Checked before the hour of training that would otherwise end in a traceback.
     problem = _output_problem(work, None if args.no_final else out, path)
     if problem:
-        print(f'rep-coach train: {problem}', file=sys.stderr)
-        return 2
+        return fail('train', problem)
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True, warn_only=True)
     cfg = TrainConfig(seed=args.seed, seg_members=args.seg_members,
@@ -135,16 +130,14 @@ def run(args: argparse.Namespace) -> int:
         try:
             sessions = load_thomas2025(args.data)
         except (DatasetError, OSError) as exc:   # OSError: a file it cannot read
-            print(f'rep-coach train: {exc}', file=sys.stderr)
-            return 2
+            return fail('train', str(exc))
     subjects = sorted({s.subject or '?' for s in sessions})
     if (not args.no_loso or args.reference) and len(subjects) < 2:
         # Each fold trains on the other subjects: with one there is nothing to train on.
         source = f'--synthetic {args.synthetic}' if args.synthetic else str(args.data)
-        print(f'rep-coach train: leave-one-subject-out needs two subjects or more; {source} '
-              f'has {len(subjects)} ({", ".join(subjects) or "no sets"}): add --no-loso '
-              '(and leave out --reference), or give more data', file=sys.stderr)
-        return 2
+        return fail('train', f'leave-one-subject-out needs two subjects or more; {source} '
+                    f'has {len(subjects)} ({", ".join(subjects) or "no sets"}): add --no-loso '
+                    '(and leave out --reference), or give more data')
     if args.pretrain_sim:
         cfg.pretrain_sim = args.pretrain_sim
         cfg.pretrain_steps = args.pretrain_steps
