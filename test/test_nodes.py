@@ -219,7 +219,7 @@ def test_imu_intake_resets_before_every_part_that_follows_a_clock_jump(ros) -> N
     node = Node('intake_jumps')
     ros.add_node(node)
 
-    def run(stamps: List[float]) -> list:
+    def run(stamps: List[float], resume: bool = False) -> list:
         intake = ImuIntake(node, publish_clock=False)
         intake.gate.config = GateConfig(stall_s=0.2, jump_s=2.0)
         n = len(stamps)
@@ -227,7 +227,8 @@ def test_imu_intake_resets_before_every_part_that_follows_a_clock_jump(ros) -> N
                                       np.zeros((n, 3))), 'imu_link', Imu)
         log: list = []
         for chunk in (msgs[:40], msgs[40:]):   # several messages per call
-            intake.accept(chunk, lambda b: log.append(len(b)), lambda: log.append('reset'))
+            intake.accept(chunk, lambda b: log.append(len(b)), lambda: log.append('reset'),
+                          (lambda: log.append('resume')) if resume else None)
         return log
 
     base = list(np.arange(40) / 100.0)
@@ -235,6 +236,11 @@ def test_imu_intake_resets_before_every_part_that_follows_a_clock_jump(ros) -> N
     assert run(base + [10.0, 10.01, 20.0, 20.01]) == [40, 'reset', 2, 'reset', 2]
     # A jump inside the call only: the first part continues the old timeline.
     assert run(base + [0.40, 0.41, 20.0, 20.01]) == [40, 2, 'reset', 2]
+    # Holes of the same stream (forward, up to HOLE_MAX_S) are resumed over; a jump
+    # back, or one further forward, is another stream.
+    assert run(base + [3.0, 3.01, 33.0, 33.01], resume=True) == [40, 'resume', 2, 'resume', 2]
+    assert run(base + [3.0, 3.01, 1.0, 1.01, 40.0, 40.01], resume=True) == \
+        [40, 'resume', 2, 'reset', 2, 'reset', 2]
 
 
 def test_imu_intake_publishes_the_data_clock_every_period_of_data(ros) -> None:

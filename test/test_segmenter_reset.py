@@ -40,3 +40,50 @@ def test_reps_after_a_reset_mid_set_start_a_new_set_and_are_all_cued(model) -> N
                if c.kind == KIND_REP]
     assert len(counted) == len(before) + len(after)
     assert np.all(np.diff([e.stamp for e in after]) > 0)
+
+
+def _ends_met(truth: list, events: list) -> int:
+    from rep_coach.core.evaluation import match_events
+    return len(match_events(truth, [e.end for e in events]))
+
+
+def test_a_hole_in_the_stream_is_resumed_over_with_the_arms_pose_kept(thomas2025_dir) -> None:
+    # 2.1 s of a real set's samples lost during its first rep (a wireless link, a loaded
+    # machine).  After a reset the first still pose after the hole, the rep's top, became
+    # the extended pose and every later end of the set came half a rep late: none met.
+    from rep_coach.core.thomas2025 import load_set
+    rec = load_set(thomas2025_dir, 'A321_10_8')
+    reps = rec.sets[0].reps
+    hole = reps[0].start + 0.5 * (reps[0].end - reps[0].start)
+    t = rec.imu.t
+    before = rec.imu.slice(0, int(np.searchsorted(t, hole)))
+    after = rec.imu.slice(int(np.searchsorted(t, hole + 2.1)))
+    # Every end after the hole but the set's last (its label sits in the final rest).
+    truth = [r.end for r in reps[1:-1]]
+    make_segmenter, _ = stage_factories('learned')
+    met = {}
+    for how in ('reset', 'resume'):
+        segmenter = make_segmenter()
+        events = _events(segmenter, before)
+        getattr(segmenter, how)()
+        events += _events(segmenter, after)
+        met[how] = _ends_met(truth, events)
+        if how == 'resume':     # the set goes on: one set, its reps numbered on
+            assert {e.set_index for e in events} == {1}
+            assert [e.rep_index for e in events] == list(range(1, len(events) + 1))
+    assert met['reset'] <= 1 and met['resume'] == len(truth), (met, len(truth))
+
+
+def test_the_arm_pose_keeps_its_reference_over_a_hole_and_forgets_it_on_reset() -> None:
+    from rep_coach.core.arm_pose import ArmPose
+    pose = ArmPose()
+    down = np.tile([0.0, 0.0, 9.8], (100, 1))
+    up = np.tile([9.8, 0.0, 0.0], (100, 1))     # the forearm 90 deg from extended, still
+    pose.push(down, np.zeros((100, 3)))
+    pose.push(np.tile([0.0, 9.8, 0.0], (20, 1)), np.tile([3.0, 0.0, 0.0], (20, 1)))  # a lift
+    reference = pose.reference.copy()
+    pose.resume()
+    assert np.degrees(pose.push(up, np.zeros((100, 3))).angle[-1]) > 80   # read against it
+    np.testing.assert_allclose(pose.reference, reference)
+    pose.reset()
+    assert pose.push(up, np.zeros((100, 3))).angle[-1] < 0.05             # the pose is new

@@ -75,13 +75,31 @@ class ArmPose:
 
     def reset(self) -> None:
         """Forget the stream (reference, filters, sign)."""
+        self.reference: Optional[np.ndarray] = None
+        self._moved = False           # any motion since the stream started
+        self._restart_filters()
+
+    def resume(self) -> None:
+        """
+        Go on after a hole in the same stream: the filters start afresh, the reference stays.
+
+        A hole does not move the sensor on the wrist, so the extended pose it measured
+        before still holds.  Taken afresh, the reference would be the first pose after
+        the hole, often a rep's top, and every angle of the set would read inverted
+        until a rest.  Without a reference yet this is :meth:`reset`.
+        """
+        if self.reference is None:
+            self.reset()
+            return
+        self._moved = True            # the reference follows only a still pose near it
+        self._restart_filters()
+
+    def _restart_filters(self) -> None:
         cfg = self.config
         self._lp_accel = butter_lowpass(cfg.lowpass_hz, cfg.rate_hz, 2, channels=3)
         self._lp_gyro = butter_lowpass(cfg.lowpass_hz, cfg.rate_hz, 2, channels=1)
         self._axis = PrincipalAxis()
-        self.reference: Optional[np.ndarray] = None
         self._still_samples = 0
-        self._moved = False           # any motion since the stream started
         self._last_angle: Optional[float] = None
         self._corr = 0.0              # EW mean of rate * d(angle)/dt
         self._dt = 1.0 / cfg.rate_hz

@@ -143,6 +143,15 @@ class BaselineSegmenter:
         self.reset()
 
     # -- public API ---------------------------------------------------------------------------
+    def resume(self) -> None:
+        """
+        Go on after a hole in the same stream: as :meth:`reset`.
+
+        The integrated angle and its principal axis cannot be carried over a hole (the
+        rotation during it is unknown); the set numbering restarts with the next rep.
+        """
+        self.reset()
+
     def reset(self) -> None:
         """
         Forget the stream (a new session, or a jump of the sensor clock).

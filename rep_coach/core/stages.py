@@ -27,6 +27,14 @@ class RepSegmenter(Protocol):
         a finished set's numbers again, or it takes the new reps for repeats.
         """
 
+    def resume(self) -> None:
+        """
+        Go on after a hole in the same stream (its samples stopped for a few seconds).
+
+        Signal state starts afresh; what a hole cannot change (how the sensor sits on
+        the wrist, the set under way) may be kept.  :meth:`reset` is a valid resume.
+        """
+
 
 class NearFailureClassifier(Protocol):
     """

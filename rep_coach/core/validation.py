@@ -85,6 +85,18 @@ DEGS_SHARE = 0.2
 UNITS_KINDS = ('g', 'deg/s')
 
 
+#: Longest forward jump of the stamps that is a hole in the same stream (a wireless link
+#: or a loaded machine dropping samples), after which a consumer may resume rather than
+#: reset (:func:`is_hole`).  A longer jump, or one back, is taken for another stream: a
+#: replay restarted, another recording, whose sensor may sit otherwise on the wrist.
+HOLE_MAX_S = 30.0
+
+
+def is_hole(gap_s: float) -> bool:
+    """Tell whether a clock jump of ``gap_s`` (next stamp minus last) is a hole to resume over."""
+    return 0.0 < gap_s <= HOLE_MAX_S
+
+
 @dataclass
 class GateConfig:
     """Thresholds of the gate (SI units)."""

@@ -46,6 +46,15 @@ class KinematicInput:
         self.pose = ArmPose()
         self.reset()
 
+    def resume(self) -> None:
+        """
+        Go on after a hole in the same stream (see :meth:`ArmPose.resume`).
+
+        The kept angle and rate stay: they are real samples of the set under way, and
+        the rep that spans the hole is measured on them.
+        """
+        self.pose.resume()
+
     def reset(self) -> None:
         """Forget the stream."""
         self.pose.reset()

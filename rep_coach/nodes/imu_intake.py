@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable, List, Optional
 
 from rep_coach import topics
 from rep_coach.core.types import ImuBlock
-from rep_coach.core.validation import SampleGate
+from rep_coach.core.validation import is_hole, SampleGate
 from rep_coach.imu_msg import msgs_to_block, seconds_to_stamp
 from rep_coach.nodes.common import diagnostic, event_qos, publish_at_shutdown, qos_for, WARN
 from rep_coach.runtime.msg import DiagnosticArray, Header
@@ -51,15 +51,17 @@ class ImuIntake:
                                                  qos_for(topics.IMU_CLOCK))
                            if publish_clock else None)
         self._clock_due = -float('inf')
+        self._newest: Optional[float] = None      # stamp of the newest sample fed
         # Counts held back by the rate limit go out even if no sample follows.
         node.create_timer(min(1.0, report_period_s), self._report_if_due)
 
     def accept(self, msgs: Iterable[Any], feed: Callable[[ImuBlock], None],
-               reset: Callable[[], None]) -> int:
+               reset: Callable[[], None], resume: Optional[Callable[[], None]] = None) -> int:
         """
         Gate ``msgs``; feed each clean part to ``feed``; ``reset`` at a clock jump.
 
-        Returns the number of samples fed.
+        A jump forward of at most ``HOLE_MAX_S`` is a hole in the same stream: then
+        ``resume`` is called instead, when given.  Returns the number of samples fed.
         """
         msgs = list(msgs)
         self._check_frames(msgs)
@@ -70,11 +72,17 @@ class ImuIntake:
             # Samples after a clock jump start a new timeline: stage state from the old
             # one must not mix with it.  Every part but the first follows a jump.
             if i > 0 or result.after_jump:
-                reset()
+                hole = (self._newest is not None and len(part) > 0
+                        and is_hole(float(part.t[0]) - self._newest))
+                if hole and resume is not None:
+                    resume()
+                else:
+                    reset()
                 self._clock_due = -float('inf')
             if len(part):
                 feed(part)
                 fed += len(part)
+                self._newest = float(part.t[-1])
         if fed and self._clock_pub is not None:
             self._tick_clock(float(parts[-1].t[-1]))   # parts are non-empty when fed
         if not result.report.clean:

@@ -39,7 +39,7 @@ class RepSegmenterNode(Node):
 
     def on_imu(self, msg: Imu) -> None:
         """Push one sample through the gate and the segmenter; publish decided reps."""
-        self.intake.accept([msg], self._segment, self.segmenter.reset)
+        self.intake.accept([msg], self._segment, self.segmenter.reset, self.segmenter.resume)
 
     def _segment(self, block) -> None:
         for rep in self.segmenter.push(block):

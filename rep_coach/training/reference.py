@@ -140,6 +140,10 @@ class RefPipeline:
         self.set_index = 0
         self.reset()
 
+    def resume(self) -> None:
+        """Go on after a hole in the stream: as :meth:`reset` (its windows hold no pose)."""
+        self.reset()
+
     def reset(self) -> None:
         """Forget the stream; set numbers keep rising (as the segmenters')."""
         self.resampler = StreamResampler(RATE_HZ)
