@@ -1,6 +1,7 @@
 """Command-line values and output paths are checked before the work: one clear line, exit 2."""
 
 import argparse
+import json
 from pathlib import Path
 import sys
 
@@ -297,3 +298,23 @@ def test_train_refuses_cross_validation_over_one_subject(tmp_path: Path, monkeyp
         '1 (sim0): add --no-loso (and leave out --reference), or give more data\n')
     with pytest.raises(AssertionError, match='training started'):   # without LOSO it trains
         train.run(_train_args(*base, '--no-loso'))
+
+
+def test_form_and_demo_errors_with_json_are_an_object_on_stdout_too(tmp_path: Path,
+                                                                    capsys) -> None:
+    # Once form and demo printed their own error lines, and nothing on stdout with --json.
+    pytest.importorskip('cv2')
+    from rep_coach.cli import build_parser, demo, form
+    missing = tmp_path / 'clip.mp4'
+    assert form.run(build_parser('form').parse_args(['form', str(missing), '--json'])) == 2
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == {'error': f'input not found: {missing}'}
+    assert captured.err == f'rep-coach form: input not found: {missing}\n'
+    params = tmp_path / 'params.yaml'
+    params.write_text('rep_segmenter:\n  ros__parameters:\n    no_such_parameter: 1\n')
+    args = build_parser('demo').parse_args(['demo', '--json', '--params', str(params),
+                                            '--record', str(tmp_path / 'bags')])
+    assert demo.run(args) == 2
+    captured = capsys.readouterr()
+    assert captured.err == f'rep-coach demo: {json.loads(captured.out)["error"]}\n'
+    assert 'no_such_parameter' in captured.err

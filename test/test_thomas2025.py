@@ -194,3 +194,29 @@ def test_the_shared_dataset_matches_its_readme(thomas2025_dir: Path) -> None:
     shifted = load_set(thomas2025_dir, 'T417_15_2')  # re-saved with a leading index column
     gravity = np.linalg.norm(shifted.imu.accel[:200], axis=1).mean()
     assert 9.0 < gravity < 10.6
+
+
+def test_the_training_data_cache_is_never_what_stops_a_run(tmp_path: Path, caplog) -> None:
+    # Once an unwritable cache ended `rep-coach train` after parsing, and a cut cache
+    # file was a traceback from pickle.
+    from rep_coach.training.data import load_thomas2025
+    data = tmp_path / 'data'
+    _write_layout(data)
+    in_the_way = tmp_path / 'afile'
+    in_the_way.write_text('x')
+    with caplog.at_level(logging.WARNING, logger='rep_coach.training.data'):
+        sessions = load_thomas2025(data, cache_dir=in_the_way / 'cache')
+    assert [s.name for s in sessions] == ['X001_5_1']
+    assert 'cannot write the data cache in' in caplog.text and 'REP_COACH_CACHE' in caplog.text
+    cache = tmp_path / 'cache'
+    first = load_thomas2025(data, cache_dir=cache)
+    (written,) = cache.iterdir()
+    written.write_bytes(written.read_bytes()[:100])   # cut, as by a full disk
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger='rep_coach.training.data'):
+        again = load_thomas2025(data, cache_dir=cache)
+    assert f'data cache {written} unreadable' in caplog.text
+    assert [s.name for s in again] == [s.name for s in first]
+    assert np.array_equal(again[0].x, first[0].x)
+    assert [p.name for p in cache.iterdir()] == [written.name]   # replaced, no temporary left
+    assert load_thomas2025(data, cache_dir=cache)[0].name == 'X001_5_1'

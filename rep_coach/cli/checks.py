@@ -197,13 +197,13 @@ def output_problem(path: Path, suffixes: Sequence[str]) -> Optional[str]:
     return None
 
 
-def missing_extra(command: str, exc: ImportError, extra: str) -> int:
+def missing_extra(command: str, exc: ImportError, extra: str, as_json: bool = False) -> int:
     """
-    Say on stderr that ``command`` needs the optional ``extra`` to import; return 2.
+    Say that ``command`` needs the optional ``extra`` to import (see `fail`); return 2.
 
     ``extra`` is the name in setup.py's ``extras_require`` (``pip install rep_coach[extra]``).
     """
-    return fail(command, f'missing dependency ({exc}); install rep_coach[{extra}]')
+    return fail(command, f'missing dependency ({exc}); install rep_coach[{extra}]', as_json)
 
 
 def fail(command: str, message: str, as_json: bool = False, status: int = 2) -> int:

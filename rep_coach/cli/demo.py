@@ -11,7 +11,7 @@ import sys
 import time
 
 from rep_coach.bagio import BagError
-from rep_coach.cli.checks import audio_sink, playback_speed, record_dir
+from rep_coach.cli.checks import audio_sink, fail, playback_speed, record_dir
 from rep_coach.core.params import SINK_SPECS
 from rep_coach.core.sim.exercises import EXERCISES
 from rep_coach.launcher import IMU_READERS, isolated_env, Launcher, LaunchError, standard_graph
@@ -88,14 +88,12 @@ def run(args: argparse.Namespace) -> int:
         # so the launcher stops the rest DRAIN_S later, when they have said their last.
         code = launcher.run()
     except LaunchError as exc:
-        print(f'rep-coach demo: {exc}', file=sys.stderr)
-        return 2
+        return fail('demo', str(exc), args.json)
     bag = Path(args.record).expanduser() / bag_name   # as session_recorder reads bag_dir
     try:
         summary = summarize_bag(bag)
     except BagError as exc:
-        print(f'rep-coach demo: the session was not recorded: {exc}', file=sys.stderr)
-        return 1
+        return fail('demo', f'the session was not recorded: {exc}', args.json, status=1)
     result = summary.to_dict()
     result['seconds'] = round(time.monotonic() - started, 1)
     result['exit_codes'] = launcher.exit_codes

@@ -10,7 +10,7 @@ from typing import Any, Iterator, List, Optional, Tuple
 
 import numpy as np
 
-from rep_coach.cli.checks import (missing_extra, non_negative_int, output_path,
+from rep_coach.cli.checks import (fail, missing_extra, non_negative_int, output_path,
                                   output_problem)
 from rep_coach.pose.summary import summary_lines
 
@@ -110,31 +110,27 @@ def run(args: argparse.Namespace) -> int:
         from rep_coach.pose import FormCoach, PoseBackendUnavailable
         from rep_coach.pose.draw import annotate
     except ImportError as exc:
-        return missing_extra('form', exc, 'pose')
+        return missing_extra('form', exc, 'pose', args.json)
     src: str = args.input
     is_camera = src.isdigit() and not os.path.exists(src)
     is_image = not is_camera and src.lower().endswith(IMAGE_EXTS)
     if not is_camera and os.path.isdir(src):
-        print(f'rep-coach form: input {src} is a directory; name an image or video file',
-              file=sys.stderr)
-        return 2
+        return fail('form', f'input {src} is a directory; name an image or video file',
+                    args.json)
     if not is_camera and not os.path.isfile(src):
-        print(f'rep-coach form: input not found: {src}', file=sys.stderr)
-        return 2
+        return fail('form', f'input not found: {src}', args.json)
     if args.output is not None:
         # An image in, an annotated image out; a video or camera in, an mp4v video out.
         problem = output_problem(args.output, IMAGE_EXTS if is_image else VIDEO_EXTS)
         if problem:
-            print(f'rep-coach form: {problem}', file=sys.stderr)
-            return 2
+            return fail('form', problem, args.json)
     try:
         coach = FormCoach(args.exercise, static_image=is_image, backend=args.backend)
         frames: List[dict] = []
         if is_image:
             img = cv2.imread(src)
             if img is None:
-                print(f'rep-coach form: cannot decode image {src}', file=sys.stderr)
-                return 2
+                return fail('form', f'cannot decode image {src}', args.json)
             damage = truncation(src)
             if damage:   # judged all the same: what did decode may still show the lifter
                 print(f'rep-coach form: warning: {src}: {damage}; only the part that '
@@ -142,16 +138,14 @@ def run(args: argparse.Namespace) -> int:
             v = coach.process(img, 0.0)
             frames.append(v.to_dict())
             if args.output is not None and not cv2.imwrite(str(args.output), annotate(img, v)):
-                print(f'rep-coach form: cannot write {args.output}', file=sys.stderr)
-                return 2
+                return fail('form', f'cannot write {args.output}', args.json)
         else:
             rc = _run_stream(args, coach, cv2, tqdm, annotate, frames, is_camera)
             if rc:
                 return rc
         coach.close()
     except PoseBackendUnavailable as exc:
-        print(f'rep-coach form: {exc}', file=sys.stderr)
-        return 2
+        return fail('form', str(exc), args.json)
     reps = [r.to_dict() for r in coach.reps]
     if args.json:
         json.dump({'exercise': args.exercise, 'frames': frames, 'reps': reps}, sys.stdout)
@@ -167,11 +161,9 @@ def _run_stream(args: argparse.Namespace, coach: Any, cv2: Any, tqdm: Any, annot
     if not cap.isOpened():
         what = (f'camera {args.input} (no such device?)' if is_camera
                 else f'{args.input} as a video')
-        print(f'rep-coach form: cannot open {what}', file=sys.stderr)
-        return 2
+        return fail('form', f'cannot open {what}', args.json)
     if is_camera and args.max_frames <= 0 and args.output is not None:
-        print('rep-coach form: a camera needs --max-frames to write an output', file=sys.stderr)
-        return 2
+        return fail('form', 'a camera needs --max-frames to write an output', args.json)
     total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
     if args.max_frames > 0:
         total = min(total or args.max_frames, args.max_frames)
@@ -188,8 +180,7 @@ def _run_stream(args: argparse.Namespace, coach: Any, cv2: Any, tqdm: Any, annot
                     writer = cv2.VideoWriter(str(args.output), cv2.VideoWriter_fourcc(*'mp4v'),
                                              fps, (w, h))
                     if not writer.isOpened():
-                        print(f'rep-coach form: cannot write {args.output}', file=sys.stderr)
-                        return 2
+                        return fail('form', f'cannot write {args.output}', args.json)
                 writer.write(annotate(frame, v))
         last = coach.finish()
         if last is not None and frames:

@@ -10,8 +10,10 @@ parsing the Trigno CSVs takes seconds.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 import hashlib
+import logging
 import os
 from pathlib import Path
 import pickle
@@ -23,6 +25,8 @@ from rep_coach.core.resample import StreamResampler
 from rep_coach.core.types import ImuRecording
 from rep_coach.learned.kinematic_input import replay_channels
 from rep_coach.learned.preprocess import RATE_HZ
+
+LOG = logging.getLogger(__name__)
 
 #: The segmentation target covers [end - END_BEFORE_S, end + END_AFTER_S].  The
 #: published design uses +-0.4 s; after the end we use 0.3 s, because the causal
@@ -94,23 +98,40 @@ def default_cache_dir() -> Path:
 
 
 def load_thomas2025(data_dir: Path, cache_dir: Optional[Path] = None) -> List[Session]:
-    """Load (or read the cache of) every set of a thomas2025-layout directory."""
+    """
+    Load (or read the cache of) every set of a thomas2025-layout directory.
+
+    The cache only saves the parsing: one that cannot be read is parsed again, and one
+    that cannot be written is a warning, never the end of a training run.
+    """
     from rep_coach.core.thomas2025 import load_dataset
     data_dir = Path(data_dir).resolve()
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     key = hashlib.sha1(f'{_CACHE_VERSION}:{data_dir}'.encode()).hexdigest()[:12]
     path = cache_dir / f'thomas2025_{key}.pkl'
     if path.is_file():
-        with path.open('rb') as handle:
-            return pickle.load(handle)
+        try:
+            with path.open('rb') as handle:
+                return pickle.load(handle)
+        # What a cut or foreign file raises; its sets are parsed again and it is replaced.
+        except (OSError, EOFError, pickle.UnpicklingError, ImportError, AttributeError,
+                TypeError, ValueError) as exc:
+            LOG.warning('data cache %s unreadable (%s: %s); reading %s again', path,
+                        type(exc).__name__, exc, data_dir)
     sessions = [session_from_recording(r) for r in load_dataset(data_dir)]
-    cache_dir.mkdir(parents=True, exist_ok=True)
     # One temporary file per process: two trainings started together both write the
     # cache, and a shared name would let them interleave into one corrupt file.
     tmp = path.with_suffix(f'.{os.getpid()}.tmp')
-    with tmp.open('wb') as handle:
-        pickle.dump(sessions, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    tmp.replace(path)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        with tmp.open('wb') as handle:
+            pickle.dump(sessions, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(path)
+    except OSError as exc:
+        LOG.warning('cannot write the data cache in %s (%s); going on without it (set '
+                    'REP_COACH_CACHE to a writable directory)', cache_dir, exc)
+        with contextlib.suppress(OSError):   # a part written before the disk filled
+            tmp.unlink()
     return sessions
 
 
