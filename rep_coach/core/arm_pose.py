@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import math
-from typing import Optional
+from typing import Dict, Optional
 
 import numpy as np
 
@@ -104,6 +104,7 @@ class ArmPose:
         self._corr = 0.0              # EW mean of rate * d(angle)/dt
         self._dt = 1.0 / cfg.rate_hz
         self._decay = math.exp(-self._dt / cfg.sign_tau_s)
+        self._weights: Dict[int, np.ndarray] = {}   # decay ** (k-1 .. 0), per hop length k
 
     def push(self, accel: np.ndarray, gyro: np.ndarray) -> ArmSignals:
         """Consume (N, 3) accel m/s^2 and gyro rad/s of the grid; return the signals."""
@@ -118,7 +119,7 @@ class ArmPose:
         u = lp / np.maximum(norm, 1e-9)[:, None]
         if self.reference is None:
             self.reference = u[0].copy()
-        angle = np.arccos(np.clip(u @ self.reference, -1.0, 1.0))
+        angle = np.arccos(np.minimum(np.maximum(u @ self.reference, -1.0), 1.0))
         gyro_norm = np.sqrt(np.einsum('ij,ij->i', gyro, gyro))
         rate = self._signed_rate(gyro, angle)
         self._follow_reference(u[-1], self._lp_gyro(gyro_norm), float(angle[-1]))
@@ -133,9 +134,16 @@ class ArmPose:
         # The axis has no preferred sign; the rate is made positive while the angle
         # from extension grows, by the sign of their running correlation.
         prev = self._last_angle if self._last_angle is not None else angle[0]
-        d_angle = np.diff(angle, prepend=prev) / self._dt
+        # np.diff(angle, prepend=prev) written out: this runs per hop, and the wrapper
+        # cost more than the arithmetic (which is the same).
+        d_angle = np.empty_like(angle)
+        d_angle[0] = angle[0] - prev
+        np.subtract(angle[1:], angle[:-1], out=d_angle[1:])
+        d_angle /= self._dt
         k = raw.shape[0]
-        weights = self._decay ** np.arange(k - 1, -1, -1)
+        weights = self._weights.get(k)
+        if weights is None:
+            weights = self._weights[k] = self._decay ** np.arange(k - 1, -1, -1)
         self._corr = (self._decay ** k) * self._corr + float(
             (1.0 - self._decay) * np.dot(weights, raw * d_angle))
         self._last_angle = float(angle[-1])

@@ -14,6 +14,7 @@ tests compare coefficients and outputs with ``scipy.signal``.
 
 from __future__ import annotations
 
+import math
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
@@ -259,7 +260,7 @@ class PrincipalAxis:
         if n == 0:
             return self.axis
         # RMS rate: np.sqrt(np.mean(np.sum(gyro ** 2, axis=1))) without the wrappers.
-        if np.sqrt(np.add.reduce(np.add.reduce(gyro * gyro, axis=1)) / n) < self.min_rate:
+        if math.sqrt(float(np.add.reduce(np.add.reduce(gyro * gyro, axis=1))) / n) < self.min_rate:
             return self.axis
         decay = self._decay.get((dt, n))
         if decay is None:
@@ -274,6 +275,6 @@ class PrincipalAxis:
             axis = self.axis
             for _ in range(3):
                 axis = self.moment @ axis
-                axis = axis / max(float(np.sqrt(axis @ axis)), 1e-12)
+                axis = axis / max(math.sqrt(float(axis @ axis)), 1e-12)
         self.axis = axis
         return self.axis
