@@ -74,6 +74,26 @@ def test_a_hole_in_the_stream_is_resumed_over_with_the_arms_pose_kept(thomas2025
     assert met['reset'] <= 1 and met['resume'] == len(truth), (met, len(truth))
 
 
+def test_the_rep_a_hole_cuts_still_ends_with_the_networks_state_kept(thomas2025_dir) -> None:
+    # Session 14's resume started the network and the end picker afresh after the hole
+    # as well: in A321_5_2 the rep the hole cut then never ended (13 of the 14 ends met).
+    from rep_coach.core.thomas2025 import load_set
+    rec = load_set(thomas2025_dir, 'A321_5_2')
+    reps = rec.sets[0].reps
+    hole = reps[0].start + 0.5 * (reps[0].end - reps[0].start)
+    t = rec.imu.t
+    before = rec.imu.slice(0, int(np.searchsorted(t, hole)))
+    after = rec.imu.slice(int(np.searchsorted(t, hole + 2.1)))
+    truth = [r.end for r in reps if r.end > hole + 2.6][:-1]
+    segmenter = stage_factories('learned')[0]()
+    events = _events(segmenter, before)
+    state = segmenter.state.copy()
+    segmenter.resume()
+    assert np.array_equal(segmenter.state, state)
+    events += _events(segmenter, after)
+    assert _ends_met(truth, events) == len(truth) == 14
+
+
 def test_the_arm_pose_keeps_its_reference_over_a_hole_and_forgets_it_on_reset() -> None:
     from rep_coach.core.arm_pose import ArmPose
     pose = ArmPose()

@@ -145,19 +145,22 @@ class LearnedSegmenter:
         """
         Go on after a hole in the same stream (its samples stopped for a while).
 
-        The network and the end picker start afresh, as after :meth:`reset`, but what
-        a hole does not change stays: the arm's extended pose (the sensor did not move
-        on the wrist: :meth:`ArmPose.resume`), the samples kept before the hole, and
-        the set under way (its numbers, the previous rep's end and range, the
-        features' reference reps), so the set goes on counting and the next rep is
-        judged against the same set; a rest of ``set_rest_s`` still opens a new one.
-        Why: on thomas2025, a reset after 2.1 s without samples mid-rep met not one
-        later end of the set in 11 of 30 cases (the first still pose after the hole, a
-        rep's top, became the extended pose); resumed, 25 of 30 kept every end but the
-        last (``scripts/hole_resume.py``).
+        Only the arm's filters start afresh, from the first pose after the hole
+        (:meth:`ArmPose.resume`); what a hole does not change stays: the extended pose
+        (the sensor did not move on the wrist), the network's state and the end
+        picker's run, the samples kept before the hole, and the set under way (its
+        numbers, the previous rep's end and range, the features' reference reps), so
+        the set goes on counting and the rep the hole cut can still end; a rest of
+        ``set_rest_s`` still opens a new set.  The resampler does not bridge the hole:
+        the network reads the samples after it as following those before.
+        Why (``scripts/hole_resume.py``, 30 cases on thomas2025: 15 sets, a hole mid
+        first rep and one before a middle rep's top; kept = every end after the hole
+        met but the set's last): a reset kept 9-18 of them for holes of 2.1-15 s (the
+        first still pose after the hole, often a rep's top, became the extended pose);
+        restarting the network and the picker as well kept 24-25; this keeps 28-30,
+        with 1 end detected that is not a rep in the 90 cases of 2.1, 8 and 15 s.
         """
         self.kin.resume()
-        self._restart_signal()
 
     def _restart_signal(self) -> None:
         """Start the resampler, the network's state and the end picker afresh."""
