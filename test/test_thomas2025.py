@@ -185,6 +185,38 @@ def test_evaluate_says_near_failure_is_not_scored_without_rpes(tmp_path: Path, c
                    '(Is a directory)']
 
 
+def test_a_byte_order_mark_does_not_orphan_the_first_set(tmp_path: Path) -> None:
+    # Before: the mark (Excel's "CSV UTF-8", Notepad) was glued to the first name, so
+    # the first set of the index was skipped as having no raw file, and the first
+    # column of rpes.csv lost its RPEs, both without a word.
+    _write_layout(tmp_path)
+    for name in ('rep_indexes_corrected.txt', 'rpes.csv'):
+        path = tmp_path / name
+        path.write_text('\ufeff' + path.read_text(), encoding='utf-8')
+    sets = load_dataset(tmp_path)
+    assert [s.name for s in sets] == ['X001_5_1']
+    assert [r.rpe for r in sets[0].sets[0].reps] == [6.0, 9.0]
+    # A set file re-saved without its preamble: the mark must not hide its header.
+    raw = tmp_path / 'Raw Data' / 'X001_5_1.csv'
+    lines = raw.read_text().splitlines()[len(HEADER) - 2:]
+    raw.write_text('\ufeff' + '\r\n'.join(lines), encoding='utf-8')
+    assert len(read_trigno_csv(raw)[0]) == 400
+
+
+@pytest.mark.parametrize('name, line_no', [('rpes.csv', 3), ('rep_indexes_corrected.txt', 2)])
+def test_a_label_file_not_in_utf8_is_named_with_its_line(tmp_path: Path, capfd, name: str,
+                                                         line_no: int) -> None:
+    # Before: "'utf-8' codec can't decode byte 0xe9 in position 12", naming no file.
+    _write_layout(tmp_path)
+    path = tmp_path / name
+    lines = path.read_bytes().splitlines()
+    lines[line_no - 1] += b' \xe9'       # Latin-1, as a Windows editor may save it
+    path.write_bytes(b'\r\n'.join(lines))
+    assert main(['evaluate', str(tmp_path), '--no-progress']) == 2
+    assert capfd.readouterr().err.splitlines() == [
+        f'rep-coach evaluate: {path}:{line_no}: not UTF-8 text (byte 0xe9); save it as UTF-8']
+
+
 def test_the_shared_dataset_matches_its_readme(thomas2025_dir: Path) -> None:
     sets = load_dataset(thomas2025_dir)
     reps = [r for s in sets for r in s.sets[0].reps]

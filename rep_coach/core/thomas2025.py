@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
+import io
 import logging
 import math
 from pathlib import Path
@@ -61,7 +62,8 @@ def read_trigno_csv(path: Path) -> Tuple[ImuBlock, float]:
     """
     path = Path(path)
     try:
-        with path.open(newline='', encoding='utf-8', errors='replace') as handle:
+        # utf-8-sig: a byte-order mark (a re-save by Excel) is not part of the first cell.
+        with path.open(newline='', encoding='utf-8-sig', errors='replace') as handle:
             rows = list(csv.reader(handle))
     except OSError as exc:
         raise DatasetError(f'{path}: cannot read ({exc.strerror or exc})') from exc
@@ -120,6 +122,26 @@ def _rate_from_row(row: List[str], col: int) -> float:
     return float(match.group(1))
 
 
+def _read_text(path: Path) -> str:
+    """
+    Return the text of a label file, without the byte-order mark Excel or Notepad may add.
+
+    Kept, the mark would be glued to the first set name, and that set would silently
+    lose its boundaries or RPE.  Bytes that are not UTF-8 are a :class:`DatasetError`
+    naming the file and line, not a bare codec error.
+    """
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise DatasetError(f'{path}: cannot read ({exc.strerror or exc})') from exc
+    try:
+        return raw.decode('utf-8-sig')
+    except UnicodeDecodeError as exc:
+        line_no = raw.count(b'\n', 0, exc.start) + 1
+        raise DatasetError(f'{path}:{line_no}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); '
+                           'save it as UTF-8') from None
+
+
 @dataclass
 class _IndexLine:
     boundaries: List[int]
@@ -129,10 +151,7 @@ class _IndexLine:
 def read_rep_indexes(path: Path) -> Dict[str, _IndexLine]:
     """Parse ``rep_indexes_corrected.txt`` into boundaries and peaks per set name."""
     out: Dict[str, _IndexLine] = {}
-    try:
-        lines = Path(path).read_text(encoding='utf-8').splitlines()
-    except OSError as exc:
-        raise DatasetError(f'{path}: cannot read ({exc.strerror or exc})') from exc
+    lines = _read_text(path).splitlines()
     for line_no, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -155,11 +174,7 @@ def read_rep_indexes(path: Path) -> Dict[str, _IndexLine]:
 
 def read_rpes(path: Path) -> Dict[str, List[float]]:
     """Parse the column-wise ``rpes.csv``: set name -> RPE of each rep in order."""
-    try:
-        with Path(path).open(newline='', encoding='utf-8') as handle:
-            rows = list(csv.reader(handle))
-    except OSError as exc:
-        raise DatasetError(f'{path}: cannot read ({exc.strerror or exc})') from exc
+    rows = list(csv.reader(io.StringIO(_read_text(path), newline='')))
     if len(rows) < 2:
         raise DatasetError(f'{path}: expected a row of set names and a row of counts')
     names = [n.strip() for n in rows[0]]
