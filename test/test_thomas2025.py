@@ -217,6 +217,30 @@ def test_a_label_file_not_in_utf8_is_named_with_its_line(tmp_path: Path, capfd, 
         f'rep-coach evaluate: {path}:{line_no}: not UTF-8 text (byte 0xe9); save it as UTF-8']
 
 
+def test_a_count_field_at_odds_with_its_rpe_values_is_reported(tmp_path: Path,
+                                                               caplog) -> None:
+    # The README: trust the values (two shared sets carry one more), report any mismatch.
+    # Before: the count row was never looked at, so nothing was said.
+    _write_layout(tmp_path)
+    (tmp_path / 'rpes.csv').write_text('X001_5_1\n1\n6\n9\n')
+    with caplog.at_level(logging.WARNING, logger='rep_coach.core.thomas2025'):
+        sets = load_dataset(tmp_path)
+    assert [r.rpe for r in sets[0].sets[0].reps] == [6.0, 9.0]
+    assert (f'{tmp_path / "rpes.csv"}: set X001_5_1: count field 1, but 2 RPE values; '
+            'using the values') in caplog.text
+
+
+def test_a_set_that_rpes_csv_does_not_name_is_reported(tmp_path: Path, caplog) -> None:
+    # Before: its reps silently had no RPE, so near failure left the set out unnoticed.
+    _write_layout(tmp_path)
+    (tmp_path / 'rpes.csv').write_text('X001-5-1\n2\n6\n9\n')
+    with caplog.at_level(logging.WARNING, logger='rep_coach.core.thomas2025'):
+        sets = load_dataset(tmp_path)
+    assert [r.rpe for r in sets[0].sets[0].reps] == [None, None]
+    assert ('X001_5_1: no RPE values in rpes.csv; its reps are scored for segmentation only'
+            in caplog.text)
+
+
 def test_the_shared_dataset_matches_its_readme(thomas2025_dir: Path) -> None:
     sets = load_dataset(thomas2025_dir)
     reps = [r for s in sets for r in s.sets[0].reps]

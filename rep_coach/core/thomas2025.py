@@ -190,7 +190,29 @@ def read_rpes(path: Path) -> Dict[str, List[float]]:
                     raise DatasetError(f'{path}:{line_no}: RPE {cell.strip()!r} of set '
                                        f'{names[col]} is not on the 0-10 scale')
                 out[names[col]].append(value)
+    _report_count_mismatches(path, names, rows[1], out)
     return out
+
+
+def _report_count_mismatches(path: Path, names: List[str], counts: List[str],
+                             values: Dict[str, List[float]]) -> None:
+    """
+    Warn where a set's count field (row 2) disagrees with the RPE values under it.
+
+    The values are used, as the dataset's README says to trust them (two shared sets
+    carry one RPE more than their count); the count is only checked, so a mistyped
+    one, or a file without the count row, is said rather than hidden.
+    """
+    for name, count in zip(names, counts):
+        if not name or not count.strip():
+            continue
+        try:
+            agrees = float(count) == len(values[name])
+        except ValueError:
+            agrees = False
+        if not agrees:
+            LOG.warning('%s: set %s: count field %s, but %d RPE values; using the values',
+                        path, name, count.strip(), len(values[name]))
 
 
 def read_dataset_rpes(data_dir: Path) -> Dict[str, List[float]]:
@@ -245,6 +267,10 @@ def load_set(data_dir: Path, name: str,
         raise DatasetError(f'{name}: boundary {line.boundaries[-1]} beyond the '
                            f'{len(block)} IMU rows of its file')
     rpe_values = rpes.get(name, [])
+    if rpes and not rpe_values:
+        # A set rpes.csv does not name (or names otherwise) has no near-failure labels.
+        LOG.warning('%s: no RPE values in %s; its reps are scored for segmentation only',
+                    name, RPE_FILE)
     if rpe_values and len(rpe_values) != n_reps:
         LOG.warning('%s: %d RPE values for %d reps; using the first %d', name,
                     len(rpe_values), n_reps, min(n_reps, len(rpe_values)))
