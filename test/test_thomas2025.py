@@ -241,6 +241,36 @@ def test_a_set_that_rpes_csv_does_not_name_is_reported(tmp_path: Path, caplog) -
             in caplog.text)
 
 
+@pytest.mark.parametrize('subject', ['P-05', 'S_12', 'K12', 'ab1234'])
+def test_a_subject_code_of_any_form_is_the_subject(tmp_path: Path, capfd, subject: str) -> None:
+    # Before: only letters and digits were a subject; P-05's sets were scored under "?"
+    # and --subjects P-05 said "DATA has no labelled sets".
+    _write_layout(tmp_path)
+    raw = tmp_path / 'Raw Data'
+    (raw / 'X001_5_1.csv').rename(raw / f'{subject}_7.5_1.csv')
+    for name in ('rep_indexes_corrected.txt', 'rpes.csv'):
+        path = tmp_path / name
+        path.write_text(path.read_text().replace('X001_5_1', f'{subject}_7.5_1'))
+    rec, = load_dataset(tmp_path)
+    assert rec.subject == subject and rec.meta == {'load': 7.5, 'set': 1}
+    assert main(['evaluate', str(tmp_path), '--no-progress', '--json',
+                 '--subjects', subject]) == 0
+    assert list(json.loads(capfd.readouterr().out)['baseline']['per_subject']) == [subject]
+
+
+def test_a_set_name_without_subject_load_and_set_is_reported(tmp_path: Path, caplog) -> None:
+    # Before: scored under subject "?" unsaid (and a load of "." was a bare float error).
+    _write_layout(tmp_path)
+    raw = tmp_path / 'Raw Data'
+    (raw / 'X001_5_1.csv').rename(raw / 'X001_._1.csv')
+    path = tmp_path / 'rep_indexes_corrected.txt'
+    path.write_text(path.read_text().replace('X001_5_1', 'X001_._1'))
+    with caplog.at_level(logging.WARNING, logger='rep_coach.core.thomas2025'):
+        rec, = load_dataset(tmp_path)
+    assert rec.subject is None and rec.meta == {}
+    assert 'X001_._1: not named SUBJECT_LOAD_SET (as A321_10_1)' in caplog.text
+
+
 def test_the_shared_dataset_matches_its_readme(thomas2025_dir: Path) -> None:
     sets = load_dataset(thomas2025_dir)
     reps = [r for s in sets for r in s.sets[0].reps]

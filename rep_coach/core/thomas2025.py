@@ -35,7 +35,9 @@ RAW_DIR = 'Raw Data'
 REP_INDEX_FILE = 'rep_indexes_corrected.txt'
 RPE_FILE = 'rpes.csv'
 _IMU_COLUMNS = ('ACC X', 'ACC Y', 'ACC Z', 'GYRO X', 'GYRO Y', 'GYRO Z')
-_NAME_RE = re.compile(r'^(?P<subject>[A-Za-z0-9]+)_(?P<load>[0-9.]+)_(?P<set>[0-9]+)$')
+#: A set's name: SUBJECT_LOAD_SET.  The last two fields are numbers, so the subject is
+#: all before them, whatever its form (P-05, S_12); LOAD may have decimals (7.5).
+_NAME_RE = re.compile(r'^(?P<subject>.+)_(?P<load>[0-9]+(?:\.[0-9]+)?)_(?P<set>[0-9]+)$')
 
 
 class DatasetError(ValueError):
@@ -291,6 +293,9 @@ def load_set(data_dir: Path, name: str,
                              rpe=rpe, rir=None if rpe is None else rpe_to_rir(rpe)))
     match = _NAME_RE.match(name)
     meta = {'load': float(match.group('load')), 'set': int(match.group('set'))} if match else {}
+    if not match:
+        LOG.warning('%s: not named SUBJECT_LOAD_SET (as A321_10_1); scored under subject "?", '
+                    'which --subjects cannot pick', name)
     # The authors' detector put a set's outer boundaries halfway through the rests
     # that reach the recording's start and end (rep_coach.training.label_convention).
     labels = SetLabels(reps, edges_from_recording=True)
