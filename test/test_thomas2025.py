@@ -271,6 +271,25 @@ def test_a_set_name_without_subject_load_and_set_is_reported(tmp_path: Path, cap
     assert 'X001_._1: not named SUBJECT_LOAD_SET (as A321_10_1)' in caplog.text
 
 
+def test_a_set_named_twice_is_an_error_naming_both_places(tmp_path: Path) -> None:
+    # Before: the index's later line silently won, and rpes.csv interleaved both
+    # columns' values into one set's RPEs.
+    _write_layout(tmp_path)
+    index = tmp_path / 'rep_indexes_corrected.txt'
+    line = 'X001_5_1, [10, 150, 300], [80, 220], 2, 2\n'
+    index.write_text(line + line)           # the same line again is harmless
+    assert len(load_dataset(tmp_path)) == 1
+    index.write_text(line + 'X001_5_3, [1, 2], [1], 1, 1\n' + line.replace('10,', '12,'))
+    with pytest.raises(DatasetError, match=re.escape(
+            f'{index}:3: set X001_5_1 again, with other indexes than on line 1')):
+        load_dataset(tmp_path)
+    index.write_text(line)
+    (tmp_path / 'rpes.csv').write_text('X001_5_1,X001_5_2,X001_5_1\n2,1,2\n6,7,8\n9,,9\n')
+    with pytest.raises(DatasetError, match=re.escape(
+            f'{tmp_path / "rpes.csv"}:1: set X001_5_1 names columns 1 and 3')):
+        load_dataset(tmp_path)
+
+
 def test_the_shared_dataset_matches_its_readme(thomas2025_dir: Path) -> None:
     sets = load_dataset(thomas2025_dir)
     reps = [r for s in sets for r in s.sets[0].reps]

@@ -153,6 +153,7 @@ class _IndexLine:
 def read_rep_indexes(path: Path) -> Dict[str, _IndexLine]:
     """Parse ``rep_indexes_corrected.txt`` into boundaries and peaks per set name."""
     out: Dict[str, _IndexLine] = {}
+    first_line: Dict[str, int] = {}
     lines = _read_text(path).splitlines()
     for line_no, line in enumerate(lines, start=1):
         if not line.strip():
@@ -170,7 +171,13 @@ def read_rep_indexes(path: Path) -> Dict[str, _IndexLine]:
         if min(bounds + peaks) < 0:
             raise DatasetError(f'{path}:{line_no}: negative sample index '
                                f'{min(bounds + peaks)}')
-        out[match.group(1)] = _IndexLine(bounds, peaks)
+        name, labels = match.group(1), _IndexLine(bounds, peaks)
+        if out.get(name, labels) != labels:
+            # Which line is the corrected one cannot be told: the later one silently won.
+            raise DatasetError(f'{path}:{line_no}: set {name} again, with other indexes '
+                               f'than on line {first_line[name]}')
+        first_line.setdefault(name, line_no)
+        out[name] = labels
     return out
 
 
@@ -180,6 +187,11 @@ def read_rpes(path: Path) -> Dict[str, List[float]]:
     if len(rows) < 2:
         raise DatasetError(f'{path}: expected a row of set names and a row of counts')
     names = [n.strip() for n in rows[0]]
+    twice = next((n for i, n in enumerate(names) if n and n in names[:i]), None)
+    if twice:
+        # Both columns' values would be interleaved into one set's RPEs.
+        raise DatasetError(f'{path}:1: set {twice} names columns {names.index(twice) + 1} '
+                           f'and {names.index(twice, names.index(twice) + 1) + 1}')
     out: Dict[str, List[float]] = {name: [] for name in names if name}
     for line_no, row in enumerate(rows[2:], start=3):
         for col, cell in enumerate(row[:len(names)]):
