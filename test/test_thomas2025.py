@@ -290,6 +290,30 @@ def test_a_set_named_twice_is_an_error_naming_both_places(tmp_path: Path) -> Non
         load_dataset(tmp_path)
 
 
+@pytest.mark.parametrize('rate_row', ['', '0 Hz, 0 Hz, 0 Hz, 0 Hz, 0 Hz, 0 Hz, 0 Hz'])
+def test_a_set_file_without_its_rate_is_named_with_the_line(tmp_path: Path,
+                                                            rate_row: str) -> None:
+    # Before: 'no sample-rate row ("370.3704 Hz") below the header', naming no file
+    # (evaluate listed the set, plot said nothing more); 0 Hz made every time infinite.
+    _write_layout(tmp_path)
+    raw = tmp_path / 'Raw Data' / 'X001_5_1.csv'
+    lines = raw.read_text().splitlines()
+    lines[len(HEADER) - 1] = rate_row
+    raw.write_text('\n'.join(lines))
+    with pytest.raises(DatasetError, match=re.escape(
+            f'{raw}:{len(HEADER)}: no sample rate ("370.3704 Hz") below the header')):
+        read_trigno_csv(raw)
+
+
+def test_a_boundary_beyond_the_set_file_names_index_and_file(tmp_path: Path) -> None:
+    # Before: "X001_5_1: boundary 300 beyond the 200 IMU rows of its file", naming neither.
+    _write_layout(tmp_path, rows=200)
+    with pytest.raises(DatasetError, match=re.escape(
+            f"{tmp_path / 'rep_indexes_corrected.txt'}: X001_5_1: boundary 300 beyond the "
+            f"200 IMU rows of {tmp_path / 'Raw Data' / 'X001_5_1.csv'}")):
+        load_set(tmp_path, 'X001_5_1')
+
+
 def test_the_shared_dataset_matches_its_readme(thomas2025_dir: Path) -> None:
     sets = load_dataset(thomas2025_dir)
     reps = [r for s in sets for r in s.sets[0].reps]

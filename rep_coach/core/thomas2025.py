@@ -79,7 +79,8 @@ def read_trigno_csv(path: Path) -> Tuple[ImuBlock, float]:
                 for name in _IMU_COLUMNS]
     except StopIteration:
         raise DatasetError(f'{path}: header lacks one of {", ".join(_IMU_COLUMNS)}') from None
-    rate = _rate_from_row(rows[header_row + 1] if header_row + 1 < len(rows) else [], cols[0])
+    rate = _rate_from_row(path, header_row + 2,
+                          rows[header_row + 1] if header_row + 1 < len(rows) else [], cols[0])
     values: List[List[float]] = []
     last_line = len(rows)
     for line_no, row in enumerate(rows[header_row + 2:], start=header_row + 3):
@@ -117,10 +118,12 @@ def _imu_row_problem(row: List[str], cols: List[int]) -> str:
     return 'unreadable'
 
 
-def _rate_from_row(row: List[str], col: int) -> float:
-    match = re.search(r'([0-9.]+)\s*Hz', row[col]) if len(row) > col else None
-    if not match:
-        raise DatasetError('no sample-rate row ("370.3704 Hz") below the header')
+def _rate_from_row(path: Path, line_no: int, row: List[str], col: int) -> float:
+    """Return the IMU rate that line ``line_no`` (below the header) gives, in Hz."""
+    match = re.search(r'([0-9]+(?:\.[0-9]+)?)\s*Hz', row[col]) if len(row) > col else None
+    if not match or float(match.group(1)) <= 0.0:
+        raise DatasetError(f'{path}:{line_no}: no sample rate ("370.3704 Hz") below the '
+                           'header')
     return float(match.group(1))
 
 
@@ -278,8 +281,10 @@ def load_set(data_dir: Path, name: str,
     line = indexes[name]
     n_reps = len(line.boundaries) - 1
     if line.boundaries[-1] >= len(block):
-        raise DatasetError(f'{name}: boundary {line.boundaries[-1]} beyond the '
-                           f'{len(block)} IMU rows of its file')
+        # The index and the file disagree (a file cut short, or another set's line).
+        raise DatasetError(f'{data_dir / REP_INDEX_FILE}: {name}: boundary '
+                           f'{line.boundaries[-1]} beyond the {len(block)} IMU rows of '
+                           f'{csv_path}')
     rpe_values = rpes.get(name, [])
     if rpes and not rpe_values:
         # A set rpes.csv does not name (or names otherwise) has no near-failure labels.
