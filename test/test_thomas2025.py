@@ -2,8 +2,11 @@
 
 import json
 import logging
+import os
 from pathlib import Path
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -312,6 +315,23 @@ def test_a_boundary_beyond_the_set_file_names_index_and_file(tmp_path: Path) -> 
             f"{tmp_path / 'rep_indexes_corrected.txt'}: X001_5_1: boundary 300 beyond the "
             f"200 IMU rows of {tmp_path / 'Raw Data' / 'X001_5_1.csv'}")):
         load_set(tmp_path, 'X001_5_1')
+
+
+@pytest.mark.parametrize('options', [[], ['--json']])
+def test_evaluate_output_cut_by_its_reader_is_no_traceback(tmp_path: Path,
+                                                           options: list) -> None:
+    # Before: `rep-coach evaluate DIR | head` ended in a BrokenPipeError traceback.
+    _write_layout(tmp_path)
+    read_end, write_end = os.pipe()
+    os.close(read_end)                  # the reader is gone before anything is written
+    try:
+        proc = subprocess.run([sys.executable, '-m', 'rep_coach.cli', 'evaluate', str(tmp_path),
+                               '--no-progress', *options], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+    assert 'Traceback' not in proc.stderr and 'BrokenPipe' not in proc.stderr
+    assert proc.returncode == 141       # as the shell reports a process SIGPIPE ended
 
 
 def test_the_shared_dataset_matches_its_readme(thomas2025_dir: Path) -> None:
