@@ -2,8 +2,11 @@
 
 import json
 import logging
+import os
 from pathlib import Path
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -183,6 +186,152 @@ def test_evaluate_says_near_failure_is_not_scored_without_rpes(tmp_path: Path, c
     err = capfd.readouterr().err.splitlines()
     assert err == [f'rep-coach evaluate: {tmp_path / "rpes.csv"}: cannot read '
                    '(Is a directory)']
+
+
+def test_a_byte_order_mark_does_not_orphan_the_first_set(tmp_path: Path) -> None:
+    # Before: the mark (Excel's "CSV UTF-8", Notepad) was glued to the first name, so
+    # the first set of the index was skipped as having no raw file, and the first
+    # column of rpes.csv lost its RPEs, both without a word.
+    _write_layout(tmp_path)
+    for name in ('rep_indexes_corrected.txt', 'rpes.csv'):
+        path = tmp_path / name
+        path.write_text('\ufeff' + path.read_text(), encoding='utf-8')
+    sets = load_dataset(tmp_path)
+    assert [s.name for s in sets] == ['X001_5_1']
+    assert [r.rpe for r in sets[0].sets[0].reps] == [6.0, 9.0]
+    # A set file re-saved without its preamble: the mark must not hide its header.
+    raw = tmp_path / 'Raw Data' / 'X001_5_1.csv'
+    lines = raw.read_text().splitlines()[len(HEADER) - 2:]
+    raw.write_text('\ufeff' + '\r\n'.join(lines), encoding='utf-8')
+    assert len(read_trigno_csv(raw)[0]) == 400
+
+
+@pytest.mark.parametrize('name, line_no', [('rpes.csv', 3), ('rep_indexes_corrected.txt', 2)])
+def test_a_label_file_not_in_utf8_is_named_with_its_line(tmp_path: Path, capfd, name: str,
+                                                         line_no: int) -> None:
+    # Before: "'utf-8' codec can't decode byte 0xe9 in position 12", naming no file.
+    _write_layout(tmp_path)
+    path = tmp_path / name
+    lines = path.read_bytes().splitlines()
+    lines[line_no - 1] += b' \xe9'       # Latin-1, as a Windows editor may save it
+    path.write_bytes(b'\r\n'.join(lines))
+    assert main(['evaluate', str(tmp_path), '--no-progress']) == 2
+    assert capfd.readouterr().err.splitlines() == [
+        f'rep-coach evaluate: {path}:{line_no}: not UTF-8 text (byte 0xe9); save it as UTF-8']
+
+
+def test_a_count_field_at_odds_with_its_rpe_values_is_reported(tmp_path: Path,
+                                                               caplog) -> None:
+    # The README: trust the values (two shared sets carry one more), report any mismatch.
+    # Before: the count row was never looked at, so nothing was said.
+    _write_layout(tmp_path)
+    (tmp_path / 'rpes.csv').write_text('X001_5_1\n1\n6\n9\n')
+    with caplog.at_level(logging.WARNING, logger='rep_coach.core.thomas2025'):
+        sets = load_dataset(tmp_path)
+    assert [r.rpe for r in sets[0].sets[0].reps] == [6.0, 9.0]
+    assert (f'{tmp_path / "rpes.csv"}: set X001_5_1: count field 1, but 2 RPE values; '
+            'using the values') in caplog.text
+
+
+def test_a_set_that_rpes_csv_does_not_name_is_reported(tmp_path: Path, caplog) -> None:
+    # Before: its reps silently had no RPE, so near failure left the set out unnoticed.
+    _write_layout(tmp_path)
+    (tmp_path / 'rpes.csv').write_text('X001-5-1\n2\n6\n9\n')
+    with caplog.at_level(logging.WARNING, logger='rep_coach.core.thomas2025'):
+        sets = load_dataset(tmp_path)
+    assert [r.rpe for r in sets[0].sets[0].reps] == [None, None]
+    assert ('X001_5_1: no RPE values in rpes.csv; its reps are scored for segmentation only'
+            in caplog.text)
+
+
+@pytest.mark.parametrize('subject', ['P-05', 'S_12', 'K12', 'ab1234'])
+def test_a_subject_code_of_any_form_is_the_subject(tmp_path: Path, capfd, subject: str) -> None:
+    # Before: only letters and digits were a subject; P-05's sets were scored under "?"
+    # and --subjects P-05 said "DATA has no labelled sets".
+    _write_layout(tmp_path)
+    raw = tmp_path / 'Raw Data'
+    (raw / 'X001_5_1.csv').rename(raw / f'{subject}_7.5_1.csv')
+    for name in ('rep_indexes_corrected.txt', 'rpes.csv'):
+        path = tmp_path / name
+        path.write_text(path.read_text().replace('X001_5_1', f'{subject}_7.5_1'))
+    rec, = load_dataset(tmp_path)
+    assert rec.subject == subject and rec.meta == {'load': 7.5, 'set': 1}
+    assert main(['evaluate', str(tmp_path), '--no-progress', '--json',
+                 '--subjects', subject]) == 0
+    assert list(json.loads(capfd.readouterr().out)['baseline']['per_subject']) == [subject]
+
+
+def test_a_set_name_without_subject_load_and_set_is_reported(tmp_path: Path, caplog) -> None:
+    # Before: scored under subject "?" unsaid (and a load of "." was a bare float error).
+    _write_layout(tmp_path)
+    raw = tmp_path / 'Raw Data'
+    (raw / 'X001_5_1.csv').rename(raw / 'X001_._1.csv')
+    path = tmp_path / 'rep_indexes_corrected.txt'
+    path.write_text(path.read_text().replace('X001_5_1', 'X001_._1'))
+    with caplog.at_level(logging.WARNING, logger='rep_coach.core.thomas2025'):
+        rec, = load_dataset(tmp_path)
+    assert rec.subject is None and rec.meta == {}
+    assert 'X001_._1: not named SUBJECT_LOAD_SET (as A321_10_1)' in caplog.text
+
+
+def test_a_set_named_twice_is_an_error_naming_both_places(tmp_path: Path) -> None:
+    # Before: the index's later line silently won, and rpes.csv interleaved both
+    # columns' values into one set's RPEs.
+    _write_layout(tmp_path)
+    index = tmp_path / 'rep_indexes_corrected.txt'
+    line = 'X001_5_1, [10, 150, 300], [80, 220], 2, 2\n'
+    index.write_text(line + line)           # the same line again is harmless
+    assert len(load_dataset(tmp_path)) == 1
+    index.write_text(line + 'X001_5_3, [1, 2], [1], 1, 1\n' + line.replace('10,', '12,'))
+    with pytest.raises(DatasetError, match=re.escape(
+            f'{index}:3: set X001_5_1 again, with other indexes than on line 1')):
+        load_dataset(tmp_path)
+    index.write_text(line)
+    (tmp_path / 'rpes.csv').write_text('X001_5_1,X001_5_2,X001_5_1\n2,1,2\n6,7,8\n9,,9\n')
+    with pytest.raises(DatasetError, match=re.escape(
+            f'{tmp_path / "rpes.csv"}:1: set X001_5_1 names columns 1 and 3')):
+        load_dataset(tmp_path)
+
+
+@pytest.mark.parametrize('rate_row', ['', '0 Hz, 0 Hz, 0 Hz, 0 Hz, 0 Hz, 0 Hz, 0 Hz'])
+def test_a_set_file_without_its_rate_is_named_with_the_line(tmp_path: Path,
+                                                            rate_row: str) -> None:
+    # Before: 'no sample-rate row ("370.3704 Hz") below the header', naming no file
+    # (evaluate listed the set, plot said nothing more); 0 Hz made every time infinite.
+    _write_layout(tmp_path)
+    raw = tmp_path / 'Raw Data' / 'X001_5_1.csv'
+    lines = raw.read_text().splitlines()
+    lines[len(HEADER) - 1] = rate_row
+    raw.write_text('\n'.join(lines))
+    with pytest.raises(DatasetError, match=re.escape(
+            f'{raw}:{len(HEADER)}: no sample rate ("370.3704 Hz") below the header')):
+        read_trigno_csv(raw)
+
+
+def test_a_boundary_beyond_the_set_file_names_index_and_file(tmp_path: Path) -> None:
+    # Before: "X001_5_1: boundary 300 beyond the 200 IMU rows of its file", naming neither.
+    _write_layout(tmp_path, rows=200)
+    with pytest.raises(DatasetError, match=re.escape(
+            f"{tmp_path / 'rep_indexes_corrected.txt'}: X001_5_1: boundary 300 beyond the "
+            f"200 IMU rows of {tmp_path / 'Raw Data' / 'X001_5_1.csv'}")):
+        load_set(tmp_path, 'X001_5_1')
+
+
+@pytest.mark.parametrize('options', [[], ['--json']])
+def test_evaluate_output_cut_by_its_reader_is_no_traceback(tmp_path: Path,
+                                                           options: list) -> None:
+    # Before: `rep-coach evaluate DIR | head` ended in a BrokenPipeError traceback.
+    _write_layout(tmp_path)
+    read_end, write_end = os.pipe()
+    os.close(read_end)                  # the reader is gone before anything is written
+    try:
+        proc = subprocess.run([sys.executable, '-m', 'rep_coach.cli', 'evaluate', str(tmp_path),
+                               '--no-progress', *options], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+    assert 'Traceback' not in proc.stderr and 'BrokenPipe' not in proc.stderr
+    assert proc.returncode == 141       # as the shell reports a process SIGPIPE ended
 
 
 def test_the_shared_dataset_matches_its_readme(thomas2025_dir: Path) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
+import select
 import sys
 from typing import List, Optional
 
@@ -53,9 +55,32 @@ def _import(module: str):
     return importlib.import_module(f'{__name__}.{module}')
 
 
+#: Exit status when the reader of stdout went away (``| head``): the shell's for SIGPIPE.
+EXIT_BROKEN_PIPE = 128 + 13
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of the ``rep-coach`` command."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _main(list(sys.argv[1:] if argv is None else argv))
+    except BrokenPipeError:
+        if not _stdout_gone():
+            raise           # another pipe (a child process's, say): a real failure
+        # The output was cut by its reader (rep-coach evaluate DIR | head), not a failure
+        # of ours: no traceback.  stdout goes to devnull so that Python's flush at exit
+        # does not fail on the closed pipe again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+
+
+def _stdout_gone() -> bool:
+    """Tell whether stdout's reader has closed it (poll flags a readerless pipe)."""
+    poller = select.poll()
+    poller.register(sys.stdout.fileno(), select.POLLOUT)
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+
+
+def _main(argv: List[str]) -> int:
     names = {name: module for name, module, _ in SUBCOMMANDS}
     command = next((a for a in argv if not a.startswith('-')), None)
     command = command if command in names else None

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
+import io
 import logging
 import math
 from pathlib import Path
@@ -34,7 +35,9 @@ RAW_DIR = 'Raw Data'
 REP_INDEX_FILE = 'rep_indexes_corrected.txt'
 RPE_FILE = 'rpes.csv'
 _IMU_COLUMNS = ('ACC X', 'ACC Y', 'ACC Z', 'GYRO X', 'GYRO Y', 'GYRO Z')
-_NAME_RE = re.compile(r'^(?P<subject>[A-Za-z0-9]+)_(?P<load>[0-9.]+)_(?P<set>[0-9]+)$')
+#: A set's name: SUBJECT_LOAD_SET.  The last two fields are numbers, so the subject is
+#: all before them, whatever its form (P-05, S_12); LOAD may have decimals (7.5).
+_NAME_RE = re.compile(r'^(?P<subject>.+)_(?P<load>[0-9]+(?:\.[0-9]+)?)_(?P<set>[0-9]+)$')
 
 
 class DatasetError(ValueError):
@@ -61,7 +64,8 @@ def read_trigno_csv(path: Path) -> Tuple[ImuBlock, float]:
     """
     path = Path(path)
     try:
-        with path.open(newline='', encoding='utf-8', errors='replace') as handle:
+        # utf-8-sig: a byte-order mark (a re-save by Excel) is not part of the first cell.
+        with path.open(newline='', encoding='utf-8-sig', errors='replace') as handle:
             rows = list(csv.reader(handle))
     except OSError as exc:
         raise DatasetError(f'{path}: cannot read ({exc.strerror or exc})') from exc
@@ -75,7 +79,8 @@ def read_trigno_csv(path: Path) -> Tuple[ImuBlock, float]:
                 for name in _IMU_COLUMNS]
     except StopIteration:
         raise DatasetError(f'{path}: header lacks one of {", ".join(_IMU_COLUMNS)}') from None
-    rate = _rate_from_row(rows[header_row + 1] if header_row + 1 < len(rows) else [], cols[0])
+    rate = _rate_from_row(path, header_row + 2,
+                          rows[header_row + 1] if header_row + 1 < len(rows) else [], cols[0])
     values: List[List[float]] = []
     last_line = len(rows)
     for line_no, row in enumerate(rows[header_row + 2:], start=header_row + 3):
@@ -113,11 +118,33 @@ def _imu_row_problem(row: List[str], cols: List[int]) -> str:
     return 'unreadable'
 
 
-def _rate_from_row(row: List[str], col: int) -> float:
-    match = re.search(r'([0-9.]+)\s*Hz', row[col]) if len(row) > col else None
-    if not match:
-        raise DatasetError('no sample-rate row ("370.3704 Hz") below the header')
+def _rate_from_row(path: Path, line_no: int, row: List[str], col: int) -> float:
+    """Return the IMU rate that line ``line_no`` (below the header) gives, in Hz."""
+    match = re.search(r'([0-9]+(?:\.[0-9]+)?)\s*Hz', row[col]) if len(row) > col else None
+    if not match or float(match.group(1)) <= 0.0:
+        raise DatasetError(f'{path}:{line_no}: no sample rate ("370.3704 Hz") below the '
+                           'header')
     return float(match.group(1))
+
+
+def _read_text(path: Path) -> str:
+    """
+    Return the text of a label file, without the byte-order mark Excel or Notepad may add.
+
+    Kept, the mark would be glued to the first set name, and that set would silently
+    lose its boundaries or RPE.  Bytes that are not UTF-8 are a :class:`DatasetError`
+    naming the file and line, not a bare codec error.
+    """
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise DatasetError(f'{path}: cannot read ({exc.strerror or exc})') from exc
+    try:
+        return raw.decode('utf-8-sig')
+    except UnicodeDecodeError as exc:
+        line_no = raw.count(b'\n', 0, exc.start) + 1
+        raise DatasetError(f'{path}:{line_no}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); '
+                           'save it as UTF-8') from None
 
 
 @dataclass
@@ -129,10 +156,8 @@ class _IndexLine:
 def read_rep_indexes(path: Path) -> Dict[str, _IndexLine]:
     """Parse ``rep_indexes_corrected.txt`` into boundaries and peaks per set name."""
     out: Dict[str, _IndexLine] = {}
-    try:
-        lines = Path(path).read_text(encoding='utf-8').splitlines()
-    except OSError as exc:
-        raise DatasetError(f'{path}: cannot read ({exc.strerror or exc})') from exc
+    first_line: Dict[str, int] = {}
+    lines = _read_text(path).splitlines()
     for line_no, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -149,20 +174,27 @@ def read_rep_indexes(path: Path) -> Dict[str, _IndexLine]:
         if min(bounds + peaks) < 0:
             raise DatasetError(f'{path}:{line_no}: negative sample index '
                                f'{min(bounds + peaks)}')
-        out[match.group(1)] = _IndexLine(bounds, peaks)
+        name, labels = match.group(1), _IndexLine(bounds, peaks)
+        if out.get(name, labels) != labels:
+            # Which line is the corrected one cannot be told: the later one silently won.
+            raise DatasetError(f'{path}:{line_no}: set {name} again, with other indexes '
+                               f'than on line {first_line[name]}')
+        first_line.setdefault(name, line_no)
+        out[name] = labels
     return out
 
 
 def read_rpes(path: Path) -> Dict[str, List[float]]:
     """Parse the column-wise ``rpes.csv``: set name -> RPE of each rep in order."""
-    try:
-        with Path(path).open(newline='', encoding='utf-8') as handle:
-            rows = list(csv.reader(handle))
-    except OSError as exc:
-        raise DatasetError(f'{path}: cannot read ({exc.strerror or exc})') from exc
+    rows = list(csv.reader(io.StringIO(_read_text(path), newline='')))
     if len(rows) < 2:
         raise DatasetError(f'{path}: expected a row of set names and a row of counts')
     names = [n.strip() for n in rows[0]]
+    twice = next((n for i, n in enumerate(names) if n and n in names[:i]), None)
+    if twice:
+        # Both columns' values would be interleaved into one set's RPEs.
+        raise DatasetError(f'{path}:1: set {twice} names columns {names.index(twice) + 1} '
+                           f'and {names.index(twice, names.index(twice) + 1) + 1}')
     out: Dict[str, List[float]] = {name: [] for name in names if name}
     for line_no, row in enumerate(rows[2:], start=3):
         for col, cell in enumerate(row[:len(names)]):
@@ -175,7 +207,29 @@ def read_rpes(path: Path) -> Dict[str, List[float]]:
                     raise DatasetError(f'{path}:{line_no}: RPE {cell.strip()!r} of set '
                                        f'{names[col]} is not on the 0-10 scale')
                 out[names[col]].append(value)
+    _report_count_mismatches(path, names, rows[1], out)
     return out
+
+
+def _report_count_mismatches(path: Path, names: List[str], counts: List[str],
+                             values: Dict[str, List[float]]) -> None:
+    """
+    Warn where a set's count field (row 2) disagrees with the RPE values under it.
+
+    The values are used, as the dataset's README says to trust them (two shared sets
+    carry one RPE more than their count); the count is only checked, so a mistyped
+    one, or a file without the count row, is said rather than hidden.
+    """
+    for name, count in zip(names, counts):
+        if not name or not count.strip():
+            continue
+        try:
+            agrees = float(count) == len(values[name])
+        except ValueError:
+            agrees = False
+        if not agrees:
+            LOG.warning('%s: set %s: count field %s, but %d RPE values; using the values',
+                        path, name, count.strip(), len(values[name]))
 
 
 def read_dataset_rpes(data_dir: Path) -> Dict[str, List[float]]:
@@ -227,9 +281,15 @@ def load_set(data_dir: Path, name: str,
     line = indexes[name]
     n_reps = len(line.boundaries) - 1
     if line.boundaries[-1] >= len(block):
-        raise DatasetError(f'{name}: boundary {line.boundaries[-1]} beyond the '
-                           f'{len(block)} IMU rows of its file')
+        # The index and the file disagree (a file cut short, or another set's line).
+        raise DatasetError(f'{data_dir / REP_INDEX_FILE}: {name}: boundary '
+                           f'{line.boundaries[-1]} beyond the {len(block)} IMU rows of '
+                           f'{csv_path}')
     rpe_values = rpes.get(name, [])
+    if rpes and not rpe_values:
+        # A set rpes.csv does not name (or names otherwise) has no near-failure labels.
+        LOG.warning('%s: no RPE values in %s; its reps are scored for segmentation only',
+                    name, RPE_FILE)
     if rpe_values and len(rpe_values) != n_reps:
         LOG.warning('%s: %d RPE values for %d reps; using the first %d', name,
                     len(rpe_values), n_reps, min(n_reps, len(rpe_values)))
@@ -250,6 +310,9 @@ def load_set(data_dir: Path, name: str,
                              rpe=rpe, rir=None if rpe is None else rpe_to_rir(rpe)))
     match = _NAME_RE.match(name)
     meta = {'load': float(match.group('load')), 'set': int(match.group('set'))} if match else {}
+    if not match:
+        LOG.warning('%s: not named SUBJECT_LOAD_SET (as A321_10_1); scored under subject "?", '
+                    'which --subjects cannot pick', name)
     # The authors' detector put a set's outer boundaries halfway through the rests
     # that reach the recording's start and end (rep_coach.training.label_convention).
     labels = SetLabels(reps, edges_from_recording=True)
