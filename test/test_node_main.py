@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from rep_coach.launcher import claim_domain, isolated_env
-from rep_coach.nodes.common import EXIT_MIDDLEWARE, run_node
+from rep_coach.nodes.common import EXIT_MIDDLEWARE, logger_name, run_node
 from rep_coach.runtime.errors import is_middleware_startup_error, MiddlewareStartupError
 
 SCRIPT = textwrap.dedent("""
@@ -218,6 +218,35 @@ def test_a_node_the_middleware_refuses_says_so_in_one_line() -> None:
     assert fatal[0].startswith('[FATAL] [audio_feedback]: the middleware refused to start: '
                                'cannot join DDS domain '), fatal
     assert 'MaxAutoParticipantIndex' in fatal[0], fatal
+
+
+@pytest.mark.parametrize('args,expected', [
+    ([], 'imu_publisher'),
+    (['prog', '--ros-args', '-r', '__ns:=/station1'], 'station1.imu_publisher'),
+    (['--ros-args', '-r', '__ns:=/gym/station_2', '-r', '__node:=imu'], 'gym.station_2.imu'),
+    (['prog', '--ros-args', '-r', 'imu_publisher:__ns:=/a', '-r', '__ns:=/b'], 'a.imu_publisher'),
+    (['prog', '--ros-args', '-r', 'other:__ns:=/a', '-r', '__ns:=/b'], 'b.imu_publisher'),
+    (['prog', '-r', '__ns:=/not_ros', '--ros-args', '-p', 'x:=1', '--', '-r', '__ns:=/no'],
+     'imu_publisher'),
+    (['prog', '--ros-args', '-r', '__ns:=/'], 'imu_publisher'),
+])
+def test_logger_name_is_the_nodes_with_its_namespace(args, expected: str) -> None:
+    assert logger_name('imu_publisher', args) == expected
+
+
+def test_a_fatal_line_names_the_station(tmp_path) -> None:
+    # The README: log lines say which station. A node that cannot start said only
+    # '[FATAL] [imu_publisher]', whichever of a gym's stations it belonged to.
+    missing = tmp_path / 'missing.csv'
+    proc = subprocess.run([sys.executable, '-m', 'rep_coach.nodes', 'imu_publisher',
+                           '--ros-args', '-r', '__node:=imu_publisher', '-r',
+                           '__ns:=/gym/station_2', '-p', f'source:=csv:{missing}'],
+                          capture_output=True, text=True, env=isolated_env(), timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    fatal = [line for line in proc.stderr.splitlines() if '[FATAL]' in line]
+    assert len(fatal) == 1 and fatal[0].startswith(
+        '[FATAL] [gym.station_2.imu_publisher]: '), proc.stderr
+    assert str(missing) in fatal[0], fatal
 
 
 # -- shutdown ----------------------------------------------------------------------------------

@@ -144,9 +144,11 @@ def run_node(factory: Callable[[], Any], args: Optional[List[str]] = None) -> No
     one FATAL line naming the culprit and exits with code 2 instead of a traceback.
     One the middleware refuses while the node is created (no DDS participant: the
     host's participant indices are used up, a bad Cyclone configuration) logs one FATAL
-    line with the middleware's reason and exits with code 1.
+    line with the middleware's reason and exits with code 1.  These lines name the node
+    as its own log lines do, with its namespace (``station1.imu_publisher``).
     """
-    name = getattr(factory, 'NODE_NAME', 'rep_coach')
+    name = logger_name(getattr(factory, 'NODE_NAME', 'rep_coach'),
+                       sys.argv if args is None else args)
     # A crash in native code (middleware, numpy, onnxruntime) then leaves the Python stack
     # of every thread in the node's log instead of a bare "exit code -11".
     faulthandler.enable()
@@ -196,6 +198,37 @@ def run_node(factory: Callable[[], Any], args: Optional[List[str]] = None) -> No
         rclpy.try_shutdown()
     if code:
         sys.exit(code)
+
+
+def logger_name(node_name: str, args: List[str]) -> str:
+    """
+    Return the name the node ``node_name`` logs under when started with ``args``.
+
+    The namespace's tokens and the node's name joined by dots, as rclpy and the DDS
+    runtime name a node's logger (``/gym/station_2`` -> ``gym.station_2.imu_publisher``),
+    after the first ``__ns`` and ``__node`` remaps of the ``--ros-args`` sections of
+    ``args``.  A line printed before the node exists (a bad parameter, a refused
+    middleware) then says which station's node it is.
+    """
+    name, namespace = None, None
+    items = list(args)
+    in_ros = False
+    for i, arg in enumerate(items):
+        if arg == '--ros-args':
+            in_ros = True
+        elif arg == '--':
+            in_ros = False
+        elif in_ros and arg in ('-r', '--remap') and i + 1 < len(items):
+            lhs, assigned, to_name = items[i + 1].partition(':=')
+            target, _, from_name = lhs.rpartition(':')
+            if not assigned or target not in ('', node_name):
+                continue
+            if from_name in ('__node', '__name') and name is None:
+                name = to_name
+            elif from_name == '__ns' and namespace is None:
+                namespace = to_name
+    tokens = [token for token in (namespace or '').split('/') if token]
+    return '.'.join(tokens + [name or node_name])
 
 
 def _close(node: Any, name: str) -> bool:
