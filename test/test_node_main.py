@@ -223,7 +223,9 @@ def test_a_node_the_middleware_refuses_says_so_in_one_line() -> None:
 @pytest.mark.parametrize('args,expected', [
     ([], 'imu_publisher'),
     (['prog', '--ros-args', '-r', '__ns:=/station1'], 'station1.imu_publisher'),
-    (['--ros-args', '-r', '__ns:=/gym/station_2', '-r', '__node:=imu'], 'gym.station_2.imu'),
+    (['prog', '--ros-args', '-r', '__ns:=/gym/station_2', '-r', '__node:=imu'],
+     'gym.station_2.imu'),
+    (['prog', '--ros-args', '--bogus'], 'imu_publisher'),
     (['prog', '--ros-args', '-r', 'imu_publisher:__ns:=/a', '-r', '__ns:=/b'], 'a.imu_publisher'),
     (['prog', '--ros-args', '-r', 'other:__ns:=/a', '-r', '__ns:=/b'], 'b.imu_publisher'),
     (['prog', '-r', '__ns:=/not_ros', '--ros-args', '-p', 'x:=1', '--', '-r', '__ns:=/no'],

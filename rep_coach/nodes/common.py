@@ -9,6 +9,8 @@ from typing import Any, Callable, Dict, List, Optional
 from rep_coach import runtime
 from rep_coach.core.params import ParameterError, specs_for
 from rep_coach.qos import QosSpec
+from rep_coach.ros_args import parse_ros_args
+from rep_coach.ros_names import remapped_node_identity
 from rep_coach.runtime import ExternalShutdownException, ParameterDescriptor, QoSProfile, rclpy
 from rep_coach.runtime.errors import is_middleware_startup_error
 from rep_coach.runtime.msg import DiagnosticArray, DiagnosticStatus, KeyValue, String
@@ -206,29 +208,17 @@ def logger_name(node_name: str, args: List[str]) -> str:
 
     The namespace's tokens and the node's name joined by dots, as rclpy and the DDS
     runtime name a node's logger (``/gym/station_2`` -> ``gym.station_2.imu_publisher``),
-    after the first ``__ns`` and ``__node`` remaps of the ``--ros-args`` sections of
-    ``args``.  A line printed before the node exists (a bad parameter, a refused
-    middleware) then says which station's node it is.
+    after the ``__ns`` and ``__node`` remaps of the ``--ros-args`` sections of ``args``
+    (``args[0]`` is the program).  A line printed before the node exists (a bad
+    parameter, a refused middleware) then says which station's node it is.  Arguments
+    that do not parse leave the bare name: the node's own error will name them.
     """
-    name, namespace = None, None
-    items = list(args)
-    in_ros = False
-    for i, arg in enumerate(items):
-        if arg == '--ros-args':
-            in_ros = True
-        elif arg == '--':
-            in_ros = False
-        elif in_ros and arg in ('-r', '--remap') and i + 1 < len(items):
-            lhs, assigned, to_name = items[i + 1].partition(':=')
-            target, _, from_name = lhs.rpartition(':')
-            if not assigned or target not in ('', node_name):
-                continue
-            if from_name in ('__node', '__name') and name is None:
-                name = to_name
-            elif from_name == '__ns' and namespace is None:
-                namespace = to_name
-    tokens = [token for token in (namespace or '').split('/') if token]
-    return '.'.join(tokens + [name or node_name])
+    try:
+        remaps = parse_ros_args(args).remaps
+        name, namespace = remapped_node_identity(node_name, '/', remaps)
+    except ValueError:      # RosArgsError, an invalid node name or namespace
+        return node_name
+    return '.'.join([token for token in namespace.split('/') if token] + [name])
 
 
 def _close(node: Any, name: str) -> bool:

@@ -2,8 +2,9 @@
 
 from types import SimpleNamespace
 
+from rep_coach.ros_args import remove_ros_args
+
 from . import api as _api
-from .args import remove_ros_args
 from .context import ExternalShutdownException
 from .executor import Executor, SingleThreadedExecutor
 from .logging import get_logger, LoggingSeverity

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, List, Optional, Sequence
 
-from .args import remove_ros_args as _remove_ros_args
+from rep_coach.ros_args import remove_ros_args as _remove_ros_args
+
 from .context import Context, get_default_context
 from .executor import Executor, SingleThreadedExecutor
 

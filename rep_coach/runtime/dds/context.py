@@ -16,8 +16,9 @@ import sys
 import threading
 from typing import Callable, List, Optional, Sequence
 
+from rep_coach.ros_args import parse_ros_args, RosArgs
+
 from . import logging as ros_logging
-from .args import parse_ros_args, RosArgs
 from .params import validate_sources
 
 

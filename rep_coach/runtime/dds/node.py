@@ -12,8 +12,8 @@ from cyclonedds.sub import DataReader
 from cyclonedds.topic import Topic
 
 from rep_coach import ros_names as names
+from rep_coach.ros_args import parse_ros_args, RosArgs
 
-from .args import parse_ros_args, RosArgs
 from .clock import Clock, ClockType
 from .context import Context, get_default_context
 from .logging import RcutilsLogger

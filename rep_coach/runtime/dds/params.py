@@ -8,8 +8,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from rep_coach.params_file import load_params_file as read_params_file
 from rep_coach.params_file import params_for_node, ParamsEntry, ParamsFileError
-
-from .args import ParamOverride
+from rep_coach.ros_args import ParamOverride
 
 
 class ParameterException(Exception):
