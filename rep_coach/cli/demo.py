@@ -46,7 +46,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                              'near_failure_rep, cues, bag) on stdout; logs go to stderr')
     parser.add_argument('--seed', type=int, default=7, help='simulated lifter (default 7)')
     parser.add_argument('--exercise', default='biceps_curl', choices=sorted(EXERCISES),
-                        help='simulated exercise (default biceps_curl)')
+                        help='simulated exercise (default biceps_curl); the IMU stages are built '
+                        'for curls: they count no rep of overhead_press or front_squat and few '
+                        'of lateral_raise (README, "What it is")')
     parser.add_argument('--speed', type=playback_speed, default=4.0,
                         help='simulation speed, multiples of real time, above 0 and up to '
                              "imu_publisher's playback_speed limit, 1000 (default 4)")
