@@ -34,8 +34,8 @@ LOG = logging.getLogger(__name__)
 #: what the cue waits for: 0.1 s less wait for the lifter.
 END_BEFORE_S = 0.4
 END_AFTER_S = 0.3
-#: Bump when the cached representation changes.
-_CACHE_VERSION = 6
+#: Bump when the cached representation, or how the loader reads a directory, changes.
+_CACHE_VERSION = 7
 
 
 @dataclass
