@@ -47,17 +47,22 @@ def _ends_met(truth: list, events: list) -> int:
     return len(match_events(truth, [e.end for e in events]))
 
 
+def _hole_in_first_rep(data_dir, name: str, hole_s: float = 2.1):
+    """Return a set's reps, its samples before a hole halfway through its first rep, after it."""
+    from rep_coach.core.thomas2025 import load_set
+    rec = load_set(data_dir, name)
+    reps = rec.sets[0].reps
+    hole = reps[0].start + 0.5 * (reps[0].end - reps[0].start)
+    t = rec.imu.t
+    return (reps, rec.imu.slice(0, int(np.searchsorted(t, hole))),
+            rec.imu.slice(int(np.searchsorted(t, hole + hole_s))))
+
+
 def test_a_hole_in_the_stream_is_resumed_over_with_the_arms_pose_kept(thomas2025_dir) -> None:
     # 2.1 s of a real set's samples lost during its first rep (a wireless link, a loaded
     # machine).  After a reset the first still pose after the hole, the rep's top, became
     # the extended pose and every later end of the set came half a rep late: none met.
-    from rep_coach.core.thomas2025 import load_set
-    rec = load_set(thomas2025_dir, 'A321_10_8')
-    reps = rec.sets[0].reps
-    hole = reps[0].start + 0.5 * (reps[0].end - reps[0].start)
-    t = rec.imu.t
-    before = rec.imu.slice(0, int(np.searchsorted(t, hole)))
-    after = rec.imu.slice(int(np.searchsorted(t, hole + 2.1)))
+    reps, before, after = _hole_in_first_rep(thomas2025_dir, 'A321_10_8')
     # Every end after the hole but the set's last (its label sits in the final rest).
     truth = [r.end for r in reps[1:-1]]
     make_segmenter, _ = stage_factories('learned')
@@ -77,14 +82,8 @@ def test_a_hole_in_the_stream_is_resumed_over_with_the_arms_pose_kept(thomas2025
 def test_the_rep_a_hole_cuts_still_ends_with_the_networks_state_kept(thomas2025_dir) -> None:
     # Session 14's resume started the network and the end picker afresh after the hole
     # as well: in A321_5_2 the rep the hole cut then never ended (13 of the 14 ends met).
-    from rep_coach.core.thomas2025 import load_set
-    rec = load_set(thomas2025_dir, 'A321_5_2')
-    reps = rec.sets[0].reps
-    hole = reps[0].start + 0.5 * (reps[0].end - reps[0].start)
-    t = rec.imu.t
-    before = rec.imu.slice(0, int(np.searchsorted(t, hole)))
-    after = rec.imu.slice(int(np.searchsorted(t, hole + 2.1)))
-    truth = [r.end for r in reps if r.end > hole + 2.6][:-1]
+    reps, before, after = _hole_in_first_rep(thomas2025_dir, 'A321_5_2')
+    truth = [r.end for r in reps if r.end > float(after.t[0]) + 0.5][:-1]
     segmenter = stage_factories('learned')[0]()
     events = _events(segmenter, before)
     state = segmenter.state.copy()
