@@ -343,6 +343,35 @@ def test_ctrl_c_ends_a_loop_with_the_summary_and_exit_0(
     assert caplog.text.rstrip().endswith('; stopped by Ctrl-C'), caplog.text
 
 
+def test_ctrl_c_while_play_sets_up_is_exit_0_with_nothing_published(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    # Once Ctrl-C in the moment the publishers were being created escaped: exit 130.
+    pytest.importorskip('cyclonedds')
+    bag = _feedback_bag(tmp_path / 'b', ['three'])
+    published: list = []
+    runtime = _fake_runtime(published)
+    node_class = runtime.Node
+
+    class InterruptedNode(node_class):   # type: ignore[misc, valid-type]
+        """A node whose first publisher is interrupted by Ctrl-C while it is created."""
+
+        def create_publisher(self, cls: type, topic: str, qos: Any) -> Any:
+            raise KeyboardInterrupt
+
+    runtime.Node = InterruptedNode
+    monkeypatch.setitem(sys.modules, 'rep_coach.runtime', runtime)
+    monkeypatch.setitem(sys.modules, 'rep_coach.runtime.msg', types.ModuleType('msg'))
+    caplog.set_level('INFO', logger='play')
+    args = argparse.Namespace(bag=bag, rate=1000.0, loop=False, topics=None, namespace='')
+    try:
+        code = play.run(args)
+    except KeyboardInterrupt:   # escaping, it would stop pytest itself
+        pytest.fail('Ctrl-C escaped play.run: exit 130')
+    assert code == 0 and published == []
+    assert caplog.text.rstrip().endswith('stopped by Ctrl-C before playback began')
+
+
 def test_help_says_the_exit_status(capsys: pytest.CaptureFixture) -> None:
     from rep_coach.cli import main
     with pytest.raises(SystemExit) as exit_:

@@ -325,6 +325,10 @@ def run(args: argparse.Namespace) -> int:
         LOG.info('published %d messages in %d pass(es); worst lag %.1f ms%s',
                  stats.published, stats.loops, stats.max_lag_s * 1e3, stopped)
         return 0
+    except KeyboardInterrupt:
+        # Ctrl-C while the publishers were being set up: nothing was played yet.
+        LOG.info('published 0 messages; stopped by Ctrl-C before playback began')
+        return 0
     except getattr(runtime, 'ExternalShutdownException', KeyboardInterrupt):
         return 0
     finally:
