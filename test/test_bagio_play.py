@@ -305,6 +305,18 @@ def test_a_bag_with_nothing_to_play_is_an_error_as_in_evaluate(
     assert capsys.readouterr().err == f'[ERROR] [play]: {bag}: no messages on /reps\n'
 
 
+def _play_interrupted(monkeypatch: pytest.MonkeyPatch, runtime: types.ModuleType, bag: Path,
+                      loop: bool) -> int:
+    """Run ``play`` on ``bag`` over ``runtime``, whose node raises Ctrl-C; return its status."""
+    monkeypatch.setitem(sys.modules, 'rep_coach.runtime', runtime)
+    monkeypatch.setitem(sys.modules, 'rep_coach.runtime.msg', types.ModuleType('msg'))
+    args = argparse.Namespace(bag=bag, rate=1000.0, loop=loop, topics=None, namespace='')
+    try:
+        return play.run(args)
+    except KeyboardInterrupt:   # escaping, it would stop pytest itself
+        pytest.fail('Ctrl-C escaped play.run: exit 130')
+
+
 def test_ctrl_c_ends_a_loop_with_the_summary_and_exit_0(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         caplog: pytest.LogCaptureFixture) -> None:
@@ -330,14 +342,8 @@ def test_ctrl_c_ends_a_loop_with_the_summary_and_exit_0(
             return publisher
 
     runtime.Node = InterruptedNode
-    monkeypatch.setitem(sys.modules, 'rep_coach.runtime', runtime)
-    monkeypatch.setitem(sys.modules, 'rep_coach.runtime.msg', types.ModuleType('msg'))
     caplog.set_level('INFO', logger='play')
-    args = argparse.Namespace(bag=bag, rate=1000.0, loop=True, topics=None, namespace='')
-    try:
-        code = play.run(args)
-    except KeyboardInterrupt:   # escaping, it would stop pytest itself
-        pytest.fail('Ctrl-C escaped play.run: no summary, exit 130')
+    code = _play_interrupted(monkeypatch, runtime, bag, loop=True)
     assert code == 0 and len(published) == 5
     assert 'published 5 messages in 1 pass(es); worst lag' in caplog.text
     assert caplog.text.rstrip().endswith('; stopped by Ctrl-C'), caplog.text
@@ -360,14 +366,8 @@ def test_ctrl_c_while_play_sets_up_is_exit_0_with_nothing_published(
             raise KeyboardInterrupt
 
     runtime.Node = InterruptedNode
-    monkeypatch.setitem(sys.modules, 'rep_coach.runtime', runtime)
-    monkeypatch.setitem(sys.modules, 'rep_coach.runtime.msg', types.ModuleType('msg'))
     caplog.set_level('INFO', logger='play')
-    args = argparse.Namespace(bag=bag, rate=1000.0, loop=False, topics=None, namespace='')
-    try:
-        code = play.run(args)
-    except KeyboardInterrupt:   # escaping, it would stop pytest itself
-        pytest.fail('Ctrl-C escaped play.run: exit 130')
+    code = _play_interrupted(monkeypatch, runtime, bag, loop=False)
     assert code == 0 and published == []
     assert caplog.text.rstrip().endswith('stopped by Ctrl-C before playback began')
 
