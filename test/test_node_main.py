@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import json
 import subprocess
 import sys
 import textwrap
 
 import pytest
 
+from rep_coach.core.params import list_type, NODE_PARAMS, specs_for
 from rep_coach.launcher import claim_domain, isolated_env
+from rep_coach.nodes import common
 from rep_coach.nodes.common import EXIT_MIDDLEWARE, logger_name, run_node
 from rep_coach.runtime.errors import is_middleware_startup_error, MiddlewareStartupError
 
@@ -309,3 +314,40 @@ def test_a_failing_close_is_reported_and_the_node_still_destroyed(
     assert info.value.code == 1 and destroyed == [True]
     assert capsys.readouterr().err.strip().splitlines() == [
         '[ERROR] [session_recorder]: failed at shutdown: OSError: No space left on device']
+
+
+@pytest.mark.parametrize('node', sorted(NODE_PARAMS))
+@pytest.mark.parametrize('args', [['prog', '--help'], ['prog', '--ros-args', '-r',
+                                                       '__ns:=/gym', '--', '-h']])
+def test_help_explains_the_node_and_does_not_start_it(
+        node: str, args: list, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture) -> None:
+    module = importlib.import_module(f'rep_coach.nodes.{node}')
+
+    def no_start(*_: object, **__: object) -> None:
+        raise AssertionError('the node was started for --help')
+
+    monkeypatch.setattr(common.rclpy, 'init', no_start)
+    module.main(args)
+    out = capsys.readouterr().out
+    assert out.startswith(f'usage: {node} [--ros-args')
+    # The module's own description, then every declared parameter with its default.
+    assert inspect.cleandoc(module.__doc__).splitlines()[0] in out
+    for spec in specs_for(node):
+        assert f'  {spec.name} ({list_type(spec.default)}, default ' \
+               f'{json.dumps(spec.default)})' in out
+    assert 'exit status: 0' in out
+
+
+def test_help_inside_the_ros_arguments_is_not_the_nodes(
+        in_process: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    # `-p start_delay_s:=--help` is a parameter's value, for rclpy to judge: the node starts.
+    def started(*_: object, **__: object) -> None:
+        raise RuntimeError('rclpy.init reached')
+
+    monkeypatch.setattr(common.rclpy, 'init', started)
+    from rep_coach.nodes.imu_publisher import main
+    with pytest.raises(SystemExit) as stopped:
+        main(['prog', '--ros-args', '-p', 'start_delay_s:=--help'])
+    assert stopped.value.code == 2
+    assert 'rclpy.init reached' in capsys.readouterr().err

@@ -1,4 +1,10 @@
-"""audio_feedback: reps and near-failure verdicts in; spoken or tone cues and `feedback` out."""
+"""
+audio_feedback: reps and near-failure verdicts in; spoken or tone cues and `feedback` out.
+
+Reads ``reps``, ``near_failure``, ``form/cues`` and ``imu/clock`` (the data timeline
+that ends a set after ``set_rest_s`` without reps), runs the coaching policy, plays each
+cue on the ``sink`` without blocking, and publishes its text on ``feedback``.
+"""
 
 from __future__ import annotations
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import faulthandler
+import inspect
+import json
 import sys
+import textwrap
 from typing import Any, Callable, Dict, List, Optional
 
 from rep_coach import runtime
-from rep_coach.core.params import ParameterError, specs_for
+from rep_coach.core.params import list_type, ParameterError, specs_for
 from rep_coach.qos import QosSpec
-from rep_coach.ros_args import parse_ros_args
+from rep_coach.ros_args import parse_ros_args, remove_ros_args
 from rep_coach.ros_names import remapped_node_identity
 from rep_coach.runtime import ExternalShutdownException, ParameterDescriptor, QoSProfile, rclpy
 from rep_coach.runtime.errors import is_middleware_startup_error
@@ -149,8 +152,13 @@ def run_node(factory: Callable[[], Any], args: Optional[List[str]] = None) -> No
     line with the middleware's reason and exits with code 1.  These lines name the node
     as its own log lines do, with its namespace (``station1.imu_publisher``).
     """
-    name = logger_name(getattr(factory, 'NODE_NAME', 'rep_coach'),
-                       sys.argv if args is None else args)
+    argv = sys.argv if args is None else args
+    if {'-h', '--help'} & set(remove_ros_args(argv)[1:]) and hasattr(factory, 'NODE_NAME'):
+        # rclpy ignores arguments outside --ros-args, so `ros2 run rep_coach NODE --help`
+        # would otherwise start the node; it explains the node instead.
+        print(node_help(factory))
+        return
+    name = logger_name(getattr(factory, 'NODE_NAME', 'rep_coach'), argv)
     # A crash in native code (middleware, numpy, onnxruntime) then leaves the Python stack
     # of every thread in the node's log instead of a bare "exit code -11".
     faulthandler.enable()
@@ -200,6 +208,33 @@ def run_node(factory: Callable[[], Any], args: Optional[List[str]] = None) -> No
         rclpy.try_shutdown()
     if code:
         sys.exit(code)
+
+
+def node_help(factory: Callable[[], Any]) -> str:
+    """
+    Return the ``--help`` text of the node class ``factory``.
+
+    Its module's docstring (what the node reads and writes), how to start it, and
+    every parameter from its table (``rep_coach.core.params``) with type, default and
+    meaning: the one source the node declares them from.
+    """
+    name = factory.NODE_NAME  # type: ignore[attr-defined]
+    about = inspect.cleandoc(sys.modules[factory.__module__].__doc__ or '')
+    lines = [f'usage: {name} [--ros-args [-r __ns:=/STATION] [-p NAME:=VALUE ...] '
+             '[--params-file FILE]]', '', about, '',
+             'parameters (read once at start-up; set with -p NAME:=VALUE, or with '
+             '--params-file and',
+             "a file in config/rep_coach.yaml's ros__parameters layout):"]
+    for spec in specs_for(name):
+        lines.append(f'  {spec.name} ({list_type(spec.default)}, '
+                     f'default {json.dumps(spec.default)})')
+        lines += textwrap.wrap(spec.description, 88, initial_indent=' ' * 6,
+                               subsequent_indent=' ' * 6)
+    lines += ['', 'exit status: 0 when stopped by Ctrl-C or SIGTERM, '
+              f'{EXIT_BAD_CONFIG} when it cannot start (the FATAL line',
+              f'names the culprit), {EXIT_MIDDLEWARE} when the middleware refuses it or '
+              'its shutdown fails.']
+    return '\n'.join(lines)
 
 
 def logger_name(node_name: str, args: List[str]) -> str:

@@ -3,7 +3,9 @@ near_failure_classifier: reps in, near-failure verdicts out (stage 2).
 
 The node reads only ``reps``: each rep event carries what the classifier needs
 (the per-rep features and the rep's raw IMU signal, cut by the segmenter), so it
-is not woken by the 100 Hz ``imu/data_raw`` stream.
+is not woken by the 100 Hz ``imu/data_raw`` stream.  Each rep's verdict (near
+failure or not, its probability and the reps in reserve) goes out on
+``near_failure`` as JSON; the latched ``stage_info`` says which model ran.
 """
 
 from __future__ import annotations

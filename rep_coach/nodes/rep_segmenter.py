@@ -1,4 +1,11 @@
-"""rep_segmenter: IMU samples in, repetition events out (stage 1)."""
+"""
+rep_segmenter: IMU samples in, repetition events out (stage 1).
+
+Reads ``imu/data_raw`` (sensor QoS) and publishes each rep on ``reps`` as JSON (its
+start, end, features and the rep's IMU signal) as soon as the model decides it has
+ended; ``imu/clock`` and ``diagnostics`` carry the IMU timeline and problems with the
+samples, and the latched ``stage_info`` says which model ran.
+"""
 
 from __future__ import annotations
 
