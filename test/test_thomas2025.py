@@ -233,6 +233,31 @@ def test_a_count_field_at_odds_with_its_rpe_values_is_reported(tmp_path: Path,
             'using the values') in caplog.text
 
 
+@pytest.mark.parametrize('counts', ['3, 3', '2, 3', '2, two'])
+def test_index_count_fields_at_odds_with_the_boundaries_are_reported(
+        tmp_path: Path, caplog, counts: str) -> None:
+    # Like rpes.csv's count row: the boundaries are used, the mismatch said.
+    # Before: the N, N fields after the peaks were never looked at.
+    _write_layout(tmp_path)
+    index = tmp_path / 'rep_indexes_corrected.txt'
+    index.write_text(index.read_text().replace('[80, 220], 2, 2', f'[80, 220], {counts}'))
+    with caplog.at_level(logging.WARNING, logger='rep_coach.core.thomas2025'):
+        sets = load_dataset(tmp_path)
+    assert len(sets[0].sets[0].reps) == 2
+    assert (f'{index}:1: set X001_5_1: count field(s) {counts}, but 2 rep(s) between its '
+            'boundaries; using the boundaries') in caplog.text
+
+
+def test_index_count_fields_that_agree_or_are_absent_say_nothing(tmp_path: Path,
+                                                                 caplog) -> None:
+    _write_layout(tmp_path)
+    index = tmp_path / 'rep_indexes_corrected.txt'
+    index.write_text(index.read_text() + 'X001_5_3, [1, 5, 9], [3, 7]\n')
+    with caplog.at_level(logging.WARNING, logger='rep_coach.core.thomas2025'):
+        load_dataset(tmp_path)
+    assert 'count field' not in caplog.text
+
+
 def test_a_set_that_rpes_csv_does_not_name_is_reported(tmp_path: Path, caplog) -> None:
     # Before: its reps silently had no RPE, so near failure left the set out unnoticed.
     _write_layout(tmp_path)
@@ -272,6 +297,19 @@ def test_a_set_name_without_subject_load_and_set_is_reported(tmp_path: Path, cap
         rec, = load_dataset(tmp_path)
     assert rec.subject is None and rec.meta == {}
     assert 'X001_._1: not named SUBJECT_LOAD_SET (as A321_10_1)' in caplog.text
+
+
+def test_subjects_on_sets_without_a_subject_code_says_so(tmp_path: Path, capsys) -> None:
+    # Before: "--subjects X001 matches none of them: DATA has no labelled sets".
+    _write_layout(tmp_path)
+    raw = tmp_path / 'Raw Data'
+    (raw / 'X001_5_1.csv').rename(raw / 'first-set.csv')
+    path = tmp_path / 'rep_indexes_corrected.txt'
+    path.write_text(path.read_text().replace('X001_5_1', 'first-set'))
+    assert main(['evaluate', str(tmp_path), '--no-progress', '--subjects', 'X001']) == 2
+    assert capsys.readouterr().err == (
+        'rep-coach evaluate: --subjects X001 matches none of them: its 1 set(s) carry no '
+        'subject code (not named SUBJECT_LOAD_SET as A321_10_1; first: first-set)\n')
 
 
 def test_a_set_named_twice_is_an_error_naming_both_places(tmp_path: Path) -> None:

@@ -198,8 +198,15 @@ def load_recordings(path: Path, subjects: Optional[List[str]] = None) -> Inputs:
     """
     path = Path(path)
     if (path / 'rep_indexes_corrected.txt').is_file():
-        from rep_coach.core.thomas2025 import load_dataset, subjects as dataset_subjects
-        chosen = _chosen(subjects, dataset_subjects(path))   # before loading: it is slow
+        from rep_coach.core.thomas2025 import (load_dataset, set_names,
+                                               subjects as dataset_subjects)
+        names = set_names(path)
+        # Sets not named SUBJECT_LOAD_SET have no subject code to pick them by.
+        none_because = (f'them: its {len(names)} set(s) carry no subject code (not named '
+                        f'SUBJECT_LOAD_SET as A321_10_1; first: {names[0]})' if names
+                        else 'them: DATA has no labelled sets')
+        # Chosen before loading, which is slow.
+        chosen = _chosen(subjects, dataset_subjects(path), none_because)
         inputs = Inputs([], 'dataset')
         inputs.recordings = load_dataset(path, chosen, unreadable=inputs.skipped)
         _some_scorable(path, inputs, 'set')
@@ -238,14 +245,15 @@ def _some_scorable(path: Path, inputs: Inputs, unit: str) -> None:
                          f'(first: {first})')
 
 
-def _chosen(subjects: Optional[List[str]], available: List[str]) -> Optional[List[str]]:
+def _chosen(subjects: Optional[List[str]], available: List[str],
+            none_because: str = 'them: DATA has no labelled sets') -> Optional[List[str]]:
     """
     Return the subjects of ``available`` that ``subjects`` name (None: all; None).
 
     A code names the subject it equals, else those it equals ignoring case (``a321``
     is ``A321``).  Raises ``ValueError`` naming the codes that name none, and what
-    there is: a mistyped code would leave its subject out unnoticed, or, alone,
-    nothing to score.
+    there is (``none_because`` when ``available`` is empty): a mistyped code would
+    leave its subject out unnoticed, or, alone, nothing to score.
     """
     if subjects is None:
         return None
@@ -259,7 +267,7 @@ def _chosen(subjects: Optional[List[str]], available: List[str]) -> Optional[Lis
             unmatched.append(code)
     if unmatched:
         raise ValueError(f'--subjects {" ".join(unmatched)} matches none of '
-                         f'{", ".join(available) or "them: DATA has no labelled sets"}')
+                         f'{", ".join(available) or none_because}')
     return chosen
 
 

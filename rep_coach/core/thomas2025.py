@@ -175,6 +175,7 @@ def read_rep_indexes(path: Path) -> Dict[str, _IndexLine]:
             raise DatasetError(f'{path}:{line_no}: negative sample index '
                                f'{min(bounds + peaks)}')
         name, labels = match.group(1), _IndexLine(bounds, peaks)
+        _report_index_counts(path, line_no, name, len(bounds) - 1, line[match.end():])
         if out.get(name, labels) != labels:
             # Which line is the corrected one cannot be told: the later one silently won.
             raise DatasetError(f'{path}:{line_no}: set {name} again, with other indexes '
@@ -182,6 +183,19 @@ def read_rep_indexes(path: Path) -> Dict[str, _IndexLine]:
         first_line.setdefault(name, line_no)
         out[name] = labels
     return out
+
+
+def _report_index_counts(path: Path, line_no: int, name: str, n_reps: int, rest: str) -> None:
+    """
+    Warn where an index line's count fields (the ``N, N`` after the peaks) are not its reps.
+
+    The boundaries are used, as the dataset's README says to trust them; the counts are
+    only checked, so a line whose boundaries lost or gained a rep is said, not hidden.
+    """
+    counts = [field.strip() for field in rest.split(',') if field.strip()]
+    if any(count != str(n_reps) for count in counts):
+        LOG.warning('%s:%d: set %s: count field(s) %s, but %d rep(s) between its boundaries; '
+                    'using the boundaries', path, line_no, name, ', '.join(counts), n_reps)
 
 
 def read_rpes(path: Path) -> Dict[str, List[float]]:
