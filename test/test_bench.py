@@ -171,6 +171,15 @@ def test_exit_status_says_whether_every_target_asked_for_was_met() -> None:
     evaluation = {'x_realtime': 600.0, 'learned': {'available': False, 'reason': 'no models'}}
     assert exit_status(_result(['evaluation'], evaluation=evaluation)) == 3
     assert exit_status(_result(['evaluation'], evaluation={'x_realtime': 600.0})) == 0
+    # A graph measured on the baseline because the learned stages would not load: its
+    # targets were met by stages the nodes do not run by default.  Once exit 0.
+    graph = {'event_latency_p99_ms': 5.0, 'cpu_percent_total': 5.0, 'rss_mb_total': 300.0,
+             'lost_reliable': 0, 'model': 'baseline', 'model_note': 'learned models '
+             'unavailable (no models); measured the baseline stages'}
+    assert not_available(_result(['graph'], graph=graph)) == [
+        'graph: learned models unavailable (no models); measured the baseline stages']
+    assert exit_status(_result(['graph'], graph=graph)) == 3
+    assert exit_status(_result(['graph'], graph={**graph, 'model_note': None})) == 0
 
 
 def test_inference_times_our_models_without_torch(tmp_path: Path) -> None:

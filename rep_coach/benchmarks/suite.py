@@ -294,7 +294,9 @@ def not_available(result: Dict[str, Any]) -> List[str]:
 
     A section that could not run (``available`` false), a part of one that could not
     (a dict entry with ``available`` false: inference's PyTorch cases and reference,
-    evaluation's learned stages) and a target of a section run that has no value.
+    evaluation's learned stages), a graph that ran the baseline stages because the
+    learned ones would not load (its ``model_note``: its targets are judged on stages
+    the nodes do not run by default) and a target of a section run that has no value.
     """
     lines = []
     for name in result.get('sections', ()):
@@ -304,6 +306,8 @@ def not_available(result: Dict[str, Any]) -> List[str]:
         if section.get('available') is False:
             lines.append(f'{name}: {section.get("reason")}')
             continue
+        if section.get('model_note'):
+            lines.append(f'{name}: {section["model_note"]}')
         lines += [f'{name} {part}: {entry.get("reason")}' for part, entry in section.items()
                   if isinstance(entry, dict) and entry.get('available') is False]
     ran = {t.name for t in TARGETS if t.path[0] in result.get('sections', ())}

@@ -30,8 +30,9 @@ exit status: 0 every section asked for ran and every target it measured was met 
 soak: passed); 1 a target measured was missed, whatever else (the soak: failed); 2 a
 bad option; 3 no target missed, but something asked for could not be measured: a
 section or part of one "not available" (e.g. the PyTorch reference without the train
-extra, pose without the pose extra) or a target left without a value (the soak: the
-graph did not run)
+extra, pose without the pose extra), a target left without a value, or the graph run
+on the baseline stages because the learned models would not load (the soak: the graph
+did not run)
 """
 
 
