@@ -244,8 +244,19 @@ def test_index_count_fields_at_odds_with_the_boundaries_are_reported(
     with caplog.at_level(logging.WARNING, logger='rep_coach.core.thomas2025'):
         sets = load_dataset(tmp_path)
     assert len(sets[0].sets[0].reps) == 2
-    assert (f'{index}:1: set X001_5_1: count field(s) {counts}, but 2 rep(s) between its '
-            'boundaries; using the boundaries') in caplog.text
+    warning = (f'{index}:1: set X001_5_1: count field(s) {counts}, but 2 rep(s) between its '
+               'boundaries; using the boundaries')
+    assert warning in caplog.text
+
+
+def test_an_index_count_mismatch_is_said_once_by_evaluate(tmp_path: Path, caplog) -> None:
+    # evaluate reads the index three times (sets, subjects, the load): said once, per set.
+    _write_layout(tmp_path)
+    index = tmp_path / 'rep_indexes_corrected.txt'
+    index.write_text(index.read_text().replace('[80, 220], 2, 2', '[80, 220], 3, 3'))
+    with caplog.at_level(logging.WARNING, logger='rep_coach.core.thomas2025'):
+        assert main(['evaluate', str(tmp_path), '--no-progress', '--subjects', 'X001']) == 0
+    assert caplog.text.count('count field(s) 3, 3') == 1
 
 
 def test_index_count_fields_that_agree_or_are_absent_say_nothing(tmp_path: Path,

@@ -16,7 +16,7 @@ scale: that mapping is *our assumption*, not a statement of the dataset's author
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import io
 import logging
 import math
@@ -151,6 +151,9 @@ def _read_text(path: Path) -> str:
 class _IndexLine:
     boundaries: List[int]
     peaks: List[int]
+    #: The fields after the peaks (``N, N``: the rep count, twice), as written; only checked.
+    counts: List[str] = field(default_factory=list, compare=False)
+    line_no: int = field(default=0, compare=False)
 
 
 def read_rep_indexes(path: Path) -> Dict[str, _IndexLine]:
@@ -174,8 +177,8 @@ def read_rep_indexes(path: Path) -> Dict[str, _IndexLine]:
         if min(bounds + peaks) < 0:
             raise DatasetError(f'{path}:{line_no}: negative sample index '
                                f'{min(bounds + peaks)}')
-        name, labels = match.group(1), _IndexLine(bounds, peaks)
-        _report_index_counts(path, line_no, name, len(bounds) - 1, line[match.end():])
+        counts = [f.strip() for f in line[match.end():].split(',') if f.strip()]
+        name, labels = match.group(1), _IndexLine(bounds, peaks, counts, line_no)
         if out.get(name, labels) != labels:
             # Which line is the corrected one cannot be told: the later one silently won.
             raise DatasetError(f'{path}:{line_no}: set {name} again, with other indexes '
@@ -183,19 +186,6 @@ def read_rep_indexes(path: Path) -> Dict[str, _IndexLine]:
         first_line.setdefault(name, line_no)
         out[name] = labels
     return out
-
-
-def _report_index_counts(path: Path, line_no: int, name: str, n_reps: int, rest: str) -> None:
-    """
-    Warn where an index line's count fields (the ``N, N`` after the peaks) are not its reps.
-
-    The boundaries are used, as the dataset's README says to trust them; the counts are
-    only checked, so a line whose boundaries lost or gained a rep is said, not hidden.
-    """
-    counts = [field.strip() for field in rest.split(',') if field.strip()]
-    if any(count != str(n_reps) for count in counts):
-        LOG.warning('%s:%d: set %s: count field(s) %s, but %d rep(s) between its boundaries; '
-                    'using the boundaries', path, line_no, name, ', '.join(counts), n_reps)
 
 
 def read_rpes(path: Path) -> Dict[str, List[float]]:
@@ -307,6 +297,13 @@ def load_set(data_dir: Path, name: str,
     if rpe_values and len(rpe_values) != n_reps:
         LOG.warning('%s: %d RPE values for %d reps; using the first %d', name,
                     len(rpe_values), n_reps, min(n_reps, len(rpe_values)))
+    if any(count != str(n_reps) for count in line.counts):
+        # The boundaries are used, as the dataset's README says to trust them; a line whose
+        # boundaries lost or gained a rep is said, not hidden.  Here, once per set loaded:
+        # the index file is read more than once (to list sets and subjects).
+        LOG.warning('%s:%d: set %s: count field(s) %s, but %d rep(s) between its boundaries; '
+                    'using the boundaries', data_dir / REP_INDEX_FILE, line.line_no, name,
+                    ', '.join(line.counts), n_reps)
     peaks = line.peaks if len(line.peaks) == n_reps else [None] * n_reps
     if len(line.peaks) != n_reps:
         LOG.warning('%s: %d peaks for %d reps; ignoring peaks', name, len(line.peaks), n_reps)
