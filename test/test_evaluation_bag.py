@@ -723,3 +723,22 @@ def test_a_bag_cut_after_its_only_rep_says_nothing_is_left(
     assert run_evaluate(str(tmp_path / 'short')) == evaluate_cli.EXIT_BAD_INPUT
     err = capsys.readouterr().err
     assert 'short: all 1 labelled rep(s) left out' in err
+
+
+def test_a_bag_without_its_metadata_is_named_with_the_repair(labelled_bag: tuple, tmp_path: Path,
+                                                             capsys: Any) -> None:
+    # Before: "neither a thomas2025-layout directory ..., a rosbag2 bag (metadata.yaml) nor a
+    # directory of bags" for a bag whose recorder died before writing metadata.yaml, and for
+    # one whose metadata.yaml is a directory; play and plot said what it is.
+    import shutil
+    bag = tmp_path / 'cut'
+    shutil.copytree(labelled_bag[0], bag)
+    (bag / 'metadata.yaml').unlink()
+    assert run_evaluate(str(bag)) == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and 'metadata.yaml is missing' in err
+    assert f'rep-coach repair {bag}' in err
+    (bag / 'metadata.yaml').mkdir()
+    assert run_evaluate(str(bag)) == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and 'cannot read metadata.yaml' in err and 'neither' not in err

@@ -218,6 +218,11 @@ def load_recordings(path: Path, subjects: Optional[List[str]] = None) -> Inputs:
         raise FileNotFoundError(f'{path}: no such file or directory')
     from rep_coach.bagio import bags_in
     bags = bags_in(path) if path.is_dir() else []
+    if not bags and path.is_dir() and ((path / 'metadata.yaml').exists()
+                                       or any(path.glob('*.mcap'))):
+        # A bag whose metadata.yaml was lost with its recorder, or is not a file: the
+        # bag reader says so and how to repair it (raises), where "neither" misled.
+        return Inputs([read_labelled_bag(path)], 'bag')
     if not bags and path.suffix == '.mcap':
         raise ValueError(f'{path}: an MCAP file of a bag; name the bag, the directory '
                          f'{path.parent} that holds it with its metadata.yaml')
