@@ -742,3 +742,35 @@ def test_a_bag_without_its_metadata_is_named_with_the_repair(labelled_bag: tuple
     assert run_evaluate(str(bag)) == 2
     err = capsys.readouterr().err
     assert err.count('\n') == 1 and 'cannot read metadata.yaml' in err and 'neither' not in err
+
+
+def test_labels_that_do_not_decode_are_said_not_dropped_unseen(
+        labelled_bag: tuple, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any,
+        caplog: pytest.LogCaptureFixture) -> None:
+    # Before: a labels/reps payload that was not TrueRep JSON was skipped without a word (its
+    # rep silently unscored), and with none decodable the error listed labels/reps among
+    # "its topics with messages" (metadata.yaml's counts, which a cut file also outlives).
+    rec = simulate(SimConfig(seed=1, sets=1))
+    n = len(rec.sets[0].reps)
+    good = TrueRep.to_json
+    monkeypatch.setattr(TrueRep, 'to_json', lambda rep: '{garbled' if rep.rep_index == 2
+                        else good(rep))
+    write_labelled_bag(tmp_path / 'one', rec)
+    monkeypatch.setattr(TrueRep, 'to_json', lambda rep: '{garbled')
+    write_labelled_bag(tmp_path / 'all', rec)
+    assert run_evaluate(str(tmp_path / 'one'), '--json') == 0
+    assert json.loads(capsys.readouterr().out)['baseline']['segmentation']['n_true_reps'] \
+        == n - 1
+    assert f'{tmp_path / "one"}: 1 labels/reps message(s) cannot be decoded' in caplog.text
+    assert run_evaluate(str(tmp_path / 'all')) == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and f'none of its {n} labels/reps messages decodes' in err
+    # A bag cut before its labels: the topics named are those read, not metadata.yaml's.
+    import shutil
+    cut = shutil.copytree(labelled_bag[0], tmp_path / 'cut')
+    storage = next(cut.glob('*.mcap'))
+    with storage.open('r+b') as handle:   # the labels were written last
+        handle.truncate(storage.stat().st_size * 9 // 10)
+    assert run_evaluate(str(cut)) == 2
+    assert capsys.readouterr().err.endswith(
+        f'(its topics with messages: {NS}/imu/data_raw)\n')

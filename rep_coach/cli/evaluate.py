@@ -296,11 +296,14 @@ def read_labelled_bag(path: Path) -> ImuRecording:
     ``meta[LEFT_OUT]``.  Raises ``ValueError`` (naming the bag) when it is unreadable
     or has no labels, or none left.
     """
+    from rep_coach.core.sources import BAD_LABELS
     recording = read_bag_recording(Path(path))
     if not any(s.reps for s in recording.sets):
-        names = recording.meta.get('topics') or []
+        bad = recording.meta[BAD_LABELS]
+        why = (f'none of its {len(bad)} labels/reps messages decodes; first: {bad[0]}' if bad
+               else f'its topics with messages: {", ".join(recording.meta["topics"])}')
         raise ValueError(f'{path}: no labels/reps (TrueRep JSON) messages to score against '
-                         f'(its topics with messages: {", ".join(names)})')
+                         f'({why})')
     left_out = leave_out_cut_reps(recording)
     recording.meta[LEFT_OUT] = left_out
     if not recording.sets:
@@ -327,7 +330,6 @@ def read_bag_recording(path: Path) -> ImuRecording:
     except BagError as exc:   # read_session_bag read it: only a race gets here
         raise ValueError(str(exc)) from None
     recording.subject = bag_subject(path, metadata)
-    recording.meta['topics'] = [t.name for t in metadata.topics if t.message_count]
     listed = [t.name for t in metadata.topics]
     recorded = recorded_detections(session, listed)
     recorded.stages = recorded_stages(session, listed)
