@@ -315,6 +315,12 @@ def read_our_csv(path: Path) -> ImuRecording:
                                       f'{",".join(row)!r}') from None
                 if not math.isfinite(values[0]):
                     raise SourceError(f'{path}:{line_no}: time is not finite')
+                # float() takes nan and inf; one such sample would poison the stages'
+                # filters for the rest of the set (the nodes' gate drops it live).
+                bad = next((i for i, v in enumerate(values) if not math.isfinite(v)), None)
+                if bad is not None:
+                    raise SourceError(f'{path}:{line_no}: {CSV_HEADER[bad]} is '
+                                      f'{row[bad].strip()!r}, not a finite number')
                 rows.append(values)
     except UnicodeDecodeError as exc:
         raise SourceError(f'{path}: not a text CSV ({exc.reason})') from None
