@@ -44,6 +44,12 @@ def _variant(good: Path, tmp_path: Path, name: str, text: str) -> Path:
     ('header.csv', lambda s: 'time,x,y,z\n1,2,3,4\n', r'header\.csv:1: expected the header'),
     ('empty.csv', lambda s: '', r'empty\.csv: empty'),
     ('nan_time.csv', lambda s: s + 'nan,0,0,9.8,0,0,0\n', r'nan_time\.csv:\d+: time is not'),
+    # Before: nan and inf IMU values were read as samples (float() takes them) and silently
+    # stopped the learned segmenter finding any rep for the rest of the set.
+    ('nan_accel.csv', lambda s: s + '9,nan,0,9.8,0,0,0\n',
+     r"nan_accel\.csv:\d+: ax is 'nan', not a finite number"),
+    ('inf_gyro.csv', lambda s: s + '9,0,0,9.8,0,0,-inf\n',
+     r"inf_gyro\.csv:\d+: gz is '-inf', not a finite number"),
 ])
 def test_bad_csv_is_one_error_naming_file_and_line(good_csv: Path, tmp_path: Path, name: str,
                                                    mutate, message: str) -> None:

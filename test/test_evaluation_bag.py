@@ -723,3 +723,80 @@ def test_a_bag_cut_after_its_only_rep_says_nothing_is_left(
     assert run_evaluate(str(tmp_path / 'short')) == evaluate_cli.EXIT_BAD_INPUT
     err = capsys.readouterr().err
     assert 'short: all 1 labelled rep(s) left out' in err
+
+
+def test_a_bag_without_its_metadata_is_named_with_the_repair(labelled_bag: tuple, tmp_path: Path,
+                                                             capsys: Any) -> None:
+    # Before: "neither a thomas2025-layout directory ..., a rosbag2 bag (metadata.yaml) nor a
+    # directory of bags" for a bag whose recorder died before writing metadata.yaml, and for
+    # one whose metadata.yaml is a directory; play and plot said what it is.
+    import shutil
+    bag = tmp_path / 'cut'
+    shutil.copytree(labelled_bag[0], bag)
+    (bag / 'metadata.yaml').unlink()
+    assert run_evaluate(str(bag)) == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and 'metadata.yaml is missing' in err
+    assert f'rep-coach repair {bag}' in err
+    (bag / 'metadata.yaml').mkdir()
+    assert run_evaluate(str(bag)) == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and 'cannot read metadata.yaml' in err and 'neither' not in err
+
+
+def test_labels_that_do_not_decode_are_said_not_dropped_unseen(
+        labelled_bag: tuple, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any,
+        caplog: pytest.LogCaptureFixture) -> None:
+    # Before: a labels/reps payload that was not TrueRep JSON was skipped without a word (its
+    # rep silently unscored), and with none decodable the error listed labels/reps among
+    # "its topics with messages" (metadata.yaml's counts, which a cut file also outlives).
+    rec = simulate(SimConfig(seed=1, sets=1))
+    n = len(rec.sets[0].reps)
+    good = TrueRep.to_json
+    monkeypatch.setattr(TrueRep, 'to_json', lambda rep: '{garbled' if rep.rep_index == 2
+                        else good(rep))
+    write_labelled_bag(tmp_path / 'one', rec)
+    monkeypatch.setattr(TrueRep, 'to_json', lambda rep: '{garbled')
+    write_labelled_bag(tmp_path / 'all', rec)
+    assert run_evaluate(str(tmp_path / 'one'), '--json') == 0
+    assert json.loads(capsys.readouterr().out)['baseline']['segmentation']['n_true_reps'] \
+        == n - 1
+    assert f'{tmp_path / "one"}: 1 labels/reps message(s) cannot be decoded' in caplog.text
+    assert run_evaluate(str(tmp_path / 'all')) == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and f'none of its {n} labels/reps messages decodes' in err
+    # A bag cut before its labels: the topics named are those read, not metadata.yaml's.
+    import shutil
+    cut = shutil.copytree(labelled_bag[0], tmp_path / 'cut')
+    storage = next(cut.glob('*.mcap'))
+    with storage.open('r+b') as handle:   # the labels were written last
+        handle.truncate(storage.stat().st_size * 9 // 10)
+    assert run_evaluate(str(cut)) == 2
+    assert capsys.readouterr().err.endswith(
+        f'(its topics with messages: {NS}/imu/data_raw)\n')
+
+
+def test_imu_samples_with_nan_or_inf_are_left_out_as_the_nodes_drop_them(
+        tmp_path: Path, capsys: Any, caplog: pytest.LogCaptureFixture) -> None:
+    # Before: they were fed to the replays, where one NaN sample silently stopped the learned
+    # segmenter finding any rep for the rest of the set (event F1 0 where the nodes, whose
+    # sample gate drops such samples, found every rep); a bag of only such samples was scored.
+    rec = simulate(SimConfig(seed=1, sets=1))
+    write_labelled_bag(tmp_path / 'clean', rec)
+    rec.imu.accel[300, 0] = np.nan
+    rec.imu.gyro[400, 2] = np.inf
+    write_labelled_bag(tmp_path / 'spiked', rec)
+    scores = []
+    for name in ('clean', 'spiked'):
+        assert run_evaluate(str(tmp_path / name), '--json') == 0
+        scores.append(json.loads(capsys.readouterr().out))
+    assert scores[1]['learned'] is not None
+    assert scores[1]['learned']['segmentation']['event_f1'] == \
+        scores[0]['learned']['segmentation']['event_f1'] > 0.5
+    assert f'{tmp_path / "spiked"}: 2 IMU sample(s) with NaN or Inf left out' in caplog.text
+    rec.imu.gyro[:, 0] = np.nan
+    write_labelled_bag(tmp_path / 'all', rec)
+    assert run_evaluate(str(tmp_path / 'all')) == 2
+    assert capsys.readouterr().err == (f'rep-coach evaluate: {tmp_path / "all"}: none of its '
+                                       f'{len(rec.imu)} IMU samples is usable (each has a NaN '
+                                       'or Inf)\n')

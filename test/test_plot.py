@@ -217,3 +217,16 @@ def test_a_write_that_fails_after_the_replay_stops_with_one_line(
     assert run_plot(str(sim_set), '-o', str(out), '--pipeline', 'baseline') == 2
     assert capsys.readouterr().err.splitlines()[-1] == \
         f'rep-coach plot: {out}: cannot be written (No space left on device)'
+
+
+def test_stamps_too_large_for_a_date_draw_without_one(tmp_path: Path, capsys: Any) -> None:
+    # Before: a CSV stamped past year 9999 stopped with a traceback (ValueError: year
+    # 33658 is out of range) where the axis label names the first sample's date.
+    from rep_coach.core.sources import write_our_csv
+    rec = simulate(SimConfig(seed=3, sets=1))
+    rec.imu.t = rec.imu.t + 1e12
+    write_our_csv(tmp_path / 'far.csv', rec.imu)
+    out = tmp_path / 'far.png'
+    assert run_plot(str(tmp_path / 'far.csv'), '-o', str(out), '--pipeline', 'baseline') == 0
+    assert out.read_bytes()[:8] == PNG
+    assert 'Traceback' not in capsys.readouterr().err

@@ -91,6 +91,22 @@ def test_a_file_cut_in_its_last_row_loses_only_that_row(tmp_path: Path, caplog) 
     assert f'X001_5_1.csv:{len(HEADER) + 300}: last row cut short (3 fields' in caplog.text
 
 
+def test_a_value_that_is_not_finite_names_file_line_and_column(tmp_path: Path) -> None:
+    # Before: nan and inf cells were read as samples (float() takes them), even in the last
+    # row, and silently spoilt the replay of the rest of the set.
+    _write_layout(tmp_path)
+    csv_path = tmp_path / 'Raw Data' / 'X001_5_1.csv'
+    lines = csv_path.read_text().splitlines()
+    for row, cell, column in ((20, 'nan', 'ACC Y'), (len(HEADER) + 399, 'inf', 'GYRO Z')):
+        bad = list(lines)
+        bad[row] = ', '.join(cell if name == column else '0.0' for name in
+                             ('ACC X', 'ACC Y', 'ACC Z', 'GYRO X', 'GYRO Y', 'GYRO Z', 'EMG'))
+        csv_path.write_text('\n'.join(bad[:len(HEADER) + 400]))   # the bad row last, once
+        expected = f"X001_5_1.csv:{row + 1}: malformed IMU row: {column} is '{cell}', not a"
+        with pytest.raises(DatasetError, match=re.escape(expected + ' finite number')):
+            read_trigno_csv(csv_path)
+
+
 def test_evaluate_scores_the_sets_it_can_read_and_lists_the_others(tmp_path: Path,
                                                                    capfd) -> None:
     _write_layout(tmp_path)

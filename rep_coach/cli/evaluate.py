@@ -49,12 +49,14 @@ from pathlib import Path
 import sys
 from typing import Any, Callable, Dict, List, Optional, Tuple, TYPE_CHECKING, TypeVar
 
+import numpy as np
+
 from rep_coach import topics
 from rep_coach.bag_names import station_label
 from rep_coach.cli.checks import classifier_threshold, fail, positive_int, set_rest
 from rep_coach.core.evaluation import (ASSUMPTION, CUT_MARGIN_S, evaluate, leave_out_cut_reps,
                                        recorded_replay, Replay, score_replays)
-from rep_coach.core.types import ImuRecording, NearFailureState, PayloadError, RepEvent
+from rep_coach.core.types import ImuBlock, ImuRecording, NearFailureState, PayloadError, RepEvent
 from rep_coach.pipeline import DEFAULT_SET_REST_S, DEFAULT_THRESHOLD, stage_factories
 from rep_coach.ros_names import join_name
 from rep_coach.stage_info import Difference, StageInfo, STAGES
@@ -218,6 +220,11 @@ def load_recordings(path: Path, subjects: Optional[List[str]] = None) -> Inputs:
         raise FileNotFoundError(f'{path}: no such file or directory')
     from rep_coach.bagio import bags_in
     bags = bags_in(path) if path.is_dir() else []
+    if not bags and path.is_dir() and ((path / 'metadata.yaml').exists()
+                                       or any(path.glob('*.mcap'))):
+        # A bag whose metadata.yaml was lost with its recorder, or is not a file: the
+        # bag reader says so and how to repair it (raises), where "neither" misled.
+        return Inputs([read_labelled_bag(path)], 'bag')
     if not bags and path.suffix == '.mcap':
         raise ValueError(f'{path}: an MCAP file of a bag; name the bag, the directory '
                          f'{path.parent} that holds it with its metadata.yaml')
@@ -291,11 +298,14 @@ def read_labelled_bag(path: Path) -> ImuRecording:
     ``meta[LEFT_OUT]``.  Raises ``ValueError`` (naming the bag) when it is unreadable
     or has no labels, or none left.
     """
+    from rep_coach.core.sources import BAD_LABELS
     recording = read_bag_recording(Path(path))
     if not any(s.reps for s in recording.sets):
-        names = recording.meta.get('topics') or []
+        bad = recording.meta[BAD_LABELS]
+        why = (f'none of its {len(bad)} labels/reps messages decodes; first: {bad[0]}' if bad
+               else f'its topics with messages: {", ".join(recording.meta["topics"])}')
         raise ValueError(f'{path}: no labels/reps (TrueRep JSON) messages to score against '
-                         f'(its topics with messages: {", ".join(names)})')
+                         f'({why})')
     left_out = leave_out_cut_reps(recording)
     recording.meta[LEFT_OUT] = left_out
     if not recording.sets:
@@ -308,8 +318,9 @@ def read_bag_recording(path: Path) -> ImuRecording:
     Read a bag's IMU, any labels and what the nodes published; the subject is its station.
 
     What the nodes published is ``meta[RECORDED]``, a :class:`Recorded`.  Damage the
-    reader recovers from (an unfinished file) is logged as one warning.  Raises
-    ``ValueError`` naming the bag when it cannot be read or has no IMU messages.
+    reader recovers from (an unfinished file) is logged as one warning, and so are IMU
+    samples with NaN or Inf, left out as the nodes' sample gate drops them.  Raises
+    ``ValueError`` naming the bag when it cannot be read or has no usable IMU messages.
     """
     from rep_coach.bagio import BagError, load_metadata
     from rep_coach.core.sources import read_session_bag
@@ -317,12 +328,22 @@ def read_bag_recording(path: Path) -> ImuRecording:
     # every Python warning raised meanwhile.
     session = read_session_bag(path, on_warning=lambda text: LOG.warning('%s', text))
     recording = session.recording
+    imu = recording.imu
+    finite = np.isfinite(imu.accel).all(axis=1) & np.isfinite(imu.gyro).all(axis=1)
+    if not finite.any():
+        raise ValueError(f'{path}: none of its {len(imu)} IMU samples is usable (each has a NaN '
+                         'or Inf)')
+    if not finite.all():
+        # The nodes' sample gate dropped these live; fed to a replay's stages, one NaN
+        # spoils the rest of the set, so the replay would not be what the nodes did.
+        LOG.warning('%s: %d IMU sample(s) with NaN or Inf left out, as the nodes drop them '
+                    '(first stamped %.3f s)', path, int((~finite).sum()), imu.t[~finite][0])
+        recording.imu = ImuBlock(imu.t[finite], imu.accel[finite], imu.gyro[finite])
     try:
         metadata = load_metadata(path)
     except BagError as exc:   # read_session_bag read it: only a race gets here
         raise ValueError(str(exc)) from None
     recording.subject = bag_subject(path, metadata)
-    recording.meta['topics'] = [t.name for t in metadata.topics if t.message_count]
     listed = [t.name for t in metadata.topics]
     recorded = recorded_detections(session, listed)
     recorded.stages = recorded_stages(session, listed)

@@ -192,5 +192,9 @@ def _epoch_note(t0: float) -> str:
     if t0 < 1e9:   # before 2001: a recording's own clock, not a date
         return ''
     from datetime import datetime, timezone
-    when = datetime.fromtimestamp(t0, timezone.utc).strftime('%Y-%m-%d %H:%M:%S UTC')
+    try:
+        when = datetime.fromtimestamp(t0, timezone.utc).strftime('%Y-%m-%d %H:%M:%S UTC')
+    except (ValueError, OverflowError, OSError):
+        # Past year 9999 (a CSV's stamps can be any number): no date, so no note.
+        return ''
     return f', first sample at {when}'

@@ -32,6 +32,7 @@ import math
 from pathlib import Path
 import time
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+import warnings
 
 import numpy as np
 
@@ -314,6 +315,12 @@ def read_our_csv(path: Path) -> ImuRecording:
                                       f'{",".join(row)!r}') from None
                 if not math.isfinite(values[0]):
                     raise SourceError(f'{path}:{line_no}: time is not finite')
+                # float() takes nan and inf; one such sample would poison the stages'
+                # filters for the rest of the set (the nodes' gate drops it live).
+                bad = next((i for i, v in enumerate(values) if not math.isfinite(v)), None)
+                if bad is not None:
+                    raise SourceError(f'{path}:{line_no}: {CSV_HEADER[bad]} is '
+                                      f'{row[bad].strip()!r}, not a finite number')
                 rows.append(values)
     except UnicodeDecodeError as exc:
         raise SourceError(f'{path}: not a text CSV ({exc.reason})') from None
@@ -357,6 +364,10 @@ def _bag_messages(path: Path, on_warning: Optional[Callable[[str], None]] = None
         for conn, ts, raw in reader.messages(connections=conns):
             yield conn.topic, conn.msgtype, ts, reader.deserialize(raw, conn.msgtype)
 
+
+#: Key of a bag recording's ``meta``: why each ``labels/reps`` message that does not
+#: decode was left out (its rep is unlabelled).
+BAD_LABELS = 'undecodable_labels'
 
 #: The nodes' output topics a session bag's recorded detections are read from, and the
 #: stage nodes' descriptions of what produced them.
@@ -408,14 +419,18 @@ def read_session_bag(path: Path, on_warning: Optional[Callable[[str], None]] = N
     The ``reps``, ``near_failure`` and ``stage_info`` payloads are kept undecoded from the
     IMU topic's namespace only: a bag of several stations' topics must not pair one station's
     detections with another's IMU and labels.  Damage the reader recovers from (a truncated
-    file: which file, what was lost) goes to ``on_warning`` as one line (a node's logger,
-    say); without it, it is a :class:`~rep_coach.bagio.BagRecoveryWarning`.
+    file: which file, what was lost; ``labels/reps`` messages that do not decode, left out)
+    goes to ``on_warning`` as one line each (a node's logger, say); without it, it is a
+    :class:`~rep_coach.bagio.BagRecoveryWarning`.  The recording's ``meta['topics']`` are
+    the topics messages were read from (metadata.yaml's counts can outlive a cut file), and
+    ``meta[BAD_LABELS]`` says why each label left out does not decode.
     """
     if not path.exists():
         raise SourceError(f'{path}: no such bag')
     imu: Dict[str, List[Tuple[float, ...]]] = {}
     reps: List[TrueRep] = []
     seen: Dict[str, int] = {}
+    bad_labels: List[str] = []
     published: Dict[Tuple[str, str], List[str]] = {}
     try:
         for topic, msgtype, _, msg in _bag_messages(path, on_warning):
@@ -428,8 +443,10 @@ def read_session_bag(path: Path, on_warning: Optional[Callable[[str], None]] = N
             elif msgtype == STRING_MSGTYPE and topic.rstrip('/').endswith('labels/reps'):
                 try:
                     reps.append(TrueRep.from_json(msg.data))
-                except PayloadError:
-                    continue   # a label we cannot read must not stop the replay
+                except PayloadError as exc:
+                    # A label we cannot read must not stop the replay, but its rep goes
+                    # unscored: said below, not dropped unseen.
+                    bad_labels.append(str(exc))
             elif msgtype == STRING_MSGTYPE:
                 split = topics.split_topic(topic)
                 if split is not None and split[1] in PUBLISHED_TOPICS:
@@ -440,6 +457,14 @@ def read_session_bag(path: Path, on_warning: Optional[Callable[[str], None]] = N
         raise SourceError(f'{path}: cannot read bag ({exc})') from None
     if not seen:
         raise SourceError(no_messages(path))
+    if bad_labels:
+        text = (f'{path}: {len(bad_labels)} labels/reps message(s) cannot be decoded and are '
+                f'left out, their reps unlabelled (first: {bad_labels[0]})')
+        if on_warning is not None:
+            on_warning(text)
+        else:
+            from rep_coach.bagio.errors import BagRecoveryWarning
+            warnings.warn(text, BagRecoveryWarning, stacklevel=2)
     if not imu:
         raise SourceError(f'{path}: no {IMU_MSGTYPE} topic with messages (it has '
                           f'{", ".join(f"{n} on {t}" for t, n in sorted(seen.items()))})')
@@ -452,7 +477,9 @@ def read_session_bag(path: Path, on_warning: Optional[Callable[[str], None]] = N
     data = data[np.argsort(data[:, 0], kind='stable')]
     block = ImuBlock(data[:, 0], data[:, 1:4], data[:, 4:7])
     recording = ImuRecording(name=path.name, imu=block, rate_hz=_rate(block.t),
-                             sets=_group_reps(reps), meta={'source': 'bag', 'topic': topic})
+                             sets=_group_reps(reps),
+                             meta={'source': 'bag', 'topic': topic, 'topics': list(seen),
+                                   BAD_LABELS: bad_labels})
     namespace = topics.topic_prefix(topic)
     return SessionBag(recording, namespace,
                       {name: payloads for (ns, name), payloads in published.items()

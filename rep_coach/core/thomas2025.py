@@ -87,10 +87,17 @@ def read_trigno_csv(path: Path) -> Tuple[ImuBlock, float]:
         if len(row) <= cols[0] or not row[cols[0]].strip():
             continue
         try:
-            values.append([float(row[c]) for c in cols])
-            continue
+            sample = [float(row[c]) for c in cols]
         except (ValueError, IndexError):
             problem = _imu_row_problem(row, cols)
+        else:
+            if all(math.isfinite(v) for v in sample):
+                values.append(sample)
+                continue
+            # nan or inf parse, but are no measurement (and no row cut short): one would
+            # poison the stages' filters for the rest of the set.
+            raise DatasetError(f'{path}:{line_no}: malformed IMU row: '
+                               f'{_imu_row_problem(row, cols)}')
         if line_no == last_line:
             # A file cut while it was written or copied ends mid-row: the rows before
             # it are whole, and only the last sample is lost.
@@ -107,14 +114,16 @@ def read_trigno_csv(path: Path) -> Tuple[ImuBlock, float]:
 
 
 def _imu_row_problem(row: List[str], cols: List[int]) -> str:
-    """Say what is wrong with a data row whose IMU cells are not six numbers."""
+    """Say what is wrong with a data row whose IMU cells are not six finite numbers."""
     if len(row) <= max(cols):
         return f'{len(row)} fields, the IMU columns need {max(cols) + 1}'
     for name, col in zip(_IMU_COLUMNS, cols):
         try:
-            float(row[col])
+            value = float(row[col])
         except ValueError:
             return f'{name} is {row[col].strip()!r}, not a number'
+        if not math.isfinite(value):
+            return f'{name} is {row[col].strip()!r}, not a finite number'
     return 'unreadable'
 
 
