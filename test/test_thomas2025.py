@@ -326,6 +326,20 @@ def test_a_set_name_without_subject_load_and_set_is_reported(tmp_path: Path, cap
     assert 'X001_._1: not named SUBJECT_LOAD_SET (as A321_10_1)' in caplog.text
 
 
+@pytest.mark.parametrize('index, says', [
+    ('', 'it names no set'),
+    ('X009_5_1, [1, 5], [3], 1, 1\n', 'it names 1 set(s), none with a file in Raw Data/')])
+def test_a_dataset_without_labelled_sets_names_the_index_file(
+        tmp_path: Path, capsys, index: str, says: str) -> None:
+    # Before: "DIR: no labelled sets", naming neither the file nor what it lacks.
+    _write_layout(tmp_path)
+    path = tmp_path / 'rep_indexes_corrected.txt'
+    path.write_text(index)
+    assert main(['evaluate', str(tmp_path), '--no-progress']) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f'rep-coach evaluate: {path}: no labelled sets: {says}')
+
+
 def test_subjects_on_sets_without_a_subject_code_says_so(tmp_path: Path, capsys) -> None:
     # Before: "--subjects X001 matches none of them: DATA has no labelled sets".
     _write_layout(tmp_path)

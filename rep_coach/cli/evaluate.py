@@ -200,13 +200,19 @@ def load_recordings(path: Path, subjects: Optional[List[str]] = None) -> Inputs:
     """
     path = Path(path)
     if (path / 'rep_indexes_corrected.txt').is_file():
-        from rep_coach.core.thomas2025 import (load_dataset, set_names,
+        from rep_coach.core.thomas2025 import (load_dataset, RAW_DIR, read_rep_indexes,
+                                               REP_INDEX_FILE, set_names,
                                                subjects as dataset_subjects)
         names = set_names(path)
+        if not names:
+            # Name the file that lists the sets, and what it lacks.
+            listed = len(read_rep_indexes(path / REP_INDEX_FILE))
+            raise ValueError(f'{path / REP_INDEX_FILE}: no labelled sets: it names '
+                             + (f'{listed} set(s), none with a file in {RAW_DIR}/' if listed
+                                else 'no set'))
         # Sets not named SUBJECT_LOAD_SET have no subject code to pick them by.
         none_because = (f'them: its {len(names)} set(s) carry no subject code (not named '
-                        f'SUBJECT_LOAD_SET as A321_10_1; first: {names[0]})' if names
-                        else 'them: DATA has no labelled sets')
+                        f'SUBJECT_LOAD_SET as A321_10_1; first: {names[0]})')
         # Chosen before loading, which is slow.
         chosen = _chosen(subjects, dataset_subjects(path), none_because)
         inputs = Inputs([], 'dataset')
