@@ -340,6 +340,15 @@ def test_a_dataset_without_labelled_sets_names_the_index_file(
         f'rep-coach evaluate: {path}: no labelled sets: {says}')
 
 
+def test_an_index_file_that_is_a_directory_is_named(tmp_path: Path, capsys) -> None:
+    # Before: "neither a thomas2025-layout directory (rep_indexes_corrected.txt), a rosbag2
+    # bag (metadata.yaml) nor a directory of bags".
+    (tmp_path / 'rep_indexes_corrected.txt').mkdir()
+    assert main(['evaluate', str(tmp_path), '--no-progress']) == 2
+    assert capsys.readouterr().err == (f'rep-coach evaluate: {tmp_path}/rep_indexes_corrected.'
+                                       'txt: cannot read (Is a directory)\n')
+
+
 def test_subjects_on_sets_without_a_subject_code_says_so(tmp_path: Path, capsys) -> None:
     # Before: "--subjects X001 matches none of them: DATA has no labelled sets".
     _write_layout(tmp_path)

@@ -199,7 +199,8 @@ def load_recordings(path: Path, subjects: Optional[List[str]] = None) -> Inputs:
     :attr:`Inputs.skipped`, unless none can.
     """
     path = Path(path)
-    if (path / 'rep_indexes_corrected.txt').is_file():
+    # exists, not is_file: a directory of that name is the dataset's error to name.
+    if (path / 'rep_indexes_corrected.txt').exists():
         from rep_coach.core.thomas2025 import (load_dataset, RAW_DIR, read_rep_indexes,
                                                REP_INDEX_FILE, set_names,
                                                subjects as dataset_subjects)
