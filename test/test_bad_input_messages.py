@@ -323,3 +323,21 @@ def test_deeply_nested_payloads_are_payload_errors(text: str) -> None:
     for decode in (RepEvent.from_json, NearFailureState.from_json, TrueRep.from_json):
         with pytest.raises(PayloadError, match='nested too deeply'):
             decode(text)
+
+
+def test_guarded_logs_the_first_failure_of_each_kind() -> None:
+    # Before: one count for every kind, so after an undecodable rep event the first
+    # failure of another kind (here a KeyError) stayed unlogged until the 100th failure.
+    from rep_coach.nodes.common import guarded
+    errors: List[str] = []
+    node = type('N', (), {'get_logger': lambda _: type('L', (), {
+        'error': lambda _, text: errors.append(text)})()})()
+
+    def callback(exc: Exception) -> None:
+        raise exc
+    safe = guarded(node, 'rep event')(callback)
+    for exc in [ValueError('bad json')] * 3 + [KeyError('stamp')] + [ValueError('x')] * 97:
+        safe(exc)
+    assert errors == ['rep event: ValueError: bad json (1 failure(s) so far; the node goes on)',
+                      "rep event: KeyError: 'stamp' (4 failure(s) so far; the node goes on)",
+                      'rep event: ValueError: x (101 failure(s) so far; the node goes on)']
