@@ -38,8 +38,13 @@ def image_to_bgr(msg: Any) -> np.ndarray:
 def compressed_to_bgr(msg: Any) -> np.ndarray:
     """Decode a ``sensor_msgs/CompressedImage`` (JPEG, PNG) to BGR with OpenCV."""
     import cv2  # the pose extra; imported here so the IMU graph never needs it
-    frame = cv2.imdecode(np.frombuffer(bytes(msg.data), dtype=np.uint8), cv2.IMREAD_COLOR)
+    what = f'compressed image ({msg.format!r}, {len(msg.data)} bytes)'
+    try:
+        frame = cv2.imdecode(np.frombuffer(bytes(msg.data), dtype=np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error as exc:
+        # No data at all fails an OpenCV assertion, whose two-line text names OpenCV's
+        # source file and "!buf.empty()", not the message; the size here says it all.
+        raise ImageError(f'{what} could not be decoded') from exc
     if frame is None:
-        raise ImageError(f'compressed image ({msg.format!r}, {len(msg.data)} bytes) '
-                         'could not be decoded')
+        raise ImageError(f'{what} could not be decoded')
     return frame

@@ -20,7 +20,7 @@ import pytest
 from rep_coach.core.near_failure import BaselineNearFailure
 from rep_coach.core.segmentation import BaselineSegmenter
 from rep_coach.core.sim import SimConfig, simulate
-from rep_coach.core.types import ImuBlock
+from rep_coach.core.types import ImuBlock, RepEvent
 from rep_coach.core.units import STANDARD_GRAVITY
 from rep_coach.core.validation import DROP_REASONS
 from rep_coach.imu_msg import block_to_msgs
@@ -268,3 +268,76 @@ def test_state_stamp_must_be_finite() -> None:
     text = NearFailureState(1, 1, 123.25, 0.5, False).to_json().replace('123.25', 'NaN')
     with pytest.raises(PayloadError, match="'stamp' must be finite"):
         NearFailureState.from_json(text)
+
+
+def _rep_payload(**fields: Any) -> str:
+    payload = json.loads(RepEvent(1, 1, 1.0, 2.0, 2.5).to_json())
+    payload.update(fields)
+    return json.dumps(payload)
+
+
+@pytest.mark.parametrize('field', ['set_index', 'rep_index'])
+@pytest.mark.parametrize('value', [1.7, True, 0, -5, 10 ** 7, 10 ** 30])
+def test_event_indices_must_be_one_based_integers(field: str, value: Any) -> None:
+    # Before: int() took 1.7 and true as 1 and kept 0, -5 and 10**30; a rep numbered
+    # 10**7 raised inside the coach after half updating its set, so audio_feedback then
+    # dropped every later rep of the set as a repeat and failed at shutdown.
+    from rep_coach.core.types import NearFailureState, PayloadError, TrueRep
+    state = json.loads(NearFailureState(1, 1, 2.5, 0.5, False).to_json())
+    label = json.loads(TrueRep(1, 1, 1.0, 2.0).to_json())
+    for decode, payload in ((RepEvent.from_json, json.loads(_rep_payload())),
+                            (NearFailureState.from_json, state), (TrueRep.from_json, label)):
+        payload[field] = value
+        with pytest.raises(PayloadError, match=field):
+            decode(json.dumps(payload))
+    # A whole number written as a float is still that index.
+    assert getattr(RepEvent.from_json(_rep_payload(**{field: 3.0})), field) == 3
+
+
+def test_a_rep_ending_before_it_starts_is_refused() -> None:
+    # Before: accepted; the coach measured the rest from the bogus end, split the set and
+    # counted the next rep as "one" again.
+    from rep_coach.core.types import PayloadError
+    with pytest.raises(PayloadError, match="'end' 1.0 is before 'start' 5.0"):
+        RepEvent.from_json(_rep_payload(start=5.0, end=1.0))
+
+
+@pytest.mark.parametrize('field, value', [('near_failure', 'no'), ('near_failure', 1),
+                                          ('probability', 5.0), ('probability', -0.1),
+                                          ('rir', -5), ('rir', 4), ('rir', 10 ** 30)])
+def test_verdict_fields_out_of_their_domain_are_refused(field: str, value: Any) -> None:
+    # Before: bool('no') is True, and a probability of 5 made the coach say "two left"
+    # with no classifier behind it; a reserve of -5 read as "stop".
+    from rep_coach.core.types import NearFailureState, PayloadError
+    payload = json.loads(NearFailureState(1, 1, 2.5, 0.5, False, 2).to_json())
+    payload[field] = value
+    with pytest.raises(PayloadError, match=field):
+        NearFailureState.from_json(json.dumps(payload))
+
+
+@pytest.mark.parametrize('text', ['[' * 100_000, '{"a":' * 10_000 + '1' + '}' * 10_000])
+def test_deeply_nested_payloads_are_payload_errors(text: str) -> None:
+    # Before: RecursionError, which is no PayloadError: it ended the readers that skip
+    # bad payloads (rep-coach evaluate, the session summary) instead of being skipped.
+    from rep_coach.core.types import NearFailureState, PayloadError, TrueRep
+    for decode in (RepEvent.from_json, NearFailureState.from_json, TrueRep.from_json):
+        with pytest.raises(PayloadError, match='nested too deeply'):
+            decode(text)
+
+
+def test_guarded_logs_the_first_failure_of_each_kind() -> None:
+    # Before: one count for every kind, so after an undecodable rep event the first
+    # failure of another kind (here a KeyError) stayed unlogged until the 100th failure.
+    from rep_coach.nodes.common import guarded
+    errors: List[str] = []
+    node = type('N', (), {'get_logger': lambda _: type('L', (), {
+        'error': lambda _, text: errors.append(text)})()})()
+
+    def callback(exc: Exception) -> None:
+        raise exc
+    safe = guarded(node, 'rep event')(callback)
+    for exc in [ValueError('bad json')] * 3 + [KeyError('stamp')] + [ValueError('x')] * 97:
+        safe(exc)
+    assert errors == ['rep event: ValueError: bad json (1 failure(s) so far; the node goes on)',
+                      "rep event: KeyError: 'stamp' (4 failure(s) so far; the node goes on)",
+                      'rep event: ValueError: x (101 failure(s) so far; the node goes on)']

@@ -338,3 +338,13 @@ def test_form_cues_say_something_and_not_at_length() -> None:
     long = form_cue('knees out ' * 500, 2.0, 1).text
     assert len(long) <= FORM_CUE_MAX_CHARS and long.startswith('knees out knees')
     assert long.endswith(('knees', 'out'))        # cut at a word
+
+
+def test_form_cues_of_control_characters_say_nothing() -> None:
+    # Before: a cue of NULs was spoken, published on feedback and logged raw (grep then
+    # took the log for a binary file); an ESC sequence or a bidi override went the same way.
+    from rep_coach.core.coaching import form_cue
+    assert form_cue('\x00\x00', 1.0, 1) is None and form_cue('\u202e\x7f', 1.0, 1) is None
+    assert form_cue('\x1b[2Jelbows\x00up\u202e', 1.0, 1).text == '[2Jelbows up'
+    assert form_cue('genoux \u00e9cart\u00e9s \U0001F600', 1.0, 1).text == \
+        'genoux \u00e9cart\u00e9s \U0001F600'

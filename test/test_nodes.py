@@ -335,3 +335,27 @@ def test_audio_feedback_publishes_the_summary_of_a_set_in_progress_at_shutdown(r
     node.close()      # before the set's rest ran out
     assert spin_until(ros, lambda: len(heard) >= 3, 10), heard
     assert heard[:2] == ['one', 'two'] and 'reps' in heard[2]
+
+
+def test_a_rep_numbered_beyond_speech_leaves_the_coach_counting(ros, capfd) -> None:
+    # Before: a rep event numbered 10**7 raised inside the coaching policy after it had
+    # half updated the set, so rep 2 was then dropped as a repeat ("two" never said) and
+    # the set's summary raised at shutdown.  Now the payload is refused, named in the log.
+    node = AudioFeedbackNode()
+    ros.add_node(node)
+    probe, heard = listening_probe(ros, topics.FEEDBACK, node_name='feedback_probe')
+    pub = probe.create_publisher(String, topics.REPS, RELIABLE)
+    assert spin_until(ros, lambda: pub.get_subscription_count() >= 1
+                      and node.feedback_pub.get_subscription_count() >= 1, 10)
+    reps = [RepEvent(set_index=1, rep_index=index, start=stamp - 2.0, end=stamp - 0.2,
+                     stamp=stamp).to_json() for index, stamp in ((1, 100.0), (2, 105.0))]
+    bogus = json.loads(reps[0])
+    bogus.update(rep_index=10 ** 7, start=101.0, end=102.3, stamp=102.5)
+    for text in (reps[0], json.dumps(bogus), reps[1]):
+        pub.publish(String(data=text))
+    assert spin_until(ros, lambda: heard[topics.FEEDBACK][-1:] == ['two'], 10), heard
+    node.close()
+    assert spin_until(ros, lambda: len(heard[topics.FEEDBACK]) >= 3, 10), heard
+    assert heard[topics.FEEDBACK] == ['one', 'two', 'two reps']
+    err = capfd.readouterr().err
+    assert 'rep event: PayloadError' in err and "'rep_index' must be within" in err, err

@@ -144,3 +144,17 @@ def test_truncation_checks_the_end_of_jpeg_and_png_only(tmp_path, photos):
     bmp = tmp_path / 'x.bmp'
     bmp.write_bytes(cv2.imencode('.bmp', photos['perfect'])[1].tobytes()[:-100])
     assert form.truncation(str(bmp)) is None   # not checked
+
+
+@pytest.mark.parametrize('data', [b'', b'\xff\xd8\xff\xe0 truncated', bytes(range(256))])
+def test_an_undecodable_compressed_image_is_one_clear_image_error(data: bytes) -> None:
+    # Before: an empty one raised cv2.error, logged by form_coach as two lines naming
+    # OpenCV's source file and "!buf.empty()" instead of the message.
+    from rep_coach.image_msg import compressed_to_bgr, ImageError
+    from rep_coach.runtime.msg import CompressedImage
+    msg = CompressedImage()
+    msg.format, msg.data = 'jpeg', data
+    with pytest.raises(ImageError) as caught:
+        compressed_to_bgr(msg)
+    assert str(caught.value) == (f"compressed image ('jpeg', {len(data)} bytes) "
+                                 'could not be decoded')

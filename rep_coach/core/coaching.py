@@ -40,6 +40,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 import math
 from typing import Dict, List, Optional, Tuple
+import unicodedata
 
 from rep_coach.core.types import NearFailureState, opens_new_set, RepEvent, SET_REST_S
 
@@ -191,7 +192,11 @@ FORM_CUE_MAX_CHARS = 80
 
 def form_cue(text: str, stamp: float, set_index: int) -> Optional[Cue]:
     """Return the cue to speak for a camera form cue, or None when it says nothing."""
-    words = ' '.join(str(text).split())     # newlines, tabs and runs of spaces: one space
+    # Control and format characters (NUL, ESC sequences, bidi overrides) are no words:
+    # a cue of NULs was spoken and published, and written raw into the node's log (which
+    # grep then takes for a binary file; an ESC sequence rewrites the reader's terminal).
+    text = ''.join(' ' if unicodedata.category(c) in ('Cc', 'Cf') else c for c in str(text))
+    words = ' '.join(text.split())     # newlines, tabs and runs of spaces: one space
     if not words:
         return None
     if len(words) > FORM_CUE_MAX_CHARS:

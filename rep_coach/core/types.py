@@ -192,6 +192,28 @@ def _require_finite(what: str, **times: float) -> None:
             raise PayloadError(f'{what} payload: {name!r} must be finite, got {value!r}')
 
 
+#: Largest set or rep index a payload may carry: the coach speaks counts below a million
+#: (``number_to_words``), and no session has a million sets or a set of a million reps.
+MAX_INDEX = 999_999
+
+
+def _index(data: Dict[str, Any], name: str) -> int:
+    """
+    Return the 1-based index ``data[name]``; ValueError when it is not one.
+
+    ``int()`` alone took 1.7 as 1, ``true`` as 1 and -5 or 10**30 as they are: a rep
+    numbered 10**7 then left the coach unable to say its count, with its set's state
+    half updated, so every later rep of the set was taken for a repeat and dropped.
+    """
+    value = data[name]
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError(f'{name!r} must be an integer, got {value!r}')
+    index = int(value)
+    if not 1 <= index <= MAX_INDEX:
+        raise ValueError(f'{name!r} must be within 1..{MAX_INDEX}, got {value!r}')
+    return index
+
+
 def _finite_or_none(value: Optional[float]) -> Optional[float]:
     if value is None:
         return None
@@ -240,15 +262,20 @@ class RepEvent:
         """Decode a ``reps`` payload; raises PayloadError naming what is wrong."""
         data = _load(text, 'rep event')
         try:
-            event = cls(set_index=int(data['set_index']), rep_index=int(data['rep_index']),
-                        start=float(data['start']), end=float(data['end']),
-                        stamp=float(data['stamp']),
+            event = cls(set_index=_index(data, 'set_index'),
+                        rep_index=_index(data, 'rep_index'), start=float(data['start']),
+                        end=float(data['end']), stamp=float(data['stamp']),
                         peak=None if data.get('peak') is None else float(data['peak']),
                         features={k: float('nan') if v is None else float(v)
                                   for k, v in dict(data.get('features') or {}).items()})
         except (KeyError, TypeError, ValueError) as exc:
             raise PayloadError(f'rep event payload: bad or missing field ({exc!r})') from exc
         _require_finite('rep event', start=event.start, end=event.end, stamp=event.stamp)
+        if event.end < event.start:
+            # The coach measures the rest from a rep's end: one ending before it started
+            # split the set and restarted the count.
+            raise PayloadError(f"rep event payload: 'end' {event.end!r} is before "
+                               f"'start' {event.start!r}")
         try:
             event.signal = _signal_from_payload(data.get('signal'))
         except ValueError as exc:
@@ -295,11 +322,17 @@ class NearFailureState:
         data = _load(text, 'near-failure state')
         try:
             prob = data['probability']
-            state = cls(set_index=int(data['set_index']), rep_index=int(data['rep_index']),
-                        stamp=float(data['stamp']),
+            state = cls(set_index=_index(data, 'set_index'),
+                        rep_index=_index(data, 'rep_index'), stamp=float(data['stamp']),
                         probability=float('nan') if prob is None else float(prob),
-                        near_failure=bool(data['near_failure']),
+                        near_failure=_boolean(data, 'near_failure'),
                         rir=None if data.get('rir') is None else int(data['rir']))
+            # bool('no') is True, and a probability of 5 or a reserve of -5 was acted
+            # on: each made the coach speak a warning no classifier gave.
+            if not (math.isnan(state.probability) or 0.0 <= state.probability <= 1.0):
+                raise ValueError(f"'probability' must be within [0, 1], got {prob!r}")
+            if state.rir is not None and not 0 <= state.rir <= RIR_PLUS:
+                raise ValueError(f"'rir' must be within 0..{RIR_PLUS}, got {data['rir']!r}")
         except (KeyError, TypeError, ValueError) as exc:
             raise PayloadError(
                 f'near-failure payload: bad or missing field ({exc!r})') from exc
@@ -330,7 +363,8 @@ class TrueRep:
         """Decode a ``labels/reps`` payload."""
         data = _load(text, 'true rep')
         try:
-            return cls(set_index=int(data['set_index']), rep_index=int(data['rep_index']),
+            return cls(set_index=_index(data, 'set_index'),
+                       rep_index=_index(data, 'rep_index'),
                        start=float(data['start']), end=float(data['end']),
                        peak=None if data.get('peak') is None else float(data['peak']),
                        rpe=None if data.get('rpe') is None else float(data['rpe']),
@@ -339,11 +373,23 @@ class TrueRep:
             raise PayloadError(f'true rep payload: bad or missing field ({exc!r})') from exc
 
 
+def _boolean(data: Dict[str, Any], name: str) -> bool:
+    """Return the JSON boolean ``data[name]``; ValueError for anything else ("no", 0.5)."""
+    value = data[name]
+    if not isinstance(value, bool):
+        raise ValueError(f'{name!r} must be true or false, got {value!r}')
+    return value
+
+
 def _load(text: str, what: str) -> Dict[str, Any]:
     try:
         data = json.loads(text)
     except (TypeError, ValueError) as exc:
         raise PayloadError(f'{what} payload is not JSON: {exc}') from exc
+    except RecursionError as exc:
+        # '[[[[...' thousands deep: not a PayloadError, it escaped the readers that skip
+        # bad payloads (rep-coach evaluate, the session summary) and ended them.
+        raise PayloadError(f'{what} payload is not JSON: nested too deeply') from exc
     if not isinstance(data, dict):
         raise PayloadError(f'{what} payload is not a JSON object')
     return data
