@@ -143,6 +143,8 @@ def test_garbled_event_payloads_are_logged_counted_and_survived(graph, capfd) ->
     reps_pub = test.create_publisher(String, 'reps', 100)
     states: List[str] = []
     test.create_subscription(String, 'near_failure', lambda m: states.append(m.data), 100)
+    diags: List[Any] = []
+    test.create_subscription(DiagnosticArray, 'diagnostics', diags.append, 100)
     assert spin_until(executor, lambda: reps_pub.get_subscription_count() >= 1)
     for bad in ('not json', '{"set_index": 1}', '[1, 2]', '{"set_index": "x", "rep_index": 1, '
                 '"start": 0, "end": 1, "stamp": 1}', '',
@@ -157,6 +159,11 @@ def test_garbled_event_payloads_are_logged_counted_and_survived(graph, capfd) ->
     failures = [line for line in err.splitlines() if 'rep event:' in line]
     assert len(failures) == 1 and '1 failure(s) so far; the node goes on' in failures[0]
     assert 'Traceback' not in err
+    # ...and on diagnostics, where a gym's monitoring sees it.
+    assert spin_until(executor, lambda: len(diags) >= 1), 'no diagnostics'
+    status = diags[0].status[0]
+    assert status.name.endswith('/near_failure_classifier')
+    assert status.message.startswith('rep event: PayloadError: ')
     assert graph['classifier'].state_pub is not None      # the node object is intact
 
 
@@ -175,8 +182,9 @@ class FakeNode:
         """Timers are not needed: the test calls close()."""
 
     def get_logger(self) -> Any:
-        """Return a logger that keeps warnings."""
-        return type('Log', (), {'warning': lambda _, text: self.logged.append(text)})()
+        """Return a logger that keeps warnings and errors."""
+        keep = (lambda _, text: self.logged.append(text))
+        return type('Log', (), {'warning': keep, 'error': keep})()
 
     def get_fully_qualified_name(self) -> str:
         """Return a fixed name."""
@@ -325,19 +333,44 @@ def test_deeply_nested_payloads_are_payload_errors(text: str) -> None:
             decode(text)
 
 
-def test_guarded_logs_the_first_failure_of_each_kind() -> None:
+def test_guarded_logs_and_publishes_the_first_failure_of_each_kind() -> None:
     # Before: one count for every kind, so after an undecodable rep event the first
-    # failure of another kind (here a KeyError) stayed unlogged until the 100th failure.
-    from rep_coach.nodes.common import guarded
-    errors: List[str] = []
-    node = type('N', (), {'get_logger': lambda _: type('L', (), {
-        'error': lambda _, text: errors.append(text)})()})()
+    # failure of another kind (here a KeyError) stayed unlogged until the 100th failure;
+    # and failures were only logged, never on diagnostics, nor summed up at shutdown.
+    from rep_coach.nodes.common import guarded, report_callback_failures
+    node = FakeNode()
 
     def callback(exc: Exception) -> None:
         raise exc
     safe = guarded(node, 'rep event')(callback)
-    for exc in [ValueError('bad json')] * 3 + [KeyError('stamp')] + [ValueError('x')] * 97:
+    for exc in [ValueError('bad json')] * 3 + [KeyError('stamp')] + [ValueError('x')] * 99:
         safe(exc)
-    assert errors == ['rep event: ValueError: bad json (1 failure(s) so far; the node goes on)',
-                      "rep event: KeyError: 'stamp' (4 failure(s) so far; the node goes on)",
-                      'rep event: ValueError: x (101 failure(s) so far; the node goes on)']
+    assert node.logged == [
+        'rep event: ValueError: bad json (1 failure(s) so far; the node goes on)',
+        "rep event: KeyError: 'stamp' (4 failure(s) so far; the node goes on)",
+        'rep event: ValueError: x (101 failure(s) so far; the node goes on)']
+    status = [msg.status[0] for msg in node.published]
+    assert [s.message for s in status] == ['rep event: ValueError: bad json',
+                                           "rep event: KeyError: 'stamp'",
+                                           'rep event: ValueError: x']
+    assert {kv.key: kv.value for kv in status[2].values} == {
+        'callback': 'rep event', 'error': 'ValueError', 'failures': '100',
+        'failures_of_callback': '101'}
+    assert all(s.level == bytes([1]) for s in status)       # WARN: the node goes on
+    # The two ValueErrors after the 100th were never said: summed up at shutdown, once.
+    report_callback_failures(node)
+    report_callback_failures(node)
+    assert node.logged[3:] == ['callback failures not yet reported: rep event: ValueError x2 '
+                               '(at shutdown; in all: 103)']
+    assert node.published[-1].status[0].message == ('callback failures not yet reported: '
+                                                    'rep event: ValueError x2')
+    assert len(node.published) == 4
+
+
+def test_a_node_without_callback_failures_says_nothing_at_shutdown() -> None:
+    from rep_coach.nodes.common import guarded, report_callback_failures
+    node = FakeNode()
+    guarded(node, 'rep event')(lambda: None)()
+    report_callback_failures(node)
+    report_callback_failures(FakeNode())     # never guarded anything
+    assert node.logged == [] and node.published == []

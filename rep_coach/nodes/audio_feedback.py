@@ -18,7 +18,7 @@ from rep_coach.core.data_clock import DataClock
 from rep_coach.core.types import NearFailureState, RepEvent
 from rep_coach.imu_msg import stamp_to_seconds
 from rep_coach.nodes.common import (declare_parameters, event_qos, guarded,
-                                    publish_at_shutdown, qos_for, run_node, StartupError)
+                                    publish_safely, qos_for, run_node, StartupError)
 from rep_coach.runtime import Node
 from rep_coach.runtime.msg import Header, String
 
@@ -104,7 +104,7 @@ class AudioFeedbackNode(Node):
             out = String()
             out.data = cue.text
             if note:
-                note_out = note + publish_at_shutdown(self.feedback_pub, out)
+                note_out = note + publish_safely(self.feedback_pub, out)
             else:
                 self.feedback_pub.publish(out)
                 note_out = ''

@@ -7,7 +7,7 @@ import inspect
 import json
 import sys
 import textwrap
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from rep_coach import runtime
 from rep_coach.core.params import list_type, ParameterError, specs_for
@@ -18,7 +18,7 @@ from rep_coach.runtime import ExternalShutdownException, ParameterDescriptor, Qo
 from rep_coach.runtime.errors import is_middleware_startup_error
 from rep_coach.runtime.msg import DiagnosticArray, DiagnosticStatus, KeyValue, String
 from rep_coach.stage_info import StageInfo
-from rep_coach.topics import EVENT_QOS, IMU, STAGE_INFO, topic_qos
+from rep_coach.topics import DIAGNOSTICS, EVENT_QOS, IMU, STAGE_INFO, topic_qos
 
 #: Exit code of a node that refused to start (bad parameter, unusable source...).
 EXIT_BAD_CONFIG = 2
@@ -125,14 +125,16 @@ WARN = bytes([1])
 ERROR = bytes([2])
 
 
-def publish_at_shutdown(publisher: Any, msg: Any) -> str:
+def publish_safely(publisher: Any, msg: Any) -> str:
     """
-    Publish ``msg`` from a node's ``close``; return '' or why it could not be published.
+    Publish ``msg``; return '' or why it could not be published, never raising.
 
-    After Ctrl-C rclpy's signal handler shuts the context down before ``close`` runs, and
-    a publish then raises (``RCLError``: the publisher's context is invalid).  What
-    ``close`` has to say is then still logged, with this note, instead of the error
-    ending the node before ``destroy_node``.
+    For what is published while something else is reported: from a node's ``close``,
+    and from a callback's failure report.  After Ctrl-C rclpy's signal handler shuts
+    the context down before ``close`` runs, and a publish then raises (``RCLError``:
+    the publisher's context is invalid).  What there is to say is then still logged,
+    with this note, instead of the error ending the node before ``destroy_node`` (or
+    escaping the callback guard).
     """
     try:
         publisher.publish(msg)
@@ -202,6 +204,7 @@ def run_node(factory: Callable[[], Any], args: Optional[List[str]] = None) -> No
             _say_stopped(name)
     finally:
         if node is not None:
+            report_callback_failures(node)
             if not _close(node, name) and not code:
                 code = EXIT_SHUTDOWN_FAILED
             node.destroy_node()
@@ -284,26 +287,87 @@ def _say_stopped(name: str) -> None:
 
 def guarded(node: Any, what: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """
-    Wrap a callback so one bad message is logged and counted, never fatal.
+    Wrap a callback so one bad message is logged, counted and reported, never fatal.
 
     rclpy lets a callback's exception end ``spin``; a coaching node must survive a
-    malformed message, so each callback catches, counts and logs (the first of a
-    kind, the exception's type, then every 100th of that kind).  Counting every kind
-    together left a new kind of failure unexplained until the 100th failure: an
-    undecodable frame after one empty frame, a bad rep event after a non-JSON one.
+    malformed message, so each callback catches and counts.  The first failure of a
+    kind (the exception's type) and then every 100th of that kind is logged and
+    published as a WARN on ``diagnostics``, where a gym's monitoring sees a station
+    rejecting messages; counting every kind together left a new kind of failure
+    unexplained until the 100th failure.  What was never reported is summed up when
+    the node shuts down (:func:`report_callback_failures`).
     """
-    def wrap(callback: Callable[..., None]) -> Callable[..., None]:
-        failures: Dict[str, int] = {}
+    failures = _callback_failures(node)
 
+    def wrap(callback: Callable[..., None]) -> Callable[..., None]:
         def safe(*args: Any) -> None:
             try:
                 callback(*args)
             except Exception as exc:  # noqa: BLE001 - a node never dies on one message
-                kind = type(exc).__name__
-                failures[kind] = failures.get(kind, 0) + 1
-                if failures[kind] == 1 or failures[kind] % 100 == 0:
-                    node.get_logger().error(
-                        f'{what}: {kind}: {exc} ({sum(failures.values())} failure(s) '
-                        'so far; the node goes on)')
+                failures.add(what, exc)
         return safe
     return wrap
+
+
+class CallbackFailures:
+    """What one node's guarded callbacks caught: counts by callback and kind, and reports."""
+
+    def __init__(self, node: Any) -> None:
+        self.node = node
+        self.counts: Dict[Tuple[str, str], int] = {}
+        self.reported: Dict[Tuple[str, str], int] = {}
+        # Made with the node, not on the first failure: readers match a new writer only
+        # after discovery, and the first report is the one that matters.
+        self._diagnostics = node.create_publisher(DiagnosticArray, DIAGNOSTICS, event_qos())
+
+    def add(self, what: str, exc: Exception) -> None:
+        """Count a failure of the callback ``what``; report the first of its kind, every 100th."""
+        kind = type(exc).__name__
+        key = (what, kind)
+        count = self.counts[key] = self.counts.get(key, 0) + 1
+        if count == 1 or count % 100 == 0:
+            self.reported[key] = count
+            total = sum(n for (name, _), n in self.counts.items() if name == what)
+            text = f'{what}: {kind}: {exc}'
+            note = self._publish(text, {'callback': what, 'error': kind, 'failures': count,
+                                        'failures_of_callback': total})
+            self.node.get_logger().error(f'{text} ({total} failure(s) so far; the node goes '
+                                         f'on){note}')
+
+    def unreported(self) -> Dict[Tuple[str, str], int]:
+        """Return the failures counted since each kind was last reported."""
+        return {key: n - self.reported.get(key, 0) for key, n in self.counts.items()
+                if n > self.reported.get(key, 0)}
+
+    def report_at_shutdown(self) -> None:
+        """Log and publish the failures never reported, in one line (a node's last words)."""
+        left = self.unreported()
+        if not left:
+            return
+        text = 'callback failures not yet reported: ' + ', '.join(
+            f'{what}: {kind} x{n}' for (what, kind), n in sorted(left.items()))
+        values = {f'{what}: {kind}': n for (what, kind), n in sorted(self.counts.items())}
+        note = self._publish(text, values)
+        self.node.get_logger().warning(f'{text} (at shutdown; in all: '
+                                       f'{sum(self.counts.values())}){note}')
+        self.reported.update(self.counts)
+
+    def _publish(self, text: str, values: Dict[str, Any]) -> str:
+        """Publish ``text`` as a WARN on ``diagnostics``; return '' or why it was not."""
+        return publish_safely(self._diagnostics, diagnostic(self.node, WARN, text, values))
+
+
+def _callback_failures(node: Any) -> CallbackFailures:
+    """Return the node's one :class:`CallbackFailures`, shared by all its guarded callbacks."""
+    failures = getattr(node, '_rep_coach_callback_failures', None)
+    if failures is None:
+        failures = CallbackFailures(node)
+        node._rep_coach_callback_failures = failures
+    return failures
+
+
+def report_callback_failures(node: Any) -> None:
+    """At shutdown, report the failures of ``node``'s guarded callbacks not yet reported."""
+    failures = getattr(node, '_rep_coach_callback_failures', None)
+    if failures is not None:
+        failures.report_at_shutdown()

@@ -26,7 +26,7 @@ from rep_coach import topics
 from rep_coach.core.types import ImuBlock
 from rep_coach.core.validation import is_hole, SampleGate
 from rep_coach.imu_msg import msgs_to_block, seconds_to_stamp
-from rep_coach.nodes.common import diagnostic, event_qos, publish_at_shutdown, qos_for, WARN
+from rep_coach.nodes.common import diagnostic, event_qos, publish_safely, qos_for, WARN
 from rep_coach.runtime.msg import DiagnosticArray, Header
 
 #: Bad samples are reported at most this often: one counted warning, not one per sample.
@@ -131,7 +131,7 @@ class ImuIntake:
         msg = diagnostic(self.node, WARN, text, report.as_key_values())
         note = ''
         if at_shutdown:
-            note = ' (at shutdown)' + publish_at_shutdown(self._diag_pub, msg)
+            note = ' (at shutdown)' + publish_safely(self._diag_pub, msg)
         else:
             self._diag_pub.publish(msg)
         self.node.get_logger().warning(f'imu/data_raw: {text}{note}')
