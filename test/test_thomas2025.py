@@ -37,6 +37,16 @@ def _write_layout(root: Path, rows: int = 400) -> None:
     (root / 'rpes.csv').write_text('X001_5_1\n2\n6\n9\n')
 
 
+def _rename_set(root: Path, name: str, label_files: tuple = ('rep_indexes_corrected.txt',)
+                ) -> None:
+    """Give _write_layout's set X001_5_1 the name ``name``: its raw file and labels."""
+    raw = root / 'Raw Data'
+    (raw / 'X001_5_1.csv').rename(raw / f'{name}.csv')
+    for label_file in label_files:
+        path = root / label_file
+        path.write_text(path.read_text().replace('X001_5_1', name))
+
+
 def test_rpe_mapping_is_the_rir_scale() -> None:
     assert [rpe_to_rir(r) for r in (10, 9, 8, 7, 5)] == [0, 1, 2, 3, 3]
     # Near failure (RPE >= NEAR_FAILURE_RPE) is exactly RIR <= 2 on this scale.
@@ -301,11 +311,7 @@ def test_a_subject_code_of_any_form_is_the_subject(tmp_path: Path, capfd, subjec
     # Before: only letters and digits were a subject; P-05's sets were scored under "?"
     # and --subjects P-05 said "DATA has no labelled sets".
     _write_layout(tmp_path)
-    raw = tmp_path / 'Raw Data'
-    (raw / 'X001_5_1.csv').rename(raw / f'{subject}_7.5_1.csv')
-    for name in ('rep_indexes_corrected.txt', 'rpes.csv'):
-        path = tmp_path / name
-        path.write_text(path.read_text().replace('X001_5_1', f'{subject}_7.5_1'))
+    _rename_set(tmp_path, f'{subject}_7.5_1', ('rep_indexes_corrected.txt', 'rpes.csv'))
     rec, = load_dataset(tmp_path)
     assert rec.subject == subject and rec.meta == {'load': 7.5, 'set': 1}
     assert main(['evaluate', str(tmp_path), '--no-progress', '--json',
@@ -316,10 +322,7 @@ def test_a_subject_code_of_any_form_is_the_subject(tmp_path: Path, capfd, subjec
 def test_a_set_name_without_subject_load_and_set_is_reported(tmp_path: Path, caplog) -> None:
     # Before: scored under subject "?" unsaid (and a load of "." was a bare float error).
     _write_layout(tmp_path)
-    raw = tmp_path / 'Raw Data'
-    (raw / 'X001_5_1.csv').rename(raw / 'X001_._1.csv')
-    path = tmp_path / 'rep_indexes_corrected.txt'
-    path.write_text(path.read_text().replace('X001_5_1', 'X001_._1'))
+    _rename_set(tmp_path, 'X001_._1')
     with caplog.at_level(logging.WARNING, logger='rep_coach.core.thomas2025'):
         rec, = load_dataset(tmp_path)
     assert rec.subject is None and rec.meta == {}
@@ -352,10 +355,7 @@ def test_an_index_file_that_is_a_directory_is_named(tmp_path: Path, capsys) -> N
 def test_subjects_on_sets_without_a_subject_code_says_so(tmp_path: Path, capsys) -> None:
     # Before: "--subjects X001 matches none of them: DATA has no labelled sets".
     _write_layout(tmp_path)
-    raw = tmp_path / 'Raw Data'
-    (raw / 'X001_5_1.csv').rename(raw / 'first-set.csv')
-    path = tmp_path / 'rep_indexes_corrected.txt'
-    path.write_text(path.read_text().replace('X001_5_1', 'first-set'))
+    _rename_set(tmp_path, 'first-set')
     assert main(['evaluate', str(tmp_path), '--no-progress', '--subjects', 'X001']) == 2
     assert capsys.readouterr().err == (
         'rep-coach evaluate: --subjects X001 matches none of them: its 1 set(s) carry no '
