@@ -354,7 +354,11 @@ class CallbackFailures:
 
     def _publish(self, text: str, values: Dict[str, Any]) -> str:
         """Publish ``text`` as a WARN on ``diagnostics``; return '' or why it was not."""
-        return publish_safely(self._diagnostics, diagnostic(self.node, WARN, text, values))
+        try:
+            msg = diagnostic(self.node, WARN, text, values)
+        except Exception as exc:  # noqa: BLE001 - called from the guard: must not raise
+            return f', not published: {exc}'
+        return publish_safely(self._diagnostics, msg)
 
 
 def _callback_failures(node: Any) -> CallbackFailures:
