@@ -202,8 +202,7 @@ def load_recordings(path: Path, subjects: Optional[List[str]] = None) -> Inputs:
     # exists, not is_file: a directory of that name is the dataset's error to name.
     if (path / 'rep_indexes_corrected.txt').exists():
         from rep_coach.core.thomas2025 import (load_dataset, RAW_DIR, read_rep_indexes,
-                                               REP_INDEX_FILE, set_names,
-                                               subjects as dataset_subjects)
+                                               REP_INDEX_FILE, set_names, subjects_of)
         names = set_names(path)
         if not names:
             # Name the file that lists the sets, and what it lacks.
@@ -215,7 +214,7 @@ def load_recordings(path: Path, subjects: Optional[List[str]] = None) -> Inputs:
         none_because = (f'them: its {len(names)} set(s) carry no subject code (not named '
                         f'SUBJECT_LOAD_SET as A321_10_1; first: {names[0]})')
         # Chosen before loading, which is slow.
-        chosen = _chosen(subjects, dataset_subjects(path), none_because)
+        chosen = _chosen(subjects, subjects_of(names), none_because)
         inputs = Inputs([], 'dataset')
         inputs.recordings = load_dataset(path, chosen, unreadable=inputs.skipped)
         _some_scorable(path, inputs, 'set')

@@ -270,7 +270,12 @@ def set_names(data_dir: Path) -> List[str]:
 
 def subjects(data_dir: Path) -> List[str]:
     """Codes of the subjects that have at least one set (:func:`set_names`), sorted."""
-    matches = (_NAME_RE.match(name) for name in set_names(data_dir))
+    return subjects_of(set_names(data_dir))
+
+
+def subjects_of(names: Iterable[str]) -> List[str]:
+    """Codes of the subjects of the sets ``names`` (``A321_10_1`` -> ``A321``), sorted."""
+    matches = (_NAME_RE.match(name) for name in names)
     return sorted({m.group('subject') for m in matches if m})
 
 

@@ -100,6 +100,20 @@ def declare_parameters(node: Any, table: str) -> Dict[str, Any]:
     return values
 
 
+def diagnostics_publisher(node: Any) -> Any:
+    """
+    Return the node's one ``diagnostics`` publisher, made on first use.
+
+    Whatever in a node reports on ``diagnostics`` (its sample intake, its callback guard,
+    the node itself) shares this writer, as it shares the node.
+    """
+    publisher = getattr(node, '_rep_coach_diagnostics', None)
+    if publisher is None:
+        publisher = node.create_publisher(DiagnosticArray, DIAGNOSTICS, event_qos())
+        node._rep_coach_diagnostics = publisher
+    return publisher
+
+
 def diagnostic(node: Any, level: bytes, message: str, values: Dict[str, Any]) -> Any:
     """Build a DiagnosticArray with one status of this node."""
     status = DiagnosticStatus()
@@ -318,7 +332,7 @@ class CallbackFailures:
         self.reported: Dict[Tuple[str, str], int] = {}
         # Made with the node, not on the first failure: readers match a new writer only
         # after discovery, and the first report is the one that matters.
-        self._diagnostics = node.create_publisher(DiagnosticArray, DIAGNOSTICS, event_qos())
+        self._diagnostics = diagnostics_publisher(node)
 
     def add(self, what: str, exc: Exception) -> None:
         """Count a failure of the callback ``what``; report the first of its kind, every 100th."""

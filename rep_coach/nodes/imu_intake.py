@@ -26,8 +26,9 @@ from rep_coach import topics
 from rep_coach.core.types import ImuBlock
 from rep_coach.core.validation import is_hole, SampleGate
 from rep_coach.imu_msg import msgs_to_block, seconds_to_stamp
-from rep_coach.nodes.common import diagnostic, event_qos, publish_safely, qos_for, WARN
-from rep_coach.runtime.msg import DiagnosticArray, Header
+from rep_coach.nodes.common import (diagnostic, diagnostics_publisher, publish_safely, qos_for,
+                                    WARN)
+from rep_coach.runtime.msg import Header
 
 #: Bad samples are reported at most this often: one counted warning, not one per sample.
 REPORT_PERIOD_S = 5.0
@@ -46,7 +47,7 @@ class ImuIntake:
         self.frame_id: Optional[str] = None
         self.frame_changes = 0
         self._dirty = False
-        self._diag_pub = node.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, event_qos())
+        self._diag_pub = diagnostics_publisher(node)
         self._clock_pub = (node.create_publisher(Header, topics.IMU_CLOCK,
                                                  qos_for(topics.IMU_CLOCK))
                            if publish_clock else None)

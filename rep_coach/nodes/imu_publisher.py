@@ -15,10 +15,10 @@ from rep_coach import topics
 from rep_coach.core.sim import SimConfig
 from rep_coach.core.sources import open_source, Pacer, SourceError
 from rep_coach.imu_msg import block_to_msgs
-from rep_coach.nodes.common import (declare_parameters, diagnostic, ERROR, event_qos, guarded,
-                                    qos_for, run_node, StartupError)
+from rep_coach.nodes.common import (declare_parameters, diagnostic, diagnostics_publisher,
+                                    ERROR, event_qos, guarded, qos_for, run_node, StartupError)
 from rep_coach.runtime import Node, rclpy
-from rep_coach.runtime.msg import DiagnosticArray, Imu, String
+from rep_coach.runtime.msg import Imu, String
 
 #: Seconds between attempts to resume a live device (configured again) after a read error.
 REOPEN_S = 1.0
@@ -38,7 +38,7 @@ class ImuPublisherNode(Node):
         self.imu_pub = self.create_publisher(Imu, topics.IMU, qos_for(topics.IMU))
         self.labels_pub = (self.create_publisher(String, topics.TRUE_REPS, event_qos())
                            if p['publish_labels'] else None)
-        self.diag_pub = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, event_qos())
+        self.diag_pub = diagnostics_publisher(self)
         self.pacer: Optional[Pacer] = None
         self.created = time.monotonic()
         self.retry_at = 0.0

@@ -18,8 +18,8 @@ from rep_coach import topics as topic_names
 from rep_coach.bag_names import bag_name_candidates, default_bag_name
 from rep_coach.bagio import BagError, BagExistsError, BagRecorder
 from rep_coach.core.params import ParameterError
-from rep_coach.nodes.common import (declare_parameters, diagnostic, ERROR, event_qos, guarded,
-                                    qos_for, run_node, StartupError)
+from rep_coach.nodes.common import (declare_parameters, diagnostic, diagnostics_publisher,
+                                    ERROR, guarded, qos_for, run_node, StartupError)
 from rep_coach.nodes.serialization import serialize_message
 from rep_coach.ros_names import join_name
 from rep_coach.runtime import Node, QoSProfile
@@ -80,8 +80,7 @@ class SessionRecorderNode(Node):
             except (BagError, OSError) as exc:
                 raise StartupError(f'cannot record the session: {exc}') from exc
         self.failed_reported = False
-        self.diag_pub = self.create_publisher(DiagnosticArray, topic_names.DIAGNOSTICS,
-                                              event_qos())
+        self.diag_pub = diagnostics_publisher(self)
         for topic in params['topics']:
             full = join_name(namespace, topic)
             msg_class = MESSAGE_CLASSES[topic_names.TOPIC_TYPES[topic]]
