@@ -222,7 +222,11 @@ def test_launch_cli_stops_the_graph_when_a_node_fails_at_start(tmp_path) -> None
             'session_recorder') in output, output[-3000:]
     # The others were stopped by SIGINT and exited cleanly, the recording finalised.
     assert 'on shutdown' not in output and 'escalating' not in output, output[-3000:]
-    assert len(list((tmp_path / 'bags').glob('*/metadata.yaml'))) == 1
+    # The recording finalised, unless the recorder was stopped before it had begun one:
+    # its start-up races imu_publisher's failure, and it then says so (once a silent exit).
+    bags = list((tmp_path / 'bags').glob('*/metadata.yaml'))
+    stopped_early = '[session_recorder]: stopped while starting' in output
+    assert len(bags) == 1 or (stopped_early and not bags), output[-3000:]
     # Start-up (a few s per process on a loaded machine) plus one SIGINT round.
     assert elapsed < 60, elapsed
 

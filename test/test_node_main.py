@@ -351,3 +351,18 @@ def test_help_inside_the_ros_arguments_is_not_the_nodes(
         main(['prog', '--ros-args', '-p', 'start_delay_s:=--help'])
     assert stopped.value.code == 2
     assert 'rclpy.init reached' in capsys.readouterr().err
+
+
+def test_a_stop_while_the_node_is_built_is_said(in_process: None,
+                                                capsys: pytest.CaptureFixture) -> None:
+    # Before: nothing at all, so a recorder stopped this way (the launcher stopping a graph
+    # whose imu_publisher failed at start) left neither a bag nor a word about it.
+    class StoppedWhileBuilt:
+        NODE_NAME = 'session_recorder'
+
+        def __init__(self) -> None:
+            raise KeyboardInterrupt
+
+    run_node(StoppedWhileBuilt, ['prog'])
+    assert capsys.readouterr().err == ('[INFO] [session_recorder]: stopped while starting '
+                                       '(shutdown requested)\n')

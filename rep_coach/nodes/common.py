@@ -199,7 +199,10 @@ def run_node(factory: Callable[[], Any], args: Optional[List[str]] = None) -> No
             print(f'[FATAL] [{name}]: {exc}', file=sys.stderr, flush=True)
             code = EXIT_BAD_CONFIG
     except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        if node is None:
+            # Stopped while being built (the launcher stopping a graph whose required node
+            # failed at start): it never ran, and its log says so rather than nothing.
+            _say_stopped(name)
     except Exception as exc:  # noqa: B902 (reported, or re-raised below)
         if node is None and is_middleware_startup_error(exc):
             # Raised by the node's construction, where the backend creates its participant:
