@@ -50,6 +50,13 @@ def _variant(good: Path, tmp_path: Path, name: str, text: str) -> Path:
      r"nan_accel\.csv:\d+: ax is 'nan', not a finite number"),
     ('inf_gyro.csv', lambda s: s + '9,0,0,9.8,0,0,-inf\n',
      r"inf_gyro\.csv:\d+: gz is '-inf', not a finite number"),
+    # Before: a value no IMU measures was read as a sample; 1e300 made numpy print overflow
+    # warnings, and the nodes' sample gate counted it as NaN.
+    ('huge_accel.csv', lambda s: s + '9,0,1e300,9.8,0,0,0\n',
+     r'huge_accel\.csv:\d+: ay is 1e\+300 m/s\^2, beyond what an IMU measures '
+     r'\(\|a\| <= 16 g and \|w\| <= 2292 deg/s on every axis\)$'),
+    ('degrees.csv', lambda s: s + '9,0,0,9.8,0,250,0\n',
+     r'degrees\.csv:\d+: gy is 250 rad/s, beyond .*; in deg/s\? this format wants rad/s$'),
 ])
 def test_bad_csv_is_one_error_naming_file_and_line(good_csv: Path, tmp_path: Path, name: str,
                                                    mutate, message: str) -> None:

@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from rep_coach.core.evaluation import (Counts, evaluate, event_counts, match_eve
                                        match_intervals, sample_counts)
 from rep_coach.core.near_failure import BaselineNearFailure
 from rep_coach.core.segmentation import BaselineSegmenter
-from rep_coach.core.types import ImuRecording, RepLabel, SetLabels
+from rep_coach.core.types import ImuBlock, ImuRecording, RepLabel, SetLabels
 
 TRUE = [2.0, 5.0, 8.0, 11.0]
 
@@ -179,6 +180,57 @@ def test_score_replays_is_evaluate_on_the_stages_replay() -> None:
     assert 'speed_x_realtime' not in got
     direct.pop('speed_x_realtime')
     assert got == direct and list(got) == list(direct)
+
+
+def test_a_replay_drops_what_the_nodes_sample_gate_drops() -> None:
+    # Before: a replay fed every sample to the stages, while the nodes' gate drops NaN,
+    # values no IMU measures and repeated stamps: one NaN in a bag stopped the replay's
+    # segmenter finding any later rep, where the nodes had found them all.
+    from rep_coach.core.evaluation import replay
+    rec = _synthetic_recording()
+    clean = [e.end for e in replay(rec, BaselineSegmenter(), None).events]
+    t, acc, gyr = rec.imu.t.copy(), rec.imu.accel.copy(), rec.imu.gyro.copy()
+    acc[100, 1] = np.nan
+    gyr[900, 2] = 1e300
+    acc[1500, 0] = -500.0
+    sent_twice = 2000
+    t, acc, gyr = (np.insert(x, sent_twice, x[sent_twice], axis=0) for x in (t, acc, gyr))
+    spiked = ImuRecording('spiked', ImuBlock(t, acc, gyr), rec.rate_hz, rec.sets)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        got = [e.end for e in replay(spiked, BaselineSegmenter(), None).events]
+    assert len(clean) == 6 and np.allclose(got, clean, atol=0.02), (got, clean)
+
+
+class _CallLog:
+    """A segmenter that notes what it is fed and told."""
+
+    def __init__(self) -> None:
+        self.log: list = []
+
+    def push(self, block: ImuBlock) -> list:
+        self.log.append(len(block))
+        return []
+
+    def reset(self) -> None:
+        self.log.append('reset')
+
+    def resume(self) -> None:
+        self.log.append('resume')
+
+
+def test_a_replay_resumes_over_a_hole_and_resets_at_another_stream_as_the_nodes_do() -> None:
+    # A hole of 7 s is the same stream (resumed over, as the intake does); a jump of 87 s
+    # forward, or one back, is another stream (reset).
+    from rep_coach.core.evaluation import replay
+    second = np.arange(300) / 100.0
+    t = np.concatenate([second, 10.0 + second, 100.0 + second, 5.0 + second])
+    rec = ImuRecording('jumps', ImuBlock(t, np.tile([0.0, 0.0, 9.81], (len(t), 1)),
+                                         np.zeros((len(t), 3))), 100.0)
+    segmenter = _CallLog()
+    replay(rec, segmenter, None)
+    assert [x for x in segmenter.log if isinstance(x, str)] == ['resume', 'reset', 'reset']
+    assert sum(x for x in segmenter.log if isinstance(x, int)) == len(t)
 
 
 def test_cli_subjects_that_match_nothing_name_the_datasets_subjects(thomas2025_dir,

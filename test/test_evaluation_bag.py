@@ -776,15 +776,18 @@ def test_labels_that_do_not_decode_are_said_not_dropped_unseen(
         f'(its topics with messages: {NS}/imu/data_raw)\n')
 
 
-def test_imu_samples_with_nan_or_inf_are_left_out_as_the_nodes_drop_them(
+def test_imu_samples_the_nodes_drop_are_left_out_of_the_replays_and_said_once(
         tmp_path: Path, capsys: Any, caplog: pytest.LogCaptureFixture) -> None:
     # Before: they were fed to the replays, where one NaN sample silently stopped the learned
     # segmenter finding any rep for the rest of the set (event F1 0 where the nodes, whose
     # sample gate drops such samples, found every rep); a bag of only such samples was scored.
+    # Since session 17 the replays pass the samples through the nodes' gate itself, so a
+    # value no IMU measures is left out too (before: only NaN and Inf were).
     rec = simulate(SimConfig(seed=1, sets=1))
     write_labelled_bag(tmp_path / 'clean', rec)
     rec.imu.accel[300, 0] = np.nan
     rec.imu.gyro[400, 2] = np.inf
+    rec.imu.gyro[500, 1] = 1e300
     write_labelled_bag(tmp_path / 'spiked', rec)
     scores = []
     for name in ('clean', 'spiked'):
@@ -793,10 +796,13 @@ def test_imu_samples_with_nan_or_inf_are_left_out_as_the_nodes_drop_them(
     assert scores[1]['learned'] is not None
     assert scores[1]['learned']['segmentation']['event_f1'] == \
         scores[0]['learned']['segmentation']['event_f1'] > 0.5
-    assert f'{tmp_path / "spiked"}: 2 IMU sample(s) with NaN or Inf left out' in caplog.text
+    said = (f'{tmp_path / "spiked"}: dropped 3 of {len(rec.imu)} samples (non_finite: 2, '
+            "out_of_range: 1): the replays leave them out, as the nodes' sample gate does")
+    assert caplog.text.count(said) == 1, caplog.text
     rec.imu.gyro[:, 0] = np.nan
     write_labelled_bag(tmp_path / 'all', rec)
     assert run_evaluate(str(tmp_path / 'all')) == 2
+    n = len(rec.imu)
     assert capsys.readouterr().err == (f'rep-coach evaluate: {tmp_path / "all"}: none of its '
-                                       f'{len(rec.imu)} IMU samples is usable (each has a NaN '
-                                       'or Inf)\n')
+                                       f"{n} IMU samples passes the nodes' sample gate "
+                                       f'(dropped {n} of {n} samples (non_finite: {n}))\n')

@@ -117,6 +117,26 @@ def test_a_value_that_is_not_finite_names_file_line_and_column(tmp_path: Path) -
             read_trigno_csv(csv_path)
 
 
+def test_a_value_no_imu_measures_names_file_line_and_column(tmp_path: Path) -> None:
+    # Before: such a value was read as a sample; the nodes' sample gate drops it, and in a
+    # file it is damage, like a NaN.  The limits are the gate's: 16 g, 40 rad/s.
+    _write_layout(tmp_path)
+    csv_path = tmp_path / 'Raw Data' / 'X001_5_1.csv'
+    lines = csv_path.read_text().splitlines()
+    lines[30] = '1.0, 0.0, 0.0, 0.0, 2500.0, 0.0, 0.01'   # GYRO Y, deg/s
+    lines[40] = '1.0, 16.5, 0.0, 0.0, 0.0, 0.0, 0.01'      # ACC Y, g
+    csv_path.write_text('\n'.join(lines) + '\n')
+    expected = ('X001_5_1.csv:31: malformed IMU row: GYRO Y is 2500 deg/s, beyond what an '
+                'IMU measures (|a| <= 16 g and |w| <= 2292 deg/s on every axis)')
+    with pytest.raises(DatasetError, match=re.escape(expected)):
+        read_trigno_csv(csv_path)
+    lines[30] = '1.0, 0.0, 0.0, 0.0, 2000.0, 0.0, 0.01'   # a Trigno's full range: a value
+    csv_path.write_text('\n'.join(lines) + '\n')
+    with pytest.raises(DatasetError, match=re.escape('X001_5_1.csv:41: malformed IMU row: '
+                                                     'ACC Y is 16.5 g, beyond')):
+        read_trigno_csv(csv_path)
+
+
 def test_evaluate_scores_the_sets_it_can_read_and_lists_the_others(tmp_path: Path,
                                                                    capfd) -> None:
     _write_layout(tmp_path)

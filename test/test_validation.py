@@ -1,5 +1,7 @@
 """Tests of the SampleGate."""
 
+import warnings
+
 from hypothesis import given, settings, strategies as st
 import numpy as np
 import pytest
@@ -13,6 +15,20 @@ def _block(t, acc=None, gyr=None):
     acc = np.tile([0.0, 0.0, 9.81], (len(t), 1)) if acc is None else np.asarray(acc, float)
     gyr = np.zeros((len(t), 3)) if gyr is None else np.asarray(gyr, float)
     return ImuBlock(t, acc, gyr)
+
+
+def test_huge_finite_values_are_out_of_range_without_a_numpy_warning():
+    # Before: 1e308 overflowed the row sum the gate tests finiteness with, so the sample was
+    # counted as non_finite and numpy printed an overflow warning on stderr.
+    acc = np.tile([0.0, 0.0, 9.81], (6, 1))
+    acc[2, :2] = 1e308
+    gyr = np.zeros((6, 3))
+    gyr[3, :2] = -1e308
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        res = SampleGate().push(_block(np.arange(6) / 100.0, acc, gyr))
+    assert (res.report.counts['non_finite'], res.report.counts['out_of_range']) == (0, 2)
+    assert len(res.block) == 4
 
 
 def test_clean_stream_passes_untouched():

@@ -49,14 +49,13 @@ from pathlib import Path
 import sys
 from typing import Any, Callable, Dict, List, Optional, Tuple, TYPE_CHECKING, TypeVar
 
-import numpy as np
-
 from rep_coach import topics
 from rep_coach.bag_names import station_label
 from rep_coach.cli.checks import classifier_threshold, fail, positive_int, set_rest
 from rep_coach.core.evaluation import (ASSUMPTION, CUT_MARGIN_S, evaluate, leave_out_cut_reps,
                                        recorded_replay, Replay, score_replays)
-from rep_coach.core.types import ImuBlock, ImuRecording, NearFailureState, PayloadError, RepEvent
+from rep_coach.core.types import ImuRecording, NearFailureState, PayloadError, RepEvent
+from rep_coach.core.validation import screen
 from rep_coach.pipeline import DEFAULT_SET_REST_S, DEFAULT_THRESHOLD, stage_factories
 from rep_coach.ros_names import join_name
 from rep_coach.stage_info import Difference, StageInfo, STAGES
@@ -325,8 +324,9 @@ def read_bag_recording(path: Path) -> ImuRecording:
 
     What the nodes published is ``meta[RECORDED]``, a :class:`Recorded`.  Damage the
     reader recovers from (an unfinished file) is logged as one warning, and so are IMU
-    samples with NaN or Inf, left out as the nodes' sample gate drops them.  Raises
-    ``ValueError`` naming the bag when it cannot be read or has no usable IMU messages.
+    samples the nodes' sample gate drops (NaN, absurd values, repeated stamps), which
+    every replay leaves out as the nodes did.  Raises ``ValueError`` naming the bag when
+    it cannot be read or has no usable IMU messages.
     """
     from rep_coach.bagio import BagError, load_metadata
     from rep_coach.core.sources import read_session_bag
@@ -335,16 +335,15 @@ def read_bag_recording(path: Path) -> ImuRecording:
     session = read_session_bag(path, on_warning=lambda text: LOG.warning('%s', text))
     recording = session.recording
     imu = recording.imu
-    finite = np.isfinite(imu.accel).all(axis=1) & np.isfinite(imu.gyro).all(axis=1)
-    if not finite.any():
-        raise ValueError(f'{path}: none of its {len(imu)} IMU samples is usable (each has a NaN '
-                         'or Inf)')
-    if not finite.all():
-        # The nodes' sample gate dropped these live; fed to a replay's stages, one NaN
-        # spoils the rest of the set, so the replay would not be what the nodes did.
-        LOG.warning('%s: %d IMU sample(s) with NaN or Inf left out, as the nodes drop them '
-                    '(first stamped %.3f s)', path, int((~finite).sum()), imu.t[~finite][0])
-        recording.imu = ImuBlock(imu.t[finite], imu.accel[finite], imu.gyro[finite])
+    # The replays feed the samples through the nodes' sample gate, which drops what it
+    # dropped live; say so once here, not once per replay.
+    gate = screen(imu)
+    if not gate.accepted:
+        raise ValueError(f"{path}: none of its {len(imu)} IMU samples passes the nodes' sample "
+                         f'gate ({gate.summary()})')
+    if gate.dropped:
+        LOG.warning("%s: %s: the replays leave them out, as the nodes' sample gate does", path,
+                    gate.summary())
     try:
         metadata = load_metadata(path)
     except BagError as exc:   # read_session_bag read it: only a race gets here

@@ -2,8 +2,9 @@
 Offline evaluation of a (segmenter, classifier) pair by causal streaming replay.
 
 Every recording is replayed through fresh stages in ``block_s`` blocks, exactly
-as the nodes drive them (``seg.push``, then ``clf.on_rep`` per event; stage 2
-gets each rep's raw signal with the event, not the IMU stream).
+as the nodes drive them (through their sample gate, then ``seg.push``, then
+``clf.on_rep`` per event; stage 2 gets each rep's raw signal with the event, not
+the IMU stream).
 The stages decide on their own fixed grid steps and stamp every event with the
 sample that decided it, so the block size changes no event, stamp or verdict
 (tested); the default of 1 s only makes replay cheaper than the nodes' 50 ms.
@@ -55,7 +56,9 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 
 import numpy as np
 from rep_coach.core.stages import NearFailureClassifier, RepSegmenter
-from rep_coach.core.types import ImuRecording, NearFailureState, RepEvent, RepLabel, rir_class
+from rep_coach.core.types import (ImuBlock, ImuRecording, NearFailureState, RepEvent, RepLabel,
+                                  rir_class)
+from rep_coach.core.validation import GatedStream
 from scipy.optimize import linear_sum_assignment
 
 #: RPE at or above which a rep counts as near failure (RIR <= 2): our assumption.
@@ -201,19 +204,28 @@ def replay(recording: ImuRecording, segmenter: RepSegmenter,
     """
     Stream ``recording`` through the stages in ``block_s`` blocks, as the nodes do.
 
-    The nodes push ~50 ms blocks; results do not depend on the block size.
+    The samples pass the nodes' sample gate on the way (:class:`GatedStream`): what it
+    drops live (NaN, absurd values, repeated stamps) is dropped here, and a jump of
+    the stamps resets the segmenter or resumes it over a hole where the nodes did.  A
+    clean recording passes unchanged.  The nodes push ~50 ms blocks; results do not
+    depend on the block size.
     """
     out = Replay()
     imu = recording.imu
     n = len(imu)
     if n == 0:
         return out
-    step = max(1, int(round(block_s * recording.rate_hz)))
-    for i in range(0, n, step):
-        for event in segmenter.push(imu.slice(i, i + step)):
+
+    def segment(block: ImuBlock) -> None:
+        for event in segmenter.push(block):
             out.events.append(event)
             if classifier is not None:
                 out.states.append(classifier.on_rep(event))
+
+    stream = GatedStream()
+    step = max(1, int(round(block_s * recording.rate_hz)))
+    for i in range(0, n, step):
+        stream.push(imu.slice(i, i + step), segment, segmenter.reset, segmenter.resume)
     out.window_states = list(getattr(classifier, 'window_states', ()))
     return out
 

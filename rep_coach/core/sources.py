@@ -41,6 +41,8 @@ from rep_coach.core import thomas2025
 from rep_coach.core.sim import SimConfig, SimConfigError, SimStream
 from rep_coach.core.types import ImuBlock, ImuRecording, PayloadError, RepLabel, SetLabels, \
     TrueRep
+from rep_coach.core.units import DEG_TO_RAD
+from rep_coach.core.validation import first_out_of_range, GateConfig
 
 CSV_HEADER = ('t', 'ax', 'ay', 'az', 'gx', 'gy', 'gz')
 IMU_MSGTYPE = 'sensor_msgs/msg/Imu'
@@ -292,6 +294,7 @@ def write_our_csv(path: Path, block: ImuBlock, comment: str = '') -> None:
 def read_our_csv(path: Path) -> ImuRecording:
     """Read ``t,ax,ay,az,gx,gy,gz`` (s, m/s^2, rad/s); errors name file and line."""
     rows: List[List[float]] = []
+    lines: List[int] = []          # the file line of each row, to name a culprit
     header_seen = False
     try:
         with path.open(newline='', encoding='utf-8') as handle:
@@ -322,6 +325,7 @@ def read_our_csv(path: Path) -> ImuRecording:
                     raise SourceError(f'{path}:{line_no}: {CSV_HEADER[bad]} is '
                                       f'{row[bad].strip()!r}, not a finite number')
                 rows.append(values)
+                lines.append(line_no)
     except UnicodeDecodeError as exc:
         raise SourceError(f'{path}: not a text CSV ({exc.reason})') from None
     except OSError as exc:
@@ -332,6 +336,16 @@ def read_our_csv(path: Path) -> ImuRecording:
         raise SourceError(f'{path}: header but no samples')
     data = np.asarray(rows)
     block = ImuBlock(data[:, 0], data[:, 1:4], data[:, 4:7])
+    culprit = first_out_of_range(block.accel, block.gyro)
+    if culprit is not None:
+        # The nodes' sample gate would drop it; in a file it is damage, named like a NaN.
+        row, col = culprit
+        value, limits = data[row, col + 1], GateConfig()
+        hint = ('; in deg/s? this format wants rad/s' if col >= 3
+                and abs(value) * DEG_TO_RAD <= limits.max_gyro else '')
+        raise SourceError(f'{path}:{lines[row]}: {CSV_HEADER[col + 1]} is {value:g} '
+                          f'{"m/s^2" if col < 3 else "rad/s"}, beyond what an IMU measures '
+                          f'({limits.limits()}){hint}')
     return ImuRecording(name=path.stem, imu=block, rate_hz=_rate(block.t), meta={'source': 'csv'})
 
 

@@ -28,6 +28,7 @@ import numpy as np
 
 from rep_coach.core.types import ImuBlock, ImuRecording, RepLabel, rir_class, SetLabels
 from rep_coach.core.units import DEG_TO_RAD, STANDARD_GRAVITY
+from rep_coach.core.validation import first_out_of_range, GateConfig
 
 LOG = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ def read_trigno_csv(path: Path) -> Tuple[ImuBlock, float]:
     rate = _rate_from_row(path, header_row + 2,
                           rows[header_row + 1] if header_row + 1 < len(rows) else [], cols[0])
     values: List[List[float]] = []
+    lines: List[int] = []          # the file line of each value row, to name a culprit
     last_line = len(rows)
     for line_no, row in enumerate(rows[header_row + 2:], start=header_row + 3):
         if len(row) <= cols[0] or not row[cols[0]].strip():
@@ -93,6 +95,7 @@ def read_trigno_csv(path: Path) -> Tuple[ImuBlock, float]:
         else:
             if all(math.isfinite(v) for v in sample):
                 values.append(sample)
+                lines.append(line_no)
                 continue
             # nan or inf parse, but are no measurement (and no row cut short): one would
             # poison the stages' filters for the rest of the set.
@@ -110,6 +113,13 @@ def read_trigno_csv(path: Path) -> Tuple[ImuBlock, float]:
     n = data.shape[0]
     block = ImuBlock(np.arange(n) / rate, data[:, 0:3] * STANDARD_GRAVITY,
                      data[:, 3:6] * DEG_TO_RAD)
+    culprit = first_out_of_range(block.accel, block.gyro)
+    if culprit is not None:
+        # The nodes' sample gate would drop it; in a file it is damage, named like a NaN.
+        row, col = culprit
+        raise DatasetError(f'{path}:{lines[row]}: malformed IMU row: {_IMU_COLUMNS[col]} is '
+                           f'{data[row, col]:g} {"g" if col < 3 else "deg/s"}, beyond what an '
+                           f'IMU measures ({GateConfig().limits()})')
     return block, rate
 
 

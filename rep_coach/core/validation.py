@@ -57,7 +57,7 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Deque, Dict, List, Optional, Set, Tuple
+from typing import Callable, Deque, Dict, List, Optional, Set, Tuple
 
 import numpy as np
 
@@ -125,6 +125,11 @@ class GateConfig:
         if self.nominal_rate_hz is not None and not self.nominal_rate_hz > 0:
             raise ValueError(f'GateConfig.nominal_rate_hz={self.nominal_rate_hz!r}: '
                              'must be > 0 or None')
+
+    def limits(self) -> str:
+        """Say what ``out_of_range`` means, in the units people read IMU data in."""
+        return (f'|a| <= {self.max_accel / STANDARD_GRAVITY:g} g and |w| <= '
+                f'{self.max_gyro / DEG_TO_RAD:.0f} deg/s on every axis')
 
 
 @dataclass
@@ -330,10 +335,16 @@ class SampleGate:
         cfg = self.config
         counts = dict.fromkeys(_REASONS, 0)
         t, acc, gyr = block.t, block.accel, block.gyro
-        with np.errstate(invalid='ignore'):
-            # a row sum is finite iff every value is (inf - inf is NaN, which numpy would
-            # warn about on stderr): one pass, not three
+        with np.errstate(invalid='ignore', over='ignore'):
+            # a row sum is finite if every value is (inf - inf is NaN, which numpy would
+            # warn about on stderr): one pass, not three.  It also overflows on huge
+            # finite values, which are out of range, not non-finite: those rows (rare)
+            # are looked at value by value.
             finite = np.isfinite(t + acc.sum(axis=1) + gyr.sum(axis=1))
+            if not finite.all():
+                rows = np.flatnonzero(~finite)
+                finite[rows] = (np.isfinite(t[rows]) & np.isfinite(acc[rows]).all(axis=1)
+                                & np.isfinite(gyr[rows]).all(axis=1))
             accel_ok = finite & (np.abs(acc).max(axis=1, initial=0.0) <= cfg.max_accel)
             gyro_max = np.abs(gyr).max(axis=1, initial=0.0)
         sane = accel_ok & (gyro_max <= cfg.max_gyro)
@@ -453,6 +464,68 @@ class SampleGate:
             self._period = _median(sorted(newest))
             self._spacings.clear()         # judge the new rate on fresh samples only
             self._sorted = []
+
+
+class GatedStream:
+    """
+    A :class:`SampleGate` in front of one consumer, and what the consumer must do at a jump.
+
+    The nodes' intake and the offline replay both feed their stages through it, so a
+    replay of a recorded stream drops, resets and resumes exactly where the nodes did:
+    before every part that follows a clock jump the consumer is reset, or resumed when
+    the jump is a hole in the same stream (:func:`is_hole`, forward by at most
+    ``HOLE_MAX_S`` after the newest sample fed) and it can resume.
+    """
+
+    def __init__(self, gate: Optional[SampleGate] = None) -> None:
+        self.gate = gate or SampleGate()
+        #: Stamp of the newest sample fed, the far side of any hole.
+        self.newest: Optional[float] = None
+
+    def push(self, block: ImuBlock, feed: Callable[[ImuBlock], None],
+             reset: Callable[[], None],
+             resume: Optional[Callable[[], None]] = None) -> Tuple[int, GateResult]:
+        """Gate ``block`` and feed its clean parts; return the samples fed and the result."""
+        result = self.gate.push(block)
+        fed = 0
+        for i, part in enumerate(result.parts):
+            # Samples after a clock jump start a new timeline: stage state from the old
+            # one must not mix with it.  Every part but the first follows a jump.
+            if i > 0 or result.after_jump:
+                hole = (self.newest is not None and len(part) > 0
+                        and is_hole(float(part.t[0]) - self.newest))
+                if hole and resume is not None:
+                    resume()
+                else:
+                    reset()
+            if len(part):
+                feed(part)
+                fed += len(part)
+                self.newest = float(part.t[-1])
+        return fed, result
+
+
+def screen(block: ImuBlock) -> GateReport:
+    """Return what the nodes' sample gate drops and flags in a whole recorded stream."""
+    gate = SampleGate()
+    gate.push(block)
+    return gate.take_report()
+
+
+def first_out_of_range(accel: np.ndarray, gyro: np.ndarray,
+                       config: Optional[GateConfig] = None) -> Optional[Tuple[int, int]]:
+    """
+    Locate the first value the gate drops as ``out_of_range`` in (N, 3) SI arrays.
+
+    Returns (row, column), the column counting accel x, y, z then gyro x, y, z; None when
+    every value is within the limits (:meth:`GateConfig.limits`).  A file reader names
+    the culprit with it: no IMU measures such a value, so the file is damaged.
+    """
+    cfg = config or GateConfig()
+    with np.errstate(invalid='ignore'):
+        over = np.hstack((np.abs(accel) > cfg.max_accel, np.abs(gyro) > cfg.max_gyro))
+    hits = np.argwhere(over)
+    return (int(hits[0][0]), int(hits[0][1])) if len(hits) else None
 
 
 class UnitsWatch:

@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable, List, Optional
 
 from rep_coach import topics
 from rep_coach.core.types import ImuBlock
-from rep_coach.core.validation import is_hole, SampleGate
+from rep_coach.core.validation import GatedStream
 from rep_coach.imu_msg import msgs_to_block, seconds_to_stamp
 from rep_coach.nodes.common import (diagnostic, diagnostics_publisher, publish_safely, qos_for,
                                     WARN)
@@ -40,7 +40,8 @@ class ImuIntake:
     def __init__(self, node: Any, report_period_s: float = REPORT_PERIOD_S,
                  publish_clock: bool = True) -> None:
         self.node = node
-        self.gate = SampleGate()
+        self.stream = GatedStream()
+        self.gate = self.stream.gate
         self.report_period_s = report_period_s
         self._last_report = -float('inf')
         self.reports = 0
@@ -52,7 +53,6 @@ class ImuIntake:
                                                  qos_for(topics.IMU_CLOCK))
                            if publish_clock else None)
         self._clock_due = -float('inf')
-        self._newest: Optional[float] = None      # stamp of the newest sample fed
         # Counts held back by the rate limit go out even if no sample follows.
         node.create_timer(min(1.0, report_period_s), self._report_if_due)
 
@@ -66,26 +66,11 @@ class ImuIntake:
         """
         msgs = list(msgs)
         self._check_frames(msgs)
-        result = self.gate.push(msgs_to_block(msgs))
-        parts = result.parts
-        fed = 0
-        for i, part in enumerate(parts):
-            # Samples after a clock jump start a new timeline: stage state from the old
-            # one must not mix with it.  Every part but the first follows a jump.
-            if i > 0 or result.after_jump:
-                hole = (self._newest is not None and len(part) > 0
-                        and is_hole(float(part.t[0]) - self._newest))
-                if hole and resume is not None:
-                    resume()
-                else:
-                    reset()
-                self._clock_due = -float('inf')
-            if len(part):
-                feed(part)
-                fed += len(part)
-                self._newest = float(part.t[-1])
-        if fed and self._clock_pub is not None:
-            self._tick_clock(float(parts[-1].t[-1]))   # parts are non-empty when fed
+        fed, result = self.stream.push(msgs_to_block(msgs), feed, reset, resume)
+        if len(result.parts) > 1 or result.after_jump:
+            self._clock_due = -float('inf')   # a new timeline: its clock starts at once
+        if fed and self._clock_pub is not None and self.stream.newest is not None:
+            self._tick_clock(self.stream.newest)
         if not result.report.clean:
             self._dirty = True
             self._report_if_due()
