@@ -312,15 +312,25 @@ def test_a_rep_ending_before_it_starts_is_refused() -> None:
 
 @pytest.mark.parametrize('field, value', [('near_failure', 'no'), ('near_failure', 1),
                                           ('probability', 5.0), ('probability', -0.1),
-                                          ('rir', -5), ('rir', 4), ('rir', 10 ** 30)])
+                                          ('rir', -5), ('rir', 4), ('rir', 10 ** 30),
+                                          ('rir', 2.5), ('rir', True)])
 def test_verdict_fields_out_of_their_domain_are_refused(field: str, value: Any) -> None:
     # Before: bool('no') is True, and a probability of 5 made the coach say "two left"
-    # with no classifier behind it; a reserve of -5 read as "stop".
+    # with no classifier behind it; a reserve of -5 read as "stop", one of 2.5 as 2.
     from rep_coach.core.types import NearFailureState, PayloadError
     payload = json.loads(NearFailureState(1, 1, 2.5, 0.5, False, 2).to_json())
     payload[field] = value
     with pytest.raises(PayloadError, match=field):
         NearFailureState.from_json(json.dumps(payload))
+
+
+def test_a_label_with_a_fractional_reserve_is_refused_and_a_whole_float_read() -> None:
+    # Before: int() read a labelled reserve of 2.5 as 2 and scored the rep with it.
+    from rep_coach.core.types import PayloadError, TrueRep
+    payload = json.loads(TrueRep(1, 1, 1.0, 2.0, rpe=8.0, rir=2).to_json())
+    assert TrueRep.from_json(json.dumps(payload | {'rir': 2.0})).rir == 2
+    with pytest.raises(PayloadError, match="'rir' must be an integer, got 2.5"):
+        TrueRep.from_json(json.dumps(payload | {'rir': 2.5}))
 
 
 @pytest.mark.parametrize('text', ['[' * 100_000, '{"a":' * 10_000 + '1' + '}' * 10_000])

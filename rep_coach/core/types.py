@@ -205,13 +205,23 @@ def _index(data: Dict[str, Any], name: str) -> int:
     numbered 10**7 then left the coach unable to say its count, with its set's state
     half updated, so every later rep of the set was taken for a repeat and dropped.
     """
+    index = _integer(data, name)
+    if not 1 <= index <= MAX_INDEX:
+        raise ValueError(f'{name!r} must be within 1..{MAX_INDEX}, got {data[name]!r}')
+    return index
+
+
+def _integer(data: Dict[str, Any], name: str) -> int:
+    """Return ``data[name]`` as an integer (2 or 2.0); ValueError for 2.5 or true."""
     value = data[name]
     if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
         raise ValueError(f'{name!r} must be an integer, got {value!r}')
-    index = int(value)
-    if not 1 <= index <= MAX_INDEX:
-        raise ValueError(f'{name!r} must be within 1..{MAX_INDEX}, got {value!r}')
-    return index
+    return int(value)
+
+
+def _optional_integer(data: Dict[str, Any], name: str) -> Optional[int]:
+    """Return :func:`_integer` of ``data[name]``, or None when it is absent or null."""
+    return None if data.get(name) is None else _integer(data, name)
 
 
 def _finite_or_none(value: Optional[float]) -> Optional[float]:
@@ -326,7 +336,8 @@ class NearFailureState:
                         rep_index=_index(data, 'rep_index'), stamp=float(data['stamp']),
                         probability=float('nan') if prob is None else float(prob),
                         near_failure=_boolean(data, 'near_failure'),
-                        rir=None if data.get('rir') is None else int(data['rir']))
+                        # int() read a reserve of 2.5 as 2: a number no classifier gives
+                        rir=_optional_integer(data, 'rir'))
             # bool('no') is True, and a probability of 5 or a reserve of -5 was acted
             # on: each made the coach speak a warning no classifier gave.
             if not (math.isnan(state.probability) or 0.0 <= state.probability <= 1.0):
@@ -368,7 +379,7 @@ class TrueRep:
                        start=float(data['start']), end=float(data['end']),
                        peak=None if data.get('peak') is None else float(data['peak']),
                        rpe=None if data.get('rpe') is None else float(data['rpe']),
-                       rir=None if data.get('rir') is None else int(data['rir']))
+                       rir=_optional_integer(data, 'rir'))
         except (KeyError, TypeError, ValueError) as exc:
             raise PayloadError(f'true rep payload: bad or missing field ({exc!r})') from exc
 
