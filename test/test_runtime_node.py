@@ -154,6 +154,43 @@ def test_spin_returns_after_shutdown_in_callback(node: Node) -> None:
     assert not rclpy.ok()
 
 
+@pytest.mark.skipif(BACKEND != 'dds', reason='the fallback executor')
+def test_a_signal_between_picking_and_running_a_callback_skips_it(node: Node) -> None:
+    # The race behind a rare traceback on SIGTERM: the executor picked a timer callback,
+    # then the signal shut the context down before the callback ran, and the callback's
+    # publish failed ("publisher's context is invalid").  The signal is sent here at that
+    # very point; the callback must not run, and spin must end as after any SIGTERM.
+    from rep_coach.runtime import ExternalShutdownException
+    from rep_coach.runtime.dds.context import get_default_context
+    from rep_coach.runtime.dds.executor import SingleThreadedExecutor
+    publisher = node.create_publisher(String, 'raced', 10)
+    ran: List[str] = []
+
+    def tick() -> None:
+        ran.append('tick')      # before the publish, which would fail and be logged
+        publisher.publish(String(data='tick'))
+
+    node.create_timer(0.01, tick)
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    picked = executor._next_ready
+
+    def pick_then_signal(timeout_sec):
+        item = picked(timeout_sec)
+        if item is not None:
+            get_default_context()._on_signal('SIGTERM')
+        return item
+
+    executor._next_ready = pick_then_signal   # type: ignore[method-assign]
+    try:
+        with pytest.raises(ExternalShutdownException):
+            for _ in range(100):
+                executor.spin_once(timeout_sec=0.1)
+    finally:
+        executor.shutdown()
+    assert ran == [] and not rclpy.ok()
+
+
 @pytest.mark.skipif(BACKEND != 'dds', reason='DDS user data')
 def test_type_hash_in_user_data(node: Node) -> None:
     from cyclonedds.core import Policy
