@@ -35,7 +35,7 @@ LOG = logging.getLogger(__name__)
 END_BEFORE_S = 0.4
 END_AFTER_S = 0.3
 #: Bump when the cached representation, or how the loader reads a directory, changes.
-_CACHE_VERSION = 8
+_CACHE_VERSION = 9
 
 
 @dataclass
